@@ -1,0 +1,236 @@
+//! `Miner`: one Filecoin storage provider, from on-chain creation to a running miner runtime.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::chain_types::{Address, AttoFil, Multiaddr};
+use crate::common::{ContainerSpec, LocalRef, SecretKeyRef, VolumeSpec};
+use crate::conditions::conditions_schema;
+use crate::sector_size::SectorSize;
+
+/// Desired state of a storage provider.
+#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[kube(
+    group = "sealstack.io",
+    version = "v1alpha1",
+    kind = "Miner",
+    namespaced,
+    status = "MinerStatus",
+    shortname = "mnr",
+    category = "sealstack",
+    doc = "A Filecoin storage provider: its miner actor on chain and the miner runtime serving it.",
+    printcolumn(name = "Actor", type_ = "string", json_path = ".status.actorAddress"),
+    printcolumn(name = "Sector Size", type_ = "string", json_path = ".spec.sectorSize"),
+    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
+    printcolumn(name = "Peer", type_ = "string", json_path = ".status.peerId", priority = 1),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.actor) == has(oldSelf.actor)").message("actor cannot be added or removed after creation: make a new Miner to adopt another actor").field_path(".actor"))]
+pub struct MinerSpec {
+    /// The Lotus full node to talk to.
+    pub full_node: FullNodeRef,
+    /// Owner address (default: the full node's default wallet), as `lotus-miner init --owner`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<Address>,
+    /// Worker address (default: the owner, which must then be a BLS key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<WorkerKey>,
+    /// Sector size of the miner actor; fixed at creation.
+    #[x_kube(validation = Rule::new("self == oldSelf").message("sectorSize is immutable: it is fixed when the actor is created"))]
+    pub sector_size: SectorSize,
+    /// Adopt this existing miner actor instead of creating one (`lotus-miner init --actor`); immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("actor is immutable: make a new Miner to adopt another actor"))]
+    pub actor: Option<Address>,
+    /// Gas premium of the messages the operator sends, attoFIL (`--gas-premium`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gas_premium: Option<AttoFil>,
+    /// Address that sends the creation message (`--from`, default: the owner).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<Address>,
+    /// Epochs to wait before a message counts as final.
+    #[serde(default = "default_confidence")]
+    #[schemars(range(min = 1, max = 900))]
+    pub confidence: u32,
+    /// The ParamCache the runtime mounts; the Miner waits until it is Ready.
+    pub param_cache_ref: LocalRef,
+    /// Volume for sealed sectors and the miner repository.
+    pub storage: VolumeSpec,
+    /// libp2p port and how it is exposed and announced on chain.
+    #[serde(default)]
+    pub p2p: P2pSpec,
+    /// Image and resources of the miner runtime (`sealstack-miner run`).
+    #[serde(default)]
+    pub runtime: ContainerSpec,
+}
+
+fn default_confidence() -> u32 {
+    // Lotus's build.MessageConfidence.
+    5
+}
+
+/// How to reach the full node: a Secret holding `FULLNODE_API_INFO` (`<jwt>:<multiaddr>`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FullNodeRef {
+    /// Secret key with the API info; the token needs `read`, `write` and `sign`.
+    pub api_info_secret_ref: SecretKeyRef,
+}
+
+/// The worker key: an existing address, or a new key created on the full node.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.address) != has(self.create)").message("set exactly one of worker.address or worker.create"))]
+pub struct WorkerKey {
+    /// An existing BLS address on the full node's wallet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<Address>,
+    /// Create a new key of this type (`lotus-miner init --create-worker-key`); recorded in status once made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create: Option<KeyType>,
+}
+
+/// Key types the worker can be created with (the miner actor accepts only BLS workers).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyType {
+    /// A BLS key (`f3`).
+    Bls,
+}
+
+/// The miner's libp2p endpoint.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct P2pSpec {
+    /// Port the runtime listens on for libp2p.
+    #[serde(default = "default_p2p_port")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: u16,
+    /// The Service exposing the port.
+    #[serde(default)]
+    pub service: P2pServiceSpec,
+    /// Publish these multiaddrs on chain instead of the ones computed from the Service.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
+    pub announce_addresses: Vec<Multiaddr>,
+}
+
+impl Default for P2pSpec {
+    fn default() -> Self {
+        Self { port: default_p2p_port(), service: P2pServiceSpec::default(), announce_addresses: Vec::new() }
+    }
+}
+
+fn default_p2p_port() -> u16 {
+    24001
+}
+
+/// Shape of the p2p Service.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!has(self.nodePort) || self.type != 'ClusterIP'").message("nodePort needs type NodePort or LoadBalancer").field_path(".nodePort"))]
+pub struct P2pServiceSpec {
+    /// Service type; the announced address comes from the LoadBalancer ingress or the node's address.
+    #[serde(default, rename = "type")]
+    pub type_: P2pServiceType,
+    /// Fixed node port (default: allocated by Kubernetes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub node_port: Option<i32>,
+    /// Annotations for the Service, e.g. for a cloud load balancer.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// Kubernetes Service types usable for the p2p endpoint.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum P2pServiceType {
+    /// Reachable only inside the cluster: needs `announceAddresses` to be useful on chain.
+    ClusterIP,
+    /// Exposed on every node's address (the default).
+    #[default]
+    NodePort,
+    /// Exposed through a load balancer's ingress address.
+    LoadBalancer,
+}
+
+impl P2pServiceType {
+    /// The Kubernetes spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClusterIP => "ClusterIP",
+            Self::NodePort => "NodePort",
+            Self::LoadBalancer => "LoadBalancer",
+        }
+    }
+}
+
+/// Observed state of a Miner.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MinerStatus {
+    /// Generation of the spec this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// The miner actor's ID address (`f01234`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_address: Option<String>,
+    /// The miner actor's robust address (`f2...`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub robust_address: Option<String>,
+    /// The owner, as resolved on the full node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_address: Option<String>,
+    /// The worker, as resolved or created; a created key is recorded here before it is used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_address: Option<String>,
+    /// The libp2p peer ID of the runtime's key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_id: Option<String>,
+    /// The CreateMiner message; written before waiting for it, so a restart resumes instead of resending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creation: Option<ChainMessage>,
+    /// Multiaddrs the actor announces on chain, as last read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub on_chain_multiaddrs: Vec<String>,
+    /// The last ChangeMultiaddrs/ChangePeerID the operator sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published: Option<PublishedAddresses>,
+    /// `ParamsReady`, `ActorCreated`, `RuntimeReady`, `AddressesPublished` and `Ready`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "conditions_schema")]
+    pub conditions: Vec<Condition>,
+}
+
+/// A message the operator pushed to the chain.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChainMessage {
+    /// CID of the signed message.
+    pub cid: String,
+    /// Value sent with it, attoFIL (the creation deposit for CreateMiner).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// Epoch at which it was executed, once known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub executed_epoch: Option<i64>,
+}
+
+/// Addresses the operator published on chain.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PublishedAddresses {
+    /// The multiaddrs sent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub multiaddrs: Vec<String>,
+    /// The peer ID sent, when ChangePeerID was needed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_id: Option<String>,
+    /// The ChangeMultiaddrs (or ChangePeerID) message.
+    pub message: ChainMessage,
+}

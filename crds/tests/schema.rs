@@ -1,0 +1,218 @@
+//! The CRDs' schemas: their shape, and the CEL rules evaluated client-side (kube's `cel` feature) on good
+//! and bad specs. The same rules are checked against a real API server by the e2e suite.
+
+use kube::CustomResourceExt;
+use kube::core::cel::Validator;
+use sealstack_crds::{Miner, ParamCache, SealingWorker};
+use serde_json::{Value, json};
+
+/// The openAPIV3Schema of a CRD, as JSON.
+fn schema<K: CustomResourceExt>() -> Value {
+    let crd = K::crd();
+    let version = &crd.spec.versions[0];
+    serde_json::to_value(version.schema.as_ref().unwrap().open_api_v3_schema.as_ref().unwrap()).unwrap()
+}
+
+/// Runs the CRD's CEL rules on `object` (an update from `old` when given): `(fieldPath, message)` pairs.
+fn violations<K: CustomResourceExt>(object: &Value, old: Option<&Value>) -> Vec<(String, String)> {
+    match Validator::new().validate(&schema::<K>(), object, old) {
+        Ok(()) => Vec::new(),
+        Err(errors) => errors.into_vec().into_iter().map(|e| (e.field_path, e.message)).collect(),
+    }
+}
+
+fn miner(spec: Value) -> Value {
+    json!({"apiVersion": "sealstack.io/v1alpha1", "kind": "Miner", "metadata": {"name": "m"}, "spec": spec})
+}
+
+fn miner_spec() -> Value {
+    json!({
+        "fullNode": {"apiInfoSecretRef": {"name": "lotus-api"}},
+        "worker": {"create": "bls"},
+        "sectorSize": "2KiB",
+        "paramCacheRef": {"name": "params"},
+        "storage": {"size": "10Gi"},
+    })
+}
+
+fn with(mut base: Value, pointer: &str, value: Value) -> Value {
+    let (parent, key) = pointer.rsplit_once('/').unwrap();
+    base.pointer_mut(parent).unwrap().as_object_mut().unwrap().insert(key.to_owned(), value);
+    base
+}
+
+#[test]
+fn a_valid_miner_passes_and_deserialises() {
+    let object = miner(miner_spec());
+    assert_eq!(violations::<Miner>(&object, None), vec![]);
+    let typed: Miner = serde_json::from_value(object).unwrap();
+    assert_eq!(typed.spec.confidence, 5, "defaults apply");
+    assert_eq!(typed.spec.p2p.port, 24001);
+    assert_eq!(typed.spec.full_node.api_info_secret_ref.key, "FULLNODE_API_INFO");
+}
+
+#[test]
+fn miner_worker_needs_exactly_one_of_address_or_create() {
+    let both = miner(with(miner_spec(), "/worker/address", json!("t3aaaa")));
+    let found = violations::<Miner>(&both, None);
+    assert_eq!(found, vec![("spec.worker".into(), "set exactly one of worker.address or worker.create".into())]);
+    let neither = miner(with(miner_spec(), "/worker", json!({})));
+    assert_eq!(violations::<Miner>(&neither, None).len(), 1);
+}
+
+#[test]
+fn miner_sector_size_and_actor_are_immutable() {
+    let old = miner(with(miner_spec(), "/actor", json!("t01000")));
+    let resized = miner(with(with(miner_spec(), "/actor", json!("t01000")), "/sectorSize", json!("32GiB")));
+    let found = violations::<Miner>(&resized, Some(&old));
+    assert_eq!(
+        found,
+        vec![("spec.sectorSize".into(), "sectorSize is immutable: it is fixed when the actor is created".into())]
+    );
+
+    let other_actor = miner(with(miner_spec(), "/actor", json!("t01001")));
+    let found = violations::<Miner>(&other_actor, Some(&old));
+    assert_eq!(
+        found,
+        vec![("spec.actor".into(), "actor is immutable: make a new Miner to adopt another actor".into())]
+    );
+
+    let adopted_later = miner(with(miner_spec(), "/actor", json!("t01000")));
+    let found = violations::<Miner>(&adopted_later, Some(&miner(miner_spec())));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].0, "spec.actor");
+    assert!(found[0].1.starts_with("actor cannot be added or removed"), "{}", found[0].1);
+
+    let unchanged = miner(with(miner_spec(), "/confidence", json!(10)));
+    assert_eq!(violations::<Miner>(&unchanged, Some(&miner(miner_spec()))), vec![]);
+}
+
+#[test]
+fn miner_node_port_needs_an_exposed_service() {
+    let spec = with(miner_spec(), "/p2p", json!({"service": {"type": "ClusterIP", "nodePort": 30001}}));
+    let found = violations::<Miner>(&miner(spec), None);
+    assert_eq!(
+        found,
+        vec![("spec.p2p.service.nodePort".into(), "nodePort needs type NodePort or LoadBalancer".into())]
+    );
+}
+
+#[test]
+fn miner_volume_is_a_new_claim_or_an_existing_one() {
+    let both = with(miner_spec(), "/storage", json!({"size": "1Gi", "existingClaim": "data"}));
+    let found = violations::<Miner>(&miner(both), None);
+    assert_eq!(found, vec![("spec.storage.size".into(), "set exactly one of existingClaim or size".into())]);
+    let class_with_claim = with(miner_spec(), "/storage", json!({"existingClaim": "data", "storageClassName": "fast"}));
+    let found = violations::<Miner>(&miner(class_with_claim), None);
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].0, "spec.storage.storageClassName");
+}
+
+fn worker(spec: Value) -> Value {
+    json!({"apiVersion": "sealstack.io/v1alpha1", "kind": "SealingWorker", "metadata": {"name": "w"}, "spec": spec})
+}
+
+#[test]
+fn sealing_worker_gpus_need_a_gpu_task() {
+    let gpu_tasks = json!({"minerRef": {"name": "m"}, "tasks": ["PreCommit2", "Commit2"], "gpu": {"count": 1}});
+    assert_eq!(violations::<SealingWorker>(&worker(gpu_tasks.clone()), None), vec![]);
+    let typed: SealingWorker = serde_json::from_value(worker(gpu_tasks)).unwrap();
+    assert_eq!(typed.spec.gpu.unwrap().resource_name, "nvidia.com/gpu");
+    assert_eq!(typed.spec.replicas, 1);
+
+    let cpu_only = json!({"minerRef": {"name": "m"}, "tasks": ["AddPiece", "PreCommit1"], "gpu": {"count": 2}});
+    let found = violations::<SealingWorker>(&worker(cpu_only), None);
+    assert_eq!(
+        found,
+        vec![(
+            "spec.gpu.count".into(),
+            "gpu.count > 0 needs a GPU task in tasks: PreCommit2, Commit2, WindowPoSt or WinningPoSt".into()
+        )]
+    );
+    let no_gpus = json!({"minerRef": {"name": "m"}, "tasks": ["AddPiece"], "gpu": {"count": 0}});
+    assert_eq!(violations::<SealingWorker>(&worker(no_gpus), None), vec![]);
+}
+
+#[test]
+fn param_cache_gateway_must_be_an_http_prefix() {
+    let cache = |gateway: &str| {
+        json!({"apiVersion": "sealstack.io/v1alpha1", "kind": "ParamCache", "metadata": {"name": "p"},
+               "spec": {"sectorSizes": ["2KiB"], "gateway": gateway, "storage": {"size": "5Gi"}}})
+    };
+    assert_eq!(violations::<ParamCache>(&cache("http://127.0.0.1:8090/ipfs/"), None), vec![]);
+    let found = violations::<ParamCache>(&cache("http://127.0.0.1:8090/ipfs"), None);
+    assert_eq!(found, vec![("spec.gateway".into(), "gateway must end with '/': file CIDs are appended to it".into())]);
+    let found = violations::<ParamCache>(&cache("ftp://gateway/"), None);
+    assert_eq!(found, vec![("spec.gateway".into(), "gateway must be an http:// or https:// URL".into())]);
+}
+
+#[test]
+fn param_cache_defaults_to_the_official_gateway_and_manifest() {
+    let object = json!({"apiVersion": "sealstack.io/v1alpha1", "kind": "ParamCache", "metadata": {"name": "p"},
+                        "spec": {"sectorSizes": ["32GiB"], "storage": {"existingClaim": "params"}}});
+    assert_eq!(violations::<ParamCache>(&object, None), vec![]);
+    let typed: ParamCache = serde_json::from_value(object).unwrap();
+    assert_eq!(typed.spec.gateway, "https://proofs.filecoin.io/ipfs/");
+    assert_eq!(typed.spec.manifest.config_map, None);
+}
+
+/// Follows `properties` down a dotted path of the schema.
+fn property<'a>(schema: &'a Value, path: &str) -> &'a Value {
+    path.split('.').fold(schema, |s, key| &s["properties"][key])
+}
+
+#[test]
+fn schemas_have_the_validation_kubernetes_enforces() {
+    let miner = schema::<Miner>();
+    let sizes: Vec<&str> =
+        property(&miner, "spec.sectorSize")["enum"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(sizes, ["2KiB", "8MiB", "512MiB", "32GiB", "64GiB"]);
+    assert!(property(&miner, "spec.owner")["pattern"].as_str().unwrap().starts_with("^[ft]"));
+    assert_eq!(property(&miner, "spec.gasPremium")["pattern"], sealstack_crds::chain_types::ATTO_FIL_PATTERN);
+    let required: Vec<&str> =
+        property(&miner, "spec")["required"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(required, ["fullNode", "paramCacheRef", "sectorSize", "storage"]);
+
+    let worker = schema::<SealingWorker>();
+    assert_eq!(property(&worker, "spec.replicas")["minimum"], 0.0);
+    assert_eq!(property(&worker, "spec.tasks")["x-kubernetes-list-type"], "set");
+    assert_eq!(property(&worker, "spec.tasks")["items"]["enum"].as_array().unwrap().len(), 7);
+
+    let cache = schema::<ParamCache>();
+    assert_eq!(property(&cache, "spec.sectorSizes")["minItems"], 1);
+
+    for (kind, schema) in [("Miner", &miner), ("SealingWorker", &worker), ("ParamCache", &cache)] {
+        let conditions = property(schema, "status.conditions");
+        assert_eq!(conditions["x-kubernetes-list-type"], "map", "{kind}");
+        assert_eq!(conditions["x-kubernetes-list-map-keys"], json!(["type"]), "{kind}");
+        assert!(property(schema, "status.observedGeneration").is_object(), "{kind}");
+    }
+}
+
+#[test]
+fn crds_have_names_columns_and_subresources() {
+    let miner = Miner::crd();
+    assert_eq!(miner.spec.group, "sealstack.io");
+    assert_eq!(miner.spec.scope, "Namespaced");
+    assert_eq!(miner.spec.names.short_names.as_deref(), Some(&["mnr".to_owned()][..]));
+    let version = &miner.spec.versions[0];
+    assert_eq!(version.name, "v1alpha1");
+    let columns: Vec<&str> = version
+        .additional_printer_columns
+        .iter()
+        .flatten()
+        .filter(|c| c.priority.is_none())
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(columns, ["Actor", "Sector Size", "Ready", "Age"]);
+    assert!(version.subresources.as_ref().unwrap().status.is_some());
+
+    let worker = SealingWorker::crd();
+    let scale = worker.spec.versions[0].subresources.as_ref().unwrap().scale.as_ref().unwrap();
+    assert_eq!(scale.spec_replicas_path, ".spec.replicas");
+    assert_eq!(scale.label_selector_path.as_deref(), Some(".status.selector"));
+
+    for crd in [miner, worker, ParamCache::crd()] {
+        assert_eq!(crd.spec.names.categories.as_deref(), Some(&["sealstack".to_owned()][..]));
+    }
+}

@@ -1,0 +1,200 @@
+//! The `sealstack-miner` command line: lotus-miner and lotus-worker's commands, in one binary.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use sealstack_crds::SectorSize;
+use sealstack_telemetry::LogFormat;
+
+/// Filecoin storage-provider runtime: parameters, on-chain set-up, the miner daemon and sealing workers.
+#[derive(Debug, Parser)]
+#[command(name = "sealstack-miner", version, about)]
+pub struct Cli {
+    /// Miner repository (read from SEALSTACK_MINER_PATH, then LOTUS_MINER_PATH).
+    #[arg(long, global = true)]
+    pub repo: Option<PathBuf>,
+    /// Log line format.
+    #[arg(long, value_enum, default_value_t, env = "SEALSTACK_LOG_FORMAT", global = true)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every `sealstack-miner` subcommand.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Fetch and verify the proof parameters for the given sector sizes (like `lotus-miner fetch-params`).
+    FetchParams(FetchParamsArgs),
+    /// Generate or serve proof parameters for devnets.
+    #[command(subcommand)]
+    Params(ParamsCommand),
+    /// Create the miner repository and the miner actor on chain (like `lotus-miner init`).
+    Init(InitArgs),
+    /// Run the miner daemon: API, libp2p host, sealing scheduler, PoSt.
+    Run(RunArgs),
+    /// Run a sealing worker attached to a miner (like `lotus-worker run`).
+    Worker(WorkerArgs),
+    /// Manage the miner actor on chain.
+    #[command(subcommand)]
+    Actor(ActorCommand),
+    /// Print the miner's actor, power and sectors summary.
+    Info,
+    /// Inspect and pledge sectors.
+    #[command(subcommand)]
+    Sectors(SectorsCommand),
+}
+
+/// Options of `fetch-params`.
+#[derive(Debug, Args)]
+pub struct FetchParamsArgs {
+    /// Sector sizes to fetch parameters for, as Lotus writes them ("2KiB", "32GiB").
+    #[arg(required = true)]
+    pub sector_sizes: Vec<SectorSize>,
+    /// A parameters.json to use instead of the built-in official one.
+    #[arg(long)]
+    pub manifest: Option<PathBuf>,
+    /// An srs-inner-product.json to use instead of the built-in official one.
+    #[arg(long)]
+    pub srs_manifest: Option<PathBuf>,
+    /// Gateway URL prefix the file CIDs are appended to.
+    #[arg(long, env = "IPFS_GATEWAY", default_value = sealstack_crds::DEFAULT_PARAMS_GATEWAY)]
+    pub gateway: String,
+    /// Parameter cache directory.
+    #[arg(long, env = "FIL_PROOFS_PARAMETER_CACHE", default_value = "/var/tmp/filecoin-proof-parameters")]
+    pub cache: PathBuf,
+    /// Most files downloaded at once.
+    #[arg(long, default_value_t = 4)]
+    pub parallel: usize,
+}
+
+/// `params` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ParamsCommand {
+    /// Generate Groth16 parameters for a small sector size and write a parameters.json for them.
+    Generate {
+        /// "2KiB" or "8MiB".
+        sector_size: SectorSize,
+        /// Output directory.
+        #[arg(long, env = "FIL_PROOFS_PARAMETER_CACHE")]
+        out: PathBuf,
+    },
+    /// Serve a parameter directory over HTTP (with Range support), as a local gateway.
+    Serve {
+        /// Directory to serve.
+        dir: PathBuf,
+        /// Listen address.
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        listen: SocketAddr,
+    },
+}
+
+/// Options of `init`, as `lotus-miner init` spells them.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Owner address (default: the node's default wallet).
+    #[arg(long)]
+    pub owner: Option<String>,
+    /// Worker address (default: the owner, or a new BLS key with --create-worker-key).
+    #[arg(long)]
+    pub worker: Option<String>,
+    /// Create a new BLS worker key on the node.
+    #[arg(long)]
+    pub create_worker_key: bool,
+    /// Sector size of the new miner.
+    #[arg(long, default_value = "32GiB")]
+    pub sector_size: SectorSize,
+    /// Adopt this existing miner actor instead of creating one.
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// Gas premium of the creation message, attoFIL.
+    #[arg(long, default_value = "0")]
+    pub gas_premium: String,
+    /// Address that sends the creation message (default: the owner).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Epochs to wait for the creation message to be final.
+    #[arg(long, default_value_t = 5)]
+    pub confidence: u64,
+    /// Do not wait for the node to be in sync.
+    #[arg(long)]
+    pub nosync: bool,
+    /// Do not set up local sealing storage.
+    #[arg(long)]
+    pub no_local_storage: bool,
+}
+
+/// Options of `run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// JSON-RPC API listen address.
+    #[arg(long, default_value = "0.0.0.0:2345")]
+    pub api_listen: SocketAddr,
+    /// libp2p listen multiaddr.
+    #[arg(long, default_value = "/ip4/0.0.0.0/tcp/24001")]
+    pub p2p_listen: String,
+    /// `/metrics` and health endpoints.
+    #[arg(long, default_value = "0.0.0.0:9100")]
+    pub metrics_addr: SocketAddr,
+}
+
+/// Options of `worker`.
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// The miner's API, as `token:multiaddr` (MINER_API_INFO).
+    #[arg(long, env = "MINER_API_INFO")]
+    pub miner_api: String,
+    /// Task types this worker accepts (AddPiece, PreCommit1, PreCommit2, Commit1, Commit2, WindowPoSt, WinningPoSt).
+    #[arg(long, value_delimiter = ',')]
+    pub tasks: Vec<String>,
+    /// Scratch directory for sector data.
+    #[arg(long, default_value = "/var/lib/sealstack/scratch")]
+    pub scratch: PathBuf,
+}
+
+/// `actor` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ActorCommand {
+    /// Set the multiaddrs announced on chain (peer IDs are stripped, as lotus does).
+    SetAddrs {
+        /// Multiaddrs to publish.
+        #[arg(conflicts_with = "unset", required_unless_present = "unset")]
+        addrs: Vec<String>,
+        /// Publish no address.
+        #[arg(long)]
+        unset: bool,
+    },
+    /// Set the libp2p peer ID announced on chain.
+    SetPeerId {
+        /// Peer ID (12D3KooW...).
+        peer_id: String,
+    },
+}
+
+/// `sectors` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum SectorsCommand {
+    /// List sectors and their states.
+    List,
+    /// Show one sector's state and history.
+    Status {
+        /// Sector number.
+        number: u64,
+    },
+    /// Pledge a committed-capacity sector.
+    Pledge,
+}
+
+impl Cli {
+    /// The miner repository: `--repo`, else SEALSTACK_MINER_PATH, else LOTUS_MINER_PATH, else `~/.sealstack-miner`.
+    pub fn repo_path(&self) -> PathBuf {
+        self.repo
+            .clone()
+            .or_else(|| std::env::var_os("SEALSTACK_MINER_PATH").map(PathBuf::from))
+            .or_else(|| std::env::var_os("LOTUS_MINER_PATH").map(PathBuf::from))
+            .unwrap_or_else(|| {
+                let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+                home.join(".sealstack-miner")
+            })
+    }
+}
