@@ -198,3 +198,56 @@ impl Cli {
             })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn fetch_params_parses_lotus_sizes_and_refuses_others() {
+        let cli = Cli::try_parse_from(["sealstack-miner", "fetch-params", "32GiB", "2k"]).unwrap();
+        let Command::FetchParams(args) = cli.command else { panic!("not fetch-params") };
+        assert_eq!(args.sector_sizes, [SectorSize::GiB32, SectorSize::KiB2]);
+
+        let error = Cli::try_parse_from(["sealstack-miner", "fetch-params", "3GiB"]).unwrap_err().to_string();
+        assert!(error.contains("unsupported sector size \"3GiB\""), "{error}");
+        assert!(Cli::try_parse_from(["sealstack-miner", "fetch-params"]).is_err(), "a size is required");
+    }
+
+    #[test]
+    fn init_takes_lotus_miner_flags() {
+        let cli = Cli::try_parse_from([
+            "sealstack-miner",
+            "init",
+            "--owner",
+            "t01000",
+            "--create-worker-key",
+            "--sector-size",
+            "2KiB",
+            "--gas-premium",
+            "100",
+            "--nosync",
+            "--no-local-storage",
+        ])
+        .unwrap();
+        let Command::Init(args) = cli.command else { panic!("not init") };
+        assert_eq!(args.owner.as_deref(), Some("t01000"));
+        assert!(args.create_worker_key && args.nosync && args.no_local_storage);
+        assert_eq!(args.sector_size, SectorSize::KiB2);
+    }
+
+    #[test]
+    fn set_addrs_needs_addresses_or_unset() {
+        assert!(Cli::try_parse_from(["sealstack-miner", "actor", "set-addrs"]).is_err());
+        assert!(Cli::try_parse_from(["sealstack-miner", "actor", "set-addrs", "--unset"]).is_ok());
+        assert!(
+            Cli::try_parse_from(["sealstack-miner", "actor", "set-addrs", "--unset", "/ip4/1.2.3.4/tcp/1"]).is_err()
+        );
+    }
+}

@@ -54,3 +54,18 @@ async fn main() -> anyhow::Result<()> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+        let cli = Cli::try_parse_from(["sealstack-operator", "run", "--namespace", "miners"]).unwrap();
+        let Command::Run(args) = cli.command else { panic!("not run") };
+        assert_eq!(args.namespace.as_deref(), Some("miners"));
+        assert_eq!(args.metrics_addr.port(), 8080);
+    }
+}

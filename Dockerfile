@@ -1,0 +1,50 @@
+# syntax=docker/dockerfile:1
+# Images of sealstack for real registries (the local test cluster builds its images without Docker).
+#
+#   docker build --target operator -t sealstack/operator .
+#   docker build --target runtime  -t sealstack/miner .
+#   docker build --target runtime  --build-arg MINER_FEATURES=opencl -t sealstack/miner:opencl .
+#
+# MINER_FEATURES turns on GPU proving in sealstack-miner: `opencl` (needs the OpenCL ICD loader at build and
+# run time) or `cuda` (needs nvcc: use an nvidia/cuda devel image as BUILDER_IMAGE and a runtime image as
+# RUNTIME_IMAGE).
+
+ARG BUILDER_IMAGE=rust:1.95-bookworm
+ARG RUNTIME_IMAGE=debian:bookworm-slim
+
+FROM ${BUILDER_IMAGE} AS builder
+ARG MINER_FEATURES=""
+RUN if echo "$MINER_FEATURES" | grep -q opencl; then \
+      apt-get update && apt-get install -y --no-install-recommends ocl-icd-opencl-dev && rm -rf /var/lib/apt/lists/*; \
+    fi
+WORKDIR /src
+COPY . .
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/src/target \
+    cargo build --release --locked -p sealstack-operator \
+ && cargo build --release --locked -p sealstack-miner --features "$MINER_FEATURES" \
+ && install -D -m 0755 target/release/sealstack-operator /out/sealstack-operator \
+ && install -D -m 0755 target/release/sealstack-miner /out/sealstack-miner
+
+FROM ${RUNTIME_IMAGE} AS runtime-base
+ARG MINER_FEATURES=""
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates \
+ && if echo "$MINER_FEATURES" | grep -q opencl; then apt-get install -y --no-install-recommends ocl-icd-libopencl1; fi \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --uid 65532 --user-group --no-create-home --shell /usr/sbin/nologin sealstack
+USER 65532:65532
+
+# The operator: reconciles ParamCache, Miner and SealingWorker resources.
+FROM runtime-base AS operator
+COPY --from=builder /out/sealstack-operator /usr/local/bin/sealstack-operator
+EXPOSE 8080
+ENTRYPOINT ["/usr/local/bin/sealstack-operator"]
+CMD ["run"]
+
+# The miner runtime: fetch-params jobs, the miner daemon and sealing workers.
+FROM runtime-base AS runtime
+COPY --from=builder /out/sealstack-miner /usr/local/bin/sealstack-miner
+ENV FIL_PROOFS_PARAMETER_CACHE=/var/tmp/filecoin-proof-parameters
+EXPOSE 2345 24001 9100
+ENTRYPOINT ["/usr/local/bin/sealstack-miner"]
