@@ -1,0 +1,4 @@
+//! One module per subcommand.
+
+pub mod fetch_params;
+pub mod params;
