@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Stops every process up.sh started (by recorded pid, checked against our binaries) and
+# removes the cluster state dir. `down.sh --keep-logs` keeps $SEALSTACK_CLUSTER_DIR/logs.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+keep_logs=0
+[[ ${1:-} == --keep-logs ]] && keep_logs=1
+
+for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
+  c=${COMPONENTS[i]}
+  if component_alive "$c"; then
+    pid=$(<"$PIDS/$c.pid")
+    log "stopping $c (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$PIDS/$c.pid"
+done
+
+if [[ -d $D ]]; then
+  if ((keep_logs)); then
+    find "$D" -mindepth 1 -maxdepth 1 ! -name logs -exec rm -rf {} +
+    log "stopped; logs kept in $LOGS"
+  else
+    rm -rf "$D"
+    log "stopped; removed $D"
+  fi
+fi

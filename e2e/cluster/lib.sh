@@ -1,0 +1,60 @@
+# Shared helpers for up.sh / down.sh / test.sh (sourced, not run).
+# shellcheck shell=bash
+E2E_CLUSTER_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=versions.sh
+source "$E2E_CLUSTER_HERE/versions.sh"
+
+D=$SEALSTACK_CLUSTER_DIR
+BIN=$SEALSTACK_K8S_BIN
+PKI=$D/pki
+LOGS=$D/logs
+PIDS=$D/pids
+KUBECONFIG_PATH=$D/admin.kubeconfig
+
+# Loopback ports; override with SEALSTACK_CLUSTER_PORT_BASE (default 36000) when they clash.
+PORT_BASE=${SEALSTACK_CLUSTER_PORT_BASE:-36000}
+ETCD_PORT=$((PORT_BASE + 379))
+ETCD_PEER_PORT=$((PORT_BASE + 380))
+APISERVER_PORT=$((PORT_BASE + 443))
+KCM_PORT=$((PORT_BASE + 257))
+SCHED_PORT=$((PORT_BASE + 259))
+KWOK_PORT=$((PORT_BASE + 247))
+
+# Components in start order (down stops them in reverse).
+COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+
+log() { echo "[cluster] $*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# Installs Debian packages for the given commands when missing (apt-get update once).
+ensure_cmds() {
+  local need=() c
+  for c in "$@"; do command -v "$c" >/dev/null || need+=("$c"); done
+  ((${#need[@]})) || return 0
+  log "installing ${need[*]} with apt-get"
+  local sudo=(); [[ $(id -u) == 0 ]] || sudo=(sudo)
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+}
+
+# True when the pid recorded for component $1 is alive and runs our binary.
+component_alive() {
+  local f=$PIDS/$1.pid pid exe
+  [[ -f $f ]] || return 1
+  pid=$(<"$f")
+  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 1
+  exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
+  [[ ${exe% (deleted)} == "$BIN/$1" ]]
+}
+
+kc() { "$BIN/kubectl" --kubeconfig="$KUBECONFIG_PATH" "$@"; }
+
+# Waits up to $1 seconds for the command in "${@:2}" to succeed.
+wait_for() {
+  local t=$1; shift
+  local end=$((SECONDS + t))
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS < end)) || return 1
+    sleep 0.5
+  done
+}
