@@ -1,0 +1,189 @@
+//! Helper for integration tests that need a real Kubernetes API: the local cluster started by
+//! `e2e/cluster/up.sh` (or kind via `e2e/kind/test.sh`).
+//!
+//! ```ignore
+//! #[tokio::test]
+//! async fn something() {
+//!     let Some(cluster) = sealstack_e2e::Cluster::connect().await else { return };
+//!     let ns = cluster.namespace("something").await.unwrap();
+//!     // use cluster.client() and ns.name(); the namespace is deleted when `ns` drops.
+//! }
+//! ```
+//!
+//! Without a cluster, [`Cluster::connect`] prints `skipped: no cluster` and returns `None`, so
+//! plain `cargo test` passes; with `SEALSTACK_E2E=1` a missing cluster fails the test instead.
+
+use std::future::Future;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{DeleteParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Api, Client, Config};
+
+/// Environment variable naming the kubeconfig of the test cluster.
+pub const KUBECONFIG_ENV: &str = "SEALSTACK_KUBECONFIG";
+/// Environment variable that, set to `1`, makes a missing cluster a test failure.
+pub const REQUIRE_ENV: &str = "SEALSTACK_E2E";
+/// Label put on every namespace the harness creates.
+pub const NAMESPACE_LABEL: &str = "sealstack.io/e2e";
+
+/// The kubeconfig to use: `$SEALSTACK_KUBECONFIG`, else `admin.kubeconfig` in the state dir of
+/// `e2e/cluster/up.sh` (`$SEALSTACK_CLUSTER_DIR` or `~/.cache/sealstack/cluster`) if it exists.
+pub fn kubeconfig_path() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os(KUBECONFIG_ENV).filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(path));
+    }
+    let dir = match std::env::var_os("SEALSTACK_CLUSTER_DIR").filter(|p| !p.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(std::env::var_os("HOME")?).join(".cache/sealstack/cluster"),
+    };
+    let path = dir.join("admin.kubeconfig");
+    path.exists().then_some(path)
+}
+
+/// Whether `SEALSTACK_E2E=1`: tests must run, a missing cluster is an error.
+pub fn cluster_required() -> bool {
+    std::env::var(REQUIRE_ENV).is_ok_and(|v| v == "1")
+}
+
+/// Writes straight to stderr so that the line shows even when libtest captures output.
+fn say(line: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+/// A reachable test cluster.
+#[derive(Clone)]
+pub struct Cluster {
+    client: Client,
+    config: Config,
+}
+
+impl Cluster {
+    /// Connects to the test cluster; `None` (after printing `skipped: no cluster`) when there
+    /// is none. Panics instead when `SEALSTACK_E2E=1`, or when the cluster is unreachable.
+    pub async fn connect() -> Option<Self> {
+        match Self::try_connect().await {
+            Ok(Some(cluster)) => Some(cluster),
+            Ok(None) if cluster_required() => {
+                panic!("{REQUIRE_ENV}=1 but no cluster: set {KUBECONFIG_ENV} or run e2e/cluster/up.sh")
+            }
+            Ok(None) => {
+                say(&format!(
+                    "skipped: no cluster (set {KUBECONFIG_ENV} or run e2e/cluster/up.sh; {REQUIRE_ENV}=1 makes this a failure)"
+                ));
+                None
+            }
+            Err(e) => panic!("test cluster unusable: {e:#}"),
+        }
+    }
+
+    /// Like [`Cluster::connect`] but returns errors instead of printing or panicking.
+    pub async fn try_connect() -> anyhow::Result<Option<Self>> {
+        let Some(path) = kubeconfig_path() else { return Ok(None) };
+        sealstack_telemetry::install_crypto_provider();
+        let kubeconfig = Kubeconfig::read_from(&path).with_context(|| format!("reading {}", path.display()))?;
+        let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+            .await
+            .with_context(|| format!("loading {}", path.display()))?;
+        let client = Client::try_from(config.clone())?;
+        let version = tokio::time::timeout(Duration::from_secs(20), client.apiserver_version())
+            .await
+            .with_context(|| format!("no answer from the API server of {} in 20 s", path.display()))?
+            .with_context(|| format!("API server of {}", path.display()))?;
+        say(&format!("e2e cluster: {} ({})", version.git_version, path.display()));
+        Ok(Some(Self { client, config }))
+    }
+
+    /// A client for the cluster (cheap to clone).
+    pub fn client(&self) -> Client {
+        self.client.clone()
+    }
+
+    /// Creates a fresh namespace `e2e-<prefix>-<unique>`, deleted when the guard drops.
+    pub async fn namespace(&self, prefix: &str) -> anyhow::Result<TestNamespace> {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+        let unique = format!("{:x}{:x}{}", std::process::id(), nanos, COUNTER.fetch_add(1, Ordering::Relaxed));
+        let prefix: String = prefix.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(30).collect();
+        let name = format!("e2e-{}-{}", prefix.to_ascii_lowercase(), unique).chars().take(63).collect::<String>();
+        let ns: Namespace = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": name, "labels": {NAMESPACE_LABEL: "true"}}
+        }))?;
+        Api::<Namespace>::all(self.client()).create(&PostParams::default(), &ns).await?;
+        Ok(TestNamespace { name, config: self.config.clone(), deleted: false })
+    }
+}
+
+/// A namespace owned by one test; deleted (with everything in it) on [`TestNamespace::delete`]
+/// or, failing that, when dropped.
+pub struct TestNamespace {
+    name: String,
+    config: Config,
+    deleted: bool,
+}
+
+impl TestNamespace {
+    /// The namespace's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Deletes the namespace now (the namespace controller then removes its contents).
+    pub async fn delete(mut self) -> anyhow::Result<()> {
+        self.deleted = true;
+        delete_namespace(self.config.clone(), &self.name).await
+    }
+}
+
+async fn delete_namespace(config: Config, name: &str) -> anyhow::Result<()> {
+    let api = Api::<Namespace>::all(Client::try_from(config)?);
+    match api.delete(name, &DeleteParams::background()).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+impl Drop for TestNamespace {
+    fn drop(&mut self) {
+        if self.deleted {
+            return;
+        }
+        // Drop cannot await, and the test's runtime may be the current thread: delete from a
+        // separate thread with its own runtime and client.
+        let (config, name) = (self.config.clone(), self.name.clone());
+        let done = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            rt.block_on(delete_namespace(config, &name))
+        })
+        .join();
+        match done {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => say(&format!("warning: could not delete namespace {}: {e:#}", self.name)),
+            Err(_) => say(&format!("warning: namespace {} cleanup panicked", self.name)),
+        }
+    }
+}
+
+/// Polls `check` every 250 ms until it returns `Some`, failing after `timeout` with `what`.
+pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<Option<T>>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await? {
+            return Ok(value);
+        }
+        if Instant::now() >= deadline {
+            bail!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}

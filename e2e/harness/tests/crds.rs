@@ -1,0 +1,114 @@
+//! The sealstack.io CRDs against a real API server: they install, become Established, and the
+//! server enforces their OpenAPI schema and CEL rules.
+
+use std::time::Duration;
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
+use kube::core::{ApiResource, GroupVersionKind};
+use kube::{Client, ResourceExt};
+use sealstack_e2e::{Cluster, wait_for};
+use serde_json::{Value, json};
+
+/// Server-side applies every CRD of `sealstack_crds` and waits until each is Established.
+async fn install_crds(client: &Client) -> anyhow::Result<Vec<String>> {
+    let api = Api::<CustomResourceDefinition>::all(client.clone());
+    let params = PatchParams::apply("sealstack-e2e").force();
+    let mut names = Vec::new();
+    for crd in sealstack_crds::generate::all_crds() {
+        let name = crd.name_any();
+        api.patch(&name, &params, &Patch::Apply(&crd)).await?;
+        names.push(name);
+    }
+    for name in &names {
+        wait_for(&format!("CRD {name} Established"), Duration::from_secs(60), || async {
+            let crd = api.get(name).await?;
+            let established = crd
+                .status
+                .and_then(|s| s.conditions)
+                .unwrap_or_default()
+                .iter()
+                .any(|c| c.type_ == "Established" && c.status == "True");
+            Ok(established.then_some(()))
+        })
+        .await?;
+    }
+    Ok(names)
+}
+
+fn miner_api(client: Client, ns: &str) -> Api<DynamicObject> {
+    let gvk = GroupVersionKind::gvk("sealstack.io", "v1alpha1", "Miner");
+    Api::namespaced_with(client, ns, &ApiResource::from_gvk(&gvk))
+}
+
+fn miner(name: &str, spec: Value) -> anyhow::Result<DynamicObject> {
+    Ok(serde_json::from_value(json!({
+        "apiVersion": "sealstack.io/v1alpha1", "kind": "Miner", "metadata": {"name": name}, "spec": spec
+    }))?)
+}
+
+fn valid_spec() -> Value {
+    json!({
+        "fullNode": {"apiInfoSecretRef": {"name": "lotus-api"}},
+        "worker": {"create": "bls"},
+        "sectorSize": "2KiB",
+        "paramCacheRef": {"name": "params"},
+        "storage": {"size": "10Gi"},
+    })
+}
+
+/// The API server's 422 message for creating `spec`.
+async fn rejection(api: &Api<DynamicObject>, name: &str, spec: Value) -> anyhow::Result<String> {
+    match api.create(&PostParams::default(), &miner(name, spec)?).await {
+        Ok(_) => anyhow::bail!("Miner {name} was accepted"),
+        Err(kube::Error::Api(e)) => {
+            assert_eq!(e.code, 422, "expected Invalid, got {e:?}");
+            Ok(e.message)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[tokio::test]
+async fn crds_install_and_become_established() {
+    let Some(cluster) = Cluster::connect().await else { return };
+    let names = install_crds(&cluster.client()).await.unwrap();
+    let expected: Vec<String> = sealstack_crds::generate::all_crds().iter().map(|c| c.name_any()).collect();
+    assert!(!expected.is_empty());
+    assert_eq!(names, expected);
+    // Served: the new resource answers list requests.
+    let ns = cluster.namespace("crds").await.unwrap();
+    let listed = miner_api(cluster.client(), ns.name()).list(&Default::default()).await.unwrap();
+    assert!(listed.items.is_empty());
+}
+
+#[tokio::test]
+async fn the_api_server_enforces_the_miner_schema() {
+    let Some(cluster) = Cluster::connect().await else { return };
+    install_crds(&cluster.client()).await.unwrap();
+    let ns = cluster.namespace("miner-schema").await.unwrap();
+    let api = miner_api(cluster.client(), ns.name());
+
+    // Control: the valid spec is accepted and defaulted by the server.
+    let created = api.create(&PostParams::default(), &miner("good", valid_spec()).unwrap()).await.unwrap();
+    assert_eq!(created.data["spec"]["confidence"], json!(5), "server-side defaulting");
+
+    let mut spec = valid_spec();
+    spec["sectorSize"] = json!("3GiB");
+    let message = rejection(&api, "bad-size", spec).await.unwrap();
+    assert!(message.contains("spec.sectorSize"), "{message}");
+    assert!(message.contains("\"3GiB\"") && message.contains("\"32GiB\""), "{message}");
+
+    // A CEL rule (x-kubernetes-validations) evaluated by the API server.
+    let mut spec = valid_spec();
+    spec["worker"] = json!({"create": "bls", "address": "t3aaaa"});
+    let message = rejection(&api, "two-workers", spec).await.unwrap();
+    assert!(message.contains("set exactly one of worker.address or worker.create"), "{message}");
+
+    // Transition rule: sectorSize is immutable.
+    let patch = json!({"spec": {"sectorSize": "32GiB"}});
+    let err = api.patch("good", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap_err();
+    let kube::Error::Api(e) = err else { panic!("unexpected error {err:?}") };
+    assert_eq!(e.code, 422);
+    assert!(e.message.contains("sectorSize is immutable"), "{}", e.message);
+}

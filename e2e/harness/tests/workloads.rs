@@ -1,0 +1,145 @@
+//! Scheduling, Jobs and garbage collection on the e2e cluster: real kube-scheduler and
+//! kube-controller-manager, with kwok playing the kubelets of the fake GPU and CPU nodes.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod};
+use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use kube::{Client, ResourceExt};
+use sealstack_e2e::{Cluster, wait_for};
+use serde_json::json;
+
+const GPU_LABEL: &str = "nvidia.com/gpu.present";
+
+/// Names of the nodes that offer `nvidia.com/gpu`.
+async fn gpu_nodes(client: &Client) -> anyhow::Result<Vec<String>> {
+    let nodes = Api::<Node>::all(client.clone()).list(&ListParams::default()).await?;
+    Ok(nodes
+        .items
+        .iter()
+        .filter(|n| {
+            let allocatable = n.status.as_ref().and_then(|s| s.allocatable.as_ref());
+            allocatable.is_some_and(|a| a.contains_key("nvidia.com/gpu"))
+        })
+        .map(|n| n.name_any())
+        .collect())
+}
+
+#[tokio::test]
+async fn a_job_on_a_gpu_node_completes() {
+    let Some(cluster) = Cluster::connect().await else { return };
+    let ns = cluster.namespace("gpu-job").await.unwrap();
+    let jobs = Api::<Job>::namespaced(cluster.client(), ns.name());
+    let job: Job = serde_json::from_value(json!({
+        "metadata": {"name": "seal"},
+        "spec": {"backoffLimit": 0, "template": {"spec": {
+            "restartPolicy": "Never",
+            "nodeSelector": {GPU_LABEL: "true"},
+            "containers": [{"name": "seal", "image": "example.invalid/seal:1",
+                            "resources": {"limits": {"nvidia.com/gpu": "1"}}}]
+        }}}
+    }))
+    .unwrap();
+    jobs.create(&PostParams::default(), &job).await.unwrap();
+
+    let status = wait_for("Job seal to succeed", Duration::from_secs(90), || async {
+        let status = jobs.get("seal").await?.status.unwrap_or_default();
+        let failed = status.failed.unwrap_or(0);
+        anyhow::ensure!(failed == 0, "Job failed: {status:?}");
+        let complete = status.conditions.iter().flatten().any(|c| c.type_ == "Complete" && c.status == "True");
+        Ok(complete.then_some(status))
+    })
+    .await
+    .unwrap();
+    assert_eq!(status.succeeded, Some(1));
+
+    let pods = Api::<Pod>::namespaced(cluster.client(), ns.name());
+    let pods = pods.list(&ListParams::default().labels("job-name=seal")).await.unwrap();
+    assert_eq!(pods.items.len(), 1);
+    let pod = &pods.items[0];
+    let node = pod.spec.as_ref().and_then(|s| s.node_name.clone()).expect("pod bound to a node");
+    assert!(gpu_nodes(&cluster.client()).await.unwrap().contains(&node), "{node} is not a GPU node");
+    assert_eq!(pod.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded"));
+}
+
+#[tokio::test]
+async fn gpu_pods_land_only_on_gpu_nodes_within_capacity() {
+    let Some(cluster) = Cluster::connect().await else { return };
+    let gpu_nodes = gpu_nodes(&cluster.client()).await.unwrap();
+    assert_eq!(gpu_nodes.len(), 2, "the e2e cluster has two 8-GPU nodes: {gpu_nodes:?}");
+    let ns = cluster.namespace("gpu-deploy").await.unwrap();
+
+    // 4 GPUs per pod: exactly two pods fit per 8-GPU node, so 4 replicas fill both GPU nodes
+    // and the 5th cannot be scheduled anywhere (the CPU node has no nvidia.com/gpu).
+    let deployment: Deployment = serde_json::from_value(json!({
+        "metadata": {"name": "prover"},
+        "spec": {"replicas": 5, "selector": {"matchLabels": {"app": "prover"}},
+            "template": {"metadata": {"labels": {"app": "prover"}}, "spec": {"containers": [{
+                "name": "prover", "image": "example.invalid/prover:1",
+                "resources": {"limits": {"nvidia.com/gpu": "4"}}}]}}}
+    }))
+    .unwrap();
+    Api::<Deployment>::namespaced(cluster.client(), ns.name())
+        .create(&PostParams::default(), &deployment)
+        .await
+        .unwrap();
+
+    let pods = Api::<Pod>::namespaced(cluster.client(), ns.name());
+    let (running, pending) = wait_for("4 running pods and 1 unschedulable", Duration::from_secs(90), || async {
+        let list = pods.list(&ListParams::default().labels("app=prover")).await?;
+        let mut running: BTreeMap<String, usize> = BTreeMap::new();
+        let mut unschedulable = Vec::new();
+        for pod in &list.items {
+            let status = pod.status.clone().unwrap_or_default();
+            let ready = status.conditions.iter().flatten().any(|c| c.type_ == "Ready" && c.status == "True");
+            let refused = status.conditions.iter().flatten().find(|c| c.type_ == "PodScheduled" && c.status == "False");
+            match (pod.spec.as_ref().and_then(|s| s.node_name.clone()), refused) {
+                (Some(node), _) if ready => *running.entry(node).or_default() += 1,
+                (None, Some(c)) if c.reason.as_deref() == Some("Unschedulable") => {
+                    unschedulable.push(c.message.clone().unwrap_or_default())
+                }
+                _ => {}
+            }
+        }
+        let done = running.values().sum::<usize>() == 4 && unschedulable.len() == 1;
+        Ok(done.then_some((running, unschedulable)))
+    })
+    .await
+    .unwrap();
+
+    assert_eq!(running.keys().cloned().collect::<Vec<_>>(), gpu_nodes, "pods only on the GPU nodes");
+    assert!(running.values().all(|&n| n == 2), "two 4-GPU pods per 8-GPU node: {running:?}");
+    assert!(pending[0].contains("nvidia.com/gpu"), "scheduler names the missing resource: {}", pending[0]);
+}
+
+#[tokio::test]
+async fn garbage_collection_deletes_owned_children() {
+    let Some(cluster) = Cluster::connect().await else { return };
+    let ns = cluster.namespace("gc").await.unwrap();
+    let maps = Api::<ConfigMap>::namespaced(cluster.client(), ns.name());
+    let owner: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "owner"}})).unwrap();
+    let owner = maps.create(&PostParams::default(), &owner).await.unwrap();
+    let uid = owner.metadata.uid.clone().unwrap();
+    for name in ["child-a", "child-b"] {
+        let child: ConfigMap = serde_json::from_value(json!({"metadata": {"name": name, "ownerReferences": [
+            {"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": uid}
+        ]}}))
+        .unwrap();
+        maps.create(&PostParams::default(), &child).await.unwrap();
+    }
+    let unowned: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "bystander"}})).unwrap();
+    maps.create(&PostParams::default(), &unowned).await.unwrap();
+
+    maps.delete("owner", &DeleteParams::background()).await.unwrap();
+    wait_for("the garbage collector to delete the children", Duration::from_secs(60), || async {
+        let names: Vec<String> = maps.list(&ListParams::default()).await?.items.iter().map(|m| m.name_any()).collect();
+        let gone = !names.iter().any(|n| n.starts_with("child-") || n == "owner");
+        Ok(gone.then_some(()))
+    })
+    .await
+    .unwrap();
+    assert!(maps.get_opt("bystander").await.unwrap().is_some(), "objects without owner stay");
+}
