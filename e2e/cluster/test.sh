@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The cluster e2e suite in one command: build (or reuse) the components, start the local
+# cluster, run the sealstack-e2e tests with SEALSTACK_E2E=1, and always stop the cluster.
+#   e2e/cluster/test.sh [extra cargo test args, e.g. a test name filter]
+# Env: SEALSTACK_E2E_KEEP=1 leaves the cluster running afterwards (reused by the next run);
+#      CARGO_TARGET_DIR defaults to ~/.cache/sealstack/target.
+# On failure the component logs are kept in $SEALSTACK_CLUSTER_DIR/logs.
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/sealstack/target}
+
+"$HERE/build.sh" >/dev/null
+
+started=0
+finish() {
+  if ((started)) && [[ ${SEALSTACK_E2E_KEEP:-0} != 1 ]]; then
+    if ((rc == 0)); then "$HERE/down.sh"; else "$HERE/down.sh" --keep-logs; fi
+  fi
+}
+trap 'rc=$?; finish' EXIT
+trap 'exit 130' INT TERM
+
+started=1
+kubeconfig=$("$HERE/up.sh" | tail -n 1)
+export SEALSTACK_KUBECONFIG=$kubeconfig SEALSTACK_E2E=1
+
+cd "$ROOT"
+cargo test -p sealstack-e2e --tests "$@" -- --test-threads=4
