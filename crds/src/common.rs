@@ -35,6 +35,7 @@ fn default_api_info_key() -> String {
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("has(self.existingClaim) != has(self.size)").message("set exactly one of existingClaim or size").field_path(".size"))]
 #[x_kube(validation = Rule::new("!has(self.existingClaim) || !has(self.storageClassName)").message("storageClassName applies only to a new claim; remove it or existingClaim").field_path(".storageClassName"))]
+#[x_kube(validation = Rule::new("!has(self.existingClaim) || !has(self.accessModes)").message("accessModes apply only to a new claim; remove them or existingClaim").field_path(".accessModes"))]
 pub struct VolumeSpec {
     /// Storage class of the new claim (default: the cluster's default class).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -45,6 +46,36 @@ pub struct VolumeSpec {
     /// Use this existing claim instead of creating one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub existing_claim: Option<String>,
+    /// Access modes of the new claim (default `ReadWriteOnce`; `ReadOnlyMany` or `ReadWriteMany` lets pods on
+    /// several nodes mount it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 4))]
+    pub access_modes: Vec<AccessMode>,
+}
+
+/// PersistentVolumeClaim access modes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum AccessMode {
+    /// Mounted read-write by pods of one node.
+    ReadWriteOnce,
+    /// Mounted read-only by pods of many nodes.
+    ReadOnlyMany,
+    /// Mounted read-write by pods of many nodes.
+    ReadWriteMany,
+    /// Mounted read-write by a single pod.
+    ReadWriteOncePod,
+}
+
+impl AccessMode {
+    /// The Kubernetes spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ReadWriteOnce => "ReadWriteOnce",
+            Self::ReadOnlyMany => "ReadOnlyMany",
+            Self::ReadWriteMany => "ReadWriteMany",
+            Self::ReadWriteOncePod => "ReadWriteOncePod",
+        }
+    }
 }
 
 /// Image pull policy of a container.

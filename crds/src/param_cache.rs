@@ -124,10 +124,20 @@ pub struct ParamCacheStatus {
     /// The PersistentVolumeClaim holding the files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claim_name: Option<String>,
+    /// The current fetch Job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_name: Option<String>,
+    /// Fetch Jobs that failed since the last success; sets the retry backoff.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub failed_fetches: u32,
     /// `Ready` once every file's digest is verified.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(schema_with = "conditions_schema")]
     pub conditions: Vec<Condition>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Life cycle of a ParamCache.
@@ -156,4 +166,27 @@ pub struct ParamFileStatus {
     pub expected_digest: String,
     /// Whether the file on the volume has that digest.
     pub verified: bool,
+}
+
+/// How a parameter file came to be on the volume.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum FetchOutcome {
+    /// Already present with the right digest.
+    Present,
+    /// Already present and not hashed, because `TRUST_PARAMS=1`.
+    Trusted,
+    /// Downloaded (or resumed) and verified.
+    Downloaded,
+}
+
+/// The structured line `sealstack-miner fetch-params` writes on standard output for each finished file
+/// when not on a terminal; the operator reads these from the fetch Job's log into the status.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FetchProgressLine {
+    /// The file's state, in the status's own shape.
+    pub param_file: ParamFileStatus,
+    /// How it got there.
+    pub outcome: FetchOutcome,
 }

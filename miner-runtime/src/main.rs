@@ -8,12 +8,17 @@ use cli::{Cli, Command};
 
 use std::process::ExitCode;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     sealstack_telemetry::install_crypto_provider();
     let cli = Cli::parse();
     sealstack_telemetry::init_logging(cli.log_format);
-    match run(cli).await {
+    if let Command::Params(cli::ParamsCommand::Generate { out, .. }) = &cli.command {
+        // The proofs library reads its cache directory from the environment, once.
+        // SAFETY: no other thread exists yet: the async runtime is built below.
+        unsafe { std::env::set_var("FIL_PROOFS_PARAMETER_CACHE", out) };
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("an async runtime");
+    match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             // One line: the error and its causes.

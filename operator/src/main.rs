@@ -36,6 +36,9 @@ struct RunArgs {
     /// Name of the Lease used for leader election; empty disables it (one replica only).
     #[arg(long, default_value = "sealstack-operator", env = "SEALSTACK_LEADER_LEASE")]
     leader_lease: String,
+    /// Image of `sealstack-miner` for fetch Jobs, miners and workers whose spec names none.
+    #[arg(long, default_value = "sealstack/miner:latest", env = "SEALSTACK_RUNTIME_IMAGE")]
+    runtime_image: String,
 }
 
 #[tokio::main]
@@ -50,7 +53,13 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Run(args) => {
             tracing::info!(?args, "starting sealstack-operator");
-            anyhow::bail!("the controllers are not built yet (issue \"operator\")")
+            sealstack_operator::run::run(sealstack_operator::run::RunOptions {
+                metrics_addr: args.metrics_addr,
+                namespace: args.namespace,
+                leader_lease: Some(args.leader_lease).filter(|l| !l.is_empty()),
+                settings: sealstack_operator::context::Settings { runtime_image: args.runtime_image },
+            })
+            .await
         }
     }
 }

@@ -1,7 +1,7 @@
 //! `sealstack-miner params generate | serve`.
 
 use anyhow::Context;
-use sealstack_miner::params::serve;
+use sealstack_miner::params::{generate, serve};
 
 use crate::cli::ParamsCommand;
 
@@ -17,8 +17,12 @@ pub async fn run(command: ParamsCommand) -> anyhow::Result<()> {
             println!("http://{addr}/ipfs/");
             serve::serve(&dir, listener).await.context("parameter gateway")
         }
-        ParamsCommand::Generate { sector_size, .. } => {
-            anyhow::bail!("`params generate {sector_size}` is not built yet (issue \"Miner runtime, part 1\")")
+        ParamsCommand::Generate { sector_size, out } => {
+            let manifest = tokio::task::spawn_blocking(move || generate::generate(sector_size, &out))
+                .await
+                .context("generator")??;
+            tracing::info!(files = manifest.len(), "parameters and parameters.json written");
+            Ok(())
         }
     }
 }

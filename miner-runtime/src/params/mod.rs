@@ -3,6 +3,7 @@
 
 pub mod digest;
 pub mod fetch;
+pub mod generate;
 pub mod lock;
 pub mod manifest;
 pub mod progress;

@@ -8,30 +8,8 @@ use std::io::Write;
 use std::sync::Mutex;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use sealstack_crds::param_cache::ParamFileStatus;
-use serde::{Deserialize, Serialize};
 
-/// How a file came to be in the cache.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum Outcome {
-    /// Already present with the right digest.
-    Present,
-    /// Already present and not hashed, because `TRUST_PARAMS=1`.
-    Trusted,
-    /// Downloaded (or resumed) and verified.
-    Downloaded,
-}
-
-/// The structured progress line written for each file.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ProgressLine {
-    /// The file's state, in the ParamCache status's own shape.
-    pub param_file: ParamFileStatus,
-    /// How it got there.
-    pub outcome: Outcome,
-}
+pub use sealstack_crds::param_cache::{FetchOutcome as Outcome, FetchProgressLine as ProgressLine};
 
 /// Receives progress events; implementations must be cheap, they run on the download path.
 pub trait Progress: Send + Sync {

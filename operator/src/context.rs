@@ -1,0 +1,36 @@
+//! What every reconcile shares: the client, metrics, event recorder and the operator's settings.
+
+use std::sync::Arc;
+
+use kube::Client;
+use kube::runtime::events::{Recorder, Reporter};
+
+use crate::metrics::Metrics;
+
+/// Operator-wide settings.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Image of `sealstack-miner` for Jobs and pods whose spec names none.
+    pub runtime_image: String,
+}
+
+/// Shared state of the controllers.
+pub struct Context {
+    /// The Kubernetes client.
+    pub client: Client,
+    /// Operator metrics.
+    pub metrics: Arc<Metrics>,
+    /// Publishes Events on the reconciled objects.
+    pub recorder: Recorder,
+    /// Operator-wide settings.
+    pub settings: Settings,
+}
+
+impl Context {
+    /// A context around `client`.
+    pub fn new(client: Client, metrics: Arc<Metrics>, settings: Settings) -> Arc<Self> {
+        let reporter = Reporter { controller: crate::FIELD_MANAGER.into(), instance: std::env::var("POD_NAME").ok() };
+        let recorder = Recorder::new(client.clone(), reporter);
+        Arc::new(Self { client, metrics, recorder, settings })
+    }
+}

@@ -1,0 +1,43 @@
+//! The operator's errors, each with a label for the error metric and a retry policy.
+
+/// Why a reconcile failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A call to the Kubernetes API failed.
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    /// The object could not be read as its type: it waits for a change.
+    #[error("invalid object: {0}")]
+    InvalidObject(String),
+    /// The spec is valid for the schema but cannot work (e.g. a ConfigMap key that is not there).
+    #[error("invalid spec: {0}")]
+    InvalidSpec(String),
+    /// Another object this one needs does not exist yet.
+    #[error("{kind} {name} does not exist")]
+    MissingDependency {
+        /// Kind of the missing object.
+        kind: &'static str,
+        /// Its name.
+        name: String,
+    },
+}
+
+impl Error {
+    /// The `error` label of the reconcile error metric.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Self::Kube(_) => "kube",
+            Self::InvalidObject(_) => "invalid_object",
+            Self::InvalidSpec(_) => "invalid_spec",
+            Self::MissingDependency { .. } => "missing_dependency",
+        }
+    }
+
+    /// Whether retrying without a change to the object is pointless (it waits for the next change).
+    pub fn waits_for_change(&self) -> bool {
+        matches!(self, Self::InvalidObject(_) | Self::InvalidSpec(_))
+    }
+}
+
+/// The result of a reconcile step.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

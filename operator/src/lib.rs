@@ -1,0 +1,16 @@
+//! The sealstack operator: controllers for ParamCache, Miner and SealingWorker.
+//!
+//! Each controller follows one pipeline: read and dereference -> validate -> build the desired children
+//! (pure functions, unit-tested) -> server-side apply with one field manager -> status.
+
+pub mod apply;
+pub mod context;
+pub mod error;
+pub mod http;
+pub mod labels;
+pub mod metrics;
+pub mod param_cache;
+pub mod run;
+
+/// The field manager of every server-side apply the operator makes.
+pub const FIELD_MANAGER: &str = "sealstack-operator";

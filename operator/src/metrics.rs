@@ -1,0 +1,129 @@
+//! Prometheus metrics of the operator: reconciles, their durations and errors, and chain messages.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// Labels of the reconcile metrics.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ControllerLabels {
+    /// `paramcache`, `miner` or `sealingworker`.
+    pub controller: &'static str,
+}
+
+/// Labels of the reconcile error metric.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ErrorLabels {
+    /// The controller.
+    pub controller: &'static str,
+    /// The error's metric label ([`crate::error::Error::metric_label`]).
+    pub error: &'static str,
+}
+
+/// Labels of the chain message metric.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ChainMessageLabels {
+    /// The actor method (`CreateMiner`, `ChangeMultiaddrs`, ...).
+    pub method: &'static str,
+    /// `pushed`, `succeeded` or `failed`.
+    pub outcome: &'static str,
+}
+
+/// Every metric the operator exports.
+pub struct Metrics {
+    registry: Registry,
+    reconciles: Family<ControllerLabels, Counter>,
+    errors: Family<ErrorLabels, Counter>,
+    durations: Family<ControllerLabels, Histogram>,
+    chain_messages: Family<ChainMessageLabels, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("sealstack_operator");
+        let reconciles = Family::<ControllerLabels, Counter>::default();
+        let errors = Family::<ErrorLabels, Counter>::default();
+        let durations = Family::<ControllerLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.001, 2.0, 14))
+        });
+        let chain_messages = Family::<ChainMessageLabels, Counter>::default();
+        registry.register("reconciles", "Reconciles started", reconciles.clone());
+        registry.register("reconcile_errors", "Reconciles that failed, by error", errors.clone());
+        registry.register("reconcile_duration_seconds", "Duration of reconciles", durations.clone());
+        registry.register(
+            "chain_messages",
+            "Chain messages the operator pushed and their outcomes",
+            chain_messages.clone(),
+        );
+        Self { registry, reconciles, errors, durations, chain_messages }
+    }
+}
+
+impl Metrics {
+    /// Counts a reconcile start; the returned guard records its duration when dropped.
+    pub fn reconcile(self: &Arc<Self>, controller: &'static str) -> ReconcileTimer {
+        self.reconciles.get_or_create(&ControllerLabels { controller }).inc();
+        ReconcileTimer { metrics: self.clone(), controller, started: Instant::now() }
+    }
+
+    /// Counts a failed reconcile.
+    pub fn reconcile_failed(&self, controller: &'static str, error: &'static str) {
+        self.errors.get_or_create(&ErrorLabels { controller, error }).inc();
+    }
+
+    /// Counts a chain message event.
+    pub fn chain_message(&self, method: &'static str, outcome: &'static str) {
+        self.chain_messages.get_or_create(&ChainMessageLabels { method, outcome }).inc();
+    }
+
+    /// The metrics in the Prometheus text format.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        out
+    }
+}
+
+/// Records a reconcile's duration when dropped.
+pub struct ReconcileTimer {
+    metrics: Arc<Metrics>,
+    controller: &'static str,
+    started: Instant,
+}
+
+impl Drop for ReconcileTimer {
+    fn drop(&mut self) {
+        let seconds = self.started.elapsed().as_secs_f64();
+        self.metrics.durations.get_or_create(&ControllerLabels { controller: self.controller }).observe(seconds);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_appear_in_the_text_format() {
+        let metrics = Arc::new(Metrics::default());
+        drop(metrics.reconcile("miner"));
+        drop(metrics.reconcile("miner"));
+        metrics.reconcile_failed("miner", "kube");
+        metrics.chain_message("CreateMiner", "pushed");
+        let text = metrics.encode();
+        assert!(text.contains("sealstack_operator_reconciles_total{controller=\"miner\"} 2"), "{text}");
+        assert!(
+            text.contains("sealstack_operator_reconcile_errors_total{controller=\"miner\",error=\"kube\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("sealstack_operator_reconcile_duration_seconds_count{controller=\"miner\"} 2"), "{text}");
+        assert!(
+            text.contains("sealstack_operator_chain_messages_total{method=\"CreateMiner\",outcome=\"pushed\"} 1"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,298 @@
+//! The ParamCache's children, built from the spec alone: its PersistentVolumeClaim and its fetch Job.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::batch::v1::{Job, JobSpec};
+use k8s_openapi::api::core::v1::{
+    Capabilities, ConfigMapVolumeSource, Container, EnvVar, PersistentVolumeClaim, PersistentVolumeClaimSpec,
+    PersistentVolumeClaimVolumeSource, PodSecurityContext, PodSpec, PodTemplateSpec, SecurityContext, Volume,
+    VolumeMount, VolumeResourceRequirements,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::ResourceExt;
+use sealstack_crds::ParamCache;
+use sha2::{Digest, Sha256};
+
+use crate::labels::{PARAM_CACHE_LABEL, child_labels, owner_reference};
+
+/// Where the fetch Job mounts the parameter volume (the proofs library's default cache directory).
+pub const PARAMS_MOUNT: &str = "/var/tmp/filecoin-proof-parameters";
+/// Where the fetch Job mounts a custom manifest ConfigMap.
+pub const MANIFEST_MOUNT: &str = "/etc/sealstack/manifest";
+/// UID and GID the runtime image runs as.
+pub const RUNTIME_UID: i64 = 65532;
+/// Retries of a failed fetch pod before the Job fails (then the controller starts a new one with backoff).
+pub const FETCH_BACKOFF_LIMIT: i32 = 4;
+
+/// What the fetch Job needs besides the spec, found by the controller's dereference step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FetchInputs {
+    /// Image of `sealstack-miner` when the spec names none.
+    pub default_image: String,
+    /// Whether the manifest ConfigMap holds the SRS key (otherwise the official SRS manifest is used).
+    pub srs_key_present: bool,
+}
+
+/// Name of the claim holding the parameters: the existing one, or `<name>-params`.
+pub fn claim_name(cache: &ParamCache) -> String {
+    cache.spec.storage.existing_claim.clone().unwrap_or_else(|| format!("{}-params", cache.name_any()))
+}
+
+/// The claim to create, or `None` when the spec names an existing claim.
+///
+/// The claim has no owner reference: the parameters outlive the ParamCache on purpose (they take long to
+/// fetch), like every claim holding data. It carries the ParamCache's label for clean-up by hand.
+pub fn build_claim(cache: &ParamCache) -> Option<PersistentVolumeClaim> {
+    let storage = &cache.spec.storage;
+    if storage.existing_claim.is_some() {
+        return None;
+    }
+    let access_modes = if storage.access_modes.is_empty() {
+        vec!["ReadWriteOnce".to_owned()]
+    } else {
+        storage.access_modes.iter().map(|m| m.as_str().to_owned()).collect()
+    };
+    Some(PersistentVolumeClaim {
+        metadata: ObjectMeta {
+            name: Some(claim_name(cache)),
+            namespace: cache.namespace(),
+            labels: Some(child_labels("param-cache", PARAM_CACHE_LABEL, &cache.name_any())),
+            ..ObjectMeta::default()
+        },
+        spec: Some(PersistentVolumeClaimSpec {
+            access_modes: Some(access_modes),
+            storage_class_name: storage.storage_class_name.clone(),
+            resources: Some(VolumeResourceRequirements {
+                requests: storage.size.clone().map(|size| BTreeMap::from([("storage".to_owned(), size)])),
+                ..VolumeResourceRequirements::default()
+            }),
+            ..PersistentVolumeClaimSpec::default()
+        }),
+        ..PersistentVolumeClaim::default()
+    })
+}
+
+/// The fetch Job's name: `<name>-fetch-<hash of what it fetches>`, so that a spec change (a new sector size,
+/// another gateway or manifest) starts a new Job, which finds the files already there and fetches the rest.
+pub fn fetch_job_name(cache: &ParamCache, inputs: &FetchInputs) -> String {
+    let mut hasher = Sha256::new();
+    for arg in fetch_args(cache, inputs) {
+        hasher.update(arg.as_bytes());
+        hasher.update([0]);
+    }
+    let hash: String = hasher.finalize().iter().take(4).map(|b| format!("{b:02x}")).collect();
+    // Job names become pod name prefixes and label values: keep them within 63 characters.
+    let name = cache.name_any();
+    let prefix = &name[..name.len().min(63 - "-fetch-".len() - hash.len())];
+    format!("{prefix}-fetch-{hash}")
+}
+
+/// The `sealstack-miner` arguments of the fetch.
+fn fetch_args(cache: &ParamCache, inputs: &FetchInputs) -> Vec<String> {
+    let spec = &cache.spec;
+    let mut sizes: Vec<_> = spec.sector_sizes.iter().map(|s| s.bytes()).collect();
+    sizes.sort_unstable();
+    sizes.dedup();
+    let mut args = vec!["fetch-params".to_owned()];
+    args.extend(sizes.into_iter().filter_map(sealstack_crds::SectorSize::from_bytes).map(|s| s.to_string()));
+    args.extend(["--gateway".to_owned(), spec.gateway.clone()]);
+    if let Some(config_map) = &spec.manifest.config_map {
+        args.extend(["--manifest".to_owned(), format!("{MANIFEST_MOUNT}/{}", config_map.parameters_key)]);
+        if inputs.srs_key_present {
+            args.extend(["--srs-manifest".to_owned(), format!("{MANIFEST_MOUNT}/{}", config_map.srs_key)]);
+        }
+    }
+    if let Some(parallel) = spec.fetch.parallel {
+        args.extend(["--parallel".to_owned(), parallel.to_string()]);
+    }
+    args
+}
+
+/// The Job that fetches and verifies the parameters onto the claim.
+pub fn build_fetch_job(cache: &ParamCache, inputs: &FetchInputs) -> Job {
+    let name = cache.name_any();
+    let labels = child_labels("param-fetch", PARAM_CACHE_LABEL, &name);
+    let container = &cache.spec.fetch.container;
+    let mut volumes = vec![Volume {
+        name: "params".to_owned(),
+        persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+            claim_name: claim_name(cache),
+            read_only: Some(false),
+        }),
+        ..Volume::default()
+    }];
+    let mut mounts =
+        vec![VolumeMount { name: "params".to_owned(), mount_path: PARAMS_MOUNT.to_owned(), ..VolumeMount::default() }];
+    if let Some(config_map) = &cache.spec.manifest.config_map {
+        volumes.push(Volume {
+            name: "manifest".to_owned(),
+            config_map: Some(ConfigMapVolumeSource {
+                name: config_map.name.clone(),
+                ..ConfigMapVolumeSource::default()
+            }),
+            ..Volume::default()
+        });
+        mounts.push(VolumeMount {
+            name: "manifest".to_owned(),
+            mount_path: MANIFEST_MOUNT.to_owned(),
+            read_only: Some(true),
+            ..VolumeMount::default()
+        });
+    }
+    let env = vec![
+        EnvVar {
+            name: "FIL_PROOFS_PARAMETER_CACHE".to_owned(),
+            value: Some(PARAMS_MOUNT.to_owned()),
+            ..EnvVar::default()
+        },
+        // Progress lines on stdout are JSON anyway (no terminal); logs on stderr become JSON too.
+        EnvVar { name: "SEALSTACK_LOG_FORMAT".to_owned(), value: Some("json".to_owned()), ..EnvVar::default() },
+    ];
+    Job {
+        metadata: ObjectMeta {
+            name: Some(fetch_job_name(cache, inputs)),
+            namespace: cache.namespace(),
+            labels: Some(labels.clone()),
+            owner_references: Some(vec![owner_reference(cache)]),
+            ..ObjectMeta::default()
+        },
+        spec: Some(JobSpec {
+            backoff_limit: Some(FETCH_BACKOFF_LIMIT),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta { labels: Some(labels), ..ObjectMeta::default() }),
+                spec: Some(PodSpec {
+                    restart_policy: Some("Never".to_owned()),
+                    security_context: Some(PodSecurityContext {
+                        run_as_non_root: Some(true),
+                        run_as_user: Some(RUNTIME_UID),
+                        run_as_group: Some(RUNTIME_UID),
+                        fs_group: Some(RUNTIME_UID),
+                        ..PodSecurityContext::default()
+                    }),
+                    containers: vec![Container {
+                        name: "fetch-params".to_owned(),
+                        image: Some(container.image.clone().unwrap_or_else(|| inputs.default_image.clone())),
+                        image_pull_policy: container.image_pull_policy.map(|p| p.as_str().to_owned()),
+                        command: Some(vec!["sealstack-miner".to_owned()]),
+                        args: Some(fetch_args(cache, inputs)),
+                        env: Some(env),
+                        resources: container.resources.clone(),
+                        volume_mounts: Some(mounts),
+                        security_context: Some(SecurityContext {
+                            allow_privilege_escalation: Some(false),
+                            read_only_root_filesystem: Some(true),
+                            capabilities: Some(Capabilities {
+                                drop: Some(vec!["ALL".to_owned()]),
+                                ..Capabilities::default()
+                            }),
+                            ..SecurityContext::default()
+                        }),
+                        ..Container::default()
+                    }],
+                    volumes: Some(volumes),
+                    ..PodSpec::default()
+                }),
+            },
+            ..JobSpec::default()
+        }),
+        ..Job::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn cache(spec: serde_json::Value) -> ParamCache {
+        let mut cache: ParamCache = serde_json::from_value(json!({
+            "apiVersion": "sealstack.io/v1alpha1", "kind": "ParamCache",
+            "metadata": {"name": "params", "namespace": "miners", "uid": "1234"},
+            "spec": spec,
+        }))
+        .unwrap();
+        cache.metadata.uid = Some("1234".into());
+        cache
+    }
+
+    fn inputs() -> FetchInputs {
+        FetchInputs { default_image: "sealstack/miner:test".into(), srs_key_present: false }
+    }
+
+    #[test]
+    fn a_new_claim_with_the_spec_size_and_class() {
+        let cache = cache(json!({"sectorSizes": ["2KiB"], "storage": {"size": "5Gi", "storageClassName": "fast"}}));
+        let claim = build_claim(&cache).unwrap();
+        assert_eq!(claim.metadata.name.as_deref(), Some("params-params"));
+        assert_eq!(claim.metadata.namespace.as_deref(), Some("miners"));
+        assert!(claim.metadata.owner_references.is_none(), "data claims outlive their ParamCache");
+        let spec = claim.spec.unwrap();
+        assert_eq!(spec.access_modes, Some(vec!["ReadWriteOnce".to_owned()]));
+        assert_eq!(spec.storage_class_name.as_deref(), Some("fast"));
+        assert_eq!(spec.resources.unwrap().requests.unwrap()["storage"].0, "5Gi");
+    }
+
+    #[test]
+    fn an_existing_claim_is_used_as_it_is() {
+        let cache = cache(json!({"sectorSizes": ["2KiB"], "storage": {"existingClaim": "shared-params"}}));
+        assert!(build_claim(&cache).is_none());
+        assert_eq!(claim_name(&cache), "shared-params");
+        let job = build_fetch_job(&cache, &inputs());
+        let volumes = job.spec.unwrap().template.spec.unwrap().volumes.unwrap();
+        assert_eq!(volumes[0].persistent_volume_claim.as_ref().unwrap().claim_name, "shared-params");
+    }
+
+    #[test]
+    fn the_job_runs_fetch_params_with_the_spec_sizes_gateway_and_manifest() {
+        let cache = cache(json!({
+            "sectorSizes": ["32GiB", "2KiB"], "gateway": "http://gw.local:8090/ipfs/",
+            "manifest": {"configMap": {"name": "devnet-params"}}, "storage": {"size": "5Gi"},
+            "fetch": {"parallel": 2},
+        }));
+        let with_srs = FetchInputs { srs_key_present: true, ..inputs() };
+        let job = build_fetch_job(&cache, &with_srs);
+        assert_eq!(job.metadata.owner_references.as_ref().unwrap()[0].kind, "ParamCache");
+        let pod = job.spec.unwrap().template.spec.unwrap();
+        let container = &pod.containers[0];
+        assert_eq!(container.image.as_deref(), Some("sealstack/miner:test"));
+        assert_eq!(
+            container.args.as_ref().unwrap(),
+            &[
+                "fetch-params",
+                "2KiB",
+                "32GiB",
+                "--gateway",
+                "http://gw.local:8090/ipfs/",
+                "--manifest",
+                "/etc/sealstack/manifest/parameters.json",
+                "--srs-manifest",
+                "/etc/sealstack/manifest/srs-inner-product.json",
+                "--parallel",
+                "2",
+            ]
+        );
+        let env = container.env.as_ref().unwrap();
+        assert!(env.iter().any(|e| e.name == "FIL_PROOFS_PARAMETER_CACHE" && e.value.as_deref() == Some(PARAMS_MOUNT)));
+        assert_eq!(pod.volumes.as_ref().unwrap()[1].config_map.as_ref().unwrap().name, "devnet-params");
+        assert_eq!(pod.security_context.unwrap().run_as_non_root, Some(true));
+        assert_eq!(container.security_context.as_ref().unwrap().read_only_root_filesystem, Some(true));
+
+        let without_srs = build_fetch_job(&cache, &inputs());
+        let args = without_srs.spec.unwrap().template.spec.unwrap().containers[0].args.clone().unwrap();
+        assert!(!args.contains(&"--srs-manifest".to_owned()), "the official SRS manifest when the key is missing");
+    }
+
+    #[test]
+    fn the_job_name_changes_with_what_it_fetches_only() {
+        let base = cache(json!({"sectorSizes": ["2KiB"], "storage": {"size": "5Gi"}}));
+        let name = fetch_job_name(&base, &inputs());
+        assert!(name.starts_with("params-fetch-") && name.len() == "params-fetch-".len() + 8, "{name}");
+        let resized = cache(json!({"sectorSizes": ["2KiB", "8MiB"], "storage": {"size": "9Gi"}}));
+        assert_ne!(fetch_job_name(&resized, &inputs()), name);
+        let reordered = cache(json!({"sectorSizes": ["8MiB", "2KiB"], "storage": {"size": "1Gi"}}));
+        assert_eq!(fetch_job_name(&reordered, &inputs()), fetch_job_name(&resized, &inputs()));
+        let mut long = base.clone();
+        long.metadata.name = Some("p".repeat(80));
+        assert!(fetch_job_name(&long, &inputs()).len() <= 63);
+    }
+}

@@ -1,0 +1,169 @@
+//! Reconciling one ParamCache: dereference -> validate -> build -> apply -> status.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{DeleteParams, ListParams, LogParams, Patch, PatchParams, PostParams};
+use kube::core::object::HasStatus;
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType};
+use kube::{Api, Resource, ResourceExt};
+use sealstack_crds::ParamCache;
+use sealstack_crds::param_cache::ParamCacheStatus;
+use tracing::{info, instrument, warn};
+
+use super::build::{FetchInputs, build_claim, build_fetch_job, claim_name, fetch_job_name};
+use super::progress::files_from_log;
+use super::status::{JobState, desired_status, job_state, retry_delay};
+use crate::FIELD_MANAGER;
+use crate::apply::apply;
+use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::labels::PARAM_CACHE_LABEL;
+
+/// How often a ParamCache being fetched is looked at again (progress in status).
+const WHILE_FETCHING: Duration = Duration::from_secs(10);
+/// How often a settled ParamCache is checked anyway.
+const WHEN_SETTLED: Duration = Duration::from_secs(600);
+
+/// Brings one ParamCache's children and status in line with its spec.
+#[instrument(skip_all, fields(paramcache = %cache.name_any(), namespace = cache.namespace().unwrap_or_default()))]
+pub async fn reconcile(cache: Arc<ParamCache>, ctx: Arc<Context>) -> Result<Action> {
+    let namespace = cache.namespace().ok_or_else(|| Error::InvalidObject("ParamCache without namespace".into()))?;
+    let client = ctx.client.clone();
+
+    // Dereference and validate: a custom manifest must exist and hold its parameters key.
+    let mut inputs = FetchInputs { default_image: ctx.settings.runtime_image.clone(), srs_key_present: false };
+    if let Some(source) = &cache.spec.manifest.config_map {
+        let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &namespace);
+        let map = config_maps
+            .get_opt(&source.name)
+            .await?
+            .ok_or_else(|| Error::MissingDependency { kind: "ConfigMap", name: source.name.clone() })?;
+        let data = map.data.unwrap_or_default();
+        if !data.contains_key(&source.parameters_key) {
+            return Err(Error::InvalidSpec(format!(
+                "spec.manifest.configMap: ConfigMap {} has no key {}",
+                source.name, source.parameters_key
+            )));
+        }
+        inputs.srs_key_present = data.contains_key(&source.srs_key);
+    }
+
+    // Build and apply.
+    if let Some(claim) = build_claim(&cache) {
+        let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), &namespace);
+        let existing = claims.get_opt(&claim.name_any()).await?;
+        apply(&claims, &claim, existing.as_ref()).await?;
+    }
+    let jobs: Api<Job> = Api::namespaced(client.clone(), &namespace);
+    let job_name = fetch_job_name(&cache, &inputs);
+    let mut job = jobs.get_opt(&job_name).await?;
+    let previous = cache.status().cloned().unwrap_or_default();
+
+    if let JobState::Failed { at, .. } = job_state(job.as_ref()) {
+        let failed_at = at.map_or_else(Timestamp::now, |t| t.0);
+        let wait = retry_delay(previous.failed_fetches.max(1));
+        let elapsed = Timestamp::now().duration_since(failed_at).unsigned_abs();
+        if elapsed >= wait {
+            info!(job = %job_name, "replacing the failed fetch Job");
+            jobs.delete(&job_name, &DeleteParams::background()).await?;
+            job = None;
+        }
+    }
+    if job.is_none() {
+        let desired = build_fetch_job(&cache, &inputs);
+        job = Some(
+            match jobs
+                .create(&PostParams { field_manager: Some(FIELD_MANAGER.into()), ..PostParams::default() }, &desired)
+                .await
+            {
+                Ok(created) => created,
+                // Deleted a moment ago and still finalising: try on the next round.
+                Err(kube::Error::Api(e)) if e.code == 409 => return Ok(Action::requeue(Duration::from_secs(5))),
+                Err(e) => return Err(e.into()),
+            },
+        );
+    }
+    delete_stale_jobs(&jobs, &cache, &job_name).await?;
+
+    // Status.
+    let state = job_state(job.as_ref());
+    let files = match state {
+        JobState::Missing => Vec::new(),
+        _ => files_from_log(&fetch_log(&client, &namespace, &job_name).await?),
+    };
+    let now = Time(Timestamp::now());
+    let next =
+        desired_status(&previous, cache.meta().generation, claim_name(&cache), job_name.clone(), &state, files, now);
+    if let JobState::Failed { message, .. } = &state
+        && next.failed_fetches != previous.failed_fetches
+    {
+        warn!(job = %job_name, %message, "fetch Job failed");
+        publish(&ctx, &cache, EventType::Warning, "FetchFailed", format!("Job {job_name} failed: {message}")).await;
+    }
+    if next.phase != previous.phase && state == JobState::Succeeded {
+        publish(&ctx, &cache, EventType::Normal, "Verified", format!("{} parameter files verified", next.files.len()))
+            .await;
+    }
+    update_status(&client, &cache, &previous, next.clone()).await?;
+
+    Ok(match state {
+        JobState::Succeeded => Action::requeue(WHEN_SETTLED),
+        JobState::Failed { .. } => Action::requeue(retry_delay(next.failed_fetches)),
+        _ => Action::requeue(WHILE_FETCHING),
+    })
+}
+
+/// The log of the newest pod of the fetch Job (empty when it has none yet).
+async fn fetch_log(client: &kube::Client, namespace: &str, job_name: &str) -> Result<String> {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let list = pods.list(&ListParams::default().labels(&format!("job-name={job_name}"))).await?;
+    let Some(pod) = list.items.into_iter().max_by_key(|p| p.metadata.creation_timestamp.clone().map(|t| t.0)) else {
+        return Ok(String::new());
+    };
+    match pods.logs(&pod.name_any(), &LogParams::default()).await {
+        Ok(log) => Ok(log),
+        // The container has not started yet.
+        Err(kube::Error::Api(e)) if e.code == 400 => Ok(String::new()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Deletes this ParamCache's fetch Jobs other than the current one.
+async fn delete_stale_jobs(jobs: &Api<Job>, cache: &ParamCache, current: &str) -> Result<()> {
+    let selector = format!("{PARAM_CACHE_LABEL}={}", cache.name_any());
+    for job in jobs.list(&ListParams::default().labels(&selector)).await?.items {
+        if job.name_any() != current && job.metadata.deletion_timestamp.is_none() {
+            jobs.delete(&job.name_any(), &DeleteParams::background()).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes the status when it differs from what the object has.
+async fn update_status(
+    client: &kube::Client,
+    cache: &ParamCache,
+    previous: &ParamCacheStatus,
+    next: ParamCacheStatus,
+) -> Result<()> {
+    if &next == previous {
+        return Ok(());
+    }
+    let api: Api<ParamCache> = Api::namespaced(client.clone(), &cache.namespace().unwrap_or_default());
+    let patch = serde_json::json!({"apiVersion": "sealstack.io/v1alpha1", "kind": "ParamCache", "status": next});
+    api.patch_status(&cache.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch)).await?;
+    Ok(())
+}
+
+async fn publish(ctx: &Context, cache: &ParamCache, type_: EventType, reason: &str, note: String) {
+    let event = Event { type_, reason: reason.into(), note: Some(note), action: "Fetch".into(), secondary: None };
+    if let Err(e) = ctx.recorder.publish(&event, &cache.object_ref(&())).await {
+        warn!(error = %e, "cannot publish an Event");
+    }
+}

@@ -1,0 +1,124 @@
+//! Running the operator: endpoints, leader election, and the controllers.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::batch::v1::Job;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::watcher;
+use kube::{Api, Client, ResourceExt};
+use kube_lease_manager::LeaseManagerBuilder;
+use sealstack_crds::ParamCache;
+use tracing::{error, info, warn};
+
+use crate::context::{Context, Settings};
+use crate::error::Error;
+use crate::http::{HttpState, serve};
+use crate::metrics::Metrics;
+use crate::param_cache;
+
+/// How the operator runs.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Address of `/metrics`, `/healthz`, `/readyz`.
+    pub metrics_addr: SocketAddr,
+    /// Watch only this namespace.
+    pub namespace: Option<String>,
+    /// Lease for leader election; `None` runs without (one replica only).
+    pub leader_lease: Option<String>,
+    /// Operator-wide settings.
+    pub settings: Settings,
+}
+
+/// Runs until a signal, or until leadership is lost (the process then exits so that it restarts clean).
+pub async fn run(options: RunOptions) -> anyhow::Result<()> {
+    let client = Client::try_default().await?;
+    let metrics = Arc::new(Metrics::default());
+    let ready = Arc::new(AtomicBool::new(false));
+    let http = HttpState { metrics: metrics.clone(), ready: ready.clone() };
+    let endpoints = tokio::spawn(serve(options.metrics_addr, http));
+
+    let mut lost_leadership = None;
+    if let Some(lease) = &options.leader_lease {
+        let namespace = std::env::var("POD_NAMESPACE").unwrap_or_else(|_| client.default_namespace().to_owned());
+        let manager = LeaseManagerBuilder::new(client.clone(), lease.clone())
+            .with_namespace(namespace)
+            .with_field_manager(crate::FIELD_MANAGER)
+            .build()
+            .await?;
+        let (mut leader, task) = manager.watch().await;
+        ready.store(true, Ordering::Relaxed);
+        info!(%lease, "waiting to become the leader");
+        while !*leader.borrow_and_update() {
+            leader.changed().await?;
+        }
+        info!(%lease, "leading");
+        lost_leadership = Some(async move {
+            while *leader.borrow_and_update() {
+                if leader.changed().await.is_err() {
+                    break;
+                }
+            }
+            drop(task);
+        });
+    }
+    ready.store(true, Ordering::Relaxed);
+
+    let ctx = Context::new(client.clone(), metrics, options.settings.clone());
+    let controllers = run_param_cache(client, options.namespace.clone(), ctx);
+    tokio::select! {
+        () = controllers => info!("controllers stopped"),
+        () = async { match lost_leadership { Some(lost) => lost.await, None => std::future::pending().await } } => {
+            anyhow::bail!("lost the leader lease: exiting so that only one replica acts")
+        }
+        result = endpoints => anyhow::bail!("metrics endpoint stopped: {result:?}"),
+    }
+    Ok(())
+}
+
+fn api_for<K>(client: Client, namespace: &Option<String>) -> Api<K>
+where
+    K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client, ns),
+        None => Api::all(client),
+    }
+}
+
+async fn run_param_cache(client: Client, namespace: Option<String>, ctx: Arc<Context>) {
+    let caches: Api<ParamCache> = api_for(client.clone(), &namespace);
+    let jobs: Api<Job> = api_for(client, &namespace);
+    Controller::new(caches, watcher::Config::default().any_semantic())
+        .owns(jobs, watcher::Config::default().labels("app.kubernetes.io/component=param-fetch"))
+        .shutdown_on_signal()
+        .run(
+            |cache, ctx| async move {
+                let _timer = ctx.metrics.reconcile("paramcache");
+                param_cache::reconcile::reconcile(cache, ctx).await
+            },
+            |cache, error, ctx| error_policy("paramcache", &cache.name_any(), error, &ctx),
+            ctx,
+        )
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                warn!(error = %e, "reconcile did not run");
+            }
+        })
+        .await;
+}
+
+/// Invalid objects wait for a change; everything else is retried after a pause.
+fn error_policy(controller: &'static str, name: &str, error: &Error, ctx: &Context) -> Action {
+    ctx.metrics.reconcile_failed(controller, error.metric_label());
+    if error.waits_for_change() {
+        warn!(controller, name, %error, "waiting for a change to the object");
+        Action::await_change()
+    } else {
+        error!(controller, name, %error, "reconcile failed; retrying");
+        Action::requeue(Duration::from_secs(15))
+    }
+}
