@@ -9,8 +9,10 @@ pub mod error;
 pub mod http;
 pub mod labels;
 pub mod metrics;
+pub mod names;
 pub mod param_cache;
 pub mod run;
+pub mod sealing_worker;
 
 /// The field manager of every server-side apply the operator makes.
 pub const FIELD_MANAGER: &str = "sealstack-operator";

@@ -6,19 +6,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
+use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::batch::v1::Job;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::watcher;
 use kube::{Api, Client, ResourceExt};
 use kube_lease_manager::LeaseManagerBuilder;
-use sealstack_crds::ParamCache;
+use sealstack_crds::{ParamCache, SealingWorker};
 use tracing::{error, info, warn};
 
 use crate::context::{Context, Settings};
 use crate::error::Error;
 use crate::http::{HttpState, serve};
 use crate::metrics::Metrics;
-use crate::param_cache;
+use crate::{param_cache, sealing_worker};
 
 /// How the operator runs.
 #[derive(Clone, Debug)]
@@ -68,9 +69,12 @@ pub async fn run(options: RunOptions) -> anyhow::Result<()> {
     ready.store(true, Ordering::Relaxed);
 
     let ctx = Context::new(client.clone(), metrics, options.settings.clone());
-    let controllers = run_param_cache(client, options.namespace.clone(), ctx);
+    let controllers = futures::future::join(
+        run_param_cache(client.clone(), options.namespace.clone(), ctx.clone()),
+        run_sealing_worker(client, options.namespace.clone(), ctx),
+    );
     tokio::select! {
-        () = controllers => info!("controllers stopped"),
+        _ = controllers => info!("controllers stopped"),
         () = async { match lost_leadership { Some(lost) => lost.await, None => std::future::pending().await } } => {
             anyhow::bail!("lost the leader lease: exiting so that only one replica acts")
         }
@@ -101,6 +105,28 @@ async fn run_param_cache(client: Client, namespace: Option<String>, ctx: Arc<Con
                 param_cache::reconcile::reconcile(cache, ctx).await
             },
             |cache, error, ctx| error_policy("paramcache", &cache.name_any(), error, &ctx),
+            ctx,
+        )
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                warn!(error = %e, "reconcile did not run");
+            }
+        })
+        .await;
+}
+
+async fn run_sealing_worker(client: Client, namespace: Option<String>, ctx: Arc<Context>) {
+    let workers: Api<SealingWorker> = api_for(client.clone(), &namespace);
+    let sets: Api<StatefulSet> = api_for(client, &namespace);
+    Controller::new(workers, watcher::Config::default().any_semantic())
+        .owns(sets, watcher::Config::default().labels("app.kubernetes.io/component=sealing-worker"))
+        .shutdown_on_signal()
+        .run(
+            |worker, ctx| async move {
+                let _timer = ctx.metrics.reconcile("sealingworker");
+                sealing_worker::reconcile::reconcile(worker, ctx).await
+            },
+            |worker, error, ctx| error_policy("sealingworker", &worker.name_any(), error, &ctx),
             ctx,
         )
         .for_each(|result| async move {

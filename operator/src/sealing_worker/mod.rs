@@ -1,0 +1,5 @@
+//! The SealingWorker controller: a StatefulSet of `sealstack-miner worker` pods for one Miner.
+
+pub mod build;
+pub mod reconcile;
+pub mod status;

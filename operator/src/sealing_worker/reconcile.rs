@@ -1,0 +1,78 @@
+//! Reconciling one SealingWorker: dereference (Miner, ParamCache) -> build -> apply -> status.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Patch, PatchParams};
+use kube::core::object::HasStatus;
+use kube::runtime::controller::Action;
+use kube::{Api, Resource, ResourceExt};
+use sealstack_crds::{Miner, ParamCache, SealingWorker};
+use tracing::instrument;
+
+use super::build::{WorkerInputs, build_stateful_set, selector_string};
+use super::status::desired_status;
+use crate::FIELD_MANAGER;
+use crate::apply::apply;
+use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::names::miner_api_secret;
+use crate::param_cache::build::claim_name;
+use crate::param_cache::status::is_ready;
+
+/// Brings one SealingWorker's StatefulSet and status in line with its spec.
+#[instrument(skip_all, fields(sealingworker = %worker.name_any(), namespace = worker.namespace().unwrap_or_default()))]
+pub async fn reconcile(worker: Arc<SealingWorker>, ctx: Arc<Context>) -> Result<Action> {
+    let namespace = worker.namespace().ok_or_else(|| Error::InvalidObject("SealingWorker without namespace".into()))?;
+    let client = ctx.client.clone();
+
+    // Dereference: the Miner, and through it the ParamCache the workers mount.
+    let miners: Api<Miner> = Api::namespaced(client.clone(), &namespace);
+    let miner_name = &worker.spec.miner_ref.name;
+    let miner = miners
+        .get_opt(miner_name)
+        .await?
+        .ok_or_else(|| Error::MissingDependency { kind: "Miner", name: miner_name.clone() })?;
+    let caches: Api<ParamCache> = Api::namespaced(client.clone(), &namespace);
+    let cache_name = &miner.spec.param_cache_ref.name;
+    let cache = caches
+        .get_opt(cache_name)
+        .await?
+        .ok_or_else(|| Error::MissingDependency { kind: "ParamCache", name: cache_name.clone() })?;
+    let params_ready = cache.status().is_some_and(is_ready);
+
+    // Build and apply.
+    let inputs = WorkerInputs {
+        default_image: ctx.settings.runtime_image.clone(),
+        params_claim: claim_name(&cache),
+        miner_api_secret: miner_api_secret(miner_name),
+        params_ready,
+    };
+    let desired = build_stateful_set(&worker, &inputs);
+    let sets: Api<StatefulSet> = Api::namespaced(client.clone(), &namespace);
+    let existing = sets.get_opt(&desired.name_any()).await?;
+    let (stored, _) = apply(&sets, &desired, existing.as_ref()).await?;
+
+    // Status.
+    let previous = worker.status().cloned().unwrap_or_default();
+    let now = Time(Timestamp::now());
+    let next = desired_status(
+        &previous,
+        worker.meta().generation,
+        worker.spec.replicas,
+        selector_string(&worker),
+        params_ready,
+        Some(&stored),
+        now,
+    );
+    if next != previous {
+        let api: Api<SealingWorker> = Api::namespaced(client, &namespace);
+        let patch = serde_json::json!({"apiVersion": "sealstack.io/v1alpha1", "kind": "SealingWorker", "status": next});
+        api.patch_status(&worker.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch)).await?;
+    }
+    // The ParamCache is not owned by this object: look again while waiting for it.
+    Ok(if params_ready { Action::requeue(Duration::from_secs(600)) } else { Action::requeue(Duration::from_secs(15)) })
+}
