@@ -8,6 +8,9 @@ cd "$REPO_ROOT"
 step "cargo fmt --check" cargo fmt --all -- --check
 step "crdgen --check (CRD YAML in charts/ and manifests/)" cargo crdgen --check
 step "cargo clippy -D warnings" cargo clippy --workspace --all-targets --features sealstack-crds/crdgen -- -D warnings
+# Locally generated 2KiB proof parameters (made once per machine, ~8 min) for the tests that use real proofs.
+SEALSTACK_GENERATED_PARAMS="$(scripts/params.sh 2KiB | tail -n 1)"
+export SEALSTACK_GENERATED_PARAMS SEALSTACK_REQUIRE_GENERATED_PARAMS=1
 step "cargo test" cargo test --workspace --features sealstack-crds/crdgen
 if [[ -x e2e/cluster/test.sh ]]; then
   step "e2e on a local cluster" e2e/cluster/test.sh
