@@ -74,7 +74,7 @@ EOF
 start() {
   local name=$1; shift
   log "starting $name"
-  setsid "$BIN/$name" "$@" </dev/null >>"$LOGS/$name.log" 2>&1 &
+  setsid "$BIN/$name" "$@" </dev/null >"$LOGS/$name.log" 2>&1 &
   echo $! >"$PIDS/$name.pid"
 }
 check_port_free() {
