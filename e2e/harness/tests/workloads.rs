@@ -34,6 +34,26 @@ async fn gpu_nodes(client: &Client) -> anyhow::Result<Vec<String>> {
         .collect())
 }
 
+/// Ready pods per node, and the scheduler's messages for pods it found no node for.
+async fn placement(pods: &Api<Pod>, selector: &str) -> anyhow::Result<(BTreeMap<String, usize>, Vec<String>)> {
+    let mut running: BTreeMap<String, usize> = BTreeMap::new();
+    let mut unschedulable = Vec::new();
+    for pod in pods.list(&ListParams::default().labels(selector)).await?.items {
+        let status = pod.status.unwrap_or_default();
+        let conditions = status.conditions.unwrap_or_default();
+        let ready = conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True");
+        let refused = conditions.iter().find(|c| c.type_ == "PodScheduled" && c.status == "False");
+        match (pod.spec.and_then(|s| s.node_name), refused) {
+            (Some(node), _) if ready => *running.entry(node).or_default() += 1,
+            (None, Some(c)) if c.reason.as_deref() == Some("Unschedulable") => {
+                unschedulable.push(c.message.clone().unwrap_or_default())
+            }
+            _ => {}
+        }
+    }
+    Ok((running, unschedulable))
+}
+
 #[tokio::test]
 async fn a_job_on_a_gpu_node_completes() {
     let Some(cluster) = Cluster::connect().await else { return };
@@ -76,6 +96,8 @@ async fn gpu_pods_land_only_on_gpu_nodes_within_capacity() {
     let Some(cluster) = Cluster::connect().await else { return };
     let gpu_nodes = gpu_nodes(&cluster.client()).await.unwrap();
     assert!(!gpu_nodes.is_empty(), "the e2e cluster has 8-GPU nodes");
+    let nodes = Api::<Node>::all(cluster.client()).list(&ListParams::default()).await.unwrap();
+    assert!(nodes.items.len() > gpu_nodes.len(), "a node without GPUs exists, so placement is a real choice");
     let replicas = 2 * gpu_nodes.len() + 1;
     let ns = cluster.namespace("gpu-deploy").await.unwrap();
 
@@ -95,27 +117,14 @@ async fn gpu_pods_land_only_on_gpu_nodes_within_capacity() {
         .unwrap();
 
     let pods = Api::<Pod>::namespaced(cluster.client(), ns.name());
-    let (running, pending) = wait_for("2 running pods per GPU node and 1 unschedulable", Duration::from_secs(90), || async {
-        let list = pods.list(&ListParams::default().labels("app=prover")).await?;
-        let mut running: BTreeMap<String, usize> = BTreeMap::new();
-        let mut unschedulable = Vec::new();
-        for pod in &list.items {
-            let status = pod.status.clone().unwrap_or_default();
-            let ready = status.conditions.iter().flatten().any(|c| c.type_ == "Ready" && c.status == "True");
-            let refused = status.conditions.iter().flatten().find(|c| c.type_ == "PodScheduled" && c.status == "False");
-            match (pod.spec.as_ref().and_then(|s| s.node_name.clone()), refused) {
-                (Some(node), _) if ready => *running.entry(node).or_default() += 1,
-                (None, Some(c)) if c.reason.as_deref() == Some("Unschedulable") => {
-                    unschedulable.push(c.message.clone().unwrap_or_default())
-                }
-                _ => {}
-            }
-        }
-        let done = running.values().sum::<usize>() == replicas - 1 && unschedulable.len() == 1;
-        Ok(done.then_some((running, unschedulable)))
-    })
-    .await
-    .unwrap();
+    let (running, pending) =
+        wait_for("2 running pods per GPU node and 1 unschedulable", Duration::from_secs(90), || async {
+            let (running, unschedulable) = placement(&pods, "app=prover").await?;
+            let done = running.values().sum::<usize>() == replicas - 1 && unschedulable.len() == 1;
+            Ok(done.then_some((running, unschedulable)))
+        })
+        .await
+        .unwrap();
 
     assert_eq!(running.keys().cloned().collect::<Vec<_>>(), gpu_nodes, "pods only on the GPU nodes");
     assert!(running.values().all(|&n| n == 2), "two 4-GPU pods per 8-GPU node: {running:?}");
