@@ -5,25 +5,38 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
-step "build sealstack-operator and sealstack-miner" cargo build --release -p sealstack-operator -p sealstack-miner
+step "build sealstack-operator and sealstack-miner" cargo build -p sealstack-operator -p sealstack-miner
 step "CRD YAML is current" cargo crdgen --check
 
-missing=()
-if [[ -x e2e/cluster/up.sh ]]; then
-  step "local Kubernetes cluster up" e2e/cluster/up.sh
-  kubeconfig="${SEALSTACK_KUBECONFIG:-$SEALSTACK_CACHE/cluster/kubeconfig}"
-  kubectl="$(ls "$SEALSTACK_CACHE"/k8s/*/bin/kubectl 2>/dev/null | head -n 1)"
-  step "install the CRDs" "$kubectl" --kubeconfig "$kubeconfig" apply --server-side -f manifests/crds.yaml
-  step "wait for the CRDs to be Established" "$kubectl" --kubeconfig "$kubeconfig" wait --for condition=Established \
-    --timeout=60s crd/paramcaches.sealstack.io crd/miners.sealstack.io crd/sealingworkers.sealstack.io
-  "$kubectl" --kubeconfig "$kubeconfig" get crds -l '!nothing' -o name | grep sealstack.io
-  echo "cluster is up; kubeconfig: $kubeconfig (stop it with e2e/cluster/down.sh)"
-else
-  missing+=("local cluster (e2e/cluster, issue \"cluster\")")
-fi
-missing+=("devnet (e2e/devnet, issue \"chain\")" "operator controllers (issue \"operator\")"
-  "miner runtime and workers (issues \"Miner runtime\" 1 and 2)" "images, Helm chart and samples (issue \"Real pods\")")
+bin="$(e2e/cluster/build.sh | tail -n 1)"
+kubeconfig="$(e2e/cluster/up.sh | tail -n 1)"
+kubectl() { "$bin/kubectl" --kubeconfig "$kubeconfig" "$@"; }
+step "install the CRDs" kubectl apply --server-side -f manifests/crds.yaml
+step "wait for the CRDs to be Established" kubectl wait --for condition=Established --timeout=60s \
+  crd/paramcaches.sealstack.io crd/miners.sealstack.io crd/sealingworkers.sealstack.io
 
+echo "==> start the operator (a local process against the cluster)"
+log="$SEALSTACK_CACHE/demo-operator.log"
+KUBECONFIG="$kubeconfig" "$CARGO_TARGET_DIR/debug/sealstack-operator" run --metrics-addr 127.0.0.1:38090 \
+  --leader-lease sealstack-operator >"$log" 2>&1 &
+operator=$!
+trap 'kill $operator 2>/dev/null || true' EXIT
+
+step "apply the samples" kubectl apply -n default -f manifests/samples/
+for _ in $(seq 1 30); do
+  kubectl get statefulset -n default devnet-gpu-worker >/dev/null 2>&1 && break
+  sleep 1
+done
+echo
+kubectl get sealstack -n default -o wide
+echo
+kubectl get pvc,jobs,statefulsets -n default
+echo
+echo "ParamCache status:   kubectl --kubeconfig $kubeconfig get paramcache devnet-params -o yaml"
+echo "Operator metrics:    curl -s 127.0.0.1:38090/metrics (while this script runs); log: $log"
+echo "Stop the cluster:    e2e/cluster/down.sh"
 echo
 echo "Not built yet, so the sample Miner cannot go Ready today:"
-printf '  - %s\n' "${missing[@]}"
+printf '  - %s\n' "devnet (e2e/devnet, issue \"chain\") and the Miner controller (issue \"operator\")" \
+  "miner runtime and workers (issues \"Miner runtime\" 1 and 2)" \
+  "images and a real node to run the fetch Job and workers (issue \"Real pods\")"
