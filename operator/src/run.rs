@@ -69,18 +69,23 @@ pub async fn run(options: RunOptions) -> anyhow::Result<()> {
     ready.store(true, Ordering::Relaxed);
 
     let ctx = Context::new(client.clone(), metrics, options.settings.clone());
-    let controllers = futures::future::join(
-        run_param_cache(client.clone(), options.namespace.clone(), ctx.clone()),
-        run_sealing_worker(client, options.namespace.clone(), ctx),
-    );
     tokio::select! {
-        _ = controllers => info!("controllers stopped"),
+        () = controllers(client, options.namespace.clone(), ctx) => info!("controllers stopped"),
         () = async { match lost_leadership { Some(lost) => lost.await, None => std::future::pending().await } } => {
             anyhow::bail!("lost the leader lease: exiting so that only one replica acts")
         }
         result = endpoints => anyhow::bail!("metrics endpoint stopped: {result:?}"),
     }
     Ok(())
+}
+
+/// Runs every controller until a shutdown signal; `namespace` limits them to one namespace.
+pub async fn controllers(client: Client, namespace: Option<String>, ctx: Arc<Context>) {
+    futures::future::join(
+        run_param_cache(client.clone(), namespace.clone(), ctx.clone()),
+        run_sealing_worker(client, namespace, ctx),
+    )
+    .await;
 }
 
 fn api_for<K>(client: Client, namespace: &Option<String>) -> Api<K>

@@ -1,40 +1,11 @@
 //! The sealstack.io CRDs against a real API server: they install, become Established, and the
 //! server enforces their OpenAPI schema and CEL rules.
 
-use std::time::Duration;
-
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::{Client, ResourceExt};
-use sealstack_e2e::{Cluster, wait_for};
+use sealstack_e2e::{Cluster, install_crds};
 use serde_json::{Value, json};
-
-/// Server-side applies every CRD of `sealstack_crds` and waits until each is Established.
-async fn install_crds(client: &Client) -> anyhow::Result<Vec<String>> {
-    let api = Api::<CustomResourceDefinition>::all(client.clone());
-    let params = PatchParams::apply("sealstack-e2e").force();
-    let mut names = Vec::new();
-    for crd in sealstack_crds::generate::all_crds() {
-        let name = crd.name_any();
-        api.patch(&name, &params, &Patch::Apply(&crd)).await?;
-        names.push(name);
-    }
-    for name in &names {
-        wait_for(&format!("CRD {name} Established"), Duration::from_secs(60), || async {
-            let crd = api.get(name).await?;
-            let established = crd
-                .status
-                .and_then(|s| s.conditions)
-                .unwrap_or_default()
-                .iter()
-                .any(|c| c.type_ == "Established" && c.status == "True");
-            Ok(established.then_some(()))
-        })
-        .await?;
-    }
-    Ok(names)
-}
 
 fn miner_api(client: Client, ns: &str) -> Api<DynamicObject> {
     let gvk = GroupVersionKind::gvk("sealstack.io", "v1alpha1", "Miner");

@@ -1,0 +1,185 @@
+//! The ParamCache and SealingWorker controllers, run in-process against the local cluster: the children they
+//! create, a spec change, garbage collection through owner references, and zero writes when nothing changed.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::{Api, Client, ResourceExt};
+use sealstack_crds::conditions::find_condition;
+use sealstack_crds::{Miner, ParamCache, SealingWorker};
+use sealstack_e2e::{Cluster, install_crds, wait_for};
+use sealstack_operator::context::{Context, Settings};
+use sealstack_operator::metrics::Metrics;
+use serde_json::json;
+
+/// Counts the requests that change something (anything but GET).
+#[derive(Clone, Default)]
+struct WriteCounter(Arc<AtomicUsize>);
+
+impl WriteCounter {
+    fn count(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// A client like the cluster's, whose non-GET requests are counted.
+async fn counting_client(counter: WriteCounter) -> Client {
+    let path = sealstack_e2e::kubeconfig_path().expect("a cluster kubeconfig");
+    let kubeconfig = kube::config::Kubeconfig::read_from(path).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await.unwrap();
+    let layer = tower::layer::layer_fn(move |service| {
+        let counter = counter.clone();
+        tower::util::MapRequest::new(service, move |request: http::Request<kube::client::Body>| {
+            if request.method() != http::Method::GET {
+                counter.0.fetch_add(1, Ordering::SeqCst);
+            }
+            request
+        })
+    });
+    kube::client::ClientBuilder::try_from(config).unwrap().with_layer(&layer).build()
+}
+
+/// Starts the controllers for one namespace; they stop when the returned task is aborted.
+fn start_controllers(client: Client, namespace: &str) -> (tokio::task::JoinHandle<()>, Arc<Metrics>) {
+    let metrics = Arc::new(Metrics::default());
+    let settings = Settings { runtime_image: "sealstack/miner:e2e".into() };
+    let ctx = Context::new(client.clone(), metrics.clone(), settings);
+    let task = tokio::spawn(sealstack_operator::run::controllers(client, Some(namespace.to_owned()), ctx));
+    (task, metrics)
+}
+
+fn param_cache(name: &str, sizes: &[&str]) -> ParamCache {
+    serde_json::from_value(json!({
+        "apiVersion": "sealstack.io/v1alpha1", "kind": "ParamCache", "metadata": {"name": name},
+        "spec": {"sectorSizes": sizes, "gateway": "http://127.0.0.1:9/ipfs/", "storage": {"size": "1Gi"}},
+    }))
+    .unwrap()
+}
+
+fn fetch_jobs(client: &Client, ns: &str) -> Api<Job> {
+    Api::namespaced(client.clone(), ns)
+}
+
+#[tokio::test]
+async fn param_cache_gets_a_claim_and_a_fetch_job_and_a_new_size_replaces_the_job() {
+    let Some(cluster) = Cluster::connect().await else { return };
+    install_crds(&cluster.client()).await.unwrap();
+    let ns = cluster.namespace("op-params").await.unwrap();
+    let client = cluster.client();
+    let (controllers, _) = start_controllers(client.clone(), ns.name());
+
+    let caches: Api<ParamCache> = Api::namespaced(client.clone(), ns.name());
+    caches.create(&PostParams::default(), &param_cache("params", &["2KiB"])).await.unwrap();
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), ns.name());
+    wait_for("the parameter claim", Duration::from_secs(30), || async { Ok(claims.get_opt("params-params").await?) })
+        .await
+        .unwrap();
+    let selector = ListParams::default().labels("sealstack.io/param-cache=params");
+    let jobs = fetch_jobs(&client, ns.name());
+    let first = wait_for("a fetch Job", Duration::from_secs(30), || async {
+        Ok(jobs.list(&selector).await?.items.into_iter().next())
+    })
+    .await
+    .unwrap();
+    let args = first.spec.clone().unwrap().template.spec.unwrap().containers[0].args.clone().unwrap();
+    assert_eq!(args[..2], ["fetch-params", "2KiB"]);
+    let status = wait_for("the ParamCache status naming the Job", Duration::from_secs(30), || async {
+        Ok(caches.get("params").await?.status.filter(|s| s.job_name.as_deref() == Some(&first.name_any())))
+    })
+    .await
+    .unwrap();
+    assert_eq!(status.claim_name.as_deref(), Some("params-params"));
+    let ready = find_condition(&status.conditions, "Ready").expect("a Ready condition");
+    assert_eq!(ready.status, "False", "nothing was verified on a fake node: {ready:?}");
+
+    // A new sector size: a new Job (which would find 2KiB present), and the old one goes.
+    let patch = json!({"spec": {"sectorSizes": ["2KiB", "8MiB"]}});
+    caches.patch("params", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+    let second = wait_for("the replacement Job, alone", Duration::from_secs(60), || async {
+        let names: Vec<_> = jobs
+            .list(&selector)
+            .await?
+            .items
+            .iter()
+            .filter(|j| j.metadata.deletion_timestamp.is_none())
+            .map(|j| j.name_any())
+            .collect();
+        Ok((names.len() == 1 && names[0] != first.name_any()).then(|| names[0].clone()))
+    })
+    .await
+    .unwrap();
+    let job = jobs.get(&second).await.unwrap();
+    let args = job.spec.unwrap().template.spec.unwrap().containers[0].args.clone().unwrap();
+    assert_eq!(args[..3], ["fetch-params", "2KiB", "8MiB"]);
+    controllers.abort();
+}
+
+#[tokio::test]
+async fn workers_wait_for_params_make_no_writes_at_rest_and_go_with_their_owner() {
+    let Some(cluster) = Cluster::connect().await else { return };
+    install_crds(&cluster.client()).await.unwrap();
+    let ns = cluster.namespace("op-workers").await.unwrap();
+    let counter = WriteCounter::default();
+    let client = counting_client(counter.clone()).await;
+    let (controllers, metrics) = start_controllers(client.clone(), ns.name());
+
+    let admin = cluster.client();
+    let caches: Api<ParamCache> = Api::namespaced(admin.clone(), ns.name());
+    caches.create(&PostParams::default(), &param_cache("params", &["2KiB"])).await.unwrap();
+    let miner: Miner = serde_json::from_value(json!({
+        "apiVersion": "sealstack.io/v1alpha1", "kind": "Miner", "metadata": {"name": "m1"},
+        "spec": {"fullNode": {"apiInfoSecretRef": {"name": "lotus"}}, "worker": {"create": "bls"},
+                 "sectorSize": "2KiB", "paramCacheRef": {"name": "params"}, "storage": {"size": "1Gi"}},
+    }))
+    .unwrap();
+    Api::<Miner>::namespaced(admin.clone(), ns.name()).create(&PostParams::default(), &miner).await.unwrap();
+    let worker: SealingWorker = serde_json::from_value(json!({
+        "apiVersion": "sealstack.io/v1alpha1", "kind": "SealingWorker", "metadata": {"name": "gpu"},
+        "spec": {"minerRef": {"name": "m1"}, "replicas": 2, "tasks": ["Commit2"], "gpu": {"count": 1}},
+    }))
+    .unwrap();
+    let workers: Api<SealingWorker> = Api::namespaced(admin.clone(), ns.name());
+    workers.create(&PostParams::default(), &worker).await.unwrap();
+
+    let sets: Api<StatefulSet> = Api::namespaced(admin.clone(), ns.name());
+    let set =
+        wait_for("the worker StatefulSet", Duration::from_secs(30), || async { Ok(sets.get_opt("gpu-worker").await?) })
+            .await
+            .unwrap();
+    assert_eq!(set.spec.as_ref().unwrap().replicas, Some(0), "held back: the ParamCache is not Ready");
+    let limits = set.spec.unwrap().template.spec.unwrap().containers[0].resources.clone().unwrap().limits.unwrap();
+    assert_eq!(limits["nvidia.com/gpu"].0, "1");
+    wait_for("WaitingForParams in the status", Duration::from_secs(30), || async {
+        let status = workers.get("gpu").await?.status.unwrap_or_default();
+        Ok(find_condition(&status.conditions, "ParamsReady").filter(|c| c.reason == "WaitingForParams").cloned())
+    })
+    .await
+    .unwrap();
+
+    // At rest: the controllers keep looking (the worker requeues every 15 s while it waits) but write nothing.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let (writes, reconciles) = (counter.count(), metrics.encode());
+    let count = |text: &str| {
+        text.lines()
+            .find(|l| l.starts_with("sealstack_operator_reconciles_total{controller=\"sealingworker\"}"))
+            .and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    assert!(count(&metrics.encode()) > count(&reconciles), "the worker was reconciled again while at rest");
+    assert_eq!(counter.count(), writes, "no write call while nothing changed");
+
+    // Deleting the SealingWorker deletes its StatefulSet (owner reference, garbage collector).
+    controllers.abort();
+    workers.delete("gpu", &DeleteParams::background()).await.unwrap();
+    wait_for("the StatefulSet collected", Duration::from_secs(60), || async {
+        Ok(sets.get_opt("gpu-worker").await?.is_none().then_some(()))
+    })
+    .await
+    .unwrap();
+}
