@@ -13,6 +13,7 @@ pub mod names;
 pub mod param_cache;
 pub mod run;
 pub mod sealing_worker;
+pub mod security;
 
 /// The field manager of every server-side apply the operator makes.
 pub const FIELD_MANAGER: &str = "sealstack-operator";

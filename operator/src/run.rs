@@ -1,5 +1,7 @@
 //! Running the operator: endpoints, leader election, and the controllers.
 
+use std::fmt::Debug;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,6 +15,7 @@ use kube::runtime::watcher;
 use kube::{Api, Client, ResourceExt};
 use kube_lease_manager::LeaseManagerBuilder;
 use sealstack_crds::{ParamCache, SealingWorker};
+use serde::de::DeserializeOwned;
 use tracing::{error, info, warn};
 
 use crate::context::{Context, Settings};
@@ -101,42 +104,43 @@ where
 async fn run_param_cache(client: Client, namespace: Option<String>, ctx: Arc<Context>) {
     let caches: Api<ParamCache> = api_for(client.clone(), &namespace);
     let jobs: Api<Job> = api_for(client, &namespace);
-    Controller::new(caches, watcher::Config::default().any_semantic())
-        .owns(jobs, watcher::Config::default().labels("app.kubernetes.io/component=param-fetch"))
-        .shutdown_on_signal()
-        .run(
-            |cache, ctx| async move {
-                let _timer = ctx.metrics.reconcile("paramcache");
-                param_cache::reconcile::reconcile(cache, ctx).await
-            },
-            |cache, error, ctx| error_policy("paramcache", &cache.name_any(), error, &ctx),
-            ctx,
-        )
-        .for_each(|result| async move {
-            if let Err(e) = result {
-                warn!(error = %e, "reconcile did not run");
-            }
-        })
-        .await;
+    let controller = Controller::new(caches, watcher::Config::default().any_semantic())
+        .owns(jobs, watcher::Config::default().labels("app.kubernetes.io/component=param-fetch"));
+    drive(controller, "paramcache", param_cache::reconcile::reconcile, ctx).await;
 }
 
 async fn run_sealing_worker(client: Client, namespace: Option<String>, ctx: Arc<Context>) {
     let workers: Api<SealingWorker> = api_for(client.clone(), &namespace);
     let sets: Api<StatefulSet> = api_for(client, &namespace);
-    Controller::new(workers, watcher::Config::default().any_semantic())
-        .owns(sets, watcher::Config::default().labels("app.kubernetes.io/component=sealing-worker"))
+    let controller = Controller::new(workers, watcher::Config::default().any_semantic())
+        .owns(sets, watcher::Config::default().labels("app.kubernetes.io/component=sealing-worker"));
+    drive(controller, "sealingworker", sealing_worker::reconcile::reconcile, ctx).await;
+}
+
+/// Runs one controller until shutdown, timing and counting its reconciles under `name`.
+async fn drive<K, F, Fut>(controller: Controller<K>, name: &'static str, mut reconcile: F, ctx: Arc<Context>)
+where
+    K: kube::Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    F: FnMut(Arc<K>, Arc<Context>) -> Fut,
+    Fut: Future<Output = Result<Action, Error>> + Send + 'static,
+{
+    controller
         .shutdown_on_signal()
         .run(
-            |worker, ctx| async move {
-                let _timer = ctx.metrics.reconcile("sealingworker");
-                sealing_worker::reconcile::reconcile(worker, ctx).await
+            move |object, ctx| {
+                let timer = ctx.metrics.reconcile(name);
+                let reconciled = reconcile(object, ctx);
+                async move {
+                    let _timer = timer;
+                    reconciled.await
+                }
             },
-            |worker, error, ctx| error_policy("sealingworker", &worker.name_any(), error, &ctx),
+            move |object, error, ctx| error_policy(name, &object.name_any(), error, &ctx),
             ctx,
         )
         .for_each(|result| async move {
             if let Err(e) = result {
-                warn!(error = %e, "reconcile did not run");
+                warn!(controller = name, error = %e, "reconcile did not run");
             }
         })
         .await;

@@ -41,15 +41,21 @@ impl ParamDigest {
 
 /// Hashes a whole file, returning the digest state (to continue a resumed download) and its length.
 pub fn hash_file(path: &Path) -> std::io::Result<ParamDigest> {
-    let mut file = std::fs::File::open(path)?;
     let mut digest = ParamDigest::new();
+    for_each_chunk(path, |chunk| digest.update(chunk))?;
+    Ok(digest)
+}
+
+/// Reads a file from start to end in 1 MiB chunks, handing each to `consume`.
+pub fn for_each_chunk(path: &Path, mut consume: impl FnMut(&[u8])) -> std::io::Result<()> {
+    let mut file = std::fs::File::open(path)?;
     let mut buffer = vec![0u8; 1 << 20];
     loop {
         let n = file.read(&mut buffer)?;
         if n == 0 {
-            return Ok(digest);
+            return Ok(());
         }
-        digest.update(&buffer[..n]);
+        consume(&buffer[..n]);
     }
 }
 

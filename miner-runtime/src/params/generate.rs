@@ -21,7 +21,7 @@ use storage_proofs_core::parameter_cache::{CacheableParameters, parameter_id, ve
 use storage_proofs_porep::stacked::{StackedCircuit, StackedCompound, StackedDrg};
 use storage_proofs_post::fallback::{FallbackPoSt, FallbackPoStCircuit, FallbackPoStCompound};
 
-use super::digest::hash_file;
+use super::digest::{for_each_chunk, hash_file};
 use super::manifest::{Manifest, ManifestEntry};
 
 /// The proof types whose parameters a devnet of this sector size needs.
@@ -123,17 +123,8 @@ fn post<Tree: 'static + MerkleTreeTrait>(config: &PoStConfig, winning: bool) -> 
 /// A CIDv1 (raw codec, sha2-256) of the file's bytes: a real content address, unique per file, that the
 /// local gateway resolves through the manifest.
 fn raw_cid(path: &Path) -> anyhow::Result<String> {
-    use std::io::Read;
-    let mut file = std::fs::File::open(path)?;
     let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buffer)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buffer[..n]);
-    }
+    for_each_chunk(path, |chunk| hasher.update(chunk))?;
     const RAW: u64 = 0x55;
     const SHA2_256: u64 = 0x12;
     let hash = cid::multihash::Multihash::<64>::wrap(SHA2_256, &hasher.finalize())?;

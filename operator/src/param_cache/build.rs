@@ -4,9 +4,8 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
-    Capabilities, ConfigMapVolumeSource, Container, EnvVar, PersistentVolumeClaim, PersistentVolumeClaimSpec,
-    PersistentVolumeClaimVolumeSource, PodSecurityContext, PodSpec, PodTemplateSpec, SecurityContext, Volume,
-    VolumeMount, VolumeResourceRequirements,
+    ConfigMapVolumeSource, Container, EnvVar, PersistentVolumeClaim, PersistentVolumeClaimSpec,
+    PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, Volume, VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::ResourceExt;
@@ -14,13 +13,12 @@ use sealstack_crds::ParamCache;
 use sha2::{Digest, Sha256};
 
 use crate::labels::{PARAM_CACHE_LABEL, child_labels, owner_reference};
+use crate::security::{container_security_context, pod_security_context};
 
 /// Where the fetch Job mounts the parameter volume (the proofs library's default cache directory).
 pub const PARAMS_MOUNT: &str = "/var/tmp/filecoin-proof-parameters";
 /// Where the fetch Job mounts a custom manifest ConfigMap.
 pub const MANIFEST_MOUNT: &str = "/etc/sealstack/manifest";
-/// UID and GID the runtime image runs as.
-pub const RUNTIME_UID: i64 = 65532;
 /// Retries of a failed fetch pod before the Job fails (then the controller starts a new one with backoff).
 pub const FETCH_BACKOFF_LIMIT: i32 = 4;
 
@@ -162,13 +160,7 @@ pub fn build_fetch_job(cache: &ParamCache, inputs: &FetchInputs) -> Job {
                 metadata: Some(ObjectMeta { labels: Some(labels), ..ObjectMeta::default() }),
                 spec: Some(PodSpec {
                     restart_policy: Some("Never".to_owned()),
-                    security_context: Some(PodSecurityContext {
-                        run_as_non_root: Some(true),
-                        run_as_user: Some(RUNTIME_UID),
-                        run_as_group: Some(RUNTIME_UID),
-                        fs_group: Some(RUNTIME_UID),
-                        ..PodSecurityContext::default()
-                    }),
+                    security_context: Some(pod_security_context()),
                     containers: vec![Container {
                         name: "fetch-params".to_owned(),
                         image: Some(container.image.clone().unwrap_or_else(|| inputs.default_image.clone())),
@@ -178,15 +170,7 @@ pub fn build_fetch_job(cache: &ParamCache, inputs: &FetchInputs) -> Job {
                         env: Some(env),
                         resources: container.resources.clone(),
                         volume_mounts: Some(mounts),
-                        security_context: Some(SecurityContext {
-                            allow_privilege_escalation: Some(false),
-                            read_only_root_filesystem: Some(true),
-                            capabilities: Some(Capabilities {
-                                drop: Some(vec!["ALL".to_owned()]),
-                                ..Capabilities::default()
-                            }),
-                            ..SecurityContext::default()
-                        }),
+                        security_context: Some(container_security_context()),
                         ..Container::default()
                     }],
                     volumes: Some(volumes),

@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, EmptyDirVolumeSource, EnvVar, EnvVarSource, PersistentVolumeClaim,
-    PersistentVolumeClaimSpec, PersistentVolumeClaimVolumeSource, PodSecurityContext, PodSpec, PodTemplateSpec,
-    ResourceRequirements, SecretKeySelector, SecurityContext, Volume, VolumeMount, VolumeResourceRequirements,
+    Container, EmptyDirVolumeSource, EnvVar, EnvVarSource, PersistentVolumeClaim, PersistentVolumeClaimSpec,
+    PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, ResourceRequirements, SecretKeySelector, Volume,
+    VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -14,7 +14,8 @@ use kube::ResourceExt;
 use sealstack_crds::SealingWorker;
 
 use crate::labels::{MINER_LABEL, SEALING_WORKER_LABEL, child_labels, owner_reference};
-use crate::param_cache::build::{PARAMS_MOUNT, RUNTIME_UID};
+use crate::param_cache::build::PARAMS_MOUNT;
+use crate::security::{container_security_context, pod_security_context};
 
 /// Where workers keep sector data while sealing.
 pub const SCRATCH_MOUNT: &str = "/var/lib/sealstack/scratch";
@@ -145,12 +146,7 @@ pub fn build_stateful_set(worker: &SealingWorker, inputs: &WorkerInputs) -> Stat
             },
             VolumeMount { name: "scratch".to_owned(), mount_path: SCRATCH_MOUNT.to_owned(), ..VolumeMount::default() },
         ]),
-        security_context: Some(SecurityContext {
-            allow_privilege_escalation: Some(false),
-            read_only_root_filesystem: Some(true),
-            capabilities: Some(Capabilities { drop: Some(vec!["ALL".to_owned()]), ..Capabilities::default() }),
-            ..SecurityContext::default()
-        }),
+        security_context: Some(container_security_context()),
         ..Container::default()
     };
     let mut pod_labels = selector_labels(worker);
@@ -176,13 +172,7 @@ pub fn build_stateful_set(worker: &SealingWorker, inputs: &WorkerInputs) -> Stat
                     containers: vec![container],
                     node_selector: Some(spec.node_selector.clone()).filter(|s| !s.is_empty()),
                     tolerations: Some(spec.tolerations.clone()).filter(|t| !t.is_empty()),
-                    security_context: Some(PodSecurityContext {
-                        run_as_non_root: Some(true),
-                        run_as_user: Some(RUNTIME_UID),
-                        run_as_group: Some(RUNTIME_UID),
-                        fs_group: Some(RUNTIME_UID),
-                        ..PodSecurityContext::default()
-                    }),
+                    security_context: Some(pod_security_context()),
                     volumes: Some(volumes),
                     ..PodSpec::default()
                 }),
