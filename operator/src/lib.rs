@@ -9,6 +9,7 @@ pub mod error;
 pub mod http;
 pub mod labels;
 pub mod metrics;
+pub mod miner;
 pub mod names;
 pub mod param_cache;
 pub mod run;

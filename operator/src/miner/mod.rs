@@ -1,0 +1,4 @@
+//! The Miner controller: on-chain creation, the miner runtime, and the addresses announced on chain.
+
+pub mod announce;
+pub mod build;
