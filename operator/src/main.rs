@@ -22,6 +22,12 @@ enum Command {
     Run(RunArgs),
     /// Print the CustomResourceDefinitions this operator serves, as YAML.
     Crds,
+    /// Print the ClusterRole the operator needs, one comment per rule saying why.
+    Rbac {
+        /// Name of the ClusterRole.
+        #[arg(long, default_value = "sealstack-operator")]
+        name: String,
+    },
 }
 
 /// Options of `sealstack-operator run`.
@@ -49,6 +55,10 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Crds => {
             print!("{}", sealstack_crds::generate::all_crds_yaml()?);
+            Ok(())
+        }
+        Command::Rbac { name } => {
+            print!("{}", sealstack_operator::rbac::cluster_role_yaml(&name));
             Ok(())
         }
         Command::Run(args) => {
