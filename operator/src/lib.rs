@@ -7,6 +7,7 @@ pub mod apply;
 pub mod context;
 pub mod error;
 pub mod http;
+pub mod kube_client;
 pub mod labels;
 pub mod metrics;
 pub mod miner;

@@ -34,6 +34,13 @@ pub struct ChainMessageLabels {
     pub outcome: &'static str,
 }
 
+/// Labels of the Kubernetes request metric.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KubeRequestLabels {
+    /// The HTTP method (`GET` reads and watches; anything else writes).
+    pub method: String,
+}
+
 /// Every metric the operator exports.
 pub struct Metrics {
     registry: Registry,
@@ -41,6 +48,7 @@ pub struct Metrics {
     errors: Family<ErrorLabels, Counter>,
     durations: Family<ControllerLabels, Histogram>,
     chain_messages: Family<ChainMessageLabels, Counter>,
+    kube_requests: Family<KubeRequestLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -52,6 +60,7 @@ impl Default for Metrics {
             Histogram::new(exponential_buckets(0.001, 2.0, 14))
         });
         let chain_messages = Family::<ChainMessageLabels, Counter>::default();
+        let kube_requests = Family::<KubeRequestLabels, Counter>::default();
         registry.register("reconciles", "Reconciles started", reconciles.clone());
         registry.register("reconcile_errors", "Reconciles that failed, by error", errors.clone());
         registry.register("reconcile_duration_seconds", "Duration of reconciles", durations.clone());
@@ -60,7 +69,8 @@ impl Default for Metrics {
             "Chain messages the operator pushed and their outcomes",
             chain_messages.clone(),
         );
-        Self { registry, reconciles, errors, durations, chain_messages }
+        registry.register("kube_requests", "Requests to the Kubernetes API, by HTTP method", kube_requests.clone());
+        Self { registry, reconciles, errors, durations, chain_messages, kube_requests }
     }
 }
 
@@ -79,6 +89,20 @@ impl Metrics {
     /// Counts a chain message event.
     pub fn chain_message(&self, method: &'static str, outcome: &'static str) {
         self.chain_messages.get_or_create(&ChainMessageLabels { method, outcome }).inc();
+    }
+
+    /// Counts a request to the Kubernetes API.
+    pub fn kube_request(&self, method: &str) {
+        self.kube_requests.get_or_create(&KubeRequestLabels { method: method.to_owned() }).inc();
+    }
+
+    /// Requests to the Kubernetes API that could change something (every method but GET).
+    pub fn kube_writes(&self) -> u64 {
+        let mut writes = 0;
+        for method in ["POST", "PUT", "PATCH", "DELETE"] {
+            writes += self.kube_requests.get_or_create(&KubeRequestLabels { method: method.to_owned() }).get();
+        }
+        writes
     }
 
     /// The metrics in the Prometheus text format.
@@ -114,6 +138,10 @@ mod tests {
         drop(metrics.reconcile("miner"));
         metrics.reconcile_failed("miner", "kube");
         metrics.chain_message("CreateMiner", "pushed");
+        metrics.kube_request("GET");
+        metrics.kube_request("PATCH");
+        metrics.kube_request("DELETE");
+        assert_eq!(metrics.kube_writes(), 2);
         let text = metrics.encode();
         assert!(text.contains("sealstack_operator_reconciles_total{controller=\"miner\"} 2"), "{text}");
         assert!(

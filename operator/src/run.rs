@@ -21,6 +21,7 @@ use tracing::{error, info, warn};
 use crate::context::{Context, Settings};
 use crate::error::Error;
 use crate::http::{HttpState, serve};
+use crate::kube_client::instrumented_client;
 use crate::metrics::Metrics;
 use crate::{param_cache, sealing_worker};
 
@@ -39,8 +40,8 @@ pub struct RunOptions {
 
 /// Runs until a signal, or until leadership is lost (the process then exits so that it restarts clean).
 pub async fn run(options: RunOptions) -> anyhow::Result<()> {
-    let client = Client::try_default().await?;
     let metrics = Arc::new(Metrics::default());
+    let client = instrumented_client(kube::Config::infer().await?, metrics.clone())?;
     let ready = Arc::new(AtomicBool::new(false));
     let http = HttpState { metrics: metrics.clone(), ready: ready.clone() };
     let endpoints = tokio::spawn(serve(options.metrics_addr, http));

@@ -1,8 +1,8 @@
 //! The ParamCache and SealingWorker controllers, run in-process against the local cluster: the children they
-//! create, a spec change, garbage collection through owner references, and zero writes when nothing changed.
+//! create, a spec change, garbage collection through owner references, and zero writes when nothing changed
+//! (counted by the operator's own request metric).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
@@ -17,40 +17,19 @@ use sealstack_operator::context::{Context, Settings};
 use sealstack_operator::metrics::Metrics;
 use serde_json::json;
 
-/// Counts the requests that change something (anything but GET).
-#[derive(Clone, Default)]
-struct WriteCounter(Arc<AtomicUsize>);
-
-impl WriteCounter {
-    fn count(&self) -> usize {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
-/// A client like the cluster's, whose non-GET requests are counted.
-async fn counting_client(counter: WriteCounter) -> Client {
+/// A client like the cluster's, counting its requests in `metrics` as the operator's own client does.
+async fn counted_client(metrics: Arc<Metrics>) -> Client {
     let path = sealstack_e2e::kubeconfig_path().expect("a cluster kubeconfig");
     let kubeconfig = kube::config::Kubeconfig::read_from(path).unwrap();
     let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await.unwrap();
-    let layer = tower::layer::layer_fn(move |service| {
-        let counter = counter.clone();
-        tower::util::MapRequest::new(service, move |request: http::Request<kube::client::Body>| {
-            if request.method() != http::Method::GET {
-                counter.0.fetch_add(1, Ordering::SeqCst);
-            }
-            request
-        })
-    });
-    kube::client::ClientBuilder::try_from(config).unwrap().with_layer(&layer).build()
+    sealstack_operator::kube_client::instrumented_client(config, metrics).unwrap()
 }
 
 /// Starts the controllers for one namespace; they stop when the returned task is aborted.
-fn start_controllers(client: Client, namespace: &str) -> (tokio::task::JoinHandle<()>, Arc<Metrics>) {
-    let metrics = Arc::new(Metrics::default());
+fn start_controllers(client: Client, namespace: &str, metrics: Arc<Metrics>) -> tokio::task::JoinHandle<()> {
     let settings = Settings { runtime_image: "sealstack/miner:e2e".into() };
     let ctx = Context::new(client.clone(), metrics.clone(), settings);
-    let task = tokio::spawn(sealstack_operator::run::controllers(client, Some(namespace.to_owned()), ctx));
-    (task, metrics)
+    tokio::spawn(sealstack_operator::run::controllers(client, Some(namespace.to_owned()), ctx))
 }
 
 fn param_cache(name: &str, sizes: &[&str]) -> ParamCache {
@@ -71,7 +50,7 @@ async fn param_cache_gets_a_claim_and_a_fetch_job_and_a_new_size_replaces_the_jo
     install_crds(&cluster.client()).await.unwrap();
     let ns = cluster.namespace("op-params").await.unwrap();
     let client = cluster.client();
-    let (controllers, _) = start_controllers(client.clone(), ns.name());
+    let controllers = start_controllers(client.clone(), ns.name(), Arc::new(Metrics::default()));
 
     let caches: Api<ParamCache> = Api::namespaced(client.clone(), ns.name());
     caches.create(&PostParams::default(), &param_cache("params", &["2KiB"])).await.unwrap();
@@ -124,9 +103,9 @@ async fn workers_wait_for_params_make_no_writes_at_rest_and_go_with_their_owner(
     let Some(cluster) = Cluster::connect().await else { return };
     install_crds(&cluster.client()).await.unwrap();
     let ns = cluster.namespace("op-workers").await.unwrap();
-    let counter = WriteCounter::default();
-    let client = counting_client(counter.clone()).await;
-    let (controllers, metrics) = start_controllers(client.clone(), ns.name());
+    let metrics = Arc::new(Metrics::default());
+    let client = counted_client(metrics.clone()).await;
+    let controllers = start_controllers(client, ns.name(), metrics.clone());
 
     let admin = cluster.client();
     let caches: Api<ParamCache> = Api::namespaced(admin.clone(), ns.name());
@@ -163,7 +142,7 @@ async fn workers_wait_for_params_make_no_writes_at_rest_and_go_with_their_owner(
 
     // At rest: the controllers keep looking (the worker requeues every 15 s while it waits) but write nothing.
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let (writes, reconciles) = (counter.count(), metrics.encode());
+    let (writes, reconciles) = (metrics.kube_writes(), metrics.encode());
     let count = |text: &str| {
         text.lines()
             .find(|l| l.starts_with("sealstack_operator_reconciles_total{controller=\"sealingworker\"}"))
@@ -172,7 +151,7 @@ async fn workers_wait_for_params_make_no_writes_at_rest_and_go_with_their_owner(
     };
     tokio::time::sleep(Duration::from_secs(20)).await;
     assert!(count(&metrics.encode()) > count(&reconciles), "the worker was reconciled again while at rest");
-    assert_eq!(counter.count(), writes, "no write call while nothing changed");
+    assert_eq!(metrics.kube_writes(), writes, "no write call while nothing changed");
 
     // Deleting the SealingWorker deletes its StatefulSet (owner reference, garbage collector).
     controllers.abort();
