@@ -160,6 +160,8 @@ impl Fetcher {
         let path = cache.join(&file.name);
         let partial = cache.join(format!("{}.partial", file.name));
 
+        // The digest of what `partial` holds, when known without reading it again.
+        let mut held = None;
         if let Ok(meta) = std::fs::metadata(&path) {
             if self.options.trust_params && trustable(&file.name) {
                 return Ok(self.finish(&file, meta.len(), Outcome::Trusted));
@@ -172,10 +174,11 @@ impl Fetcher {
             // full length fails the digest and is fetched again from scratch below.
             tracing::warn!(file = %file.name, actual = %digest.hex(), expected = %file.entry.digest, "digest mismatch; fetching again");
             std::fs::rename(&path, &partial).map_err(io_error(&path))?;
+            held = Some(digest);
         }
 
         for attempt in 1..=2 {
-            let (digest, size) = self.download(&file, &partial).await?;
+            let (digest, size) = self.download(&file, &partial, held.take()).await?;
             if digest.hex() == file.entry.digest {
                 std::fs::rename(&partial, &path).map_err(io_error(&path))?;
                 return Ok(self.finish(&file, size, Outcome::Downloaded));
@@ -209,16 +212,23 @@ impl Fetcher {
 
     /// Downloads into `partial`, resuming what is there, until the server has sent the whole file.
     /// Returns the digest of the whole file and its size.
-    async fn download(&self, file: &ParamFile, partial: &Path) -> Result<(ParamDigest, u64), FetchError> {
+    /// `held` is the digest of what `partial` holds, when the caller knows it (saves reading it again).
+    async fn download(
+        &self,
+        file: &ParamFile,
+        partial: &Path,
+        mut held: Option<ParamDigest>,
+    ) -> Result<(ParamDigest, u64), FetchError> {
         let url = format!("{}{}", self.options.gateway, file.entry.cid);
         let mut last_error = String::new();
         for attempt in 1..=TRANSFER_RETRIES {
-            match self.transfer(file, &url, partial).await {
+            match self.transfer(file, &url, partial, held.take()).await {
                 Ok(done) => return Ok(done),
                 Err(TransferError::Fatal(e)) => return Err(e),
-                Err(TransferError::Retry(reason)) => {
+                Err(TransferError::Retry { reason, held: written }) => {
                     tracing::warn!(file = %file.name, attempt, %reason, "transfer interrupted; resuming");
                     last_error = reason;
+                    held = written;
                     tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
                 }
             }
@@ -226,11 +236,19 @@ impl Fetcher {
         Err(FetchError::Transfer { name: file.name.clone(), url, attempts: TRANSFER_RETRIES, reason: last_error })
     }
 
-    /// One HTTP request: resumes `partial` with `Range` when it has bytes.
-    async fn transfer(&self, file: &ParamFile, url: &str, partial: &Path) -> Result<(ParamDigest, u64), TransferError> {
-        let (mut digest, mut offset) = match std::fs::metadata(partial) {
-            Ok(meta) => (hash_in_background(partial.to_path_buf()).await?, meta.len()),
-            Err(_) => (ParamDigest::new(), 0),
+    /// One HTTP request: resumes `partial` with `Range` when it has bytes. On an interrupted transfer the
+    /// error carries the digest of what was written, so the next attempt does not read it again.
+    async fn transfer(
+        &self,
+        file: &ParamFile,
+        url: &str,
+        partial: &Path,
+        held: Option<ParamDigest>,
+    ) -> Result<(ParamDigest, u64), TransferError> {
+        let (mut digest, mut offset) = match (std::fs::metadata(partial), held) {
+            (Ok(meta), Some(held)) if held.len() == u128::from(meta.len()) => (held, meta.len()),
+            (Ok(meta), _) => (hash_in_background(partial.to_path_buf()).await?, meta.len()),
+            (Err(_), _) => (ParamDigest::new(), 0),
         };
         let mut request = self.client.get(url);
         if offset > 0 {
@@ -247,7 +265,7 @@ impl Fetcher {
             StatusCode::RANGE_NOT_SATISFIABLE => {
                 // What we hold is already as long as the file (or longer), and it was not right: start over.
                 std::fs::remove_file(partial).map_err(io_error(partial))?;
-                return Err(TransferError::Retry(format!(
+                return Err(TransferError::retry(format!(
                     "{} bytes already held but not the file; starting over",
                     offset
                 )));
@@ -281,8 +299,11 @@ impl Fetcher {
         let (digest, size) = sink.close().await?;
         match outcome {
             Ok(()) if remaining.is_none_or(|r| size == offset + r) => Ok((digest, size)),
-            Ok(()) => Err(TransferError::Retry(format!("connection closed after {size} bytes"))),
-            Err(reason) => Err(TransferError::Retry(reason)),
+            Ok(()) => Err(TransferError::Retry {
+                reason: format!("connection closed after {size} bytes"),
+                held: Some(digest),
+            }),
+            Err(reason) => Err(TransferError::Retry { reason, held: Some(digest) }),
         }
     }
 
@@ -293,15 +314,21 @@ impl Fetcher {
                 reason: one_line(&error),
             })
         } else {
-            TransferError::Retry(one_line(&error))
+            TransferError::retry(one_line(&error))
         }
     }
 }
 
-/// A failed request: worth resuming, or final.
+/// A failed request: worth resuming (with the digest of what the partial file holds, when known), or final.
 enum TransferError {
-    Retry(String),
+    Retry { reason: String, held: Option<ParamDigest> },
     Fatal(FetchError),
+}
+
+impl TransferError {
+    fn retry(reason: String) -> Self {
+        Self::Retry { reason, held: None }
+    }
 }
 
 impl From<FetchError> for TransferError {
