@@ -1,0 +1,284 @@
+//! The Lotus full-node API v1 subset sealstack uses, as one jsonrpsee trait: the client (operator, miner
+//! runtime) and the devnet's server share this definition, so their wire formats cannot drift apart.
+//!
+//! Method names, parameter order and counts, and JSON shapes follow Lotus's api/api_full.go and
+//! documentation/en/api-methods-v1-stable.md. [`METHODS`] lists each method's permission and parameter
+//! count, which Lotus enforces exactly (go-jsonrpc: "wrong param count").
+
+use cid::Cid;
+use fvm_shared::address::Address;
+use fvm_shared::econ::TokenAmount;
+use jsonrpsee::core::RpcResult;
+use jsonrpsee::proc_macros::rpc;
+
+use crate::auth::Permission;
+use crate::json::{LotusJson, TipSetKey};
+use crate::message::{MessageJson, MessageSendSpec, SignedMessageJson};
+use crate::miner::{
+    BitFieldJson, DeadlineInfo, MinerInfo, PartitionJson, SectorOnChainInfoJson, SectorPreCommitInfoJson,
+    SectorPreCommitOnChainInfoJson,
+};
+use crate::node::{ActorJson, AddrInfo, ApiVersion, MsgLookup, SyncState};
+use crate::tipset::TipSet;
+
+/// The JSON-RPC namespace of the full-node API.
+pub const NAMESPACE: &str = "Filecoin";
+
+/// `StateWaitMsg`/`StateSearchMsg` lookback limit meaning "no limit" (lotus api.LookbackNoLimit).
+pub const LOOKBACK_NO_LIMIT: i64 = -1;
+
+/// The Lotus full-node API v1 subset. `client` generates `FullNodeClient` (implemented for every jsonrpsee
+/// client), `server` generates `FullNodeServer` (implemented by the devnet).
+#[rpc(client, server, namespace = "Filecoin", namespace_separator = ".")]
+pub trait FullNode {
+    /// The node's version and block delay.
+    #[method(name = "Version")]
+    async fn version(&self) -> RpcResult<ApiVersion>;
+
+    /// The permissions a token grants.
+    #[method(name = "AuthVerify")]
+    async fn auth_verify(&self, token: String) -> RpcResult<Vec<Permission>>;
+
+    /// A new token with the given permissions, as bytes.
+    #[method(name = "AuthNew")]
+    async fn auth_new(&self, permissions: Vec<Permission>) -> RpcResult<LotusJson<Vec<u8>>>;
+
+    /// The current head.
+    #[method(name = "ChainHead")]
+    async fn chain_head(&self) -> RpcResult<TipSet>;
+
+    /// The tipset at a height (or the first non-null one before it), looking back from `tsk`.
+    #[method(name = "ChainGetTipSetByHeight")]
+    async fn chain_get_tipset_by_height(&self, height: i64, tsk: TipSetKey) -> RpcResult<TipSet>;
+
+    /// Sync progress.
+    #[method(name = "SyncState")]
+    async fn sync_state(&self) -> RpcResult<SyncState>;
+
+    /// The node's libp2p identity and listen addresses.
+    #[method(name = "NetAddrsListen")]
+    async fn net_addrs_listen(&self) -> RpcResult<AddrInfo>;
+
+    /// The network's name (e.g. `mainnet`, `calibrationnet`, or a devnet's name).
+    #[method(name = "StateNetworkName")]
+    async fn state_network_name(&self) -> RpcResult<String>;
+
+    /// The network version at a tipset.
+    #[method(name = "StateNetworkVersion")]
+    async fn state_network_version(&self, tsk: TipSetKey) -> RpcResult<u32>;
+
+    /// The wallet's default address.
+    #[method(name = "WalletDefaultAddress")]
+    async fn wallet_default_address(&self) -> RpcResult<LotusJson<Address>>;
+
+    /// Creates a key (`"bls"` or `"secp256k1"`) and returns its address.
+    #[method(name = "WalletNew")]
+    async fn wallet_new(&self, key_type: String) -> RpcResult<LotusJson<Address>>;
+
+    /// Whether the wallet holds the key of an address.
+    #[method(name = "WalletHas")]
+    async fn wallet_has(&self, address: LotusJson<Address>) -> RpcResult<bool>;
+
+    /// The wallet's addresses.
+    #[method(name = "WalletList")]
+    async fn wallet_list(&self) -> RpcResult<Vec<LotusJson<Address>>>;
+
+    /// An address's balance.
+    #[method(name = "WalletBalance")]
+    async fn wallet_balance(&self, address: LotusJson<Address>) -> RpcResult<LotusJson<TokenAmount>>;
+
+    /// The next nonce of a sender, counting pending messages.
+    #[method(name = "MpoolGetNonce")]
+    async fn mpool_get_nonce(&self, address: LotusJson<Address>) -> RpcResult<u64>;
+
+    /// Assigns a nonce, estimates gas, signs with the wallet and pushes. With a non-nil `MsgUuid`, a repeated
+    /// push returns the message signed the first time.
+    #[method(name = "MpoolPushMessage")]
+    async fn mpool_push_message(
+        &self,
+        message: MessageJson,
+        spec: Option<MessageSendSpec>,
+    ) -> RpcResult<SignedMessageJson>;
+
+    /// Waits until a message executed and `confidence` epochs passed on top.
+    #[method(name = "StateWaitMsg")]
+    async fn state_wait_msg(
+        &self,
+        cid: LotusJson<Cid>,
+        confidence: u64,
+        limit: i64,
+        allow_replaced: bool,
+    ) -> RpcResult<MsgLookup>;
+
+    /// Looks a message up without waiting; null when not executed yet.
+    #[method(name = "StateSearchMsg")]
+    async fn state_search_msg(
+        &self,
+        tsk: TipSetKey,
+        cid: LotusJson<Cid>,
+        limit: i64,
+        allow_replaced: bool,
+    ) -> RpcResult<Option<MsgLookup>>;
+
+    /// The ID address of an actor.
+    #[method(name = "StateLookupID")]
+    async fn state_lookup_id(&self, address: LotusJson<Address>, tsk: TipSetKey) -> RpcResult<LotusJson<Address>>;
+
+    /// The public-key address of an account actor.
+    #[method(name = "StateAccountKey")]
+    async fn state_account_key(&self, address: LotusJson<Address>, tsk: TipSetKey) -> RpcResult<LotusJson<Address>>;
+
+    /// An actor's code, head, nonce and balance.
+    #[method(name = "StateGetActor")]
+    async fn state_get_actor(&self, address: LotusJson<Address>, tsk: TipSetKey) -> RpcResult<ActorJson>;
+
+    /// The deposit a new miner must lock (FIP-0077).
+    #[method(name = "StateMinerCreationDeposit")]
+    async fn state_miner_creation_deposit(&self, tsk: TipSetKey) -> RpcResult<LotusJson<TokenAmount>>;
+
+    /// A miner's owner, worker, peer ID, multiaddrs, sector size, ...
+    #[method(name = "StateMinerInfo")]
+    async fn state_miner_info(&self, miner: LotusJson<Address>, tsk: TipSetKey) -> RpcResult<MinerInfo>;
+
+    /// Ticket randomness (domain separation tag, epoch, entropy).
+    #[method(name = "StateGetRandomnessFromTickets")]
+    async fn state_get_randomness_from_tickets(
+        &self,
+        personalization: i64,
+        epoch: i64,
+        entropy: LotusJson<Vec<u8>>,
+        tsk: TipSetKey,
+    ) -> RpcResult<LotusJson<Vec<u8>>>;
+
+    /// Beacon randomness (domain separation tag, epoch, entropy).
+    #[method(name = "StateGetRandomnessFromBeacon")]
+    async fn state_get_randomness_from_beacon(
+        &self,
+        personalization: i64,
+        epoch: i64,
+        entropy: LotusJson<Vec<u8>>,
+        tsk: TipSetKey,
+    ) -> RpcResult<LotusJson<Vec<u8>>>;
+
+    /// The PreCommit deposit for a sector (Lotus adds 10 %).
+    #[method(name = "StateMinerPreCommitDepositForPower")]
+    async fn state_miner_pre_commit_deposit_for_power(
+        &self,
+        miner: LotusJson<Address>,
+        info: SectorPreCommitInfoJson,
+        tsk: TipSetKey,
+    ) -> RpcResult<LotusJson<TokenAmount>>;
+
+    /// The initial pledge for a sector (Lotus adds 10 %).
+    #[method(name = "StateMinerInitialPledgeCollateral")]
+    async fn state_miner_initial_pledge_collateral(
+        &self,
+        miner: LotusJson<Address>,
+        info: SectorPreCommitInfoJson,
+        tsk: TipSetKey,
+    ) -> RpcResult<LotusJson<TokenAmount>>;
+
+    /// A sector's pre-commit, or null.
+    #[method(name = "StateSectorPreCommitInfo")]
+    async fn state_sector_pre_commit_info(
+        &self,
+        miner: LotusJson<Address>,
+        sector: u64,
+        tsk: TipSetKey,
+    ) -> RpcResult<Option<SectorPreCommitOnChainInfoJson>>;
+
+    /// The miner's current proving deadline.
+    #[method(name = "StateMinerProvingDeadline")]
+    async fn state_miner_proving_deadline(&self, miner: LotusJson<Address>, tsk: TipSetKey) -> RpcResult<DeadlineInfo>;
+
+    /// The partitions of one deadline.
+    #[method(name = "StateMinerPartitions")]
+    async fn state_miner_partitions(
+        &self,
+        miner: LotusJson<Address>,
+        deadline: u64,
+        tsk: TipSetKey,
+    ) -> RpcResult<Vec<PartitionJson>>;
+
+    /// The miner's proven sectors, optionally only those in `filter`.
+    #[method(name = "StateMinerSectors")]
+    async fn state_miner_sectors(
+        &self,
+        miner: LotusJson<Address>,
+        filter: Option<BitFieldJson>,
+        tsk: TipSetKey,
+    ) -> RpcResult<Vec<SectorOnChainInfoJson>>;
+}
+
+/// A method's permission and exact parameter count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MethodSpec {
+    /// The method name without the namespace.
+    pub name: &'static str,
+    /// The permission a caller needs (lotus `//perm:` annotations).
+    pub permission: Permission,
+    /// The exact number of parameters.
+    pub params: usize,
+}
+
+const fn spec(name: &'static str, permission: Permission, params: usize) -> MethodSpec {
+    MethodSpec { name, permission, params }
+}
+
+/// Every method of [`FullNode`] with its permission (from lotus api/api_full.go and api/api_common.go) and
+/// parameter count.
+pub const METHODS: &[MethodSpec] = &[
+    spec("Version", Permission::Read, 0),
+    spec("AuthVerify", Permission::Read, 1),
+    spec("AuthNew", Permission::Admin, 1),
+    spec("ChainHead", Permission::Read, 0),
+    spec("ChainGetTipSetByHeight", Permission::Read, 2),
+    spec("SyncState", Permission::Read, 0),
+    spec("NetAddrsListen", Permission::Read, 0),
+    spec("StateNetworkName", Permission::Read, 0),
+    spec("StateNetworkVersion", Permission::Read, 1),
+    spec("WalletDefaultAddress", Permission::Write, 0),
+    spec("WalletNew", Permission::Write, 1),
+    spec("WalletHas", Permission::Write, 1),
+    spec("WalletList", Permission::Write, 0),
+    spec("WalletBalance", Permission::Read, 1),
+    spec("MpoolGetNonce", Permission::Read, 1),
+    spec("MpoolPushMessage", Permission::Sign, 2),
+    spec("StateWaitMsg", Permission::Read, 4),
+    spec("StateSearchMsg", Permission::Read, 4),
+    spec("StateLookupID", Permission::Read, 2),
+    spec("StateAccountKey", Permission::Read, 2),
+    spec("StateGetActor", Permission::Read, 2),
+    spec("StateMinerCreationDeposit", Permission::Read, 1),
+    spec("StateMinerInfo", Permission::Read, 2),
+    spec("StateGetRandomnessFromTickets", Permission::Read, 4),
+    spec("StateGetRandomnessFromBeacon", Permission::Read, 4),
+    spec("StateMinerPreCommitDepositForPower", Permission::Read, 3),
+    spec("StateMinerInitialPledgeCollateral", Permission::Read, 3),
+    spec("StateSectorPreCommitInfo", Permission::Read, 3),
+    spec("StateMinerProvingDeadline", Permission::Read, 2),
+    spec("StateMinerPartitions", Permission::Read, 3),
+    spec("StateMinerSectors", Permission::Read, 3),
+];
+
+/// The spec of a fully qualified method name (`Filecoin.ChainHead`).
+pub fn method_spec(qualified: &str) -> Option<&'static MethodSpec> {
+    let name = qualified.strip_prefix(NAMESPACE)?.strip_prefix('.')?;
+    METHODS.iter().find(|m| m.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_are_unique_and_qualified_lookup_works() {
+        let mut names: Vec<_> = METHODS.iter().map(|m| m.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), METHODS.len());
+        assert_eq!(method_spec("Filecoin.MpoolPushMessage").unwrap().permission, Permission::Sign);
+        assert_eq!(method_spec("Filecoin.StateWaitMsg").unwrap().params, 4);
+        assert!(method_spec("Eth.ChainHead").is_none());
+    }
+}

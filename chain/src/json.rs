@@ -1,0 +1,197 @@
+//! Lotus's JSON encodings of Filecoin values, which differ from their CBOR forms: addresses as `f`/`t`
+//! strings, token amounts as decimal attoFIL strings, CIDs as `{"/": "bafy..."}`, bytes as padded base64.
+//!
+//! [`LotusJson<T>`] wraps a value from `fvm_shared`/`cid` and gives it the Lotus JSON form, so API types
+//! keep the well-kept upstream types inside and the wire format outside.
+
+use std::fmt;
+use std::ops::Deref;
+use std::str::FromStr;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use cid::Cid;
+use fvm_shared::address::{Address, Network};
+use fvm_shared::econ::TokenAmount;
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A value in its Lotus JSON form; `Deref`s to the value.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+pub struct LotusJson<T>(pub T);
+
+impl<T> LotusJson<T> {
+    /// The wrapped value.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> Deref for LotusJson<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> From<T> for LotusJson<T> {
+    fn from(value: T) -> Self {
+        LotusJson(value)
+    }
+}
+
+/// Parses an address in either network's text form (`f...` or `t...`), as go-address does.
+pub fn parse_address(text: &str) -> Result<Address, fvm_shared::address::Error> {
+    Network::Testnet.parse_address(text).or_else(|_| Network::Mainnet.parse_address(text))
+}
+
+/// Formats an address with the prefix of `network` (Lotus devnets and test networks use `t`).
+pub fn format_address(address: &Address, network: Network) -> String {
+    let text = address.to_string();
+    let prefix = match network {
+        Network::Mainnet => "f",
+        Network::Testnet => "t",
+    };
+    format!("{prefix}{}", &text[1..])
+}
+
+impl Serialize for LotusJson<Address> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for LotusJson<Address> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        parse_address(&text).map(LotusJson).map_err(|e| D::Error::custom(format!("invalid address {text:?}: {e}")))
+    }
+}
+
+impl Serialize for LotusJson<TokenAmount> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0.atto().to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for LotusJson<TokenAmount> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        fvm_shared::bigint::BigInt::from_str(&text)
+            .map(|atto| LotusJson(TokenAmount::from_atto(atto)))
+            .map_err(|e| D::Error::custom(format!("invalid attoFIL amount {text:?}: {e}")))
+    }
+}
+
+/// The `{"/": "..."}` object Lotus uses for a CID.
+#[derive(Serialize, Deserialize)]
+struct CidLink {
+    #[serde(rename = "/")]
+    link: String,
+}
+
+impl Serialize for LotusJson<Cid> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        CidLink { link: self.0.to_string() }.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for LotusJson<Cid> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let CidLink { link } = CidLink::deserialize(d)?;
+        Cid::try_from(link.as_str()).map(LotusJson).map_err(|e| D::Error::custom(format!("invalid CID {link:?}: {e}")))
+    }
+}
+
+/// Bytes: padded standard base64; Go's nil slice is `null`, read back as empty.
+impl Serialize for LotusJson<Vec<u8>> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.0.is_empty() { s.serialize_none() } else { s.serialize_str(&BASE64.encode(&self.0)) }
+    }
+}
+
+impl<'de> Deserialize<'de> for LotusJson<Vec<u8>> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match Option::<String>::deserialize(d)? {
+            None => Ok(LotusJson(Vec::new())),
+            Some(text) => {
+                BASE64.decode(&text).map(LotusJson).map_err(|e| D::Error::custom(format!("invalid base64: {e}")))
+            }
+        }
+    }
+}
+
+impl fmt::Display for LotusJson<Address> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A tipset key: the CIDs of its blocks. Empty (`[]`, or `null` on input) means the current head.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TipSetKey(#[serde(deserialize_with = "null_as_empty")] pub Vec<LotusJson<Cid>>);
+
+impl TipSetKey {
+    /// The empty key, which every state method reads as "at the current head".
+    pub fn head() -> Self {
+        TipSetKey(Vec::new())
+    }
+}
+
+fn null_as_empty<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
+    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn address_accepts_both_prefixes_and_prints_the_current_network() {
+        let f: LotusJson<Address> = serde_json::from_value(json!("f01234")).unwrap();
+        let t: LotusJson<Address> = serde_json::from_value(json!("t01234")).unwrap();
+        assert_eq!(f, t);
+        assert_eq!(f.id().unwrap(), 1234);
+        assert_eq!(format_address(&f, Network::Testnet), "t01234");
+        assert_eq!(format_address(&f, Network::Mainnet), "f01234");
+        let err = serde_json::from_value::<LotusJson<Address>>(json!("x01234")).unwrap_err().to_string();
+        assert!(err.contains("invalid address \"x01234\""), "{err}");
+    }
+
+    #[test]
+    fn token_amounts_are_decimal_attofil_strings() {
+        let amount = LotusJson(TokenAmount::from_whole(10_000));
+        assert_eq!(serde_json::to_value(&amount).unwrap(), json!("10000000000000000000000"));
+        let back: LotusJson<TokenAmount> = serde_json::from_value(json!("5937181320")).unwrap();
+        assert_eq!(back.atto().to_string(), "5937181320");
+        assert!(serde_json::from_value::<LotusJson<TokenAmount>>(json!("1.5")).is_err());
+    }
+
+    #[test]
+    fn cids_are_slash_links() {
+        // The CID from Lotus's api-methods-v1-stable.md examples.
+        let text = "bafy2bzacea3wsdh6y3a36tb3skempjoxqpuyompjbmfeyf34fi3uy6uue42v4";
+        let cid: LotusJson<Cid> = serde_json::from_value(json!({ "/": text })).unwrap();
+        assert_eq!(cid.codec(), fvm_ipld_encoding::DAG_CBOR);
+        assert_eq!(serde_json::to_value(&cid).unwrap(), json!({ "/": text }));
+    }
+
+    #[test]
+    fn bytes_are_base64_and_nil_is_null() {
+        // "Ynl0ZSBhcnJheQ==" is Lotus's doc example for a byte array ("byte array").
+        let bytes: LotusJson<Vec<u8>> = serde_json::from_value(json!("Ynl0ZSBhcnJheQ==")).unwrap();
+        assert_eq!(bytes.as_slice(), b"byte array");
+        assert_eq!(serde_json::to_value(LotusJson(Vec::<u8>::new())).unwrap(), json!(null));
+        let empty: LotusJson<Vec<u8>> = serde_json::from_value(json!(null)).unwrap();
+        assert!(empty.is_empty());
+    }
+
+    #[test]
+    fn tipset_key_reads_null_as_head() {
+        let key: TipSetKey = serde_json::from_value(json!(null)).unwrap();
+        assert_eq!(key, TipSetKey::head());
+        assert_eq!(serde_json::to_value(TipSetKey::head()).unwrap(), json!([]));
+    }
+}

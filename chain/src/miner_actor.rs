@@ -1,0 +1,109 @@
+//! Changing a miner actor's announced addresses and peer ID: what `lotus-miner actor set-addrs` and
+//! `set-peer-id` do (lotus cli/spcli/actor.go), through [`push_once`] so a retry never sends twice.
+
+use fvm_shared::address::Address;
+use fvm_shared::econ::TokenAmount;
+use fvm_shared::message::Message;
+use multiaddr::{Multiaddr, Protocol};
+
+use crate::actors::{self, methods};
+use crate::api::FullNodeClient;
+use crate::client::Node;
+use crate::error::ChainError;
+use crate::json::{LotusJson, TipSetKey};
+use crate::node::MsgLookup;
+use crate::push::{Journal, MessageLog, push_once};
+
+/// Removes a trailing `/p2p/<peer>` as lotus-miner does before announcing (the peer ID is on chain apart).
+pub fn strip_peer_id(address: &Multiaddr) -> Multiaddr {
+    address.iter().filter(|p| !matches!(p, Protocol::P2p(_))).collect()
+}
+
+/// The step name under which a multiaddr change to exactly `addrs` is logged: a different set is a new
+/// message, the same set after a crash is the same message.
+pub fn multiaddrs_step(addrs: &[Multiaddr]) -> String {
+    let joined: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
+    let digest = blake2b_simd::Params::new().hash_length(8).hash(joined.join(",").as_bytes());
+    format!("change-multiaddrs-{}", digest.to_hex())
+}
+
+/// The step name for a peer ID change.
+pub fn peer_id_step(peer_id: &[u8]) -> String {
+    let digest = blake2b_simd::Params::new().hash_length(8).hash(peer_id);
+    format!("change-peer-id-{}", digest.to_hex())
+}
+
+/// Sends miner.ChangeMultiaddrs from the miner's worker (an empty list unsets them) and waits for it.
+pub async fn set_multiaddrs<T, J>(
+    node: &Node,
+    miner: Address,
+    addrs: &[Multiaddr],
+    record: &mut T,
+    journal: &mut J,
+    confidence: u64,
+) -> Result<MsgLookup, ChainError>
+where
+    T: AsMut<MessageLog> + Sync,
+    J: Journal<T>,
+{
+    let stripped: Vec<Multiaddr> = addrs.iter().map(strip_peer_id).collect();
+    let params = actors::change_multiaddrs_params(stripped.iter().map(|a| a.to_vec()).collect());
+    let message = from_worker(node, miner, methods::CHANGE_MULTIADDRS, params).await?;
+    push_once(node, record, journal, &multiaddrs_step(&stripped), &message, confidence).await
+}
+
+/// Sends miner.ChangePeerID from the miner's worker and waits for it.
+pub async fn set_peer_id<T, J>(
+    node: &Node,
+    miner: Address,
+    peer_id: &[u8],
+    record: &mut T,
+    journal: &mut J,
+    confidence: u64,
+) -> Result<MsgLookup, ChainError>
+where
+    T: AsMut<MessageLog> + Sync,
+    J: Journal<T>,
+{
+    let params = actors::change_peer_id_params(peer_id.to_vec());
+    let message = from_worker(node, miner, methods::CHANGE_PEER_ID, params).await?;
+    push_once(node, record, journal, &peer_id_step(peer_id), &message, confidence).await
+}
+
+/// A 0-value message to `miner` from its worker (lotus-miner sends these from the worker key).
+async fn from_worker(
+    node: &Node,
+    miner: Address,
+    method_num: u64,
+    params: fvm_ipld_encoding::RawBytes,
+) -> Result<Message, ChainError> {
+    let info = node.api().state_miner_info(LotusJson(miner), TipSetKey::head()).await.map_err(node.err())?;
+    Ok(Message {
+        version: 0,
+        from: info.worker.0,
+        to: miner,
+        sequence: 0,
+        value: TokenAmount::from_atto(0),
+        method_num,
+        params,
+        gas_limit: 0,
+        gas_fee_cap: TokenAmount::from_atto(0),
+        gas_premium: TokenAmount::from_atto(0),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peer_ids_are_stripped_and_steps_follow_the_set() {
+        let with_peer: Multiaddr =
+            "/ip4/10.0.0.1/tcp/24001/p2p/12D3KooWGzxzKZYveHXtpG6AsrUJBcWxHBFS2HsEoGTxrMLvKXtf".parse().unwrap();
+        assert_eq!(strip_peer_id(&with_peer).to_string(), "/ip4/10.0.0.1/tcp/24001");
+        let a = vec!["/ip4/10.0.0.1/tcp/1".parse().unwrap()];
+        let b = vec!["/ip4/10.0.0.1/tcp/2".parse().unwrap()];
+        assert_eq!(multiaddrs_step(&a), multiaddrs_step(&a.clone()));
+        assert_ne!(multiaddrs_step(&a), multiaddrs_step(&b));
+    }
+}

@@ -1,0 +1,122 @@
+//! Sending a chain message at most once, across crashes.
+//!
+//! Before a message is pushed, a fresh UUID is recorded durably; the push carries it as `MsgUuid`, and a
+//! Lotus node that already signed a message with that UUID returns the same signed message instead of a new
+//! one (lotus node/impl/full/mpool.go). After the push, the message CID is recorded too. A process that
+//! crashes at any point and runs again therefore either finds the CID and only waits, or pushes again with
+//! the same UUID and gets the same message back: the message reaches the chain once.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use cid::Cid;
+use fvm_shared::message::Message;
+use serde::{Deserialize, Serialize};
+
+use crate::api::{FullNodeClient, LOOKBACK_NO_LIMIT};
+use crate::client::Node;
+use crate::error::ChainError;
+use crate::json::LotusJson;
+use crate::message::{MessageJson, MessageSendSpec};
+use crate::node::MsgLookup;
+
+/// One message's idempotency key and, once pushed, its CID.
+#[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PushRecord {
+    /// The `MsgUuid` the message is pushed with.
+    pub uuid: String,
+    /// The signed message's CID, once the node accepted it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cid: Option<String>,
+}
+
+/// The messages of a multi-step operation, by step name.
+#[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(transparent)]
+pub struct MessageLog(pub BTreeMap<String, PushRecord>);
+
+impl AsMut<MessageLog> for MessageLog {
+    fn as_mut(&mut self) -> &mut MessageLog {
+        self
+    }
+}
+
+/// Durable storage for an operation's record: a file in the miner repo, or a custom resource's status.
+/// `save` must not return before the record would survive a crash.
+pub trait Journal<T> {
+    /// Persists `record`.
+    fn save(&mut self, record: &T) -> impl Future<Output = Result<(), ChainError>> + Send;
+}
+
+/// A journal that keeps nothing, for callers that need no crash safety.
+pub struct NoJournal;
+
+impl<T: Sync> Journal<T> for NoJournal {
+    async fn save(&mut self, _record: &T) -> Result<(), ChainError> {
+        Ok(())
+    }
+}
+
+/// Pushes `message` for `step` unless the log shows it was pushed, then waits for it to execute with
+/// `confidence` epochs on top and fails on a non-zero exit code. Returns the lookup with the receipt.
+pub async fn push_once<T, J>(
+    node: &Node,
+    record: &mut T,
+    journal: &mut J,
+    step: &str,
+    message: &Message,
+    confidence: u64,
+) -> Result<MsgLookup, ChainError>
+where
+    T: AsMut<MessageLog> + Sync,
+    J: Journal<T>,
+{
+    let existing = record.as_mut().0.get(step).cloned();
+    let cid = match existing {
+        Some(PushRecord { cid: Some(cid), .. }) => parse_cid(&cid)?,
+        existing => {
+            let uuid = match existing {
+                Some(entry) => entry.uuid,
+                None => {
+                    let uuid = uuid::Uuid::new_v4().to_string();
+                    record.as_mut().0.insert(step.to_string(), PushRecord { uuid: uuid.clone(), cid: None });
+                    journal.save(record).await?;
+                    uuid
+                }
+            };
+            let signed = node
+                .api()
+                .mpool_push_message(MessageJson::from_message(message), Some(MessageSendSpec::idempotent(&uuid)))
+                .await
+                .map_err(node.err())?;
+            let cid = signed.cid.0;
+            tracing::info!(step, %cid, nonce = signed.message.nonce, "pushed message");
+            record.as_mut().0.insert(step.to_string(), PushRecord { uuid, cid: Some(cid.to_string()) });
+            journal.save(record).await?;
+            cid
+        }
+    };
+    wait_ok(node, cid, step, confidence).await
+}
+
+/// Waits for a message and fails with [`ChainError::MessageFailed`] on a non-zero exit code.
+pub async fn wait_ok(node: &Node, cid: Cid, what: &str, confidence: u64) -> Result<MsgLookup, ChainError> {
+    let lookup =
+        node.api().state_wait_msg(LotusJson(cid), confidence, LOOKBACK_NO_LIMIT, true).await.map_err(node.err())?;
+    if lookup.receipt.exit_code != 0 {
+        return Err(ChainError::MessageFailed {
+            cid: cid.to_string(),
+            what: what.to_string(),
+            exit_code: lookup.receipt.exit_code,
+        });
+    }
+    Ok(lookup)
+}
+
+fn parse_cid(text: &str) -> Result<Cid, ChainError> {
+    Cid::try_from(text)
+        .map_err(|e| ChainError::Decode { what: format!("recorded message CID {text:?}"), reason: e.to_string() })
+}

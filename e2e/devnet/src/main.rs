@@ -1,0 +1,62 @@
+//! `sealstack-devnet run`: serve a Lotus-API devnet from a repo folder until interrupted.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use sealstack_devnet::{DevnetConfig, start};
+
+/// A single-node Filecoin devnet with the Lotus full-node API.
+#[derive(Parser)]
+#[command(name = "sealstack-devnet", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API and produce epochs.
+    Run {
+        /// Repo folder: chain state, `api` and `token` files.
+        #[arg(long, env = "SEALSTACK_DEVNET_REPO", default_value = "devnet")]
+        repo: PathBuf,
+        /// Listen address of the API.
+        #[arg(long, default_value = "127.0.0.1:1234")]
+        listen: SocketAddr,
+        /// Milliseconds between epochs.
+        #[arg(long, default_value_t = 1000)]
+        block_time_ms: u64,
+        /// Network name of a new chain.
+        #[arg(long, default_value = "sealstack-devnet")]
+        network_name: String,
+        /// Epochs per WindowPoSt deadline of a new chain.
+        #[arg(long, default_value_t = 4)]
+        challenge_window: i64,
+        /// Epochs between PreCommit and the interactive seed of a new chain.
+        #[arg(long, default_value_t = 10)]
+        pre_commit_challenge_delay: i64,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    sealstack_telemetry::install_crypto_provider();
+    sealstack_telemetry::init_logging(sealstack_telemetry::LogFormat::Text);
+    let Cli {
+        command:
+            Command::Run { repo, listen, block_time_ms, network_name, challenge_window, pre_commit_challenge_delay },
+    } = Cli::parse();
+    let mut config = DevnetConfig::new(repo, listen);
+    config.block_time = Duration::from_millis(block_time_ms.max(10));
+    config.network_name = network_name;
+    config.policy.challenge_window = challenge_window.max(1);
+    config.policy.pre_commit_challenge_delay = pre_commit_challenge_delay.max(1);
+    tokio::runtime::Runtime::new()?.block_on(async {
+        let devnet = start(config).await?;
+        println!("FULLNODE_API_INFO={}", devnet.api_info.to_env_value());
+        tokio::signal::ctrl_c().await?;
+        devnet.stop().await;
+        Ok(())
+    })
+}

@@ -1,0 +1,73 @@
+//! The devnet's model of the built-in actors, behind the [`StateEngine`] trait so a VM-backed engine could
+//! replace it. The model keeps the checks and exit codes of builtin-actors v18 for what sealstack sends;
+//! everything else is refused with `USR_UNHANDLED_MESSAGE`. See the crate README for the departures.
+
+mod actors;
+mod miner;
+mod sectors;
+
+use fvm_shared::address::Address;
+use fvm_shared::econ::TokenAmount;
+use fvm_shared::error::ExitCode;
+use fvm_shared::message::Message;
+
+pub use actors::{ActorKind, ActorState, ActorTable, BASE_FEE_ATTO, GenesisAccount};
+pub use miner::MinerActor;
+pub use sectors::{PoStToVerify, PreCommit, ProvenSector, SealToVerify, SectorPolicy, commitment, prover_id};
+
+use sealstack_chain::miner::MinerInfo;
+
+/// The result of applying one message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApplyReceipt {
+    /// The exit code.
+    pub exit_code: ExitCode,
+    /// The CBOR return value.
+    pub return_data: Vec<u8>,
+    /// Gas charged.
+    pub gas_used: i64,
+}
+
+impl ApplyReceipt {
+    /// A failed message with a reason, logged at debug level (Lotus shows it in traces, not receipts).
+    pub fn fail(exit_code: ExitCode, gas_used: i64, reason: impl std::fmt::Display) -> Self {
+        tracing::info!(%exit_code, %reason, "message failed");
+        ApplyReceipt { exit_code, return_data: Vec::new(), gas_used }
+    }
+}
+
+/// What the chain around the state gives a message: the epoch, randomness, and proof checking.
+pub trait ChainEnv {
+    /// The epoch the message executes at.
+    fn epoch(&self) -> i64;
+    /// Ticket randomness for `(tag, epoch, entropy)`.
+    fn ticket_randomness(&self, tag: i64, epoch: i64, entropy: &[u8]) -> [u8; 32];
+    /// Beacon randomness for `(tag, epoch, entropy)`.
+    fn beacon_randomness(&self, tag: i64, epoch: i64, entropy: &[u8]) -> [u8; 32];
+    /// The deposit a new miner must send.
+    fn creation_deposit(&self) -> TokenAmount;
+    /// The sector lifecycle's parameters.
+    fn policy(&self) -> SectorPolicy;
+    /// Checks a seal proof: `Ok(false)` for a proof that does not verify.
+    fn verify_seal(&self, seal: &SealToVerify) -> Result<bool, String>;
+    /// Checks a WindowPoSt proof.
+    fn verify_window_post(&self, post: &PoStToVerify) -> Result<bool, String>;
+}
+
+/// A state engine: applies messages and answers state queries.
+pub trait StateEngine {
+    /// Applies a message from a signed, nonce-checked sender.
+    fn apply(&mut self, message: &Message, env: &dyn ChainEnv) -> ApplyReceipt;
+    /// Runs end-of-epoch work (deadline cron: faults for missed WindowPoSts).
+    fn end_epoch(&mut self, env: &dyn ChainEnv);
+    /// The ID of an address, if it has an actor.
+    fn lookup_id(&self, address: &Address) -> Option<u64>;
+    /// An actor's state.
+    fn actor(&self, address: &Address) -> Option<&ActorState>;
+    /// The key address of an account.
+    fn account_key(&self, address: &Address) -> Option<Address>;
+    /// A miner's info.
+    fn miner_info(&self, address: &Address) -> Option<MinerInfo>;
+    /// A miner actor.
+    fn miner(&self, address: &Address) -> Option<&MinerActor>;
+}

@@ -1,0 +1,444 @@
+//! The devnet node: chain state, mempool, the epoch loop, message lookups and randomness.
+//!
+//! Messages pushed in one epoch are included in the next tipset and executed when the tipset after it is
+//! made, as in Lotus: a message included at height H executes at epoch H and its lookup reports height H+1
+//! (the tipset whose parent state includes it).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use cid::Cid;
+use fvm_shared::address::{Address, Protocol};
+use fvm_shared::econ::TokenAmount;
+use fvm_shared::message::Message;
+use sealstack_chain::json::{LotusJson, TipSetKey};
+use sealstack_chain::message::{
+    MessageJson, MessageSendSpec, SignatureJson, SignedMessageJson, cbor_cid, message_cid, signed_message_cid,
+};
+use sealstack_chain::node::{MsgLookup, Receipt};
+use sealstack_chain::randomness::draw_randomness;
+use sealstack_chain::tipset::{BlockHeader, TipSet};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use crate::model::{ActorTable, ChainEnv, GenesisAccount, PoStToVerify, SealToVerify, SectorPolicy, StateEngine};
+use crate::wallet::{KeyType, Wallet};
+
+/// Gas limit given to messages pushed with none (the devnet charges a flat amount, see `model`).
+pub const ESTIMATED_GAS_LIMIT: i64 = 10_000_000;
+
+/// A message that executed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Executed {
+    /// The height of the tipset that holds its receipt.
+    pub height: i64,
+    /// Its receipt.
+    pub exit_code: u32,
+    /// The CBOR return.
+    pub return_data: LotusJson<Vec<u8>>,
+    /// Gas charged.
+    pub gas_used: i64,
+    /// The method called, to decode the return for `ReturnDec`.
+    pub to: LotusJson<Address>,
+    /// The method number.
+    pub method: u64,
+}
+
+/// Everything the devnet persists.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ChainState {
+    /// The network name (`StateNetworkName`).
+    pub network_name: String,
+    /// The head height.
+    pub height: i64,
+    /// Unix seconds of the genesis tipset.
+    pub genesis_timestamp: u64,
+    /// The node's wallet.
+    pub wallet: Wallet,
+    /// The actors.
+    pub actors: ActorTable,
+    /// Pushed messages not yet in a block.
+    pub mempool: Vec<SignedMessageJson>,
+    /// Messages in the head block, executed when the next tipset is made.
+    pub included: Vec<SignedMessageJson>,
+    /// Executed messages by CID.
+    pub executed: BTreeMap<String, Executed>,
+    /// Signed messages by `MsgUuid`.
+    pub by_uuid: BTreeMap<String, SignedMessageJson>,
+    /// The deposit CreateMiner must carry.
+    pub creation_deposit: LotusJson<TokenAmount>,
+    /// The sector lifecycle's parameters.
+    pub policy: SectorPolicy,
+}
+
+impl ChainState {
+    /// A new chain whose genesis funds a fresh secp256k1 default wallet key.
+    pub fn genesis(
+        network_name: &str,
+        balance: TokenAmount,
+        creation_deposit: TokenAmount,
+        policy: SectorPolicy,
+    ) -> Self {
+        let mut wallet = Wallet::new();
+        let owner = wallet.generate(KeyType::Secp256k1);
+        let actors = ActorTable::genesis(&[GenesisAccount { key: owner, balance }]);
+        let genesis_timestamp =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
+        ChainState {
+            network_name: network_name.to_string(),
+            height: 0,
+            genesis_timestamp,
+            wallet,
+            actors,
+            mempool: Vec::new(),
+            included: Vec::new(),
+            executed: BTreeMap::new(),
+            by_uuid: BTreeMap::new(),
+            creation_deposit: LotusJson(creation_deposit),
+            policy,
+        }
+    }
+
+    /// The key of the tipset at `height` (one block per tipset).
+    pub fn tipset_key(&self, height: i64) -> TipSetKey {
+        TipSetKey(vec![LotusJson(self.block_cid(height))])
+    }
+
+    fn block_cid(&self, height: i64) -> Cid {
+        cbor_cid(&fvm_ipld_encoding::to_vec(&(&self.network_name, height)).expect("encodes"))
+    }
+
+    /// The tipset at `height` (at most the head).
+    pub fn tipset(&self, height: i64) -> TipSet {
+        let height = height.clamp(0, self.height);
+        let parents = if height == 0 { TipSetKey::head() } else { self.tipset_key(height - 1) };
+        let state_root = cbor_cid(&fvm_ipld_encoding::to_vec(&("state", &self.network_name, height)).expect("encodes"));
+        let header = BlockHeader {
+            miner: LotusJson(Address::new_id(0)),
+            ticket: Some(sealstack_chain::tipset::Ticket { vrf_proof: LotusJson(self.ticket_base(height).to_vec()) }),
+            election_proof: None,
+            beacon_entries: Vec::new(),
+            win_post_proof: Vec::new(),
+            parents,
+            parent_weight: height.to_string(),
+            height,
+            parent_state_root: LotusJson(state_root),
+            parent_message_receipts: LotusJson(state_root),
+            messages: LotusJson(state_root),
+            bls_aggregate: None,
+            timestamp: self.genesis_timestamp + height as u64,
+            block_sig: None,
+            fork_signaling: 0,
+            parent_base_fee: LotusJson(TokenAmount::from_atto(crate::model::BASE_FEE_ATTO)),
+        };
+        TipSet { cids: self.tipset_key(height), blocks: vec![header], height }
+    }
+
+    /// The height of a tipset key (empty = head).
+    pub fn height_of(&self, key: &TipSetKey) -> Result<i64, String> {
+        match key.0.first() {
+            None => Ok(self.height),
+            Some(cid) => (0..=self.height)
+                .rev()
+                .find(|h| self.block_cid(*h) == cid.0)
+                .ok_or_else(|| format!("tipset {} not found", cid.0)),
+        }
+    }
+
+    fn ticket_base(&self, round: i64) -> [u8; 32] {
+        base(&self.network_name, "ticket", round)
+    }
+
+    /// Randomness as `StateGetRandomnessFromTickets` / `...FromBeacon` return it.
+    pub fn randomness(&self, beacon: bool, tag: i64, round: i64, entropy: &[u8]) -> Result<[u8; 32], String> {
+        if round > self.height {
+            return Err(format!("cannot draw randomness from the future (round {round}, head {})", self.height));
+        }
+        let base = base(&self.network_name, if beacon { "beacon" } else { "ticket" }, round.max(0));
+        Ok(draw_randomness(&base, tag, round, entropy))
+    }
+
+    /// The next nonce of a sender, counting pending messages.
+    pub fn next_nonce(&self, address: &Address) -> u64 {
+        let on_chain = self.actors.actor(address).map(|a| a.nonce).unwrap_or(0);
+        let key = self.key_address(address).unwrap_or(*address);
+        let pending = self.mempool.iter().chain(&self.included).filter(|m| m.message.from.0 == key).count() as u64;
+        on_chain + pending
+    }
+
+    /// The key address of an account address (ID or key).
+    pub fn key_address(&self, address: &Address) -> Option<Address> {
+        match address.protocol() {
+            Protocol::Secp256k1 | Protocol::BLS => Some(*address),
+            _ => self.actors.account_key(address),
+        }
+    }
+
+    /// The lookup of an executed message, if it executed.
+    pub fn lookup(&self, cid: &Cid) -> Option<MsgLookup> {
+        let executed = self.executed.get(&cid.to_string())?;
+        Some(MsgLookup {
+            message: LotusJson(*cid),
+            receipt: Receipt {
+                exit_code: executed.exit_code,
+                return_data: executed.return_data.clone(),
+                gas_used: executed.gas_used,
+                events_root: None,
+            },
+            return_dec: decode_return(executed),
+            tipset: self.tipset_key(executed.height),
+            height: executed.height,
+        })
+    }
+
+    /// Whether the node has seen a message at all.
+    pub fn knows(&self, cid: &Cid) -> bool {
+        let text = cid.to_string();
+        self.executed.contains_key(&text) || self.mempool.iter().chain(&self.included).any(|m| m.cid.0 == *cid)
+    }
+}
+
+fn base(network: &str, kind: &str, round: i64) -> [u8; 32] {
+    let digest = blake2b_simd::Params::new()
+        .hash_length(32)
+        .to_state()
+        .update(b"sealstack-devnet/")
+        .update(network.as_bytes())
+        .update(kind.as_bytes())
+        .update(&round.to_be_bytes())
+        .finalize();
+    digest.as_bytes().try_into().expect("32 bytes")
+}
+
+/// `ReturnDec` for the returns the devnet knows (CreateMiner), else null.
+fn decode_return(executed: &Executed) -> serde_json::Value {
+    use sealstack_chain::actors::{STORAGE_POWER_ACTOR, methods};
+    let create = [methods::CREATE_MINER, methods::CREATE_MINER_EXPORTED];
+    if executed.exit_code == 0 && executed.to.0 == STORAGE_POWER_ACTOR && create.contains(&executed.method) {
+        if let Ok((id, robust)) = sealstack_chain::actors::decode_create_miner_return(&executed.return_data) {
+            return serde_json::json!({ "IDAddress": id.to_string(), "RobustAddress": robust.to_string() });
+        }
+    }
+    serde_json::Value::Null
+}
+
+/// What a message executes against: the state's epoch, randomness, policy and real proof verification.
+struct Env<'a> {
+    state: &'a ChainState,
+    epoch: i64,
+}
+
+impl ChainEnv for Env<'_> {
+    fn epoch(&self) -> i64 {
+        self.epoch
+    }
+    fn ticket_randomness(&self, tag: i64, epoch: i64, entropy: &[u8]) -> [u8; 32] {
+        draw_randomness(&base(&self.state.network_name, "ticket", epoch.max(0)), tag, epoch, entropy)
+    }
+    fn beacon_randomness(&self, tag: i64, epoch: i64, entropy: &[u8]) -> [u8; 32] {
+        draw_randomness(&base(&self.state.network_name, "beacon", epoch.max(0)), tag, epoch, entropy)
+    }
+    fn creation_deposit(&self) -> TokenAmount {
+        self.state.creation_deposit.0.clone()
+    }
+    fn policy(&self) -> SectorPolicy {
+        self.state.policy.clone()
+    }
+    fn verify_seal(&self, seal: &SealToVerify) -> Result<bool, String> {
+        crate::proofs::verify_seal(seal)
+    }
+    fn verify_window_post(&self, post: &PoStToVerify) -> Result<bool, String> {
+        crate::proofs::verify_window_post(post)
+    }
+}
+
+/// The running devnet: state behind a lock, the head height broadcast to waiters, persistence to the repo.
+pub struct DevnetNode {
+    state: Mutex<ChainState>,
+    head: watch::Sender<i64>,
+    state_file: PathBuf,
+    /// Time between epochs.
+    pub block_time: Duration,
+}
+
+impl DevnetNode {
+    /// A node over `state`, saving to `state_file`.
+    pub fn new(state: ChainState, state_file: PathBuf, block_time: Duration) -> Arc<Self> {
+        let (head, _) = watch::channel(state.height);
+        Arc::new(DevnetNode { state: Mutex::new(state), head, state_file, block_time })
+    }
+
+    /// The state, locked.
+    pub fn state(&self) -> MutexGuard<'_, ChainState> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A receiver of head heights.
+    pub fn subscribe(&self) -> watch::Receiver<i64> {
+        self.head.subscribe()
+    }
+
+    /// Writes the state to disk atomically (temporary file, fsync, rename).
+    pub fn persist(&self, state: &ChainState) -> std::io::Result<()> {
+        crate::repo::write_atomically(&self.state_file, &serde_json::to_vec(state)?)
+    }
+
+    /// Assigns a nonce, fills gas, signs and queues a message (MpoolPushMessage).
+    pub fn push_message(
+        &self,
+        message: MessageJson,
+        spec: Option<MessageSendSpec>,
+    ) -> Result<SignedMessageJson, String> {
+        let mut state = self.state();
+        let uuid =
+            spec.as_ref().map(|s| s.msg_uuid.clone()).filter(|u| !u.is_empty() && u != MessageSendSpec::NIL_UUID);
+        if let Some(signed) = uuid.as_ref().and_then(|u| state.by_uuid.get(u)) {
+            tracing::info!(cid = %signed.cid.0, "message with this MsgUuid already signed: returning it");
+            return Ok(signed.clone());
+        }
+        let mut message: Message = message.to_message();
+        if message.version != 0 {
+            return Err(format!("unsupported message version {}", message.version));
+        }
+        let from = state
+            .key_address(&message.from)
+            .ok_or_else(|| format!("resolution lookup failed ({}): actor not found", message.from))?;
+        if !state.wallet.has(&from) {
+            return Err(format!("failed to sign message: key not found for {from}"));
+        }
+        message.from = from;
+        message.sequence = state.next_nonce(&from);
+        if message.gas_limit == 0 {
+            message.gas_limit = ESTIMATED_GAS_LIMIT as u64;
+        }
+        if message.gas_premium.is_zero() {
+            message.gas_premium = TokenAmount::from_atto(100);
+        }
+        if message.gas_fee_cap.is_zero() {
+            message.gas_fee_cap = TokenAmount::from_atto(crate::model::BASE_FEE_ATTO) + &message.gas_premium;
+        }
+        let balance = state.actors.actor(&from).map(|a| a.balance.0.clone()).unwrap_or_default();
+        let required = message.gas_fee_cap.clone() * message.gas_limit + &message.value;
+        if balance < required {
+            return Err(format!(
+                "not enough funds including pending messages (required: {}, balance: {})",
+                required.atto(),
+                balance.atto()
+            ));
+        }
+        let unsigned = message_cid(&message);
+        let signature = state.wallet.sign(&from, &unsigned.to_bytes()).map_err(|e| e.to_string())?;
+        let signed = SignedMessageJson {
+            message: MessageJson::from_message(&message),
+            signature: SignatureJson::from(&signature),
+            cid: LotusJson(signed_message_cid(&message, &signature)),
+        };
+        state.mempool.push(signed.clone());
+        if let Some(uuid) = uuid {
+            state.by_uuid.insert(uuid, signed.clone());
+        }
+        self.persist(&state).map_err(|e| format!("cannot persist the devnet state: {e}"))?;
+        Ok(signed)
+    }
+
+    /// Makes the next tipset: executes the head block's messages, runs end-of-epoch work, includes the
+    /// mempool in the new block, saves, and wakes waiters.
+    pub fn advance(&self) {
+        let mut state = self.state();
+        let inclusion_height = state.height;
+        let included = std::mem::take(&mut state.included);
+        for signed in included {
+            let message = signed.message.to_message();
+            let ok = signed.signature.to_signature().is_some_and(|sig| {
+                crate::wallet::verify(&sig, &message.from, &message_cid(&message).to_bytes()).is_ok()
+            });
+            let mut actors = state.actors.clone();
+            let receipt = if ok {
+                actors.apply(&message, &Env { state: &state, epoch: inclusion_height })
+            } else {
+                crate::model::ApplyReceipt::fail(fvm_shared::error::ExitCode::SYS_SENDER_INVALID, 0, "bad signature")
+            };
+            state.actors = actors;
+            let executed = Executed {
+                height: inclusion_height + 1,
+                exit_code: receipt.exit_code.value(),
+                return_data: LotusJson(receipt.return_data),
+                gas_used: receipt.gas_used,
+                to: LotusJson(message.to),
+                method: message.method_num,
+            };
+            tracing::info!(cid = %signed.cid.0, method = message.method_num, exit_code = executed.exit_code, "executed");
+            state.executed.insert(signed.cid.0.to_string(), executed);
+        }
+        state.height += 1;
+        let height = state.height;
+        let mut actors = state.actors.clone();
+        actors.end_epoch(&Env { state: &state, epoch: height });
+        state.actors = actors;
+        state.included = std::mem::take(&mut state.mempool);
+        if let Err(e) = self.persist(&state) {
+            tracing::error!(error = %e, "cannot persist the devnet state");
+        }
+        drop(state);
+        self.head.send_replace(height);
+    }
+
+    /// Produces tipsets every `block_time` until the process ends.
+    pub async fn run_epochs(self: Arc<Self>) {
+        let mut ticker = tokio::time::interval(self.block_time);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticker.tick().await;
+        loop {
+            ticker.tick().await;
+            let node = self.clone();
+            if tokio::task::spawn_blocking(move || node.advance()).await.is_err() {
+                tracing::error!("epoch task panicked");
+            }
+        }
+    }
+
+    /// Waits until `cid` executed with `confidence` tipsets on top (StateWaitMsg).
+    pub async fn wait_message(&self, cid: Cid, confidence: u64) -> Result<MsgLookup, String> {
+        let mut heads = self.subscribe();
+        loop {
+            {
+                let state = self.state();
+                if !state.knows(&cid) {
+                    return Err(format!("failed to load message {cid}: not found"));
+                }
+                if let Some(lookup) = state.lookup(&cid) {
+                    if state.height >= lookup.height + confidence as i64 {
+                        return Ok(lookup);
+                    }
+                }
+            }
+            if heads.changed().await.is_err() {
+                return Err("devnet shutting down".to_string());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tipsets_chain_and_keys_resolve() {
+        let mut state = ChainState::genesis(
+            "devnet",
+            TokenAmount::from_whole(1),
+            TokenAmount::from_atto(1),
+            SectorPolicy::default(),
+        );
+        state.height = 3;
+        let ts = state.tipset(3);
+        assert_eq!(ts.blocks[0].parents, state.tipset_key(2));
+        assert_eq!(state.height_of(&state.tipset_key(2)).unwrap(), 2);
+        assert_eq!(state.height_of(&TipSetKey::head()).unwrap(), 3);
+        assert!(state.randomness(true, 4, 4, b"").is_err(), "no randomness from the future");
+        assert_ne!(state.randomness(true, 4, 2, b"").unwrap(), state.randomness(false, 4, 2, b"").unwrap());
+    }
+}

@@ -1,0 +1,73 @@
+//! Real proof verification with filecoin-proofs-api: the devnet checks seal and WindowPoSt proofs exactly as
+//! the FVM's proof syscalls do. Verifying keys come from `FIL_PROOFS_PARAMETER_CACHE` (generated or fetched
+//! devnet parameters).
+
+use std::collections::BTreeMap;
+
+use filecoin_proofs_api as proofs;
+use fvm_shared::sector::{RegisteredPoStProof, RegisteredSealProof};
+
+use crate::model::{PoStToVerify, SealToVerify};
+
+/// The filecoin-proofs-api seal type of an on-chain V1_1 seal proof type.
+pub fn api_seal_proof(proof: RegisteredSealProof) -> Result<proofs::RegisteredSealProof, String> {
+    use RegisteredSealProof as F;
+    use proofs::RegisteredSealProof as P;
+    Ok(match proof {
+        F::StackedDRG2KiBV1P1 => P::StackedDrg2KiBV1_1,
+        F::StackedDRG8MiBV1P1 => P::StackedDrg8MiBV1_1,
+        F::StackedDRG512MiBV1P1 => P::StackedDrg512MiBV1_1,
+        F::StackedDRG32GiBV1P1 => P::StackedDrg32GiBV1_1,
+        F::StackedDRG64GiBV1P1 => P::StackedDrg64GiBV1_1,
+        other => return Err(format!("seal proof type {} is not supported", i64::from(other))),
+    })
+}
+
+/// The filecoin-proofs-api WindowPoSt type of an on-chain V1_1 WindowPoSt type (V1_2 in the proofs library).
+pub fn api_window_post_proof(proof: RegisteredPoStProof) -> Result<proofs::RegisteredPoStProof, String> {
+    use RegisteredPoStProof as F;
+    use proofs::RegisteredPoStProof as P;
+    Ok(match proof {
+        F::StackedDRGWindow2KiBV1P1 => P::StackedDrgWindow2KiBV1_2,
+        F::StackedDRGWindow8MiBV1P1 => P::StackedDrgWindow8MiBV1_2,
+        F::StackedDRGWindow512MiBV1P1 => P::StackedDrgWindow512MiBV1_2,
+        F::StackedDRGWindow32GiBV1P1 => P::StackedDrgWindow32GiBV1_2,
+        F::StackedDRGWindow64GiBV1P1 => P::StackedDrgWindow64GiBV1_2,
+        other => return Err(format!("WindowPoSt proof type {} is not supported", i64::from(other))),
+    })
+}
+
+/// Verifies a seal proof. A committed-capacity sector's CommD is the zero-data commitment of its size.
+pub fn verify_seal(seal: &SealToVerify) -> Result<bool, String> {
+    let proof_type = api_seal_proof(seal.proof_type)?;
+    let comm_d = match seal.comm_d {
+        Some(comm_d) => comm_d,
+        None => proofs::seal::compute_comm_d(proof_type, &[]).map_err(|e| e.to_string())?,
+    };
+    proofs::seal::verify_seal(
+        proof_type,
+        seal.comm_r,
+        comm_d,
+        seal.prover_id,
+        seal.sector.into(),
+        seal.ticket,
+        seal.seed,
+        &seal.proof,
+    )
+    .map_err(|e| format!("{e:#}"))
+}
+
+/// Verifies a WindowPoSt over the challenged sectors. Like the FVM, the randomness's last byte is masked to
+/// a field element (`& 0x3f`).
+pub fn verify_window_post(post: &PoStToVerify) -> Result<bool, String> {
+    let proof_type = api_window_post_proof(post.proof_type)?;
+    let mut randomness = post.randomness;
+    randomness[31] &= 0x3f;
+    let replicas: BTreeMap<_, _> = post
+        .sectors
+        .iter()
+        .map(|(number, comm_r)| ((*number).into(), proofs::PublicReplicaInfo::new(proof_type, *comm_r)))
+        .collect();
+    proofs::post::verify_window_post(&randomness, &[(proof_type, post.proof.as_slice())], &replicas, post.prover_id)
+        .map_err(|e| format!("{e:#}"))
+}

@@ -1,0 +1,369 @@
+//! The devnet's implementation of the `Filecoin.*` API trait from `sealstack-chain`.
+
+use std::sync::Arc;
+
+use cid::Cid;
+use fvm_shared::address::Address;
+use fvm_shared::econ::TokenAmount;
+use jsonrpsee::core::{RpcResult, async_trait};
+use jsonrpsee::types::ErrorObjectOwned;
+use sealstack_chain::api::FullNodeServer;
+use sealstack_chain::auth::{Permission, create_token, verify_token};
+use sealstack_chain::json::{LotusJson, TipSetKey};
+use sealstack_chain::message::{MessageJson, MessageSendSpec, SignedMessageJson};
+use sealstack_chain::miner::{
+    BitFieldJson, DeadlineInfo, MinerInfo, PartitionJson, SectorOnChainInfoJson, SectorPreCommitInfoJson,
+    SectorPreCommitOnChainInfoJson,
+};
+use sealstack_chain::node::{
+    ActiveSync, ActorJson, AddrInfo, ApiVersion, FULL_API_VERSION_V1, MsgLookup, SyncState, sync_stage,
+};
+use sealstack_chain::tipset::TipSet;
+
+use crate::model::{ActorKind, MinerActor, StateEngine};
+use crate::node::{ChainState, DevnetNode};
+use crate::wallet::KeyType;
+
+/// The network version the devnet reports (actors v18 run from nv28).
+pub const NETWORK_VERSION: u32 = 28;
+
+/// The API server state.
+pub struct DevnetApi {
+    /// The node.
+    pub node: Arc<DevnetNode>,
+    /// The JWT secret.
+    pub secret: Arc<Vec<u8>>,
+    /// The devnet's libp2p peer ID (it runs no libp2p host; see the README).
+    pub peer_id: String,
+}
+
+/// A Lotus method error (JSON-RPC code 1).
+fn error(message: impl Into<String>) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned::<()>(1, message.into(), None)
+}
+
+fn at(state: &ChainState, tsk: &TipSetKey) -> RpcResult<i64> {
+    state.height_of(tsk).map_err(error)
+}
+
+fn miner<'a>(state: &'a ChainState, address: &Address) -> RpcResult<&'a MinerActor> {
+    state.actors.miner(address).ok_or_else(|| error(format!("actor {address} is not a miner (or not found)")))
+}
+
+#[async_trait]
+impl FullNodeServer for DevnetApi {
+    async fn version(&self) -> RpcResult<ApiVersion> {
+        Ok(ApiVersion {
+            version: format!("1.36.2+sealstack-devnet+{}", env!("CARGO_PKG_VERSION")),
+            api_version: FULL_API_VERSION_V1,
+            block_delay: self.node.block_time.as_secs().max(1),
+            agent: "sealstack-devnet".into(),
+        })
+    }
+
+    async fn auth_verify(&self, token: String) -> RpcResult<Vec<Permission>> {
+        verify_token(&self.secret, &token).map_err(|e| error(e.to_string()))
+    }
+
+    async fn auth_new(&self, permissions: Vec<Permission>) -> RpcResult<LotusJson<Vec<u8>>> {
+        Ok(LotusJson(create_token(&self.secret, &permissions).into_bytes()))
+    }
+
+    async fn chain_head(&self) -> RpcResult<TipSet> {
+        let state = self.node.state();
+        Ok(state.tipset(state.height))
+    }
+
+    async fn chain_get_tipset_by_height(&self, height: i64, tsk: TipSetKey) -> RpcResult<TipSet> {
+        let state = self.node.state();
+        let top = at(&state, &tsk)?;
+        if height > top {
+            return Err(error(format!("looking for tipset with height greater than start point ({height} > {top})")));
+        }
+        Ok(state.tipset(height))
+    }
+
+    async fn sync_state(&self) -> RpcResult<SyncState> {
+        let state = self.node.state();
+        let head = state.tipset(state.height);
+        Ok(SyncState {
+            active_syncs: vec![ActiveSync {
+                worker_id: 0,
+                base: Some(head.clone()),
+                target: Some(head),
+                stage: sync_stage::COMPLETE,
+                height: state.height,
+                start: String::new(),
+                end: String::new(),
+                message: String::new(),
+            }],
+            vm_applied: state.executed.len() as u64,
+        })
+    }
+
+    async fn net_addrs_listen(&self) -> RpcResult<AddrInfo> {
+        Ok(AddrInfo { id: self.peer_id.clone(), addrs: Vec::new() })
+    }
+
+    async fn state_network_name(&self) -> RpcResult<String> {
+        Ok(self.node.state().network_name.clone())
+    }
+
+    async fn state_network_version(&self, tsk: TipSetKey) -> RpcResult<u32> {
+        at(&self.node.state(), &tsk)?;
+        Ok(NETWORK_VERSION)
+    }
+
+    async fn wallet_default_address(&self) -> RpcResult<LotusJson<Address>> {
+        self.node.state().wallet.default_address().map(LotusJson).ok_or_else(|| error("no default address"))
+    }
+
+    async fn wallet_new(&self, key_type: String) -> RpcResult<LotusJson<Address>> {
+        let key_type: KeyType = key_type.parse().map_err(|e: crate::wallet::WalletError| error(e.to_string()))?;
+        let mut state = self.node.state();
+        let address = state.wallet.generate(key_type);
+        self.node.persist(&state).map_err(|e| error(e.to_string()))?;
+        Ok(LotusJson(address))
+    }
+
+    async fn wallet_has(&self, address: LotusJson<Address>) -> RpcResult<bool> {
+        Ok(self.node.state().wallet.has(&address))
+    }
+
+    async fn wallet_list(&self) -> RpcResult<Vec<LotusJson<Address>>> {
+        Ok(self.node.state().wallet.list().into_iter().map(LotusJson).collect())
+    }
+
+    async fn wallet_balance(&self, address: LotusJson<Address>) -> RpcResult<LotusJson<TokenAmount>> {
+        let state = self.node.state();
+        Ok(LotusJson(state.actors.actor(&address).map(|a| a.balance.0.clone()).unwrap_or_default()))
+    }
+
+    async fn mpool_get_nonce(&self, address: LotusJson<Address>) -> RpcResult<u64> {
+        Ok(self.node.state().next_nonce(&address))
+    }
+
+    async fn mpool_push_message(
+        &self,
+        message: MessageJson,
+        spec: Option<MessageSendSpec>,
+    ) -> RpcResult<SignedMessageJson> {
+        self.node.push_message(message, spec).map_err(error)
+    }
+
+    async fn state_wait_msg(
+        &self,
+        cid: LotusJson<Cid>,
+        confidence: u64,
+        _limit: i64,
+        _allow_replaced: bool,
+    ) -> RpcResult<MsgLookup> {
+        self.node.wait_message(cid.0, confidence).await.map_err(error)
+    }
+
+    async fn state_search_msg(
+        &self,
+        _tsk: TipSetKey,
+        cid: LotusJson<Cid>,
+        _limit: i64,
+        _allow_replaced: bool,
+    ) -> RpcResult<Option<MsgLookup>> {
+        Ok(self.node.state().lookup(&cid))
+    }
+
+    async fn state_lookup_id(&self, address: LotusJson<Address>, tsk: TipSetKey) -> RpcResult<LotusJson<Address>> {
+        let state = self.node.state();
+        at(&state, &tsk)?;
+        state
+            .actors
+            .lookup_id(&address)
+            .map(|id| LotusJson(Address::new_id(id)))
+            .ok_or_else(|| error(format!("resolution lookup failed ({}): actor not found", address.0)))
+    }
+
+    async fn state_account_key(&self, address: LotusJson<Address>, tsk: TipSetKey) -> RpcResult<LotusJson<Address>> {
+        let state = self.node.state();
+        at(&state, &tsk)?;
+        state
+            .actors
+            .account_key(&address)
+            .map(LotusJson)
+            .ok_or_else(|| error(format!("{} is not an account", address.0)))
+    }
+
+    async fn state_get_actor(&self, address: LotusJson<Address>, tsk: TipSetKey) -> RpcResult<ActorJson> {
+        let state = self.node.state();
+        at(&state, &tsk)?;
+        let actor = state.actors.actor(&address).ok_or_else(|| error(format!("actor not found: {}", address.0)))?;
+        let code = sealstack_chain::message::cbor_cid(format!("fil/18/{}", actor.kind.name()).as_bytes());
+        let head = sealstack_chain::message::cbor_cid(&serde_json::to_vec(actor).unwrap_or_default());
+        Ok(ActorJson {
+            code: LotusJson(code),
+            head: LotusJson(head),
+            nonce: actor.nonce,
+            balance: actor.balance.clone(),
+            delegated_address: None,
+        })
+    }
+
+    async fn state_miner_creation_deposit(&self, tsk: TipSetKey) -> RpcResult<LotusJson<TokenAmount>> {
+        let state = self.node.state();
+        at(&state, &tsk)?;
+        Ok(state.creation_deposit.clone())
+    }
+
+    async fn state_miner_info(&self, address: LotusJson<Address>, tsk: TipSetKey) -> RpcResult<MinerInfo> {
+        let state = self.node.state();
+        at(&state, &tsk)?;
+        Ok(miner(&state, &address)?.info())
+    }
+
+    async fn state_get_randomness_from_tickets(
+        &self,
+        personalization: i64,
+        epoch: i64,
+        entropy: LotusJson<Vec<u8>>,
+        _tsk: TipSetKey,
+    ) -> RpcResult<LotusJson<Vec<u8>>> {
+        let state = self.node.state();
+        state.randomness(false, personalization, epoch, &entropy).map(|r| LotusJson(r.to_vec())).map_err(error)
+    }
+
+    async fn state_get_randomness_from_beacon(
+        &self,
+        personalization: i64,
+        epoch: i64,
+        entropy: LotusJson<Vec<u8>>,
+        _tsk: TipSetKey,
+    ) -> RpcResult<LotusJson<Vec<u8>>> {
+        let state = self.node.state();
+        state.randomness(true, personalization, epoch, &entropy).map(|r| LotusJson(r.to_vec())).map_err(error)
+    }
+
+    async fn state_miner_pre_commit_deposit_for_power(
+        &self,
+        address: LotusJson<Address>,
+        _info: SectorPreCommitInfoJson,
+        tsk: TipSetKey,
+    ) -> RpcResult<LotusJson<TokenAmount>> {
+        let state = self.node.state();
+        at(&state, &tsk)?;
+        miner(&state, &address)?;
+        // Lotus adds 10 % to the actor's figure.
+        Ok(LotusJson(TokenAmount::from_atto(state.policy.pre_commit_deposit / 100 * 110)))
+    }
+
+    async fn state_miner_initial_pledge_collateral(
+        &self,
+        address: LotusJson<Address>,
+        _info: SectorPreCommitInfoJson,
+        tsk: TipSetKey,
+    ) -> RpcResult<LotusJson<TokenAmount>> {
+        let state = self.node.state();
+        at(&state, &tsk)?;
+        miner(&state, &address)?;
+        Ok(LotusJson(TokenAmount::from_atto(state.policy.initial_pledge / 100 * 110)))
+    }
+
+    async fn state_sector_pre_commit_info(
+        &self,
+        address: LotusJson<Address>,
+        sector: u64,
+        tsk: TipSetKey,
+    ) -> RpcResult<Option<SectorPreCommitOnChainInfoJson>> {
+        let state = self.node.state();
+        at(&state, &tsk)?;
+        let miner = miner(&state, &address)?;
+        Ok(miner.precommits.get(&sector).map(|p| SectorPreCommitOnChainInfoJson {
+            info: SectorPreCommitInfoJson {
+                seal_proof: p.seal_proof,
+                sector_number: sector,
+                sealed_cid: p.sealed_cid.clone(),
+                seal_rand_epoch: p.seal_rand_epoch,
+                deal_ids: None,
+                expiration: p.expiration,
+                unsealed_cid: p.unsealed_cid.clone(),
+            },
+            pre_commit_deposit: p.deposit.clone(),
+            pre_commit_epoch: p.pre_commit_epoch,
+        }))
+    }
+
+    async fn state_miner_proving_deadline(
+        &self,
+        address: LotusJson<Address>,
+        tsk: TipSetKey,
+    ) -> RpcResult<DeadlineInfo> {
+        let state = self.node.state();
+        let height = at(&state, &tsk)?;
+        Ok(miner(&state, &address)?.deadline_info(height, &state.policy))
+    }
+
+    async fn state_miner_partitions(
+        &self,
+        address: LotusJson<Address>,
+        deadline: u64,
+        tsk: TipSetKey,
+    ) -> RpcResult<Vec<PartitionJson>> {
+        let state = self.node.state();
+        at(&state, &tsk)?;
+        let miner = miner(&state, &address)?;
+        let mut partitions: Vec<PartitionJson> = Vec::new();
+        let in_deadline: Vec<_> = miner.sectors.iter().filter(|(_, s)| s.deadline == deadline).collect();
+        let count = in_deadline.iter().map(|(_, s)| s.partition + 1).max().unwrap_or(0);
+        for index in 0..count {
+            let members: Vec<_> = in_deadline.iter().filter(|(_, s)| s.partition == index).collect();
+            let all: Vec<u64> = members.iter().map(|(n, _)| **n).collect();
+            let faulty: Vec<u64> = members.iter().filter(|(_, s)| s.faulty).map(|(n, _)| **n).collect();
+            let active: Vec<u64> = members.iter().filter(|(_, s)| !s.faulty).map(|(n, _)| **n).collect();
+            partitions.push(PartitionJson {
+                all_sectors: BitFieldJson::from_numbers(&all),
+                faulty_sectors: BitFieldJson::from_numbers(&faulty),
+                recovering_sectors: BitFieldJson::default(),
+                live_sectors: BitFieldJson::from_numbers(&all),
+                active_sectors: BitFieldJson::from_numbers(&active),
+            });
+        }
+        Ok(partitions)
+    }
+
+    async fn state_miner_sectors(
+        &self,
+        address: LotusJson<Address>,
+        filter: Option<BitFieldJson>,
+        tsk: TipSetKey,
+    ) -> RpcResult<Vec<SectorOnChainInfoJson>> {
+        let state = self.node.state();
+        at(&state, &tsk)?;
+        let miner = miner(&state, &address)?;
+        let wanted = filter.map(|f| f.numbers());
+        let zero = || LotusJson(TokenAmount::from_atto(0));
+        Ok(miner
+            .sectors
+            .iter()
+            .filter(|(n, _)| wanted.as_ref().is_none_or(|w| w.contains(n)))
+            .map(|(n, s)| SectorOnChainInfoJson {
+                sector_number: *n,
+                seal_proof: s.seal_proof,
+                sealed_cid: s.sealed_cid.clone(),
+                activation: s.activation,
+                expiration: s.expiration,
+                deal_weight: "0".into(),
+                verified_deal_weight: "0".into(),
+                initial_pledge: s.pledge.clone(),
+                expected_day_reward: zero(),
+                expected_storage_pledge: zero(),
+                power_base_epoch: s.activation,
+                replaced_day_reward: zero(),
+                sector_key_cid: None,
+                flags: 0,
+                daily_fee: zero(),
+            })
+            .collect())
+    }
+}
+
+/// Whether an actor is a miner (for tests and tools).
+pub fn is_miner(kind: &ActorKind) -> bool {
+    matches!(kind, ActorKind::Miner(_))
+}

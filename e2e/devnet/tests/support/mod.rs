@@ -1,0 +1,70 @@
+//! A devnet process for tests: the real `sealstack-devnet` binary on a loopback port with fast epochs.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use sealstack_chain::{ApiInfo, ConnectOptions, Node};
+
+/// Epoch length in tests.
+pub const BLOCK_TIME_MS: u64 = 100;
+
+/// A running `sealstack-devnet run`, killed on drop.
+pub struct DevnetProcess {
+    child: Child,
+    /// Admin API info.
+    pub api_info: ApiInfo,
+}
+
+impl DevnetProcess {
+    /// Starts a devnet on `repo` (new or existing).
+    pub fn start(repo: &Path) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sealstack-devnet"));
+        command
+            .args(["run", "--listen", "127.0.0.1:0", "--block-time-ms", &BLOCK_TIME_MS.to_string()])
+            .args(["--challenge-window", "2", "--pre-commit-challenge-delay", "3"])
+            .arg("--repo")
+            .arg(repo)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        if let Some(params) = std::env::var_os("SEALSTACK_GENERATED_PARAMS") {
+            command.env("FIL_PROOFS_PARAMETER_CACHE", params);
+        }
+        let mut child = command.spawn().expect("sealstack-devnet starts");
+        let stdout = child.stdout.take().expect("piped");
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).expect("devnet prints its API info");
+        let value =
+            line.trim().strip_prefix("FULLNODE_API_INFO=").unwrap_or_else(|| panic!("unexpected output {line:?}"));
+        DevnetProcess { child, api_info: ApiInfo::parse(value).expect("valid API info") }
+    }
+
+    /// Connects with the admin token.
+    pub async fn connect(&self) -> Node {
+        Node::connect(&self.api_info, &ConnectOptions::default()).await.expect("devnet reachable")
+    }
+
+    /// API info with another token (or none).
+    pub fn with_token(&self, token: Option<String>) -> ApiInfo {
+        ApiInfo { base_url: self.api_info.base_url.clone(), token }
+    }
+
+    /// Kills the process (as a crash would).
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for DevnetProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An Ed25519 libp2p peer ID's bytes.
+pub fn peer_id() -> Vec<u8> {
+    libp2p_identity::Keypair::generate_ed25519().public().to_peer_id().to_bytes()
+}
