@@ -122,6 +122,16 @@ pub struct InitArgs {
     /// Do not set up local sealing storage.
     #[arg(long)]
     pub no_local_storage: bool,
+    /// FIL sent to the worker with its account-creating send, so it can pay for its messages (lotus-miner
+    /// sends 0 and leaves funding to you).
+    #[arg(long, default_value = "0")]
+    pub worker_funding: String,
+    /// A parameters.json to check the cache against instead of the built-in official one.
+    #[arg(long)]
+    pub manifest: Option<PathBuf>,
+    /// Parameter cache directory that must hold the sector size's parameters.
+    #[arg(long, env = "FIL_PROOFS_PARAMETER_CACHE", default_value = "/var/tmp/filecoin-proof-parameters")]
+    pub parameter_cache: PathBuf,
 }
 
 /// Options of `run`.

@@ -33,13 +33,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let name = match cli.command {
         Command::FetchParams(args) => return commands::fetch_params::run(args).await,
         Command::Params(command) => return commands::params::run(command).await,
-        Command::Init(_) => "init",
+        Command::Init(args) => return commands::init::run(&repo, args).await,
+        Command::Actor(command) => return commands::actor::run(&repo, command).await,
+        Command::Info => return commands::info::run(&repo).await,
         Command::Run(_) => "run",
         Command::Worker(_) => "worker",
-        Command::Actor(_) => "actor",
-        Command::Info => "info",
         Command::Sectors(_) => "sectors",
     };
     tracing::debug!(repo = %repo.display(), command = name, "parsed command line");
-    anyhow::bail!("`sealstack-miner {name}` is not built yet (issues \"Miner runtime\" part 1 and 2)")
+    anyhow::bail!("`sealstack-miner {name}` is not built yet (issue \"Miner runtime, part 2\")")
 }
