@@ -125,9 +125,7 @@ async fn init_killed_after_the_push_resumes_and_creates_one_actor() {
     let owner = node.api().wallet_default_address().await.unwrap();
     // fund-worker and create-miner: two messages from the owner, none twice.
     assert_eq!(node.api().mpool_get_nonce(owner).await.unwrap(), 2);
-    let state = devnet.node.state();
-    let miners: Vec<_> = state.actors.miner_ids();
+    let miners = devnet.node.state().actors.miner_ids();
     assert_eq!(miners.len(), 1, "exactly one miner actor: {miners:?}");
-    drop(state);
     devnet.stop().await;
 }

@@ -216,10 +216,12 @@ fn base(network: &str, kind: &str, round: i64) -> [u8; 32] {
 fn decode_return(executed: &Executed) -> serde_json::Value {
     use sealstack_chain::actors::{STORAGE_POWER_ACTOR, methods};
     let create = [methods::CREATE_MINER, methods::CREATE_MINER_EXPORTED];
-    if executed.exit_code == 0 && executed.to.0 == STORAGE_POWER_ACTOR && create.contains(&executed.method) {
-        if let Ok((id, robust)) = sealstack_chain::actors::decode_create_miner_return(&executed.return_data) {
-            return serde_json::json!({ "IDAddress": id.to_string(), "RobustAddress": robust.to_string() });
-        }
+    if executed.exit_code == 0
+        && executed.to.0 == STORAGE_POWER_ACTOR
+        && create.contains(&executed.method)
+        && let Ok((id, robust)) = sealstack_chain::actors::decode_create_miner_return(&executed.return_data)
+    {
+        return serde_json::json!({ "IDAddress": id.to_string(), "RobustAddress": robust.to_string() });
     }
     serde_json::Value::Null
 }
@@ -408,10 +410,10 @@ impl DevnetNode {
                 if !state.knows(&cid) {
                     return Err(format!("failed to load message {cid}: not found"));
                 }
-                if let Some(lookup) = state.lookup(&cid) {
-                    if state.height >= lookup.height + confidence as i64 {
-                        return Ok(lookup);
-                    }
+                if let Some(lookup) = state.lookup(&cid)
+                    && state.height >= lookup.height + confidence as i64
+                {
+                    return Ok(lookup);
                 }
             }
             if heads.changed().await.is_err() {
