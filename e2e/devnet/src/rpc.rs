@@ -50,6 +50,21 @@ fn miner<'a>(state: &'a ChainState, address: &Address) -> RpcResult<&'a MinerAct
     state.actors.miner(address).ok_or_else(|| error(format!("actor {address} is not a miner (or not found)")))
 }
 
+impl DevnetApi {
+    /// A per-sector amount of the policy for an existing miner, with the 10 % Lotus adds to the actor's figure.
+    fn per_sector_amount(
+        &self,
+        address: &Address,
+        tsk: &TipSetKey,
+        amount: fn(&crate::model::SectorPolicy) -> u64,
+    ) -> RpcResult<LotusJson<TokenAmount>> {
+        let state = self.node.state();
+        at(&state, tsk)?;
+        miner(&state, address)?;
+        Ok(LotusJson(TokenAmount::from_atto(amount(&state.policy) / 100 * 110)))
+    }
+}
+
 #[async_trait]
 impl FullNodeServer for DevnetApi {
     async fn version(&self) -> RpcResult<ApiVersion> {
@@ -246,11 +261,7 @@ impl FullNodeServer for DevnetApi {
         _info: SectorPreCommitInfoJson,
         tsk: TipSetKey,
     ) -> RpcResult<LotusJson<TokenAmount>> {
-        let state = self.node.state();
-        at(&state, &tsk)?;
-        miner(&state, &address)?;
-        // Lotus adds 10 % to the actor's figure.
-        Ok(LotusJson(TokenAmount::from_atto(state.policy.pre_commit_deposit / 100 * 110)))
+        self.per_sector_amount(&address, &tsk, |policy| policy.pre_commit_deposit)
     }
 
     async fn state_miner_initial_pledge_collateral(
@@ -259,10 +270,7 @@ impl FullNodeServer for DevnetApi {
         _info: SectorPreCommitInfoJson,
         tsk: TipSetKey,
     ) -> RpcResult<LotusJson<TokenAmount>> {
-        let state = self.node.state();
-        at(&state, &tsk)?;
-        miner(&state, &address)?;
-        Ok(LotusJson(TokenAmount::from_atto(state.policy.initial_pledge / 100 * 110)))
+        self.per_sector_amount(&address, &tsk, |policy| policy.initial_pledge)
     }
 
     async fn state_sector_pre_commit_info(
