@@ -50,6 +50,10 @@ pub struct MinerSpec {
     /// Gas premium of the messages the operator sends, attoFIL (`--gas-premium`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gas_premium: Option<AttoFil>,
+    /// attoFIL sent to the worker when its account is created, so it can pay for its own messages
+    /// (ChangeMultiaddrs, PreCommit, PoSt); `lotus-miner init` sends nothing and leaves funding to you.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_funding: Option<AttoFil>,
     /// Address that sends the creation message (`--from`, default: the owner).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<Address>,
@@ -192,45 +196,50 @@ pub struct MinerStatus {
     /// The libp2p peer ID of the runtime's key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer_id: Option<String>,
-    /// The CreateMiner message; written before waiting for it, so a restart resumes instead of resending.
+    /// Progress of on-chain creation, saved before and after every message it pushes (idempotency UUID, then
+    /// CID), so a restarted operator resumes it and never sends a message twice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub creation: Option<ChainMessage>,
+    pub creation: Option<MinerCreation>,
     /// Multiaddrs the actor announces on chain, as last read.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub on_chain_multiaddrs: Vec<String>,
-    /// The last ChangeMultiaddrs/ChangePeerID the operator sent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub published: Option<PublishedAddresses>,
+    /// ChangeMultiaddrs / ChangePeerID messages pushed, by step (one step per distinct target).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub address_messages: BTreeMap<String, PushedMessage>,
     /// `ParamsReady`, `ActorCreated`, `RuntimeReady`, `AddressesPublished` and `Ready`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(schema_with = "conditions_schema")]
     pub conditions: Vec<Condition>,
 }
 
-/// A message the operator pushed to the chain.
+/// A chain message the operator pushes: its idempotency key first, its CID once the node accepted it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct ChainMessage {
+pub struct PushedMessage {
+    /// The `MsgUuid` the message is pushed with: a repeated push returns the same message.
+    pub uuid: String,
     /// CID of the signed message.
-    pub cid: String,
-    /// Value sent with it, attoFIL (the creation deposit for CreateMiner).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<String>,
-    /// Epoch at which it was executed, once known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub executed_epoch: Option<i64>,
+    pub cid: Option<String>,
 }
 
-/// Addresses the operator published on chain.
+/// Progress of on-chain creation (the JSON form of `sealstack_chain::miner_creation::CreationRecord`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct PublishedAddresses {
-    /// The multiaddrs sent.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub multiaddrs: Vec<String>,
-    /// The peer ID sent, when ChangePeerID was needed.
+pub struct MinerCreation {
+    /// The owner chosen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub peer_id: Option<String>,
-    /// The ChangeMultiaddrs (or ChangePeerID) message.
-    pub message: ChainMessage,
+    pub owner: Option<String>,
+    /// The worker chosen or created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<String>,
+    /// Messages pushed, by step: `fund-worker`, `fund-owner`, `create-miner`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub messages: BTreeMap<String, PushedMessage>,
+    /// The new actor's ID address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_address: Option<String>,
+    /// The new actor's robust address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub robust_address: Option<String>,
 }

@@ -12,6 +12,9 @@ pub enum Error {
     /// The spec is valid for the schema but cannot work (e.g. a ConfigMap key that is not there).
     #[error("invalid spec: {0}")]
     InvalidSpec(String),
+    /// The Lotus full node refused or failed a call (unreachable, bad token, message failed, ...).
+    #[error("full node: {0}")]
+    Chain(#[from] sealstack_chain::ChainError),
     /// Another object this one needs does not exist yet.
     #[error("{kind} {name} does not exist")]
     MissingDependency {
@@ -30,6 +33,7 @@ impl Error {
             Self::InvalidObject(_) => "invalid_object",
             Self::InvalidSpec(_) => "invalid_spec",
             Self::MissingDependency { .. } => "missing_dependency",
+            Self::Chain(e) => e.label(),
         }
     }
 

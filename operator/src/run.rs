@@ -10,11 +10,12 @@ use std::time::Duration;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Service;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::watcher;
 use kube::{Api, Client, ResourceExt};
 use kube_lease_manager::LeaseManagerBuilder;
-use sealstack_crds::{ParamCache, SealingWorker};
+use sealstack_crds::{Miner, ParamCache, SealingWorker};
 use serde::de::DeserializeOwned;
 use tracing::{error, info, warn};
 
@@ -23,7 +24,7 @@ use crate::error::Error;
 use crate::http::{HttpState, serve};
 use crate::kube_client::instrumented_client;
 use crate::metrics::Metrics;
-use crate::{param_cache, sealing_worker};
+use crate::{miner, param_cache, sealing_worker};
 
 /// How the operator runs.
 #[derive(Clone, Debug)]
@@ -85,9 +86,10 @@ pub async fn run(options: RunOptions) -> anyhow::Result<()> {
 
 /// Runs every controller until a shutdown signal; `namespace` limits them to one namespace.
 pub async fn controllers(client: Client, namespace: Option<String>, ctx: Arc<Context>) {
-    futures::future::join(
+    futures::future::join3(
         run_param_cache(client.clone(), namespace.clone(), ctx.clone()),
-        run_sealing_worker(client, namespace, ctx),
+        run_sealing_worker(client.clone(), namespace.clone(), ctx.clone()),
+        run_miner(client, namespace, ctx),
     )
     .await;
 }
@@ -116,6 +118,16 @@ async fn run_sealing_worker(client: Client, namespace: Option<String>, ctx: Arc<
     let controller = Controller::new(workers, watcher::Config::default().any_semantic())
         .owns(sets, watcher::Config::default().labels("app.kubernetes.io/component=sealing-worker"));
     drive(controller, "sealingworker", sealing_worker::reconcile::reconcile, ctx).await;
+}
+
+/// Runs the Miner controller alone (the e2e tests drive it beside a devnet).
+pub async fn run_miner(client: Client, namespace: Option<String>, ctx: Arc<Context>) {
+    let miners: Api<Miner> = api_for(client.clone(), &namespace);
+    let services: Api<Service> = api_for(client, &namespace);
+    // A Service change (new NodePort, LoadBalancer ingress) changes the announce addresses.
+    let controller = Controller::new(miners, watcher::Config::default().any_semantic())
+        .owns(services, watcher::Config::default().labels("app.kubernetes.io/managed-by=sealstack-operator"));
+    drive(controller, "miner", miner::reconcile::reconcile, ctx).await;
 }
 
 /// Runs one controller until shutdown, timing and counting its reconciles under `name`.

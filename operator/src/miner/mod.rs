@@ -2,3 +2,5 @@
 
 pub mod announce;
 pub mod build;
+pub mod chain;
+pub mod reconcile;

@@ -1,0 +1,172 @@
+//! The Miner controller, in-process against the local cluster and an in-process devnet: the actor created on
+//! chain once, the announce addresses published and kept equal to what the Service exposes, and the full
+//! node being down reported in a condition, then recovered from.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::{Secret, Service};
+use kube::api::{Patch, PatchParams, PostParams};
+use kube::{Api, Client};
+use sealstack_chain::{ConnectOptions, FullNodeClient, LotusJson, Node, TipSetKey};
+use sealstack_crds::conditions::{find_condition, is_true};
+use sealstack_crds::{Miner, ParamCache};
+use sealstack_devnet::{DevnetConfig, RunningDevnet};
+use sealstack_e2e::{Cluster, install_crds, wait_for};
+use sealstack_operator::context::{Context, Settings};
+use sealstack_operator::metrics::Metrics;
+use serde_json::json;
+
+async fn devnet(dir: &std::path::Path, port: u16) -> RunningDevnet {
+    let mut config = DevnetConfig::new(dir.to_path_buf(), format!("127.0.0.1:{port}").parse().unwrap());
+    config.block_time = Duration::from_millis(100);
+    sealstack_devnet::start(config).await.unwrap()
+}
+
+fn start_miner_controller(client: Client, namespace: &str) -> tokio::task::JoinHandle<()> {
+    let settings = Settings { runtime_image: "sealstack/miner:e2e".into() };
+    let ctx = Context::new(client.clone(), Arc::new(Metrics::default()), settings);
+    tokio::spawn(sealstack_operator::run::run_miner(client, Some(namespace.to_owned()), ctx))
+}
+
+/// A ParamCache marked Ready by hand: this test is about the Miner, and kwok nodes run no fetch Job.
+async fn ready_param_cache(client: &Client, ns: &str) {
+    let caches: Api<ParamCache> = Api::namespaced(client.clone(), ns);
+    let cache: ParamCache = serde_json::from_value(json!({
+        "apiVersion": "sealstack.io/v1alpha1", "kind": "ParamCache", "metadata": {"name": "params"},
+        "spec": {"sectorSizes": ["2KiB"], "gateway": "http://127.0.0.1:9/ipfs/", "storage": {"size": "1Gi"}},
+    }))
+    .unwrap();
+    caches.create(&PostParams::default(), &cache).await.unwrap();
+    let status = json!({"status": {"conditions": [{"type": "Ready", "status": "True", "reason": "Verified",
+        "message": "set by the test", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}});
+    caches.patch_status("params", &PatchParams::default(), &Patch::Merge(&status)).await.unwrap();
+}
+
+async fn api_info_secret(client: &Client, ns: &str, value: &str) {
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
+    let secret = Secret {
+        metadata: kube::api::ObjectMeta { name: Some("lotus".into()), ..Default::default() },
+        data: Some([("FULLNODE_API_INFO".to_string(), ByteString(value.as_bytes().to_vec()))].into()),
+        ..Default::default()
+    };
+    secrets.create(&PostParams::default(), &secret).await.unwrap();
+}
+
+fn miner(p2p: serde_json::Value) -> Miner {
+    serde_json::from_value(json!({
+        "apiVersion": "sealstack.io/v1alpha1", "kind": "Miner", "metadata": {"name": "m1"},
+        "spec": {
+            "fullNode": {"apiInfoSecretRef": {"name": "lotus"}},
+            "worker": {"create": "bls"},
+            "workerFunding": "10000000000000000000",
+            "sectorSize": "2KiB", "confidence": 1,
+            "paramCacheRef": {"name": "params"}, "storage": {"size": "1Gi"},
+            "p2p": p2p,
+        },
+    }))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_miner_gets_its_actor_once_and_its_addresses_follow_the_service() {
+    let Some(cluster) = Cluster::connect().await else { return };
+    let client = cluster.client();
+    install_crds(&client).await.unwrap();
+    let ns = cluster.namespace("op-miner").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let devnet = devnet(dir.path(), 0).await;
+    ready_param_cache(&client, ns.name()).await;
+    api_info_secret(&client, ns.name(), &devnet.api_info.to_env_value()).await;
+    let controller = start_miner_controller(client.clone(), ns.name());
+
+    let miners: Api<Miner> = Api::namespaced(client.clone(), ns.name());
+    let p2p = json!({"service": {"type": "LoadBalancer"}, "announceAddresses": ["/ip4/198.51.100.7/tcp/24001"]});
+    miners.create(&PostParams::default(), &miner(p2p)).await.unwrap();
+    let status = wait_for("the Miner Ready with its actor and addresses", Duration::from_secs(60), || async {
+        Ok(miners.get_status("m1").await?.status.filter(|s| is_true(&s.conditions, "Ready")))
+    })
+    .await
+    .unwrap();
+    assert!(is_true(&status.conditions, "ActorCreated") && is_true(&status.conditions, "AddressesPublished"));
+    let actor = status.actor_address.clone().unwrap();
+    assert_eq!(status.on_chain_multiaddrs, ["/ip4/198.51.100.7/tcp/24001"]);
+    let creation = status.creation.clone().unwrap();
+    assert!(creation.messages["create-miner"].cid.is_some(), "{creation:?}");
+
+    // On chain, as the status says, with the identity Secret's peer ID.
+    let node = Node::connect(&devnet.api_info, &ConnectOptions::default()).await.unwrap();
+    let address = sealstack_chain::json::parse_address(&actor).unwrap();
+    let info = node.api().state_miner_info(LotusJson(address), TipSetKey::head()).await.unwrap();
+    assert_eq!(info.multiaddrs().iter().map(|m| m.to_string()).collect::<Vec<_>>(), status.on_chain_multiaddrs);
+    assert_eq!(info.peer_id, status.peer_id);
+
+    // Without the override, the LoadBalancer's ingress is announced once it has one.
+    let patch = json!({"spec": {"p2p": {"announceAddresses": null}}});
+    miners.patch("m1", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+    let services: Api<Service> = Api::namespaced(client.clone(), ns.name());
+    let ingress = json!({"status": {"loadBalancer": {"ingress": [{"ip": "203.0.113.5"}]}}});
+    wait_for("the p2p Service", Duration::from_secs(30), || async { Ok(services.get_opt("m1-p2p").await?) })
+        .await
+        .unwrap();
+    services.patch_status("m1-p2p", &PatchParams::default(), &Patch::Merge(&ingress)).await.unwrap();
+    let status = wait_for("the LoadBalancer address on chain", Duration::from_secs(60), || async {
+        let status = miners.get_status("m1").await?.status;
+        Ok(status
+            .filter(|s| s.on_chain_multiaddrs == ["/ip4/203.0.113.5/tcp/24001"] && is_true(&s.conditions, "Ready")))
+    })
+    .await
+    .unwrap();
+    assert_eq!(status.actor_address.as_deref(), Some(actor.as_str()), "the same actor");
+    let info = node.api().state_miner_info(LotusJson(address), TipSetKey::head()).await.unwrap();
+    assert_eq!(info.multiaddrs().iter().map(|m| m.to_string()).collect::<Vec<_>>(), ["/ip4/203.0.113.5/tcp/24001"]);
+
+    // Exactly one miner actor exists on the devnet, however many reconciles ran.
+    assert_eq!(devnet.node.state().actors.miner_ids().len(), 1);
+    controller.abort();
+    devnet.stop().await;
+}
+
+#[tokio::test]
+async fn the_full_node_down_is_a_condition_and_the_miner_recovers() {
+    let Some(cluster) = Cluster::connect().await else { return };
+    let client = cluster.client();
+    install_crds(&client).await.unwrap();
+    let ns = cluster.namespace("op-miner-down").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // Reserve a port, then point the Miner at it before anything listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    ready_param_cache(&client, ns.name()).await;
+    // A token is needed in the Secret; the devnet writes its own on start, so start one briefly to get a
+    // repo (and its secret), then stop it.
+    let first = devnet(dir.path(), port).await;
+    let info = first.api_info.to_env_value();
+    first.stop().await;
+    api_info_secret(&client, ns.name(), &info).await;
+    let controller = start_miner_controller(client.clone(), ns.name());
+
+    let miners: Api<Miner> = Api::namespaced(client.clone(), ns.name());
+    let p2p = json!({"announceAddresses": ["/ip4/198.51.100.8/tcp/24001"]});
+    miners.create(&PostParams::default(), &miner(p2p)).await.unwrap();
+    let status = wait_for("a FullNodeError condition", Duration::from_secs(60), || async {
+        let status = miners.get_status("m1").await?.status;
+        Ok(status
+            .filter(|s| find_condition(&s.conditions, "ActorCreated").is_some_and(|c| c.reason == "FullNodeError")))
+    })
+    .await
+    .unwrap();
+    let condition = find_condition(&status.conditions, "ActorCreated").unwrap();
+    assert!(condition.message.contains("unreachable"), "{condition:?}");
+
+    // The node comes back (same repo, same token, same port): the controller's backoff retries and succeeds.
+    let devnet = devnet(dir.path(), port).await;
+    wait_for("the Miner Ready after the node came back", Duration::from_secs(120), || async {
+        Ok(miners.get_status("m1").await?.status.filter(|s| is_true(&s.conditions, "Ready")))
+    })
+    .await
+    .unwrap();
+    assert_eq!(devnet.node.state().actors.miner_ids().len(), 1);
+    controller.abort();
+    devnet.stop().await;
+}

@@ -1,0 +1,233 @@
+//! The Miner controller's chain side: connecting to the full node named by the Miner, creating the actor
+//! with its progress journaled in the Miner's status, and publishing the announce addresses.
+
+use std::collections::BTreeMap;
+
+use fvm_shared::address::Address;
+use fvm_shared::econ::TokenAmount;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::events::{Event, EventType};
+use kube::{Api, Resource};
+use sealstack_chain::miner_creation::{CreateMinerRequest, CreatedMiner, CreationRecord, create_miner};
+use sealstack_chain::push::{Journal, MessageLog};
+use sealstack_chain::{ApiInfo, ChainError, ConnectOptions, Node};
+use sealstack_crds::Miner;
+use sealstack_crds::miner::{MinerCreation, PushedMessage};
+
+use crate::context::Context;
+use crate::error::{Error, Result};
+
+/// Reads the Miner's full-node API info from its Secret and connects.
+pub async fn connect(miner: &Miner, secrets: &Api<Secret>) -> Result<Node> {
+    let reference = &miner.spec.full_node.api_info_secret_ref;
+    let secret = secrets
+        .get_opt(&reference.name)
+        .await?
+        .ok_or_else(|| Error::MissingDependency { kind: "Secret", name: reference.name.clone() })?;
+    let value = secret.data.as_ref().and_then(|d| d.get(&reference.key)).ok_or_else(|| {
+        Error::InvalidSpec(format!(
+            "spec.fullNode.apiInfoSecretRef: Secret {} has no key {}",
+            reference.name, reference.key
+        ))
+    })?;
+    let text = String::from_utf8_lossy(&value.0).trim().to_string();
+    let info = ApiInfo::parse(&text).map_err(|e| Error::InvalidSpec(format!("spec.fullNode.apiInfoSecretRef: {e}")))?;
+    Ok(Node::connect(&info, &ConnectOptions::default()).await?)
+}
+
+/// The creation request a Miner's spec describes.
+pub fn creation_request(miner: &Miner, peer_id: Vec<u8>) -> Result<CreateMinerRequest> {
+    let spec = &miner.spec;
+    let size = sealstack_chain::actors::sector_size(spec.sector_size.bytes()).ok_or_else(|| {
+        Error::InvalidSpec(format!("spec.sectorSize: {} is not a Filecoin sector size", spec.sector_size))
+    })?;
+    let mut request = CreateMinerRequest::new(size, peer_id);
+    request.owner = spec.owner.as_ref().map(|a| address(&a.0, "spec.owner")).transpose()?;
+    if let Some(worker) = &spec.worker {
+        request.worker = worker.address.as_ref().map(|a| address(&a.0, "spec.worker.address")).transpose()?;
+        request.create_worker_key = worker.create.is_some();
+    }
+    request.sender = spec.from.as_ref().map(|a| address(&a.0, "spec.from")).transpose()?;
+    request.gas_premium = amount(spec.gas_premium.as_ref().map(|a| a.0.as_str()), "spec.gasPremium")?;
+    request.worker_funding = amount(spec.worker_funding.as_ref().map(|a| a.0.as_str()), "spec.workerFunding")?;
+    request.confidence = u64::from(spec.confidence);
+    Ok(request)
+}
+
+fn address(text: &str, field: &str) -> Result<Address> {
+    sealstack_chain::json::parse_address(text).map_err(|e| Error::InvalidSpec(format!("{field}: {text:?}: {e}")))
+}
+
+fn amount(text: Option<&str>, field: &str) -> Result<TokenAmount> {
+    let Some(text) = text else { return Ok(TokenAmount::from_atto(0)) };
+    let atto: fvm_shared::bigint::BigInt =
+        text.parse().map_err(|_| Error::InvalidSpec(format!("{field}: {text:?} is not an attoFIL amount")))?;
+    Ok(TokenAmount::from_atto(atto))
+}
+
+/// Converts between the status form and the library's record (the same JSON).
+fn convert<A: serde::Serialize, B: serde::de::DeserializeOwned>(value: &A) -> B {
+    serde_json::from_value(serde_json::to_value(value).expect("serialises")).expect("the same JSON shape")
+}
+
+/// Saves creation progress into `status.creation` with a server-side apply of the status: when `save`
+/// returns, the record is in etcd. Each newly pushed message gets an Event and a metric.
+struct StatusJournal<'a> {
+    api: Api<Miner>,
+    miner: &'a Miner,
+    ctx: &'a Context,
+    field: &'static str,
+    seen: BTreeMap<String, Option<String>>,
+}
+
+impl StatusJournal<'_> {
+    async fn save_json(&mut self, value: serde_json::Value, messages: &MessageLog) -> Result<(), ChainError> {
+        let name = self.miner.meta().name.clone().unwrap_or_default();
+        // A merge patch of this one field: the reconcile's server-side apply of the whole status comes later.
+        let patch = serde_json::json!({ "status": { self.field: value } });
+        self.api
+            .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map_err(|e| ChainError::Client(format!("cannot record chain progress in the Miner status: {e}")))?;
+        for (step, record) in &messages.0 {
+            if record.cid.is_some() && self.seen.get(step) != Some(&record.cid) {
+                self.seen.insert(step.clone(), record.cid.clone());
+                let cid = record.cid.clone().unwrap_or_default();
+                self.ctx.metrics.chain_message(step_method(step), "pushed");
+                let event = Event {
+                    type_: EventType::Normal,
+                    reason: "ChainMessagePushed".into(),
+                    note: Some(format!("{step}: message {cid}")),
+                    action: "Push".into(),
+                    secondary: None,
+                };
+                let _ = self.ctx.recorder.publish(&event, &self.miner.object_ref(&())).await;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The metric label of a step.
+fn step_method(step: &str) -> &'static str {
+    match step {
+        s if s.starts_with("fund-") => "Send",
+        "create-miner" => "CreateMiner",
+        s if s.starts_with("change-multiaddrs") => "ChangeMultiaddrs",
+        s if s.starts_with("change-peer-id") => "ChangePeerID",
+        _ => "other",
+    }
+}
+
+impl Journal<CreationRecord> for StatusJournal<'_> {
+    async fn save(&mut self, record: &CreationRecord) -> Result<(), ChainError> {
+        let value = serde_json::to_value(convert::<_, MinerCreation>(record)).expect("serialises");
+        self.save_json(value, &record.messages).await
+    }
+}
+
+impl Journal<MessageLog> for StatusJournal<'_> {
+    async fn save(&mut self, record: &MessageLog) -> Result<(), ChainError> {
+        let value = serde_json::to_value(convert::<_, BTreeMap<String, PushedMessage>>(record)).expect("serialises");
+        self.save_json(value, record).await
+    }
+}
+
+fn seen(messages: &BTreeMap<String, PushedMessage>) -> BTreeMap<String, Option<String>> {
+    messages.iter().map(|(k, v)| (k.clone(), v.cid.clone())).collect()
+}
+
+/// Creates the actor (or finishes a creation the status shows was started).
+pub async fn ensure_created(
+    node: &Node,
+    miner: &Miner,
+    ctx: &Context,
+    peer_id: Vec<u8>,
+) -> Result<(CreatedMiner, MinerCreation)> {
+    let request = creation_request(miner, peer_id)?;
+    let previous = miner.status.as_ref().and_then(|s| s.creation.clone()).unwrap_or_default();
+    let mut record: CreationRecord = convert(&previous);
+    let api: Api<Miner> = Api::namespaced(ctx.client.clone(), miner.meta().namespace.as_deref().unwrap_or_default());
+    let mut journal = StatusJournal { api, miner, ctx, field: "creation", seen: seen(&previous.messages) };
+    let created = create_miner(node, &request, &mut record, &mut journal).await?;
+    Ok((created, convert(&record)))
+}
+
+/// Sends ChangeMultiaddrs (and ChangePeerID when `peer_id` is given) with the progress in
+/// `status.addressMessages`.
+pub async fn publish(
+    node: &Node,
+    miner: &Miner,
+    ctx: &Context,
+    actor: Address,
+    multiaddrs: Option<&[multiaddr::Multiaddr]>,
+    peer_id: Option<&[u8]>,
+) -> Result<BTreeMap<String, PushedMessage>> {
+    let previous = miner.status.as_ref().map(|s| s.address_messages.clone()).unwrap_or_default();
+    let mut log: MessageLog = convert(&previous);
+    let api: Api<Miner> = Api::namespaced(ctx.client.clone(), miner.meta().namespace.as_deref().unwrap_or_default());
+    let mut journal = StatusJournal { api, miner, ctx, field: "addressMessages", seen: seen(&previous) };
+    let confidence = u64::from(miner.spec.confidence);
+    if let Some(addrs) = multiaddrs {
+        sealstack_chain::miner_actor::set_multiaddrs(node, actor, addrs, &mut log, &mut journal, confidence).await?;
+    }
+    if let Some(peer) = peer_id {
+        sealstack_chain::miner_actor::set_peer_id(node, actor, peer, &mut log, &mut journal, confidence).await?;
+    }
+    Ok(convert(&log))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn miner(spec: serde_json::Value) -> Miner {
+        let mut base = json!({"fullNode": {"apiInfoSecretRef": {"name": "lotus"}}, "sectorSize": "2KiB",
+            "paramCacheRef": {"name": "params"}, "storage": {"size": "1Gi"}});
+        base.as_object_mut().unwrap().extend(spec.as_object().unwrap().clone());
+        serde_json::from_value(json!({"apiVersion": "sealstack.io/v1alpha1", "kind": "Miner",
+            "metadata": {"name": "m1", "namespace": "sp"}, "spec": base}))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_request_follows_the_spec() {
+        let m = miner(json!({"owner": "t01000", "worker": {"create": "bls"}, "from": "f01001",
+            "gasPremium": "100", "workerFunding": "5000", "confidence": 3}));
+        let request = creation_request(&m, vec![1, 2]).unwrap();
+        assert_eq!(request.owner, Some(Address::new_id(1000)));
+        assert_eq!(request.sender, Some(Address::new_id(1001)));
+        assert!(request.create_worker_key && request.worker.is_none());
+        assert_eq!(request.gas_premium, TokenAmount::from_atto(100));
+        assert_eq!(request.worker_funding, TokenAmount::from_atto(5000));
+        assert_eq!(request.confidence, 3);
+        assert_eq!(request.peer_id, vec![1, 2]);
+        assert_eq!(request.sector_size, fvm_shared::sector::SectorSize::_2KiB);
+    }
+
+    #[test]
+    fn defaults_are_lotus_miners() {
+        let request = creation_request(&miner(json!({})), Vec::new()).unwrap();
+        assert!(request.owner.is_none() && request.worker.is_none() && !request.create_worker_key);
+        assert!(request.gas_premium.is_zero() && request.worker_funding.is_zero());
+        assert_eq!(request.confidence, 5);
+    }
+
+    #[test]
+    fn status_and_library_records_share_one_json_shape() {
+        let status = MinerCreation {
+            owner: Some("t0100".into()),
+            messages: [("create-miner".to_string(), PushedMessage { uuid: "u".into(), cid: Some("bafy".into()) })]
+                .into(),
+            id_address: Some("t01000".into()),
+            ..Default::default()
+        };
+        let record: CreationRecord = convert(&status);
+        assert_eq!(record.messages.0["create-miner"].cid.as_deref(), Some("bafy"));
+        assert_eq!(convert::<_, MinerCreation>(&record), status);
+        assert_eq!(step_method("change-multiaddrs-0123"), "ChangeMultiaddrs");
+        assert_eq!(step_method("fund-worker"), "Send");
+    }
+}
