@@ -3,6 +3,7 @@
 #
 #   docker build --target operator -t sealstack/operator .
 #   docker build --target runtime  -t sealstack/miner .
+#   docker build --target devnet   -t sealstack/devnet .
 #   docker build --target runtime  --build-arg MINER_FEATURES=opencl -t sealstack/miner:opencl .
 #
 # MINER_FEATURES turns on GPU proving in sealstack-miner: `opencl` (needs the OpenCL ICD loader at build and
@@ -21,10 +22,11 @@ WORKDIR /src
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked -p sealstack-operator \
+    cargo build --release --locked -p sealstack-operator -p sealstack-devnet \
  && cargo build --release --locked -p sealstack-miner --features "$MINER_FEATURES" \
  && install -D -m 0755 target/release/sealstack-operator /out/sealstack-operator \
- && install -D -m 0755 target/release/sealstack-miner /out/sealstack-miner
+ && install -D -m 0755 target/release/sealstack-miner /out/sealstack-miner \
+ && install -D -m 0755 target/release/sealstack-devnet /out/sealstack-devnet
 
 FROM ${RUNTIME_IMAGE} AS runtime-base
 ARG MINER_FEATURES=""
@@ -48,3 +50,11 @@ COPY --from=builder /out/sealstack-miner /usr/local/bin/sealstack-miner
 ENV FIL_PROOFS_PARAMETER_CACHE=/var/tmp/filecoin-proof-parameters
 EXPOSE 2345 24001 9100
 ENTRYPOINT ["/usr/local/bin/sealstack-miner"]
+
+# The devnet: a Lotus-API dev chain for test clusters (its repo, with the admin token, lives in /devnet).
+FROM runtime-base AS devnet
+COPY --from=builder /out/sealstack-devnet /usr/local/bin/sealstack-devnet
+ENV SEALSTACK_DEVNET_REPO=/devnet FIL_PROOFS_PARAMETER_CACHE=/var/tmp/filecoin-proof-parameters
+EXPOSE 1234
+ENTRYPOINT ["/usr/local/bin/sealstack-devnet"]
+CMD ["run", "--listen", "0.0.0.0:1234"]
