@@ -55,7 +55,12 @@ fn main() -> anyhow::Result<()> {
     tokio::runtime::Runtime::new()?.block_on(async {
         let devnet = start(config).await?;
         println!("FULLNODE_API_INFO={}", devnet.api_info.to_env_value());
-        tokio::signal::ctrl_c().await?;
+        // Ctrl-C or SIGTERM (a pod being stopped): state is on disk after every epoch either way.
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result?,
+            _ = term.recv() => {}
+        }
         devnet.stop().await;
         Ok(())
     })
