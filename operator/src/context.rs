@@ -8,10 +8,13 @@ use kube::runtime::events::{Recorder, Reporter};
 use crate::metrics::Metrics;
 
 /// Operator-wide settings.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Settings {
     /// Image of `sealstack-miner` for Jobs and pods whose spec names none.
     pub runtime_image: String,
+    /// Fault injection for crash tests: the first time a chain journal is about to record the CID of this
+    /// step's message (e.g. `create-miner`), the save fails as if the operator died right after the push.
+    pub fail_before_saving: Option<String>,
 }
 
 /// Shared state of the controllers.
@@ -24,6 +27,8 @@ pub struct Context {
     pub recorder: Recorder,
     /// Operator-wide settings.
     pub settings: Settings,
+    /// Whether the injected failure (`Settings::fail_before_saving`) already happened.
+    pub fault_fired: std::sync::atomic::AtomicBool,
 }
 
 impl Context {
@@ -31,6 +36,6 @@ impl Context {
     pub fn new(client: Client, metrics: Arc<Metrics>, settings: Settings) -> Arc<Self> {
         let reporter = Reporter { controller: crate::FIELD_MANAGER.into(), instance: std::env::var("POD_NAME").ok() };
         let recorder = Recorder::new(client.clone(), reporter);
-        Arc::new(Self { client, metrics, recorder, settings })
+        Arc::new(Self { client, metrics, recorder, settings, fault_fired: Default::default() })
     }
 }

@@ -67,7 +67,10 @@ async fn main() -> anyhow::Result<()> {
                 metrics_addr: args.metrics_addr,
                 namespace: args.namespace,
                 leader_lease: Some(args.leader_lease).filter(|l| !l.is_empty()),
-                settings: sealstack_operator::context::Settings { runtime_image: args.runtime_image },
+                settings: sealstack_operator::context::Settings {
+                    runtime_image: args.runtime_image,
+                    ..Default::default()
+                },
             })
             .await
         }

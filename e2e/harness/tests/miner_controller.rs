@@ -25,7 +25,7 @@ async fn devnet(dir: &std::path::Path, port: u16) -> RunningDevnet {
 }
 
 fn start_miner_controller(client: Client, namespace: &str) -> tokio::task::JoinHandle<()> {
-    let settings = Settings { runtime_image: "sealstack/miner:e2e".into() };
+    let settings = Settings { runtime_image: "sealstack/miner:e2e".into(), ..Default::default() };
     let ctx = Context::new(client.clone(), Arc::new(Metrics::default()), settings);
     tokio::spawn(sealstack_operator::run::run_miner(client, Some(namespace.to_owned()), ctx))
 }
@@ -168,5 +168,54 @@ async fn the_full_node_down_is_a_condition_and_the_miner_recovers() {
     .unwrap();
     assert_eq!(devnet.node.state().actors.miner_ids().len(), 1);
     controller.abort();
+    devnet.stop().await;
+}
+
+#[tokio::test]
+async fn an_operator_dying_right_after_the_create_miner_push_still_makes_one_actor() {
+    let Some(cluster) = Cluster::connect().await else { return };
+    let client = cluster.client();
+    install_crds(&client).await.unwrap();
+    let ns = cluster.namespace("op-miner-crash").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let devnet = devnet(dir.path(), 0).await;
+    ready_param_cache(&client, ns.name()).await;
+    api_info_secret(&client, ns.name(), &devnet.api_info.to_env_value()).await;
+
+    // The first operator records the UUID, pushes CreateMiner, and "dies" before recording the CID.
+    let settings =
+        Settings { runtime_image: "sealstack/miner:e2e".into(), fail_before_saving: Some("create-miner".into()) };
+    let ctx = Context::new(client.clone(), Arc::new(Metrics::default()), settings);
+    let first =
+        tokio::spawn(sealstack_operator::run::run_miner(client.clone(), Some(ns.name().to_owned()), ctx.clone()));
+    let miners: Api<Miner> = Api::namespaced(client.clone(), ns.name());
+    miners
+        .create(&PostParams::default(), &miner(json!({"announceAddresses": ["/ip4/198.51.100.9/tcp/24001"]})))
+        .await
+        .unwrap();
+    wait_for("the injected failure", Duration::from_secs(60), || async {
+        Ok(ctx.fault_fired.load(std::sync::atomic::Ordering::SeqCst).then_some(()))
+    })
+    .await
+    .unwrap();
+    first.abort();
+    let status = miners.get_status("m1").await.unwrap().status.unwrap();
+    let pushed = &status.creation.unwrap().messages["create-miner"];
+    assert!(pushed.cid.is_none(), "the CID was not recorded: {pushed:?}");
+
+    // A new operator resumes from the status: same UUID, so the node returns the same message.
+    let second = start_miner_controller(client.clone(), ns.name());
+    let status = wait_for("the Miner Ready", Duration::from_secs(60), || async {
+        Ok(miners.get_status("m1").await?.status.filter(|s| is_true(&s.conditions, "Ready")))
+    })
+    .await
+    .unwrap();
+    assert!(status.actor_address.is_some());
+    assert_eq!(devnet.node.state().actors.miner_ids().len(), 1, "exactly one miner actor");
+    let owner = devnet.node.state().wallet.default_address().unwrap();
+    // fund-worker, create-miner and one ChangeMultiaddrs would come from the worker; the owner sent two.
+    let node = Node::connect(&devnet.api_info, &ConnectOptions::default()).await.unwrap();
+    assert_eq!(node.api().mpool_get_nonce(LotusJson(owner)).await.unwrap(), 2);
+    second.abort();
     devnet.stop().await;
 }

@@ -27,7 +27,7 @@ async fn counted_client(metrics: Arc<Metrics>) -> Client {
 
 /// Starts the controllers for one namespace; they stop when the returned task is aborted.
 fn start_controllers(client: Client, namespace: &str, metrics: Arc<Metrics>) -> tokio::task::JoinHandle<()> {
-    let settings = Settings { runtime_image: "sealstack/miner:e2e".into() };
+    let settings = Settings { runtime_image: "sealstack/miner:e2e".into(), ..Default::default() };
     let ctx = Context::new(client.clone(), metrics.clone(), settings);
     tokio::spawn(sealstack_operator::run::controllers(client, Some(namespace.to_owned()), ctx))
 }

@@ -83,6 +83,12 @@ struct StatusJournal<'a> {
 
 impl StatusJournal<'_> {
     async fn save_json(&mut self, value: serde_json::Value, messages: &MessageLog) -> Result<(), ChainError> {
+        if let Some(step) = &self.ctx.settings.fail_before_saving
+            && messages.0.get(step).is_some_and(|m| m.cid.is_some())
+            && !self.ctx.fault_fired.swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err(ChainError::Client(format!("injected failure: {step} pushed, its CID not recorded")));
+        }
         let name = self.miner.meta().name.clone().unwrap_or_default();
         // A merge patch of this one field: the reconcile's server-side apply of the whole status comes later.
         let patch = serde_json::json!({ "status": { self.field: value } });
