@@ -11,14 +11,13 @@
 //! `SEALSTACK_GENERATED_PARAMS`; without it the test says so and passes, unless
 //! `SEALSTACK_REQUIRE_GENERATED_PARAMS=1` makes that a failure.
 
-// Only `peer_id` is used here: this test starts its devnet with its own epoch lengths and challenge window.
-#[allow(dead_code)]
+#[allow(dead_code)] // not every helper of the shared module is used here
 mod support;
 
+use support::DevnetProcess;
+
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cid::Cid;
@@ -36,7 +35,7 @@ use sealstack_chain::miner_creation::{CreateMinerRequest, CreationRecord, create
 use sealstack_chain::node::MsgLookup;
 use sealstack_chain::push::{MessageLog, NoJournal, push_once};
 use sealstack_chain::randomness::{miner_entropy, tags};
-use sealstack_chain::{ApiInfo, ChainError, ConnectOptions, FullNodeClient, LotusJson, Node, TipSetKey};
+use sealstack_chain::{ChainError, FullNodeClient, LotusJson, Node, TipSetKey};
 use sealstack_devnet::model::prover_id;
 use sealstack_devnet::proofs::{api_seal_proof, api_window_post_proof};
 
@@ -67,44 +66,9 @@ fn generated_dir() -> Option<PathBuf> {
     }
 }
 
-/// A `sealstack-devnet run` with this test's challenge window (for a new chain), killed on drop.
-struct Devnet {
-    child: Child,
-    api_info: ApiInfo,
-}
-
-impl Devnet {
-    fn start(repo: &Path, params: &Path, block_time_ms: u64) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sealstack-devnet"))
-            .args(["run", "--listen", "127.0.0.1:0", "--block-time-ms", &block_time_ms.to_string()])
-            .args(["--challenge-window", &CHALLENGE_WINDOW.to_string()])
-            .args(["--pre-commit-challenge-delay", &PRE_COMMIT_CHALLENGE_DELAY.to_string()])
-            .arg("--repo")
-            .arg(repo)
-            .env("RUST_LOG", "info")
-            .env("FIL_PROOFS_PARAMETER_CACHE", params)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("sealstack-devnet starts");
-        let stdout = child.stdout.take().expect("piped");
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("devnet prints its API info");
-        let value =
-            line.trim().strip_prefix("FULLNODE_API_INFO=").unwrap_or_else(|| panic!("unexpected output {line:?}"));
-        Devnet { child, api_info: ApiInfo::parse(value).expect("valid API info") }
-    }
-
-    async fn connect(&self) -> Node {
-        Node::connect(&self.api_info, &ConnectOptions::default()).await.expect("devnet reachable")
-    }
-}
-
-impl Drop for Devnet {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The devnet with this test's epochs and deadlines.
+fn start_devnet(repo: &Path, block_time_ms: u64) -> DevnetProcess {
+    DevnetProcess::start_with(repo, block_time_ms, CHALLENGE_WINDOW, PRE_COMMIT_CHALLENGE_DELAY)
 }
 
 async fn head(node: &Node) -> i64 {
@@ -237,7 +201,7 @@ async fn a_sealed_sector_is_proven_and_a_missed_deadline_faults() {
     let elapsed = move || format!("{:.1}s", started.elapsed().as_secs_f64());
 
     let repo = tempfile::tempdir().unwrap();
-    let devnet = Devnet::start(repo.path(), &params, BLOCK_TIME_MS);
+    let devnet = start_devnet(repo.path(), BLOCK_TIME_MS);
     let node = devnet.connect().await;
     let api = node.api();
 
@@ -433,7 +397,7 @@ async fn a_sealed_sector_is_proven_and_a_missed_deadline_faults() {
     // The same chain with fast epochs: a proving period later the deadline closes again without a PoSt,
     // and the sector is faulty.
     drop(devnet);
-    let devnet = Devnet::start(repo.path(), &params, FAST_BLOCK_TIME_MS);
+    let devnet = start_devnet(repo.path(), FAST_BLOCK_TIME_MS);
     let node = devnet.connect().await;
     let api = node.api();
     let next_close = close + period;

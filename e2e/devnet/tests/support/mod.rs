@@ -17,12 +17,19 @@ pub struct DevnetProcess {
 }
 
 impl DevnetProcess {
-    /// Starts a devnet on `repo` (new or existing).
+    /// Starts a devnet on `repo` (new or existing) with test epochs.
     pub fn start(repo: &Path) -> Self {
+        Self::start_with(repo, BLOCK_TIME_MS, 2, 3)
+    }
+
+    /// Starts a devnet with the given epoch length, challenge window and pre-commit challenge delay (the
+    /// last two only matter to a new chain).
+    pub fn start_with(repo: &Path, block_time_ms: u64, challenge_window: i64, challenge_delay: i64) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_sealstack-devnet"));
         command
-            .args(["run", "--listen", "127.0.0.1:0", "--block-time-ms", &BLOCK_TIME_MS.to_string()])
-            .args(["--challenge-window", "2", "--pre-commit-challenge-delay", "3"])
+            .args(["run", "--listen", "127.0.0.1:0", "--block-time-ms", &block_time_ms.to_string()])
+            .args(["--challenge-window", &challenge_window.to_string()])
+            .args(["--pre-commit-challenge-delay", &challenge_delay.to_string()])
             .arg("--repo")
             .arg(repo)
             .env("RUST_LOG", "info")
