@@ -13,7 +13,8 @@ pub struct Settings {
     /// Image of `sealstack-miner` for Jobs and pods whose spec names none.
     pub runtime_image: String,
     /// Fault injection for crash tests: the first time a chain journal is about to record the CID of this
-    /// step's message (e.g. `create-miner`), the save fails as if the operator died right after the push.
+    /// step's message (e.g. `create-miner`), that reconcile hangs for ever without recording it, as if the
+    /// operator died right after the push.
     pub fail_before_saving: Option<String>,
 }
 
