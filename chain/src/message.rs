@@ -35,6 +35,22 @@ pub fn signed_message_cid(message: &Message, signature: &Signature) -> Cid {
     }
 }
 
+/// A message for MpoolPushMessage to complete: nonce and gas left at 0 for the node to fill in.
+pub fn unsigned_message(from: Address, to: Address, value: TokenAmount, method_num: u64, params: RawBytes) -> Message {
+    Message {
+        version: 0,
+        from,
+        to,
+        sequence: 0,
+        value,
+        method_num,
+        params,
+        gas_limit: 0,
+        gas_fee_cap: TokenAmount::from_atto(0),
+        gas_premium: TokenAmount::from_atto(0),
+    }
+}
+
 /// A message in Lotus JSON; `CID` is computed on output and ignored on input.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MessageJson {

@@ -11,6 +11,7 @@ use crate::api::FullNodeClient;
 use crate::client::Node;
 use crate::error::ChainError;
 use crate::json::{LotusJson, TipSetKey};
+use crate::message::unsigned_message;
 use crate::node::MsgLookup;
 use crate::push::{Journal, MessageLog, push_once};
 
@@ -78,18 +79,7 @@ async fn from_worker(
     params: fvm_ipld_encoding::RawBytes,
 ) -> Result<Message, ChainError> {
     let info = node.api().state_miner_info(LotusJson(miner), TipSetKey::head()).await.map_err(node.err())?;
-    Ok(Message {
-        version: 0,
-        from: info.worker.0,
-        to: miner,
-        sequence: 0,
-        value: TokenAmount::from_atto(0),
-        method_num,
-        params,
-        gas_limit: 0,
-        gas_fee_cap: TokenAmount::from_atto(0),
-        gas_premium: TokenAmount::from_atto(0),
-    })
+    Ok(unsigned_message(info.worker.0, miner, TokenAmount::from_atto(0), method_num, params))
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ use crate::api::FullNodeClient;
 use crate::client::Node;
 use crate::error::ChainError;
 use crate::json::{LotusJson, TipSetKey, parse_address};
+use crate::message::unsigned_message;
 use crate::push::{Journal, MessageLog, push_once};
 
 /// What to create.
@@ -219,6 +220,7 @@ async fn has_actor(node: &Node, address: Address) -> Result<bool, ChainError> {
     }
 }
 
+/// A message from `from` with the request's gas premium.
 fn message(
     from: Address,
     to: Address,
@@ -227,18 +229,7 @@ fn message(
     params: fvm_ipld_encoding::RawBytes,
     request: &CreateMinerRequest,
 ) -> Message {
-    Message {
-        version: 0,
-        from,
-        to,
-        sequence: 0,
-        value,
-        method_num,
-        params,
-        gas_limit: 0,
-        gas_fee_cap: TokenAmount::from_atto(0),
-        gas_premium: request.gas_premium.clone(),
-    }
+    Message { gas_premium: request.gas_premium.clone(), ..unsigned_message(from, to, value, method_num, params) }
 }
 
 /// `deposit × factor`, computed in parts per million to stay in integers.

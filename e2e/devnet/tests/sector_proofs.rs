@@ -105,18 +105,7 @@ async fn partitions(node: &Node, miner: Address, deadline: u64) -> Vec<Partition
 }
 
 fn message(from: Address, to: Address, method_num: u64, params: RawBytes, value: TokenAmount) -> Message {
-    Message {
-        version: 0,
-        from,
-        to,
-        sequence: 0,
-        value,
-        method_num,
-        params,
-        gas_limit: 0,
-        gas_fee_cap: TokenAmount::from_atto(0),
-        gas_premium: TokenAmount::from_atto(0),
-    }
+    sealstack_chain::message::unsigned_message(from, to, value, method_num, params)
 }
 
 /// A miner method call from the worker, pushed once under `step` and waited for (no confidence).

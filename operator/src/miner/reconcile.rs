@@ -13,9 +13,9 @@ use kube::core::object::HasStatus;
 use kube::runtime::controller::Action;
 use kube::{Api, Resource, ResourceExt};
 use sealstack_chain::{FullNodeClient, LotusJson, TipSetKey};
+use sealstack_crds::Miner;
 use sealstack_crds::conditions::set_condition;
 use sealstack_crds::miner::MinerStatus;
-use sealstack_crds::{Miner, ParamCache};
 use tracing::{info, instrument};
 
 use super::announce::{Announce, announce};
@@ -27,7 +27,6 @@ use crate::FIELD_MANAGER;
 use crate::apply::apply;
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::param_cache::status::is_ready;
 
 /// How often a settled Miner is compared with the chain again.
 const WHEN_SETTLED: Duration = Duration::from_secs(60);
@@ -46,13 +45,8 @@ pub async fn reconcile(miner: Arc<Miner>, ctx: Arc<Context>) -> Result<Action> {
     let now = || Time(Timestamp::now());
 
     // The ParamCache: the runtime proves with its parameters.
-    let caches: Api<ParamCache> = Api::namespaced(client.clone(), &namespace);
+    let (_, params_ready) = crate::param_cache::of_miner(&client, &namespace, &miner).await?;
     let cache_name = &miner.spec.param_cache_ref.name;
-    let cache = caches
-        .get_opt(cache_name)
-        .await?
-        .ok_or_else(|| Error::MissingDependency { kind: "ParamCache", name: cache_name.clone() })?;
-    let params_ready = cache.status().is_some_and(is_ready);
     let (s, reason, message) = if params_ready {
         ("True", "ParamCacheReady", format!("ParamCache {cache_name} is Ready"))
     } else {

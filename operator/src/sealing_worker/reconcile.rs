@@ -10,7 +10,7 @@ use kube::api::{Patch, PatchParams};
 use kube::core::object::HasStatus;
 use kube::runtime::controller::Action;
 use kube::{Api, Resource, ResourceExt};
-use sealstack_crds::{Miner, ParamCache, SealingWorker};
+use sealstack_crds::{Miner, SealingWorker};
 use tracing::instrument;
 
 use super::build::{WorkerInputs, build_stateful_set, selector_string};
@@ -21,7 +21,6 @@ use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::names::miner_api_secret;
 use crate::param_cache::build::claim_name;
-use crate::param_cache::status::is_ready;
 
 /// Brings one SealingWorker's StatefulSet and status in line with its spec.
 #[instrument(skip_all, fields(sealingworker = %worker.name_any(), namespace = worker.namespace().unwrap_or_default()))]
@@ -36,13 +35,7 @@ pub async fn reconcile(worker: Arc<SealingWorker>, ctx: Arc<Context>) -> Result<
         .get_opt(miner_name)
         .await?
         .ok_or_else(|| Error::MissingDependency { kind: "Miner", name: miner_name.clone() })?;
-    let caches: Api<ParamCache> = Api::namespaced(client.clone(), &namespace);
-    let cache_name = &miner.spec.param_cache_ref.name;
-    let cache = caches
-        .get_opt(cache_name)
-        .await?
-        .ok_or_else(|| Error::MissingDependency { kind: "ParamCache", name: cache_name.clone() })?;
-    let params_ready = cache.status().is_some_and(is_ready);
+    let (cache, params_ready) = crate::param_cache::of_miner(&client, &namespace, &miner).await?;
 
     // Build and apply.
     let inputs = WorkerInputs {
