@@ -146,6 +146,12 @@ pub struct RunArgs {
     /// `/metrics` and health endpoints.
     #[arg(long, default_value = "0.0.0.0:9100")]
     pub metrics_addr: SocketAddr,
+    /// The miner actor to run for (default: the repo's, from `init`); the operator passes the actor it made.
+    #[arg(long, env = "SEALSTACK_MINER_ACTOR")]
+    pub actor: Option<String>,
+    /// A protobuf-encoded libp2p key to use instead of the repo's (the operator mounts it from a Secret).
+    #[arg(long)]
+    pub libp2p_key: Option<PathBuf>,
 }
 
 /// Options of `worker`.

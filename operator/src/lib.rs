@@ -17,6 +17,7 @@ pub mod rbac;
 pub mod run;
 pub mod sealing_worker;
 pub mod security;
+pub mod volumes;
 
 /// The field manager of every server-side apply the operator makes.
 pub const FIELD_MANAGER: &str = "sealstack-operator";

@@ -123,10 +123,13 @@ async fn run_sealing_worker(client: Client, namespace: Option<String>, ctx: Arc<
 /// Runs the Miner controller alone (the e2e tests drive it beside a devnet).
 pub async fn run_miner(client: Client, namespace: Option<String>, ctx: Arc<Context>) {
     let miners: Api<Miner> = api_for(client.clone(), &namespace);
-    let services: Api<Service> = api_for(client, &namespace);
-    // A Service change (new NodePort, LoadBalancer ingress) changes the announce addresses.
+    let services: Api<Service> = api_for(client.clone(), &namespace);
+    let sets: Api<StatefulSet> = api_for(client, &namespace);
+    // A Service change (new NodePort, LoadBalancer ingress) changes the announce addresses; the runtime's
+    // StatefulSet changes RuntimeReady.
     let controller = Controller::new(miners, watcher::Config::default().any_semantic())
-        .owns(services, watcher::Config::default().labels("app.kubernetes.io/managed-by=sealstack-operator"));
+        .owns(services, watcher::Config::default().labels("app.kubernetes.io/managed-by=sealstack-operator"))
+        .owns(sets, watcher::Config::default().labels("app.kubernetes.io/component=miner-runtime"));
     drive(controller, "miner", miner::reconcile::reconcile, ctx).await;
 }
 

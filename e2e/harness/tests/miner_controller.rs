@@ -102,6 +102,14 @@ async fn a_miner_gets_its_actor_once_and_its_addresses_follow_the_service() {
     assert_eq!(info.multiaddrs().iter().map(|m| m.to_string()).collect::<Vec<_>>(), status.on_chain_multiaddrs);
     assert_eq!(info.peer_id, status.peer_id);
 
+    // The runtime StatefulSet runs one daemon for that actor.
+    let sets: Api<k8s_openapi::api::apps::v1::StatefulSet> = Api::namespaced(client.clone(), ns.name());
+    let runtime = sets.get("m1-runtime").await.unwrap();
+    assert_eq!(runtime.spec.as_ref().unwrap().replicas, Some(1));
+    let container = &runtime.spec.unwrap().template.spec.unwrap().containers[0];
+    let actor_env = container.env.as_ref().unwrap().iter().find(|e| e.name == "SEALSTACK_MINER_ACTOR").unwrap();
+    assert_eq!(actor_env.value.as_deref(), Some(actor.as_str()));
+
     // Without the override, the LoadBalancer's ingress is announced once it has one.
     let patch = json!({"spec": {"p2p": {"announceAddresses": null}}});
     miners.patch("m1", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();

@@ -28,7 +28,12 @@ pub fn selector_labels(miner: &Miner) -> BTreeMap<String, String> {
     ])
 }
 
-fn metadata(miner: &Miner, name: String, component: &str, annotations: Option<BTreeMap<String, String>>) -> ObjectMeta {
+pub(super) fn metadata(
+    miner: &Miner,
+    name: String,
+    component: &str,
+    annotations: Option<BTreeMap<String, String>>,
+) -> ObjectMeta {
     ObjectMeta {
         name: Some(name),
         namespace: miner.namespace(),

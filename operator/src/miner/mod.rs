@@ -4,3 +4,4 @@ pub mod announce;
 pub mod build;
 pub mod chain;
 pub mod reconcile;
+pub mod runtime;

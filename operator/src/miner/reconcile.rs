@@ -5,6 +5,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Node as KubeNode, Pod, Secret, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
@@ -23,6 +24,7 @@ use super::build::{
     build_api_service, build_identity_secret, build_p2p_service, identity_secret_name, peer_id_of, selector_labels,
 };
 use super::chain::{connect, ensure_created, publish};
+use super::runtime::{RuntimeInputs, build_runtime_stateful_set};
 use crate::FIELD_MANAGER;
 use crate::apply::apply;
 use crate::context::Context;
@@ -45,7 +47,7 @@ pub async fn reconcile(miner: Arc<Miner>, ctx: Arc<Context>) -> Result<Action> {
     let now = || Time(Timestamp::now());
 
     // The ParamCache: the runtime proves with its parameters.
-    let (_, params_ready) = crate::param_cache::of_miner(&client, &namespace, &miner).await?;
+    let (cache, params_ready) = crate::param_cache::of_miner(&client, &namespace, &miner).await?;
     let cache_name = &miner.spec.param_cache_ref.name;
     let (s, reason, message) = if params_ready {
         ("True", "ParamCacheReady", format!("ParamCache {cache_name} is Ready"))
@@ -144,6 +146,26 @@ pub async fn reconcile(miner: Arc<Miner>, ctx: Arc<Context>) -> Result<Action> {
         now(),
     );
 
+    // The runtime, for this actor.
+    let sets: Api<StatefulSet> = Api::namespaced(client.clone(), &namespace);
+    let runtime = build_runtime_stateful_set(
+        &miner,
+        &RuntimeInputs {
+            default_image: ctx.settings.runtime_image.clone(),
+            params_claim: crate::param_cache::build::claim_name(&cache),
+            actor: Some(actor.to_string()),
+        },
+    );
+    let existing = sets.get_opt(&runtime.name_any()).await?;
+    let (runtime, _) = apply(&sets, &runtime, existing.as_ref()).await?;
+    let ready_replicas = runtime.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0);
+    let (s, reason, message) = if ready_replicas > 0 {
+        ("True", "RuntimeRunning", format!("{} is ready", runtime.name_any()))
+    } else {
+        ("False", "RuntimeStarting", format!("waiting for {} to be ready", runtime.name_any()))
+    };
+    set_condition(&mut status.conditions, "RuntimeReady", s, reason, message, generation, now());
+
     // The addresses announced on chain.
     let kube_node = runtime_node(&ctx, &miner, &namespace).await?;
     let published = match announce(&miner.spec.p2p, Some(&p2p), kube_node.as_ref()) {
@@ -183,6 +205,7 @@ pub async fn reconcile(miner: Arc<Miner>, ctx: Arc<Context>) -> Result<Action> {
         }
     };
     let (s, reason, message) = if published {
+        // The daemon's readiness joins this once `sealstack-miner run` exists; RuntimeReady reports it now.
         ("True", "ActorReady", format!("miner actor {actor} is on chain with its addresses"))
     } else {
         ("False", "AddressesPending", "the announce addresses are not on chain yet".to_string())

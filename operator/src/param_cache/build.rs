@@ -1,11 +1,9 @@
 //! The ParamCache's children, built from the spec alone: its PersistentVolumeClaim and its fetch Job.
 
-use std::collections::BTreeMap;
-
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
-    ConfigMapVolumeSource, Container, EnvVar, PersistentVolumeClaim, PersistentVolumeClaimSpec,
-    PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, Volume, VolumeMount, VolumeResourceRequirements,
+    ConfigMapVolumeSource, Container, EnvVar, PersistentVolumeClaim, PersistentVolumeClaimVolumeSource, PodSpec,
+    PodTemplateSpec, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::ResourceExt;
@@ -45,11 +43,6 @@ pub fn build_claim(cache: &ParamCache) -> Option<PersistentVolumeClaim> {
     if storage.existing_claim.is_some() {
         return None;
     }
-    let access_modes = if storage.access_modes.is_empty() {
-        vec!["ReadWriteOnce".to_owned()]
-    } else {
-        storage.access_modes.iter().map(|m| m.as_str().to_owned()).collect()
-    };
     Some(PersistentVolumeClaim {
         metadata: ObjectMeta {
             name: Some(claim_name(cache)),
@@ -57,15 +50,7 @@ pub fn build_claim(cache: &ParamCache) -> Option<PersistentVolumeClaim> {
             labels: Some(child_labels("param-cache", PARAM_CACHE_LABEL, &cache.name_any())),
             ..ObjectMeta::default()
         },
-        spec: Some(PersistentVolumeClaimSpec {
-            access_modes: Some(access_modes),
-            storage_class_name: storage.storage_class_name.clone(),
-            resources: Some(VolumeResourceRequirements {
-                requests: storage.size.clone().map(|size| BTreeMap::from([("storage".to_owned(), size)])),
-                ..VolumeResourceRequirements::default()
-            }),
-            ..PersistentVolumeClaimSpec::default()
-        }),
+        spec: Some(crate::volumes::claim_spec(storage)),
         ..PersistentVolumeClaim::default()
     })
 }

@@ -1,0 +1,261 @@
+//! The miner runtime: a StatefulSet of one `sealstack-miner run` pod with the Miner's storage, its libp2p
+//! identity, the ParamCache (read-only) and the full node's API info. Held at zero replicas until the actor
+//! exists on chain: the daemon proves for that actor.
+
+use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
+use k8s_openapi::api::core::v1::{
+    Container, ContainerPort, EnvVar, EnvVarSource, HTTPGetAction, PersistentVolumeClaim,
+    PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, Probe, SecretKeySelector, SecretVolumeSource, Volume,
+    VolumeMount,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube::ResourceExt;
+use sealstack_crds::Miner;
+
+use super::build::{API_PORT, P2P_KEY, identity_secret_name, metadata, selector_labels};
+use crate::param_cache::build::PARAMS_MOUNT;
+use crate::security::{container_security_context, pod_security_context};
+
+/// Where the miner repo (sector storage included) lives in the pod.
+pub const REPO_MOUNT: &str = "/var/lib/sealstack/miner";
+/// Where the identity Secret is mounted.
+pub const IDENTITY_MOUNT: &str = "/var/run/sealstack/identity";
+/// The runtime's `/metrics`, `/healthz` and `/readyz` port.
+pub const METRICS_PORT: u16 = 9100;
+
+/// What the StatefulSet needs besides the spec.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuntimeInputs {
+    /// Image of `sealstack-miner` when the spec names none.
+    pub default_image: String,
+    /// The ParamCache's claim.
+    pub params_claim: String,
+    /// The actor's ID address, once it exists.
+    pub actor: Option<String>,
+}
+
+/// Name of the StatefulSet: `<name>-runtime`.
+pub fn runtime_name(miner: &Miner) -> String {
+    format!("{}-runtime", miner.name_any())
+}
+
+fn env(name: &str, value: &str) -> EnvVar {
+    EnvVar { name: name.to_owned(), value: Some(value.to_owned()), ..EnvVar::default() }
+}
+
+fn probe(path: &str) -> Probe {
+    Probe {
+        http_get: Some(HTTPGetAction {
+            path: Some(path.to_owned()),
+            port: IntOrString::Int(i32::from(METRICS_PORT)),
+            ..HTTPGetAction::default()
+        }),
+        period_seconds: Some(10),
+        ..Probe::default()
+    }
+}
+
+fn port(name: &str, number: u16) -> ContainerPort {
+    ContainerPort { name: Some(name.to_owned()), container_port: i32::from(number), ..ContainerPort::default() }
+}
+
+/// The runtime StatefulSet.
+pub fn build_runtime_stateful_set(miner: &Miner, inputs: &RuntimeInputs) -> StatefulSet {
+    let spec = &miner.spec;
+    let api_info = &spec.full_node.api_info_secret_ref;
+    let mut env = vec![
+        EnvVar {
+            name: "FULLNODE_API_INFO".to_owned(),
+            value_from: Some(EnvVarSource {
+                secret_key_ref: Some(SecretKeySelector {
+                    name: api_info.name.clone(),
+                    key: api_info.key.clone(),
+                    optional: Some(false),
+                }),
+                ..EnvVarSource::default()
+            }),
+            ..EnvVar::default()
+        },
+        env("SEALSTACK_MINER_PATH", REPO_MOUNT),
+        env("FIL_PROOFS_PARAMETER_CACHE", PARAMS_MOUNT),
+        env("SEALSTACK_LOG_FORMAT", "json"),
+    ];
+    if let Some(actor) = &inputs.actor {
+        env.push(env_actor(actor));
+    }
+    let args = vec![
+        "run".to_owned(),
+        "--api-listen".to_owned(),
+        format!("0.0.0.0:{API_PORT}"),
+        "--p2p-listen".to_owned(),
+        format!("/ip4/0.0.0.0/tcp/{}", spec.p2p.port),
+        "--metrics-addr".to_owned(),
+        format!("0.0.0.0:{METRICS_PORT}"),
+        "--libp2p-key".to_owned(),
+        format!("{IDENTITY_MOUNT}/{P2P_KEY}"),
+    ];
+    let mut volumes = vec![
+        Volume {
+            name: "params".to_owned(),
+            persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                claim_name: inputs.params_claim.clone(),
+                read_only: Some(true),
+            }),
+            ..Volume::default()
+        },
+        Volume {
+            name: "identity".to_owned(),
+            secret: Some(SecretVolumeSource {
+                secret_name: Some(identity_secret_name(miner)),
+                default_mode: Some(0o400),
+                ..SecretVolumeSource::default()
+            }),
+            ..Volume::default()
+        },
+    ];
+    let mut claim_templates = None;
+    match &spec.storage.existing_claim {
+        Some(claim) => volumes.push(Volume {
+            name: "storage".to_owned(),
+            persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                claim_name: claim.clone(),
+                read_only: Some(false),
+            }),
+            ..Volume::default()
+        }),
+        None => {
+            claim_templates = Some(vec![PersistentVolumeClaim {
+                metadata: ObjectMeta { name: Some("storage".to_owned()), ..ObjectMeta::default() },
+                spec: Some(crate::volumes::claim_spec(&spec.storage)),
+                ..PersistentVolumeClaim::default()
+            }])
+        }
+    }
+    let mount = |name: &str, path: &str, read_only: bool| VolumeMount {
+        name: name.to_owned(),
+        mount_path: path.to_owned(),
+        read_only: Some(read_only),
+        ..VolumeMount::default()
+    };
+    let container = Container {
+        name: "miner".to_owned(),
+        image: Some(spec.runtime.image.clone().unwrap_or_else(|| inputs.default_image.clone())),
+        image_pull_policy: spec.runtime.image_pull_policy.map(|p| p.as_str().to_owned()),
+        command: Some(vec!["sealstack-miner".to_owned()]),
+        args: Some(args),
+        env: Some(env),
+        ports: Some(vec![port("p2p", spec.p2p.port), port("api", API_PORT), port("metrics", METRICS_PORT)]),
+        resources: spec.runtime.resources.clone(),
+        readiness_probe: Some(probe("/readyz")),
+        liveness_probe: Some(probe("/healthz")),
+        volume_mounts: Some(vec![
+            mount("params", PARAMS_MOUNT, true),
+            mount("identity", IDENTITY_MOUNT, true),
+            mount("storage", REPO_MOUNT, false),
+        ]),
+        security_context: Some(container_security_context()),
+        ..Container::default()
+    };
+    let mut metadata = metadata(miner, runtime_name(miner), "miner-runtime", None);
+    let mut pod_labels = selector_labels(miner);
+    pod_labels.extend(metadata.labels.clone().unwrap_or_default());
+    metadata.labels.get_or_insert_default().extend(selector_labels(miner));
+    StatefulSet {
+        metadata,
+        spec: Some(StatefulSetSpec {
+            // One daemon per actor, and none before the actor exists.
+            replicas: Some(if inputs.actor.is_some() { 1 } else { 0 }),
+            selector: LabelSelector { match_labels: Some(selector_labels(miner)), ..LabelSelector::default() },
+            service_name: Some(format!("{}-api", miner.name_any())),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta { labels: Some(pod_labels), ..ObjectMeta::default() }),
+                spec: Some(PodSpec {
+                    containers: vec![container],
+                    security_context: Some(pod_security_context()),
+                    volumes: Some(volumes),
+                    ..PodSpec::default()
+                }),
+            },
+            volume_claim_templates: claim_templates,
+            ..StatefulSetSpec::default()
+        }),
+        ..StatefulSet::default()
+    }
+}
+
+fn env_actor(actor: &str) -> EnvVar {
+    env("SEALSTACK_MINER_ACTOR", actor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn miner(storage: serde_json::Value) -> Miner {
+        let mut miner: Miner = serde_json::from_value(json!({
+            "apiVersion": "sealstack.io/v1alpha1", "kind": "Miner", "metadata": {"name": "m1", "namespace": "sp"},
+            "spec": {"fullNode": {"apiInfoSecretRef": {"name": "lotus"}}, "sectorSize": "2KiB",
+                     "paramCacheRef": {"name": "params"}, "storage": storage},
+        }))
+        .unwrap();
+        miner.metadata.uid = Some("uid-m1".into());
+        miner
+    }
+
+    fn inputs(actor: Option<&str>) -> RuntimeInputs {
+        RuntimeInputs {
+            default_image: "sealstack/miner:test".into(),
+            params_claim: "params-params".into(),
+            actor: actor.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn held_at_zero_until_the_actor_exists() {
+        let m = miner(json!({"size": "1Gi"}));
+        assert_eq!(build_runtime_stateful_set(&m, &inputs(None)).spec.unwrap().replicas, Some(0));
+        let set = build_runtime_stateful_set(&m, &inputs(Some("t01000")));
+        let spec = set.spec.unwrap();
+        assert_eq!(spec.replicas, Some(1));
+        let container = &spec.template.spec.as_ref().unwrap().containers[0];
+        let env = container.env.as_ref().unwrap();
+        assert!(env.iter().any(|e| e.name == "SEALSTACK_MINER_ACTOR" && e.value.as_deref() == Some("t01000")));
+        let api = env.iter().find(|e| e.name == "FULLNODE_API_INFO").unwrap();
+        let key = api.value_from.as_ref().unwrap().secret_key_ref.as_ref().unwrap();
+        assert_eq!((key.name.as_str(), key.key.as_str()), ("lotus", "FULLNODE_API_INFO"));
+        assert_eq!(container.args.as_ref().unwrap()[..3], ["run", "--api-listen", "0.0.0.0:2345"]);
+        assert_eq!(container.image.as_deref(), Some("sealstack/miner:test"));
+    }
+
+    #[test]
+    fn storage_is_a_claim_template_or_the_given_claim() {
+        let set =
+            build_runtime_stateful_set(&miner(json!({"size": "10Gi", "storageClassName": "fast"})), &inputs(None));
+        let templates = set.spec.unwrap().volume_claim_templates.unwrap();
+        assert_eq!(templates[0].spec.as_ref().unwrap().storage_class_name.as_deref(), Some("fast"));
+
+        let set = build_runtime_stateful_set(&miner(json!({"existingClaim": "sectors"})), &inputs(None));
+        let spec = set.spec.unwrap();
+        assert!(spec.volume_claim_templates.is_none());
+        let volumes = spec.template.spec.unwrap().volumes.unwrap();
+        let storage = volumes.iter().find(|v| v.name == "storage").unwrap();
+        assert_eq!(storage.persistent_volume_claim.as_ref().unwrap().claim_name, "sectors");
+        let params = volumes.iter().find(|v| v.name == "params").unwrap();
+        assert_eq!(params.persistent_volume_claim.as_ref().unwrap().read_only, Some(true));
+    }
+
+    #[test]
+    fn pods_match_the_services_selector_and_run_hardened() {
+        let m = miner(json!({"size": "1Gi"}));
+        let spec = build_runtime_stateful_set(&m, &inputs(None)).spec.unwrap();
+        let pod_labels = spec.template.metadata.unwrap().labels.unwrap();
+        for (k, v) in selector_labels(&m) {
+            assert_eq!(pod_labels.get(&k), Some(&v));
+        }
+        let pod = spec.template.spec.unwrap();
+        assert!(pod.security_context.is_some() && pod.containers[0].security_context.is_some());
+        assert!(pod.containers[0].readiness_probe.is_some());
+    }
+}
