@@ -2,3 +2,4 @@
 
 pub mod params;
 pub mod repo;
+pub mod sealing;
