@@ -3,23 +3,14 @@
 //! the directory comes from `SEALSTACK_GENERATED_PARAMS`; without it the test says so and passes, unless
 //! `SEALSTACK_REQUIRE_GENERATED_PARAMS=1` (set by scripts/test.sh) makes that a failure.
 
-use std::path::{Path, PathBuf};
+#[path = "support/generated.rs"]
+mod generated;
+
+use generated::generated_dir;
+use std::path::Path;
 
 use sealstack_miner::params::manifest;
 use sealstack_miner::params::progress::{Outcome, ProgressLine};
-
-fn generated_dir() -> Option<PathBuf> {
-    match std::env::var_os("SEALSTACK_GENERATED_PARAMS") {
-        Some(dir) => Some(PathBuf::from(dir)),
-        None if std::env::var("SEALSTACK_REQUIRE_GENERATED_PARAMS").is_ok_and(|v| v == "1") => {
-            panic!("SEALSTACK_GENERATED_PARAMS is not set; run scripts/params.sh")
-        }
-        None => {
-            eprintln!("skipped: SEALSTACK_GENERATED_PARAMS is not set (scripts/params.sh makes the parameters)");
-            None
-        }
-    }
-}
 
 async fn fetch(dir: &Path, gateway: &str, cache: &Path) -> std::process::Output {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_sealstack-miner"))

@@ -5,7 +5,10 @@
 //! `SEALSTACK_GENERATED_PARAMS`; without it the test says so and passes, unless
 //! `SEALSTACK_REQUIRE_GENERATED_PARAMS=1` makes that a failure.
 
-use std::path::PathBuf;
+#[path = "support/generated.rs"]
+mod generated;
+
+use generated::generated_dir;
 use std::time::Instant;
 
 use fvm_shared::sector::{RegisteredPoStProof, RegisteredSealProof};
@@ -15,20 +18,6 @@ use sealstack_miner::sealing::{
 
 const TICKET: [u8; 32] = [3; 32];
 const SEED: [u8; 32] = [5; 32];
-
-/// The generated parameters' directory, or `None` (with the reason printed) when the test must be skipped.
-fn generated_dir() -> Option<PathBuf> {
-    match std::env::var_os("SEALSTACK_GENERATED_PARAMS") {
-        Some(dir) => Some(PathBuf::from(dir)),
-        None if std::env::var("SEALSTACK_REQUIRE_GENERATED_PARAMS").is_ok_and(|v| v == "1") => {
-            panic!("SEALSTACK_GENERATED_PARAMS is not set; run scripts/params.sh")
-        }
-        None => {
-            eprintln!("skipped: SEALSTACK_GENERATED_PARAMS is not set (scripts/params.sh makes the parameters)");
-            None
-        }
-    }
-}
 
 #[test]
 fn a_2kib_cc_sector_is_sealed_verified_and_window_posted() {
