@@ -169,10 +169,12 @@ async fn run_size(cluster: &Cluster, client: &Client, bin: &str, kubeconfig: &st
     let _ = ns.delete().await;
     let _ = floor_ns.delete().await;
     format!(
-        "| {n} | {:.2} | {:.2} | {:.2} | {rss:.1} | {writes} (after {reconciled} reconciles) |",
+        "| {n} | {:.2} | {:.2} | {:.2} | {rss:.1} | {} (after {} reconciles) |",
         floor.as_secs_f64(),
         operator_time.as_secs_f64(),
         operator_time.as_secs_f64() / floor.as_secs_f64(),
+        writes.max(0.0) as u64,
+        reconciled.max(0.0) as u64,
     )
 }
 
