@@ -156,8 +156,7 @@ impl ChainState {
         if round > self.height {
             return Err(format!("cannot draw randomness from the future (round {round}, head {})", self.height));
         }
-        let base = base(&self.network_name, if beacon { "beacon" } else { "ticket" }, round.max(0));
-        Ok(draw_randomness(&base, tag, round, entropy))
+        Ok(draw(&self.network_name, beacon, tag, round, entropy))
     }
 
     /// The next nonce of a sender, counting pending messages.
@@ -200,6 +199,11 @@ impl ChainState {
     }
 }
 
+/// Randomness of a round: the actors' draw over the devnet's ticket or beacon value of that round.
+fn draw(network: &str, beacon: bool, tag: i64, round: i64, entropy: &[u8]) -> [u8; 32] {
+    draw_randomness(&base(network, if beacon { "beacon" } else { "ticket" }, round.max(0)), tag, round, entropy)
+}
+
 fn base(network: &str, kind: &str, round: i64) -> [u8; 32] {
     let digest = blake2b_simd::Params::new()
         .hash_length(32)
@@ -227,26 +231,41 @@ fn decode_return(executed: &Executed) -> serde_json::Value {
 }
 
 /// What a message executes against: the state's epoch, randomness, policy and real proof verification.
-struct Env<'a> {
-    state: &'a ChainState,
+struct Env {
+    network: String,
     epoch: i64,
+    creation_deposit: TokenAmount,
+    policy: SectorPolicy,
 }
 
-impl ChainEnv for Env<'_> {
+impl Env {
+    /// The environment of `state` at `epoch` (copies of the few values it needs, so the actors can be
+    /// mutated in place while it is in use).
+    fn at(state: &ChainState, epoch: i64) -> Self {
+        Env {
+            network: state.network_name.clone(),
+            epoch,
+            creation_deposit: state.creation_deposit.0.clone(),
+            policy: state.policy.clone(),
+        }
+    }
+}
+
+impl ChainEnv for Env {
     fn epoch(&self) -> i64 {
         self.epoch
     }
     fn ticket_randomness(&self, tag: i64, epoch: i64, entropy: &[u8]) -> [u8; 32] {
-        draw_randomness(&base(&self.state.network_name, "ticket", epoch.max(0)), tag, epoch, entropy)
+        draw(&self.network, false, tag, epoch, entropy)
     }
     fn beacon_randomness(&self, tag: i64, epoch: i64, entropy: &[u8]) -> [u8; 32] {
-        draw_randomness(&base(&self.state.network_name, "beacon", epoch.max(0)), tag, epoch, entropy)
+        draw(&self.network, true, tag, epoch, entropy)
     }
     fn creation_deposit(&self) -> TokenAmount {
-        self.state.creation_deposit.0.clone()
+        self.creation_deposit.clone()
     }
     fn policy(&self) -> SectorPolicy {
-        self.state.policy.clone()
+        self.policy.clone()
     }
     fn verify_seal(&self, seal: &SealToVerify) -> Result<bool, String> {
         crate::proofs::verify_seal(seal)
@@ -356,13 +375,12 @@ impl DevnetNode {
             let ok = signed.signature.to_signature().is_some_and(|sig| {
                 crate::wallet::verify(&sig, &message.from, &message_cid(&message).to_bytes()).is_ok()
             });
-            let mut actors = state.actors.clone();
             let receipt = if ok {
-                actors.apply(&message, &Env { state: &state, epoch: inclusion_height })
+                let env = Env::at(&state, inclusion_height);
+                state.actors.apply(&message, &env)
             } else {
                 crate::model::ApplyReceipt::fail(fvm_shared::error::ExitCode::SYS_SENDER_INVALID, 0, "bad signature")
             };
-            state.actors = actors;
             let executed = Executed {
                 height: inclusion_height + 1,
                 exit_code: receipt.exit_code.value(),
@@ -376,9 +394,8 @@ impl DevnetNode {
         }
         state.height += 1;
         let height = state.height;
-        let mut actors = state.actors.clone();
-        actors.end_epoch(&Env { state: &state, epoch: height });
-        state.actors = actors;
+        let env = Env::at(&state, height);
+        state.actors.end_epoch(&env);
         state.included = std::mem::take(&mut state.mempool);
         if let Err(e) = self.persist(&state) {
             tracing::error!(error = %e, "cannot persist the devnet state");

@@ -20,7 +20,7 @@ use sealstack_chain::node::{
 };
 use sealstack_chain::tipset::TipSet;
 
-use crate::model::{ActorKind, MinerActor, StateEngine};
+use crate::model::{MinerActor, StateEngine};
 use crate::node::{ChainState, DevnetNode};
 use crate::wallet::KeyType;
 
@@ -369,9 +369,4 @@ impl FullNodeServer for DevnetApi {
             })
             .collect())
     }
-}
-
-/// Whether an actor is a miner (for tests and tools).
-pub fn is_miner(kind: &ActorKind) -> bool {
-    matches!(kind, ActorKind::Miner(_))
 }

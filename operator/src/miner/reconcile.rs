@@ -186,7 +186,7 @@ pub async fn reconcile(miner: Arc<Miner>, ctx: Arc<Context>) -> Result<Action> {
                 .iter()
                 .map(|a| a.parse().map_err(|e| Error::InvalidSpec(format!("announce address {a:?}: {e}"))))
                 .collect::<Result<_>>()?;
-            let on_chain: Vec<String> = info.multiaddrs().iter().map(|m| m.to_string()).collect();
+            let mut on_chain: Vec<String> = info.multiaddrs().iter().map(|m| m.to_string()).collect();
             let addrs_differ = on_chain != wanted;
             let peer_differs = info.peer_id.as_deref() != Some(peer_text.as_str());
             if addrs_differ || peer_differs {
@@ -194,9 +194,12 @@ pub async fn reconcile(miner: Arc<Miner>, ctx: Arc<Context>) -> Result<Action> {
                 let peer_bytes = peer.to_bytes();
                 let peer_id = peer_differs.then_some(peer_bytes.as_slice());
                 status.address_messages = publish(&node, &miner, &ctx, actor, addrs, peer_id).await?;
+                // Read back what the chain holds now (only after sending something).
+                let info =
+                    node.api().state_miner_info(LotusJson(actor), TipSetKey::head()).await.map_err(node.err())?;
+                on_chain = info.multiaddrs().iter().map(|m| m.to_string()).collect();
             }
-            let info = node.api().state_miner_info(LotusJson(actor), TipSetKey::head()).await.map_err(node.err())?;
-            status.on_chain_multiaddrs = info.multiaddrs().iter().map(|m| m.to_string()).collect();
+            status.on_chain_multiaddrs = on_chain;
             let done = status.on_chain_multiaddrs == wanted;
             let (s, reason) = if done { ("True", "OnChain") } else { ("False", "Publishing") };
             let message = format!("on chain: [{}]", status.on_chain_multiaddrs.join(", "));

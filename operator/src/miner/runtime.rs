@@ -64,7 +64,7 @@ fn port(name: &str, number: u16) -> ContainerPort {
 pub fn build_runtime_stateful_set(miner: &Miner, inputs: &RuntimeInputs) -> StatefulSet {
     let spec = &miner.spec;
     let api_info = &spec.full_node.api_info_secret_ref;
-    let mut env = vec![
+    let mut vars = vec![
         EnvVar {
             name: "FULLNODE_API_INFO".to_owned(),
             value_from: Some(EnvVarSource {
@@ -82,7 +82,7 @@ pub fn build_runtime_stateful_set(miner: &Miner, inputs: &RuntimeInputs) -> Stat
         env("SEALSTACK_LOG_FORMAT", "json"),
     ];
     if let Some(actor) = &inputs.actor {
-        env.push(env_actor(actor));
+        vars.push(env("SEALSTACK_MINER_ACTOR", actor));
     }
     let args = vec![
         "run".to_owned(),
@@ -144,7 +144,7 @@ pub fn build_runtime_stateful_set(miner: &Miner, inputs: &RuntimeInputs) -> Stat
         image_pull_policy: spec.runtime.image_pull_policy.map(|p| p.as_str().to_owned()),
         command: Some(vec!["sealstack-miner".to_owned()]),
         args: Some(args),
-        env: Some(env),
+        env: Some(vars),
         ports: Some(vec![port("p2p", spec.p2p.port), port("api", API_PORT), port("metrics", METRICS_PORT)]),
         resources: spec.runtime.resources.clone(),
         readiness_probe: Some(probe("/readyz")),
@@ -182,10 +182,6 @@ pub fn build_runtime_stateful_set(miner: &Miner, inputs: &RuntimeInputs) -> Stat
         }),
         ..StatefulSet::default()
     }
-}
-
-fn env_actor(actor: &str) -> EnvVar {
-    env("SEALSTACK_MINER_ACTOR", actor)
 }
 
 #[cfg(test)]
