@@ -18,7 +18,7 @@ use crate::miner::{
     BitFieldJson, DeadlineInfo, MinerInfo, PartitionJson, SectorOnChainInfoJson, SectorPreCommitInfoJson,
     SectorPreCommitOnChainInfoJson,
 };
-use crate::node::{ActorJson, AddrInfo, ApiVersion, MsgLookup, SyncState};
+use crate::node::{ActorJson, AddrInfo, ApiVersion, MsgLookup, NetworkParams, SyncState};
 use crate::tipset::TipSet;
 
 /// The JSON-RPC namespace of the full-node API.
@@ -62,6 +62,10 @@ pub trait FullNode {
     /// The network's name (e.g. `mainnet`, `calibrationnet`, or a devnet's name).
     #[method(name = "StateNetworkName")]
     async fn state_network_name(&self) -> RpcResult<String>;
+
+    /// The network's parameters (name, block delay, sealing delays).
+    #[method(name = "StateGetNetworkParams")]
+    async fn state_get_network_params(&self) -> RpcResult<NetworkParams>;
 
     /// The network version at a tipset.
     #[method(name = "StateNetworkVersion")]
@@ -236,6 +240,7 @@ pub const METHODS: &[MethodSpec] = &[
     spec("SyncState", Permission::Read, 0),
     spec("NetAddrsListen", Permission::Read, 0),
     spec("StateNetworkName", Permission::Read, 0),
+    spec("StateGetNetworkParams", Permission::Read, 0),
     spec("StateNetworkVersion", Permission::Read, 1),
     spec("WalletDefaultAddress", Permission::Write, 0),
     spec("WalletNew", Permission::Write, 1),

@@ -23,6 +23,8 @@ pub mod miner_creation;
 pub mod node;
 pub mod push;
 pub mod randomness;
+pub mod repo_files;
+pub mod server_auth;
 pub mod tipset;
 
 pub use api::{FullNodeClient, FullNodeServer};

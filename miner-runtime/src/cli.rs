@@ -40,9 +40,13 @@ pub enum Command {
     Actor(ActorCommand),
     /// Print the miner's actor, power and sectors summary.
     Info,
-    /// Inspect and pledge sectors.
-    #[command(subcommand)]
-    Sectors(SectorsCommand),
+    /// Inspect and pledge sectors (through the running daemon's API).
+    Sectors {
+        #[command(flatten)]
+        api: MinerApiArgs,
+        #[command(subcommand)]
+        command: SectorsCommand,
+    },
 }
 
 /// Options of `fetch-params`.
@@ -137,7 +141,7 @@ pub struct InitArgs {
 /// Options of `run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// JSON-RPC API listen address.
+    /// JSON-RPC API listen address (also serves `/remote` sector files to workers).
     #[arg(long, default_value = "0.0.0.0:2345")]
     pub api_listen: SocketAddr,
     /// libp2p listen multiaddr.
@@ -152,6 +156,27 @@ pub struct RunArgs {
     /// A protobuf-encoded libp2p key to use instead of the repo's (the operator mounts it from a Secret).
     #[arg(long)]
     pub libp2p_key: Option<PathBuf>,
+    /// Long-term sector storage (default: `<repo>/storage`).
+    #[arg(long)]
+    pub storage: Option<PathBuf>,
+    /// Seconds a task lease lasts without a progress report from its worker.
+    #[arg(long, default_value_t = 60)]
+    pub task_lease_secs: u64,
+    /// Milliseconds between polls of the chain head.
+    #[arg(long, default_value_t = 500)]
+    pub poll_ms: u64,
+    /// Epochs before the head that seal tickets are drawn at (lotus: chain finality).
+    #[arg(long, default_value_t = 900)]
+    pub seal_randomness_lookback: i64,
+    /// Epochs from PreCommit to a sector's expiration (540 days).
+    #[arg(long, default_value_t = 1_555_200)]
+    pub sector_lifetime: i64,
+    /// Epochs a message must be buried under before it counts as landed.
+    #[arg(long, default_value_t = 1)]
+    pub message_confidence: u64,
+    /// Committed-capacity sectors to pledge at start when the miner has none.
+    #[arg(long, default_value_t = 0)]
+    pub pledge: u32,
 }
 
 /// Options of `worker`.
@@ -160,12 +185,21 @@ pub struct WorkerArgs {
     /// The miner's API, as `token:multiaddr` (MINER_API_INFO).
     #[arg(long, env = "MINER_API_INFO")]
     pub miner_api: String,
-    /// Task types this worker accepts (AddPiece, PreCommit1, PreCommit2, Commit1, Commit2, WindowPoSt, WinningPoSt).
-    #[arg(long, value_delimiter = ',')]
-    pub tasks: Vec<String>,
+    /// Task types this worker accepts (default: all).
+    #[arg(long, value_delimiter = ',', value_enum, ignore_case = true)]
+    pub tasks: Vec<sealstack_miner::protocol::TaskKind>,
     /// Scratch directory for sector data.
     #[arg(long, default_value = "/var/lib/sealstack/scratch")]
     pub scratch: PathBuf,
+    /// GPUs to advertise (default: the NVIDIA devices in /dev).
+    #[arg(long)]
+    pub gpus: Option<u32>,
+    /// Name shown by the miner (default: the host name).
+    #[arg(long, env = "HOSTNAME")]
+    pub name: Option<String>,
+    /// Milliseconds between lease renewals of a running task.
+    #[arg(long, default_value_t = 5000)]
+    pub heartbeat_ms: u64,
 }
 
 /// `actor` subcommands.
@@ -199,6 +233,14 @@ pub enum SectorsCommand {
     },
     /// Pledge a committed-capacity sector.
     Pledge,
+}
+
+/// Where the `sectors` commands find the miner: `MINER_API_INFO`, else the repo's `api` and `token` files.
+#[derive(Debug, Args)]
+pub struct MinerApiArgs {
+    /// The miner's API, as `token:multiaddr`.
+    #[arg(long, env = "MINER_API_INFO")]
+    pub miner_api: Option<String>,
 }
 
 impl Cli {
@@ -256,6 +298,22 @@ mod tests {
         assert_eq!(args.owner.as_deref(), Some("t01000"));
         assert!(args.create_worker_key && args.nosync && args.no_local_storage);
         assert_eq!(args.sector_size, SectorSize::KiB2);
+    }
+
+    #[test]
+    fn worker_tasks_take_lotus_names() {
+        use sealstack_miner::protocol::TaskKind;
+        let cli = Cli::try_parse_from([
+            "sealstack-miner",
+            "worker",
+            "--miner-api",
+            "t:/ip4/127.0.0.1/tcp/2345/http",
+            "--tasks",
+            "PreCommit1,commit2",
+        ])
+        .unwrap();
+        let Command::Worker(args) = cli.command else { panic!("not worker") };
+        assert_eq!(args.tasks, [TaskKind::PreCommit1, TaskKind::Commit2]);
     }
 
     #[test]

@@ -30,16 +30,14 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let repo = cli.repo_path();
-    let name = match cli.command {
-        Command::FetchParams(args) => return commands::fetch_params::run(args).await,
-        Command::Params(command) => return commands::params::run(command).await,
-        Command::Init(args) => return commands::init::run(&repo, args).await,
-        Command::Actor(command) => return commands::actor::run(&repo, command).await,
-        Command::Info => return commands::info::run(&repo).await,
-        Command::Run(_) => "run",
-        Command::Worker(_) => "worker",
-        Command::Sectors(_) => "sectors",
-    };
-    tracing::debug!(repo = %repo.display(), command = name, "parsed command line");
-    anyhow::bail!("`sealstack-miner {name}` is not built yet (issue \"Miner runtime, part 2\")")
+    match cli.command {
+        Command::FetchParams(args) => commands::fetch_params::run(args).await,
+        Command::Params(command) => commands::params::run(command).await,
+        Command::Init(args) => commands::init::run(&repo, args).await,
+        Command::Actor(command) => commands::actor::run(&repo, command).await,
+        Command::Info => commands::info::run(&repo).await,
+        Command::Run(args) => commands::run::run(&repo, args).await,
+        Command::Worker(args) => commands::worker::run(args).await,
+        Command::Sectors { api, command } => commands::sectors::run(&repo, api, command).await,
+    }
 }

@@ -108,7 +108,7 @@ impl<T: Serialize + Sync> Journal<T> for FileJournal {
 
 /// Fault injection for crash tests: with `SEALSTACK_CRASH_BEFORE_SAVING=<step>`, the process aborts when a
 /// journal is about to save the CID of that step's message, i.e. right after the node accepted the push.
-fn crash_point<T: Serialize>(record: &T) {
+pub(crate) fn crash_point<T: Serialize>(record: &T) {
     let Some(step) = std::env::var_os("SEALSTACK_CRASH_BEFORE_SAVING") else { return };
     let value = serde_json::to_value(record).unwrap_or_default();
     let messages = value.get("messages").unwrap_or(&value);
@@ -118,7 +118,7 @@ fn crash_point<T: Serialize>(record: &T) {
     }
 }
 
-fn read_json<T: DeserializeOwned>(path: &Path) -> anyhow::Result<Option<T>> {
+pub(crate) fn read_json<T: DeserializeOwned>(path: &Path) -> anyhow::Result<Option<T>> {
     match std::fs::read(path) {
         Ok(bytes) => {
             Ok(Some(serde_json::from_slice(&bytes).map_err(|e| anyhow::anyhow!("invalid {}: {e}", path.display()))?))
@@ -128,7 +128,7 @@ fn read_json<T: DeserializeOwned>(path: &Path) -> anyhow::Result<Option<T>> {
     }
 }
 
-fn write_json<T: Serialize>(path: &Path, value: &T) -> anyhow::Result<()> {
+pub(crate) fn write_json<T: Serialize>(path: &Path, value: &T) -> anyhow::Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }
@@ -136,7 +136,7 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> anyhow::Result<()> {
 }
 
 /// Temporary file, fsync, rename, fsync of the folder.
-fn write_atomically(path: &Path, bytes: &[u8], private: bool) -> anyhow::Result<()> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8], private: bool) -> anyhow::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension("tmp");
     let mode = if private { 0o600 } else { 0o644 };

@@ -3,7 +3,6 @@
 //! sealstack talks to (see [`model`]) and verifies proofs for real; the README lists where it departs from
 //! Lotus.
 
-pub mod auth;
 pub mod model;
 pub mod node;
 pub mod proofs;
@@ -19,8 +18,9 @@ use std::time::Duration;
 use fvm_shared::econ::TokenAmount;
 use jsonrpsee::core::middleware::RpcServiceBuilder;
 use jsonrpsee::server::{BatchRequestConfig, ServerBuilder, ServerConfig, ServerHandle};
-use sealstack_chain::api::FullNodeServer;
+use sealstack_chain::api::{FullNodeServer, method_spec};
 use sealstack_chain::api_info::ApiInfo;
+use sealstack_chain::server_auth;
 
 use crate::model::SectorPolicy;
 use crate::node::{ChainState, DevnetNode};
@@ -102,13 +102,13 @@ pub async fn start(config: DevnetConfig) -> anyhow::Result<RunningDevnet> {
 
     let http = tower::ServiceBuilder::new().layer_fn({
         let secret = secret.clone();
-        move |inner| auth::HttpAuth::new(inner, secret.clone())
+        move |inner| server_auth::HttpAuth::new(inner, secret.clone())
     });
     let server_config = ServerConfig::builder().set_batch_request_config(BatchRequestConfig::Disabled).build();
     let server = ServerBuilder::default()
         .set_config(server_config)
         .set_http_middleware(http)
-        .set_rpc_middleware(RpcServiceBuilder::new().layer_fn(auth::RpcAuth::new))
+        .set_rpc_middleware(RpcServiceBuilder::new().layer_fn(|inner| server_auth::RpcAuth::new(inner, method_spec)))
         .build(config.listen)
         .await?;
     let addr = server.local_addr()?;

@@ -16,7 +16,7 @@ use sealstack_chain::miner::{
     SectorPreCommitOnChainInfoJson,
 };
 use sealstack_chain::node::{
-    ActiveSync, ActorJson, AddrInfo, ApiVersion, FULL_API_VERSION_V1, MsgLookup, SyncState, sync_stage,
+    ActiveSync, ActorJson, AddrInfo, ApiVersion, FULL_API_VERSION_V1, MsgLookup, NetworkParams, SyncState, sync_stage,
 };
 use sealstack_chain::tipset::TipSet;
 
@@ -122,6 +122,15 @@ impl FullNodeServer for DevnetApi {
 
     async fn state_network_name(&self) -> RpcResult<String> {
         Ok(self.node.state().network_name.clone())
+    }
+
+    async fn state_get_network_params(&self) -> RpcResult<NetworkParams> {
+        let state = self.node.state();
+        Ok(NetworkParams {
+            network_name: state.network_name.clone(),
+            block_delay_secs: self.node.block_time.as_secs().max(1),
+            pre_commit_challenge_delay: state.policy.pre_commit_challenge_delay,
+        })
     }
 
     async fn state_network_version(&self, tsk: TipSetKey) -> RpcResult<u32> {

@@ -6,3 +6,6 @@ pub mod fetch_params;
 pub mod info;
 pub mod init;
 pub mod params;
+pub mod run;
+pub mod sectors;
+pub mod worker;

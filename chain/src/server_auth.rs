@@ -1,21 +1,27 @@
-//! Lotus's API access rules, as two jsonrpsee middlewares:
+//! Lotus's API access rules for a jsonrpsee server (the devnet's full-node API, the miner daemon's API), as two
+//! middlewares:
 //! - HTTP: `Authorization: Bearer <jwt>` (or `?token=` for WebSockets) is verified; a bad token, or the
 //!   header without the `Bearer ` prefix, is HTTP 401; no token at all grants `read` (go-jsonrpc auth).
 //! - RPC: each call must have the exact parameter count (`wrong param count`, -32602) and its token the
-//!   method's permission (`missing permission to invoke 'X' (need 'y')`), per `sealstack_chain::api::METHODS`.
+//!   method's permission (`missing permission to invoke 'X' (need 'y')`), per the server's method table
+//!   ([`crate::api::METHODS`] for the full node).
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use crate::api::MethodSpec;
+use crate::auth::{DEFAULT_PERMISSIONS, Permission, verify_token};
+use crate::error::missing_permission_message;
 use jsonrpsee::MethodResponse;
 use jsonrpsee::core::middleware::{Batch, Notification, RpcServiceT};
 use jsonrpsee::server::{HttpBody, HttpRequest, HttpResponse};
 use jsonrpsee::types::{ErrorObjectOwned, Request};
-use sealstack_chain::api::method_spec;
-use sealstack_chain::auth::{DEFAULT_PERMISSIONS, Permission, verify_token};
-use sealstack_chain::error::missing_permission_message;
+
+/// Finds the spec of a fully qualified method name; methods it does not know are let through unchecked (jsonrpsee
+/// answers "method not found").
+pub type MethodLookup = fn(&str) -> Option<&'static MethodSpec>;
 
 /// The permissions of the request's token, put in the request's extensions by [`HttpAuth`].
 #[derive(Clone, Debug)]
@@ -79,22 +85,23 @@ where
     }
 }
 
-/// The RPC layer: arity and permission checks.
+/// The RPC layer: arity and permission checks against a method table.
 #[derive(Clone)]
 pub struct RpcAuth<S> {
     inner: S,
+    lookup: MethodLookup,
 }
 
 impl<S> RpcAuth<S> {
-    /// Wraps `inner`.
-    pub fn new(inner: S) -> Self {
-        RpcAuth { inner }
+    /// Wraps `inner`, checking calls against the specs `lookup` finds.
+    pub fn new(inner: S, lookup: MethodLookup) -> Self {
+        RpcAuth { inner, lookup }
     }
 }
 
 /// The reason to refuse a call, if any.
-fn refusal(request: &Request<'_>) -> Option<ErrorObjectOwned> {
-    let spec = method_spec(request.method_name())?;
+fn refusal(lookup: MethodLookup, request: &Request<'_>) -> Option<ErrorObjectOwned> {
+    let spec = lookup(request.method_name())?;
     let count = match request.params().as_str() {
         None => 0,
         Some(raw) => match serde_json::from_str::<serde_json::Value>(raw) {
@@ -125,8 +132,9 @@ where
 
     fn call<'a>(&self, request: Request<'a>) -> impl Future<Output = Self::MethodResponse> + Send + 'a {
         let inner = self.inner.clone();
+        let refused = refusal(self.lookup, &request);
         async move {
-            match refusal(&request) {
+            match refused {
                 Some(error) => MethodResponse::error(request.id().clone(), error),
                 None => inner.call(request).await,
             }
@@ -134,7 +142,7 @@ where
     }
 
     fn batch<'a>(&self, batch: Batch<'a>) -> impl Future<Output = Self::BatchResponse> + Send + 'a {
-        // The devnet server disables batches (`BatchRequestConfig::Disabled`), so none reach this point
+        // Servers using this disable batches (`BatchRequestConfig::Disabled`), so none reach this point
         // unchecked; Lotus clients do not batch.
         self.inner.batch(batch)
     }

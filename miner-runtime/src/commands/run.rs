@@ -1,0 +1,56 @@
+//! `sealstack-miner run`: the miner daemon (lotus-miner run).
+
+use std::path::Path;
+use std::time::Duration;
+
+use sealstack_miner::daemon::{self, DaemonConfig};
+use sealstack_miner::repo::MinerRepo;
+
+use super::chain;
+use crate::cli::RunArgs;
+
+/// Runs the daemon until SIGTERM or Ctrl-C.
+pub async fn run(repo_dir: &Path, args: RunArgs) -> anyhow::Result<()> {
+    let repo = MinerRepo::at(repo_dir);
+    let actor = match &args.actor {
+        Some(actor) => actor.clone(),
+        None => repo.require_identity()?.actor,
+    };
+    let actor = chain::address(&actor)?;
+    let node = chain::connect().await?;
+    let key = match &args.libp2p_key {
+        Some(path) => {
+            let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+            libp2p_identity::Keypair::from_protobuf_encoding(&bytes)
+                .map_err(|e| anyhow::anyhow!("invalid libp2p key {}: {e}", path.display()))?
+        }
+        None => repo.libp2p_key()?,
+    };
+    let config = DaemonConfig {
+        api_listen: args.api_listen,
+        metrics_listen: args.metrics_addr,
+        p2p_listen: args.p2p_listen,
+        storage: args.storage.unwrap_or_else(|| repo_dir.join("storage")),
+        lease: Duration::from_secs(args.task_lease_secs.max(1)),
+        poll: Duration::from_millis(args.poll_ms.max(10)),
+        seal_randomness_lookback: args.seal_randomness_lookback,
+        sector_lifetime: args.sector_lifetime,
+        confidence: args.message_confidence,
+        libp2p_key: key,
+    };
+    let running = daemon::start(repo, node, actor, config).await?;
+    if running.daemon.store.all().is_empty() {
+        for _ in 0..args.pledge {
+            running.daemon.pledge()?;
+        }
+    }
+    println!("miner daemon API on {}", running.api_addr);
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = running.stopped() => anyhow::bail!("the API server stopped"),
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+    tracing::info!("stopping: sector state is on disk, unfinished tasks are handed out again at the next start");
+    Ok(())
+}

@@ -1,0 +1,168 @@
+//! The daemon's side of [`MinerApi`]: the CLI methods over the sector store, and the worker protocol over the
+//! scheduler.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fvm_shared::address::Address;
+use jsonrpsee::core::{RpcResult, async_trait};
+use jsonrpsee::types::ErrorObjectOwned;
+use sealstack_chain::{FullNodeClient, LotusJson, TipSetKey};
+
+use super::Daemon;
+use super::sectors::{SectorRecord, steps};
+use crate::protocol::{
+    MinerApiServer, Randomness, SectorId, SectorInfo, StoredSector, Task, TaskKind, TaskResult, WorkerReport,
+    WorkerStats,
+};
+use crate::sealing::{sealed_cid, unsealed_cid};
+
+/// How long `SealstackTaskAcquire` waits for a task before answering `null`.
+const ACQUIRE_WAIT: Duration = Duration::from_secs(5);
+
+fn error(message: impl Into<String>) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned::<()>(1, message.into(), None)
+}
+
+/// The API server, over the daemon.
+pub struct MinerApiImpl(pub Arc<Daemon>);
+
+/// The sector number and task kind a task id names (`<run>-<n>-s<number>-<Kind>`), so a result handed back after
+/// a daemon restart (its lease gone with the old process) can still be applied.
+fn parse_task_id(id: &str) -> Option<(u64, TaskKind)> {
+    let mut parts = id.rsplitn(3, '-');
+    let kind = parts.next()?;
+    let number = parts.next()?.strip_prefix('s')?.parse().ok()?;
+    let kind = TaskKind::ALL.into_iter().find(|k| k.as_str() == kind)?;
+    Some((number, kind))
+}
+
+fn sector_info(record: &SectorRecord) -> SectorInfo {
+    let cid_of = |step: &str| {
+        record
+            .messages
+            .0
+            .get(step)
+            .and_then(|r| r.cid.as_deref())
+            .and_then(|c| cid::Cid::try_from(c).ok())
+            .map(LotusJson)
+    };
+    SectorInfo {
+        sector_id: record.sector.number,
+        state: record.display_state().to_string(),
+        comm_d: record.commitments.map(|c| LotusJson(unsealed_cid(c.comm_d))),
+        comm_r: record.commitments.map(|c| LotusJson(sealed_cid(c.comm_r))),
+        proof: record.proof.clone(),
+        ticket: record.ticket.map(|t| Randomness { value: LotusJson(t.value.to_vec()), epoch: t.epoch }),
+        seed: record.seed.map(|s| Randomness { value: LotusJson(s.value.to_vec()), epoch: s.epoch }),
+        pre_commit_msg: cid_of(steps::PRE_COMMIT),
+        commit_msg: cid_of(steps::PROVE_COMMIT),
+        retries: record.retries,
+        last_err: record.last_error.clone(),
+        log: record.log.clone(),
+        seal_proof: i64::from(record.sector.proof),
+        activation: 0,
+        expiration: 0,
+    }
+}
+
+#[async_trait]
+impl MinerApiServer for MinerApiImpl {
+    async fn actor_address(&self) -> RpcResult<LotusJson<Address>> {
+        Ok(LotusJson(self.0.actor))
+    }
+
+    async fn actor_sector_size(&self, actor: LotusJson<Address>) -> RpcResult<u64> {
+        if actor.0 == self.0.actor {
+            return Ok(self.0.sector_size);
+        }
+        let info =
+            self.0.node.api().state_miner_info(actor, TipSetKey::head()).await.map_err(|e| error(e.to_string()))?;
+        Ok(info.sector_size)
+    }
+
+    async fn sectors_list(&self) -> RpcResult<Vec<u64>> {
+        Ok(self.0.store.all().iter().map(|r| r.sector.number).collect())
+    }
+
+    async fn sectors_status(&self, number: u64, show_on_chain: bool) -> RpcResult<SectorInfo> {
+        let record = self.0.store.get(number).ok_or_else(|| error(format!("sector {number} not found")))?;
+        let mut info = sector_info(&record);
+        if show_on_chain {
+            let filter = sealstack_chain::miner::BitFieldJson::from_numbers(&[number]);
+            let api = self.0.node.api();
+            let on_chain = api
+                .state_miner_sectors(LotusJson(self.0.actor), Some(filter), TipSetKey::head())
+                .await
+                .map_err(|e| error(e.to_string()))?;
+            if let Some(sector) = on_chain.into_iter().find(|s| s.sector_number == number) {
+                info.activation = sector.activation;
+                info.expiration = sector.expiration;
+            }
+        }
+        Ok(info)
+    }
+
+    async fn sector_pledge(&self) -> RpcResult<SectorId> {
+        let record = self.0.pledge().map_err(|e| error(format!("{e:#}")))?;
+        Ok(SectorId { miner: record.sector.miner, number: record.sector.number })
+    }
+
+    async fn worker_stats(&self) -> RpcResult<BTreeMap<String, WorkerStats>> {
+        Ok(self.0.scheduler.lock().expect("scheduler lock").stats().into_iter().collect())
+    }
+
+    async fn storage_list(&self) -> RpcResult<BTreeMap<String, Vec<StoredSector>>> {
+        let stored = self
+            .0
+            .store
+            .all()
+            .into_iter()
+            .filter(|r| self.0.storage.holds(&r.sector))
+            .map(|r| StoredSector {
+                sector_id: SectorId { miner: r.sector.miner, number: r.sector.number },
+                file_types: vec!["sealed".into(), "cache".into()],
+            })
+            .collect();
+        Ok(BTreeMap::from([("local".to_string(), stored)]))
+    }
+
+    async fn task_acquire(&self, worker: WorkerReport) -> RpcResult<Option<Task>> {
+        let deadline = Instant::now() + ACQUIRE_WAIT;
+        loop {
+            let changed = self.0.changed.notified();
+            if let Some(task) = self.0.try_acquire(&worker) {
+                return Ok(Some(task));
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(None);
+            }
+            let _ = tokio::time::timeout(left, changed).await;
+        }
+    }
+
+    async fn task_progress(&self, worker: String, task: String) -> RpcResult<bool> {
+        Ok(self.0.scheduler.lock().expect("scheduler lock").renew(&worker, &task))
+    }
+
+    async fn task_done(&self, worker: String, task: String, result: TaskResult) -> RpcResult<()> {
+        let (number, kind) = parse_task_id(&task).ok_or_else(|| error(format!("malformed task id {task:?}")))?;
+        let lease = self.0.scheduler.lock().expect("scheduler lock").finish(&worker, &task);
+        self.0.task_finished(&task, number, kind, lease, result).await.map_err(|e| error(format!("{e:#}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_ids_name_their_sector_and_kind() {
+        assert_eq!(parse_task_id("ab12cd34-7-s12-PreCommit2"), Some((12, TaskKind::PreCommit2)));
+        assert_eq!(parse_task_id("x-1-s0-AddPiece"), Some((0, TaskKind::AddPiece)));
+        assert_eq!(parse_task_id("x-1-0-AddPiece"), None);
+        assert_eq!(parse_task_id("x-1-s0-Seal"), None);
+    }
+}

@@ -1,0 +1,351 @@
+//! The scheduler: hands each sector's next task to a worker that runs that task type, has the resources free and,
+//! for the stages that read a sector's files, holds those files.
+//!
+//! A handed-out task is leased: the worker renews the lease with progress reports, and a task whose lease runs
+//! out (a killed worker) is handed out again. Sector files live with the worker that made them; when no live
+//! worker holds the files a stage needs (that worker is gone), another worker rebuilds them from AddPiece with the
+//! same ticket (sealing is deterministic, and the rebuilt CommR is checked against the recorded one). The leases
+//! are in memory only: after a daemon restart the workers report what they hold and unfinished tasks are handed
+//! out again.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use sealstack_chain::LotusJson;
+
+use super::sectors::{Need, SectorRecord};
+use crate::protocol::{FileStage, HeldSector, Resources, Task, TaskInput, TaskKind, WorkerReport, WorkerStats};
+
+/// What a task needs of a worker, by kind and sector size (after lotus's resource table, scaled for small sectors).
+pub fn task_needs(kind: TaskKind, sector_size: u64, worker: &Resources) -> Resources {
+    const GIB: u64 = 1 << 30;
+    // Memory for a 32GiB sector, as lotus's table has it.
+    let memory_32g = match kind {
+        TaskKind::AddPiece => 4 * GIB,
+        TaskKind::PreCommit1 => 64 * GIB,
+        TaskKind::PreCommit2 => 15 * GIB,
+        TaskKind::Commit1 => GIB,
+        TaskKind::Commit2 => 190 * GIB,
+        TaskKind::Finalize => GIB,
+    };
+    let memory_bytes = if sector_size < GIB { 64 << 20 } else { memory_32g * (sector_size.max(GIB) / GIB) / 32 };
+    let cpus = if kind.takes_all_cpus() { worker.cpus.max(1) } else { 1 };
+    let gpus = u32::from(kind.uses_gpu() && worker.gpus > 0);
+    Resources { cpus, memory_bytes, gpus }
+}
+
+/// A worker as last heard from.
+struct WorkerEntry {
+    report: WorkerReport,
+    last_seen: Instant,
+}
+
+/// A task handed out.
+#[derive(Clone, Debug)]
+pub struct Lease {
+    /// The worker running it.
+    pub worker: String,
+    /// The sector.
+    pub sector: u64,
+    /// The task kind.
+    pub kind: TaskKind,
+    /// When it was handed out.
+    pub started: Instant,
+    expires: Instant,
+}
+
+/// The scheduler's state (callers hold it behind a lock).
+pub struct Scheduler {
+    workers: HashMap<String, WorkerEntry>,
+    leases: HashMap<String, Lease>,
+    lease: Duration,
+    started: Instant,
+    next_id: u64,
+    run_id: String,
+}
+
+impl Scheduler {
+    /// A scheduler whose leases last `lease` without progress; a worker unheard of for that long is gone.
+    pub fn new(lease: Duration) -> Self {
+        let run_id = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
+        Scheduler {
+            workers: HashMap::new(),
+            leases: HashMap::new(),
+            lease,
+            started: Instant::now(),
+            next_id: 0,
+            run_id,
+        }
+    }
+
+    /// Records a worker's report.
+    pub fn heard_from(&mut self, report: WorkerReport) {
+        let now = Instant::now();
+        self.workers.insert(report.id.clone(), WorkerEntry { report, last_seen: now });
+    }
+
+    /// Drops expired leases, returning them (their tasks will be handed out again).
+    pub fn expire(&mut self) -> Vec<(String, Lease)> {
+        let now = Instant::now();
+        let expired: Vec<String> =
+            self.leases.iter().filter(|(_, l)| l.expires <= now).map(|(id, _)| id.clone()).collect();
+        expired.into_iter().filter_map(|id| self.leases.remove_entry(&id)).collect()
+    }
+
+    fn alive(&self, worker: &WorkerEntry) -> bool {
+        worker.last_seen.elapsed() < self.lease
+    }
+
+    /// How far `worker`'s files of `sector` got, counting only files made with the sector's ticket from
+    /// PreCommit1 on.
+    fn held(report: &WorkerReport, sector: &SectorRecord) -> Option<FileStage> {
+        let held: &HeldSector = report.held.iter().find(|h| h.number == sector.sector.number)?;
+        let ticket_matches = match (&held.ticket, &sector.ticket) {
+            (Some(LotusJson(held)), Some(drawn)) => held.as_slice() == drawn.value.as_slice(),
+            _ => false,
+        };
+        if held.stage > FileStage::Unsealed && !ticket_matches {
+            return Some(FileStage::Unsealed);
+        }
+        Some(held.stage)
+    }
+
+    /// The task `worker` should run for `sector`, if any: the sector's own next task when the worker holds what it
+    /// needs (or it needs no files), else a rebuild step when no live worker holds more of the sector's files.
+    fn task_for(&self, worker: &WorkerReport, sector: &SectorRecord, need: Need) -> Option<TaskKind> {
+        let Some(required) = need.files else { return Some(need.kind) };
+        let mine = Self::held(worker, sector);
+        if mine >= Some(required) {
+            return Some(need.kind);
+        }
+        let others_best = self
+            .workers
+            .values()
+            .filter(|w| w.report.id != worker.id && self.alive(w))
+            .filter_map(|w| Self::held(&w.report, sector))
+            .max();
+        if others_best > mine || others_best >= Some(required) {
+            return None; // the files are (further along) elsewhere
+        }
+        if self.started.elapsed() < self.lease && mine.is_none() {
+            return None; // after a restart, give the holders time to report
+        }
+        Some(match mine {
+            None => TaskKind::AddPiece,
+            Some(FileStage::Unsealed) => TaskKind::PreCommit1,
+            Some(_) => TaskKind::PreCommit2,
+        })
+    }
+
+    /// The input of a `kind` task for `sector` (rebuild steps use the sector's recorded ticket).
+    fn input(kind: TaskKind, sector: &SectorRecord) -> Option<TaskInput> {
+        Some(match kind {
+            TaskKind::AddPiece => TaskInput::AddPiece,
+            TaskKind::PreCommit1 => TaskInput::PreCommit1 { ticket: LotusJson(sector.ticket?.value.to_vec()) },
+            TaskKind::PreCommit2 => TaskInput::PreCommit2,
+            TaskKind::Commit1 => TaskInput::Commit1 { seed: LotusJson(sector.seed?.value.to_vec()) },
+            TaskKind::Commit2 => TaskInput::Commit2 { phase1: sector.commit1.clone()? },
+            TaskKind::Finalize => TaskInput::Finalize,
+        })
+    }
+
+    /// Picks a task for `worker` among `sectors` (in order) and leases it, or `None`. `sector_size` sizes the
+    /// resource needs; `paused` sectors (backing off after a failure) are skipped.
+    pub fn acquire(
+        &mut self,
+        worker: &WorkerReport,
+        sectors: &[SectorRecord],
+        sector_size: u64,
+        paused: impl Fn(u64) -> bool,
+    ) -> Option<Task> {
+        let mut free = worker.free;
+        for lease in self.leases.values().filter(|l| l.worker == worker.id) {
+            // Tasks handed out since the worker computed `free`.
+            let need = task_needs(lease.kind, sector_size, &worker.resources);
+            free.cpus = free.cpus.saturating_sub(need.cpus);
+            free.gpus = free.gpus.saturating_sub(need.gpus);
+            free.memory_bytes = free.memory_bytes.saturating_sub(need.memory_bytes);
+        }
+        let leased: Vec<u64> = self.leases.values().map(|l| l.sector).collect();
+        for sector in sectors {
+            let number = sector.sector.number;
+            if leased.contains(&number) || paused(number) {
+                continue;
+            }
+            let Some(need) = sector.need() else { continue };
+            let Some(kind) = self.task_for(worker, sector, need) else { continue };
+            if !worker.tasks.contains(&kind) || !free.fits(&task_needs(kind, sector_size, &worker.resources)) {
+                continue;
+            }
+            let Some(input) = Self::input(kind, sector) else { continue };
+            self.next_id += 1;
+            let id = format!("{}-{}-s{number}-{}", self.run_id, self.next_id, kind.as_str());
+            let now = Instant::now();
+            let lease =
+                Lease { worker: worker.id.clone(), sector: number, kind, started: now, expires: now + self.lease };
+            self.leases.insert(id.clone(), lease);
+            return Some(Task { id, sector: sector.sector, input });
+        }
+        None
+    }
+
+    /// Renews `worker`'s lease on `task`; `false` when it is not (or no longer) that worker's.
+    pub fn renew(&mut self, worker: &str, task: &str) -> bool {
+        let now = Instant::now();
+        if let Some(entry) = self.workers.get_mut(worker) {
+            entry.last_seen = now;
+        }
+        match self.leases.get_mut(task) {
+            Some(lease) if lease.worker == worker => {
+                lease.expires = now + self.lease;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Ends `worker`'s lease on `task`, returning it (`None` when the lease had expired or is another's).
+    pub fn finish(&mut self, worker: &str, task: &str) -> Option<Lease> {
+        if self.leases.get(task).is_some_and(|l| l.worker == worker) { self.leases.remove(task) } else { None }
+    }
+
+    /// The live workers, for `WorkerStats` and metrics.
+    pub fn stats(&self) -> HashMap<String, WorkerStats> {
+        self.workers
+            .iter()
+            .filter(|(_, w)| self.alive(w))
+            .map(|(id, w)| {
+                let running = self.leases.iter().filter(|(_, l)| &l.worker == id).map(|(t, _)| t.clone()).collect();
+                let stats = WorkerStats {
+                    name: w.report.name.clone(),
+                    tasks: w.report.tasks.clone(),
+                    resources: w.report.resources,
+                    free: w.report.free,
+                    running,
+                    last_seen_secs: w.last_seen.elapsed().as_secs(),
+                };
+                (id.clone(), stats)
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::daemon::sectors::{Drawn, SectorState};
+    use crate::sealing::SectorRef;
+    use fvm_shared::sector::RegisteredSealProof;
+
+    const SIZE: u64 = 2048;
+
+    fn sector(number: u64, state: SectorState) -> SectorRecord {
+        let mut record =
+            SectorRecord::new(SectorRef { miner: 1000, number, proof: RegisteredSealProof::StackedDRG2KiBV1P1 });
+        record.state = state;
+        record.ticket = Some(Drawn { value: [1; 32], epoch: 3 });
+        record
+    }
+
+    fn worker(id: &str, tasks: &[TaskKind], held: &[(u64, FileStage)]) -> WorkerReport {
+        let resources = Resources { cpus: 2, memory_bytes: 8 << 30, gpus: 0 };
+        WorkerReport {
+            id: id.into(),
+            name: id.into(),
+            tasks: tasks.to_vec(),
+            resources,
+            free: resources,
+            held: held
+                .iter()
+                .map(|&(number, stage)| HeldSector { number, stage, ticket: Some(LotusJson(vec![1; 32])) })
+                .collect(),
+        }
+    }
+
+    fn settled(lease: Duration) -> Scheduler {
+        let mut scheduler = Scheduler::new(lease);
+        scheduler.started -= lease; // past the restart grace
+        scheduler
+    }
+
+    #[test]
+    fn needs_scale_with_the_sector_and_take_gpus_only_where_useful() {
+        let gpu_worker = Resources { cpus: 16, memory_bytes: 256 << 30, gpus: 1 };
+        let c2 = task_needs(TaskKind::Commit2, 32 << 30, &gpu_worker);
+        assert_eq!(c2, Resources { cpus: 16, memory_bytes: 190 << 30, gpus: 1 });
+        assert_eq!(task_needs(TaskKind::PreCommit1, 64 << 30, &gpu_worker).memory_bytes, 128 << 30);
+        assert_eq!(
+            task_needs(TaskKind::PreCommit1, 2048, &gpu_worker),
+            Resources { cpus: 1, memory_bytes: 64 << 20, gpus: 0 }
+        );
+        assert_eq!(task_needs(TaskKind::Commit2, 2048, &Resources { cpus: 2, memory_bytes: 0, gpus: 0 }).gpus, 0);
+    }
+
+    #[test]
+    fn tasks_go_to_workers_with_the_type_and_the_files() {
+        let mut s = settled(Duration::from_secs(30));
+        let sectors = [sector(0, SectorState::PreCommit2), sector(1, SectorState::Packing)];
+        let holder = worker("a", &TaskKind::ALL, &[(0, FileStage::PreCommit1)]);
+        let other = worker("b", &TaskKind::ALL, &[]);
+        s.heard_from(holder.clone());
+        s.heard_from(other.clone());
+        // The other worker cannot take sector 0's PreCommit2 (the files are on "a"): it gets sector 1's AddPiece.
+        let task = s.acquire(&other, &sectors, SIZE, |_| false).unwrap();
+        assert_eq!((task.sector.number, task.input.kind()), (1, TaskKind::AddPiece));
+        let task = s.acquire(&holder, &sectors, SIZE, |_| false).unwrap();
+        assert_eq!((task.sector.number, task.input.kind()), (0, TaskKind::PreCommit2));
+        // Both sectors are leased now.
+        assert!(s.acquire(&other, &sectors, SIZE, |_| false).is_none());
+        assert!(s.renew("a", &task.id));
+        assert!(!s.renew("b", &task.id), "not b's task");
+        assert_eq!(s.finish("a", &task.id).unwrap().kind, TaskKind::PreCommit2);
+        assert!(s.finish("a", &task.id).is_none(), "finished once");
+    }
+
+    #[test]
+    fn a_worker_without_the_task_type_or_resources_gets_nothing() {
+        let mut s = settled(Duration::from_secs(30));
+        let sectors = [sector(0, SectorState::Packing)];
+        let sealer = worker("c2-only", &[TaskKind::Commit2], &[]);
+        assert!(s.acquire(&sealer, &sectors, SIZE, |_| false).is_none());
+        let mut busy = worker("busy", &TaskKind::ALL, &[]);
+        busy.free = Resources::default();
+        assert!(s.acquire(&busy, &sectors, SIZE, |_| false).is_none());
+        assert!(s.acquire(&worker("x", &TaskKind::ALL, &[]), &sectors, SIZE, |n| n == 0).is_none(), "paused");
+    }
+
+    #[test]
+    fn an_expired_lease_frees_the_task_and_a_gone_holder_means_a_rebuild() {
+        let lease = Duration::from_millis(50);
+        let mut s = settled(lease);
+        let sectors = [sector(0, SectorState::FinalizeSector)];
+        let holder = worker("a", &TaskKind::ALL, &[(0, FileStage::PreCommit2)]);
+        s.heard_from(holder.clone());
+        let task = s.acquire(&holder, &sectors, SIZE, |_| false).unwrap();
+        assert_eq!(task.input, TaskInput::Finalize);
+        let fresh = worker("b", &TaskKind::ALL, &[]);
+        s.heard_from(fresh.clone());
+        assert!(s.acquire(&fresh, &sectors, SIZE, |_| false).is_none(), "leased to a");
+        std::thread::sleep(lease * 2);
+        assert_eq!(s.expire().len(), 1);
+        // "a" is gone: "b" rebuilds the files, step by step, with the recorded ticket.
+        s.heard_from(fresh.clone());
+        assert_eq!(s.acquire(&fresh, &sectors, SIZE, |_| false).unwrap().input, TaskInput::AddPiece);
+        s.expire();
+        s.leases.clear();
+        let unsealed = worker("b", &TaskKind::ALL, &[(0, FileStage::Unsealed)]);
+        s.heard_from(unsealed.clone());
+        let pc1 = s.acquire(&unsealed, &sectors, SIZE, |_| false).unwrap();
+        assert_eq!(pc1.input, TaskInput::PreCommit1 { ticket: LotusJson(vec![1; 32]) });
+    }
+
+    #[test]
+    fn files_made_with_another_ticket_count_as_unsealed_only() {
+        let s = settled(Duration::from_secs(30));
+        let record = sector(0, SectorState::PreCommit2);
+        let mut report = worker("a", &TaskKind::ALL, &[(0, FileStage::PreCommit1)]);
+        report.held[0].ticket = Some(LotusJson(vec![2; 32]));
+        assert_eq!(Scheduler::held(&report, &record), Some(FileStage::Unsealed));
+        assert_eq!(s.task_for(&report, &record, record.need().unwrap()), Some(TaskKind::PreCommit1));
+    }
+}

@@ -1,0 +1,440 @@
+//! The miner daemon's JSON-RPC API, shared by the daemon (server), the CLI and the workers (clients).
+//!
+//! The CLI methods keep lotus-miner's names, parameters and JSON field names (api/api_storage.go):
+//! `ActorAddress`, `ActorSectorSize`, `SectorsList`, `SectorsStatus`, `SectorPledge`, `WorkerStats`,
+//! `StorageList`. The worker protocol is sealstack's own and pull-based (`SealstackTask*`): a worker asks for a
+//! task that fits its task types and free resources, reports progress while it runs it (its lease), and hands
+//! the result back. Lotus's miner instead calls into each worker's own API server; pulling lets workers live
+//! behind a Service with no inbound route and survives a miner restart without re-registration.
+
+use std::collections::BTreeMap;
+
+use cid::Cid;
+use fvm_shared::address::Address;
+use jsonrpsee::core::RpcResult;
+use jsonrpsee::proc_macros::rpc;
+use sealstack_chain::LotusJson;
+use sealstack_chain::api::MethodSpec;
+use sealstack_chain::auth::Permission;
+use serde::{Deserialize, Serialize};
+
+use crate::sealing::SectorRef;
+
+/// The miner daemon's API. `client` generates `MinerApiClient`, `server` generates `MinerApiServer`.
+#[rpc(client, server, namespace = "Filecoin", namespace_separator = ".")]
+pub trait MinerApi {
+    /// The miner actor's address.
+    #[method(name = "ActorAddress")]
+    async fn actor_address(&self) -> RpcResult<LotusJson<Address>>;
+
+    /// The sector size of a miner actor, in bytes.
+    #[method(name = "ActorSectorSize")]
+    async fn actor_sector_size(&self, actor: LotusJson<Address>) -> RpcResult<u64>;
+
+    /// Every sector number the miner knows.
+    #[method(name = "SectorsList")]
+    async fn sectors_list(&self) -> RpcResult<Vec<u64>>;
+
+    /// One sector's state, commitments, messages and log; with `show_on_chain`, its on-chain record too.
+    #[method(name = "SectorsStatus")]
+    async fn sectors_status(&self, number: u64, show_on_chain: bool) -> RpcResult<SectorInfo>;
+
+    /// Starts sealing a new committed-capacity sector.
+    #[method(name = "SectorPledge")]
+    async fn sector_pledge(&self) -> RpcResult<SectorId>;
+
+    /// The connected workers, by worker id.
+    #[method(name = "WorkerStats")]
+    async fn worker_stats(&self) -> RpcResult<BTreeMap<String, WorkerStats>>;
+
+    /// The miner's long-term storage: the sectors whose sealed files it holds, by storage id.
+    #[method(name = "StorageList")]
+    async fn storage_list(&self) -> RpcResult<BTreeMap<String, Vec<StoredSector>>>;
+
+    /// A worker asks for a task; answered within a few seconds, with `null` when none fits.
+    #[method(name = "SealstackTaskAcquire")]
+    async fn task_acquire(&self, worker: WorkerReport) -> RpcResult<Option<Task>>;
+
+    /// A worker renews its lease on a running task; `false` when the task is no longer its own.
+    #[method(name = "SealstackTaskProgress")]
+    async fn task_progress(&self, worker: String, task: String) -> RpcResult<bool>;
+
+    /// A worker hands back a task's result (or its failure).
+    #[method(name = "SealstackTaskDone")]
+    async fn task_done(&self, worker: String, task: String, result: TaskResult) -> RpcResult<()>;
+}
+
+const fn spec(name: &'static str, permission: Permission, params: usize) -> MethodSpec {
+    MethodSpec { name, permission, params }
+}
+
+/// Every method of [`MinerApi`] with its permission (lotus-miner's `//perm:` annotations; admin for the worker
+/// protocol, as lotus-worker's token is) and parameter count.
+pub const METHODS: &[MethodSpec] = &[
+    spec("ActorAddress", Permission::Read, 0),
+    spec("ActorSectorSize", Permission::Read, 1),
+    spec("SectorsList", Permission::Read, 0),
+    spec("SectorsStatus", Permission::Read, 2),
+    spec("SectorPledge", Permission::Write, 0),
+    spec("WorkerStats", Permission::Admin, 0),
+    spec("StorageList", Permission::Admin, 0),
+    spec("SealstackTaskAcquire", Permission::Admin, 1),
+    spec("SealstackTaskProgress", Permission::Admin, 2),
+    spec("SealstackTaskDone", Permission::Admin, 3),
+];
+
+/// The spec of a fully qualified method name (`Filecoin.SectorsList`).
+pub fn method_spec(qualified: &str) -> Option<&'static MethodSpec> {
+    let name = qualified.strip_prefix("Filecoin.")?;
+    METHODS.iter().find(|m| m.name == name)
+}
+
+/// A sector's identity on chain (lotus abi.SectorID).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SectorId {
+    /// The miner actor's id.
+    #[serde(rename = "Miner")]
+    pub miner: u64,
+    /// The sector number.
+    #[serde(rename = "Number")]
+    pub number: u64,
+}
+
+/// Randomness drawn at an epoch (lotus SealTicket / SealSeed).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Randomness {
+    /// The 32 bytes, base64.
+    #[serde(rename = "Value")]
+    pub value: LotusJson<Vec<u8>>,
+    /// The epoch drawn at.
+    #[serde(rename = "Epoch")]
+    pub epoch: i64,
+}
+
+/// One entry of a sector's log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SectorLog {
+    /// What happened: `state` for a transition, `error` for a failure, `task` for a worker's task.
+    #[serde(rename = "Kind")]
+    pub kind: String,
+    /// Unix seconds.
+    #[serde(rename = "Timestamp")]
+    pub timestamp: u64,
+    /// What happened, in words.
+    #[serde(rename = "Message")]
+    pub message: String,
+}
+
+/// `SectorsStatus`'s result: lotus api.SectorInfo's fields that sealstack fills.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SectorInfo {
+    /// The sector number.
+    #[serde(rename = "SectorID")]
+    pub sector_id: u64,
+    /// Its state, by lotus's state names (`PreCommit1`, `WaitSeed`, `Proving`, ...).
+    #[serde(rename = "State")]
+    pub state: String,
+    /// CommD's CID, once PreCommit2 ran.
+    #[serde(rename = "CommD")]
+    pub comm_d: Option<LotusJson<Cid>>,
+    /// CommR's CID, once PreCommit2 ran.
+    #[serde(rename = "CommR")]
+    pub comm_r: Option<LotusJson<Cid>>,
+    /// The seal proof, once Commit2 ran.
+    #[serde(rename = "Proof")]
+    pub proof: Option<LotusJson<Vec<u8>>>,
+    /// The seal ticket.
+    #[serde(rename = "Ticket")]
+    pub ticket: Option<Randomness>,
+    /// The interactive seed.
+    #[serde(rename = "Seed")]
+    pub seed: Option<Randomness>,
+    /// The PreCommit message.
+    #[serde(rename = "PreCommitMsg")]
+    pub pre_commit_msg: Option<LotusJson<Cid>>,
+    /// The ProveCommit message.
+    #[serde(rename = "CommitMsg")]
+    pub commit_msg: Option<LotusJson<Cid>>,
+    /// Failed attempts of the current state.
+    #[serde(rename = "Retries")]
+    pub retries: u64,
+    /// The last error.
+    #[serde(rename = "LastErr")]
+    pub last_err: String,
+    /// The sector's history.
+    #[serde(rename = "Log")]
+    pub log: Vec<SectorLog>,
+    /// The on-chain seal proof type.
+    #[serde(rename = "SealProof")]
+    pub seal_proof: i64,
+    /// Activation epoch on chain (with `show_on_chain`, once proven).
+    #[serde(rename = "Activation")]
+    pub activation: i64,
+    /// Expiration epoch on chain (with `show_on_chain`, once proven).
+    #[serde(rename = "Expiration")]
+    pub expiration: i64,
+}
+
+/// Resources of a worker.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Resources {
+    /// CPU cores.
+    pub cpus: u32,
+    /// Memory, bytes.
+    pub memory_bytes: u64,
+    /// GPUs.
+    pub gpus: u32,
+}
+
+impl Resources {
+    /// Whether `need` fits in these (free) resources.
+    pub fn fits(&self, need: &Resources) -> bool {
+        need.cpus <= self.cpus && need.memory_bytes <= self.memory_bytes && need.gpus <= self.gpus
+    }
+}
+
+/// The stages of sealing a worker runs, by lotus's task names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[value(rename_all = "PascalCase")]
+pub enum TaskKind {
+    /// Fill the unsealed file (a committed-capacity sector: zeros).
+    AddPiece,
+    /// SDR labels (CPU, memory-bound).
+    PreCommit1,
+    /// Column and replica trees, CommR (GPU where there is one).
+    PreCommit2,
+    /// Vanilla proofs of the seed's challenges.
+    Commit1,
+    /// The SNARK (GPU where there is one).
+    Commit2,
+    /// Hand the sealed file and the cache (without the layers) to the miner's long-term storage.
+    Finalize,
+}
+
+impl TaskKind {
+    /// Every kind, in pipeline order.
+    pub const ALL: [TaskKind; 6] = [
+        TaskKind::AddPiece,
+        TaskKind::PreCommit1,
+        TaskKind::PreCommit2,
+        TaskKind::Commit1,
+        TaskKind::Commit2,
+        TaskKind::Finalize,
+    ];
+
+    /// The name used in metrics and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskKind::AddPiece => "AddPiece",
+            TaskKind::PreCommit1 => "PreCommit1",
+            TaskKind::PreCommit2 => "PreCommit2",
+            TaskKind::Commit1 => "Commit1",
+            TaskKind::Commit2 => "Commit2",
+            TaskKind::Finalize => "Finalize",
+        }
+    }
+
+    /// Whether it runs faster on a GPU (and takes one when the worker has any).
+    pub fn uses_gpu(self) -> bool {
+        matches!(self, TaskKind::PreCommit2 | TaskKind::Commit2)
+    }
+
+    /// Whether it takes every CPU core of the worker.
+    pub fn takes_all_cpus(self) -> bool {
+        matches!(self, TaskKind::PreCommit2 | TaskKind::Commit2)
+    }
+}
+
+/// How far a worker's local files of a sector got: each stage's files are the next one's input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum FileStage {
+    /// The unsealed file (AddPiece).
+    Unsealed,
+    /// Labels and tree D, the sealed file holding a copy of the data (PreCommit1).
+    PreCommit1,
+    /// The replica and its trees (PreCommit2).
+    PreCommit2,
+}
+
+/// A sector whose files a worker holds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HeldSector {
+    /// The sector number.
+    pub number: u64,
+    /// How far its files got.
+    pub stage: FileStage,
+    /// The ticket its PreCommit1 used, once it ran.
+    pub ticket: Option<LotusJson<Vec<u8>>>,
+}
+
+/// What a worker tells the miner each time it asks for a task.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkerReport {
+    /// Stable id (kept in the worker's scratch directory).
+    pub id: String,
+    /// Host name, for people.
+    pub name: String,
+    /// The task kinds it runs.
+    pub tasks: Vec<TaskKind>,
+    /// Its resources.
+    pub resources: Resources,
+    /// Its resources not taken by running tasks.
+    pub free: Resources,
+    /// The sectors whose files it holds.
+    pub held: Vec<HeldSector>,
+}
+
+/// A task handed to a worker.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Task {
+    /// Unique id.
+    pub id: String,
+    /// The sector.
+    pub sector: SectorRef,
+    /// What to run.
+    pub input: TaskInput,
+}
+
+/// What a task runs, with the inputs the worker does not hold itself.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind")]
+pub enum TaskInput {
+    /// AddPiece of a committed-capacity sector.
+    AddPiece,
+    /// PreCommit1 with this ticket.
+    PreCommit1 {
+        /// The seal ticket.
+        ticket: LotusJson<Vec<u8>>,
+    },
+    /// PreCommit2 of the worker's PreCommit1 output.
+    PreCommit2,
+    /// Commit1 with this seed.
+    Commit1 {
+        /// The interactive seed.
+        seed: LotusJson<Vec<u8>>,
+    },
+    /// Commit2 of a Commit1 output (from any worker).
+    Commit2 {
+        /// The Commit1 output.
+        phase1: LotusJson<Vec<u8>>,
+    },
+    /// Upload the sealed file and the cache to the miner at `/remote/finalize/<sector>/<task id>/...`.
+    Finalize,
+}
+
+impl TaskInput {
+    /// Its kind.
+    pub fn kind(&self) -> TaskKind {
+        match self {
+            TaskInput::AddPiece => TaskKind::AddPiece,
+            TaskInput::PreCommit1 { .. } => TaskKind::PreCommit1,
+            TaskInput::PreCommit2 => TaskKind::PreCommit2,
+            TaskInput::Commit1 { .. } => TaskKind::Commit1,
+            TaskInput::Commit2 { .. } => TaskKind::Commit2,
+            TaskInput::Finalize => TaskKind::Finalize,
+        }
+    }
+}
+
+/// A task's result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind")]
+pub enum TaskResult {
+    /// The pieces of the unsealed file.
+    AddPiece {
+        /// The pieces (one zero piece for CC).
+        pieces: Vec<filecoin_proofs_api::PieceInfo>,
+    },
+    /// PreCommit1 ran; its output stays with the worker's files.
+    PreCommit1,
+    /// CommR and CommD.
+    PreCommit2 {
+        /// The replica commitment.
+        comm_r: [u8; 32],
+        /// The data commitment.
+        comm_d: [u8; 32],
+    },
+    /// The vanilla proofs.
+    Commit1 {
+        /// The Commit1 output.
+        phase1: LotusJson<Vec<u8>>,
+    },
+    /// The seal proof.
+    Commit2 {
+        /// The proof ProveCommit takes.
+        proof: LotusJson<Vec<u8>>,
+    },
+    /// The files were uploaded.
+    Finalize,
+    /// The task failed.
+    Failed {
+        /// Why.
+        error: String,
+    },
+}
+
+/// `WorkerStats`' entry of one worker.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkerStats {
+    /// Host name.
+    pub name: String,
+    /// Task kinds.
+    pub tasks: Vec<TaskKind>,
+    /// Resources.
+    pub resources: Resources,
+    /// Free resources at its last request.
+    pub free: Resources,
+    /// Tasks it is running now.
+    pub running: Vec<String>,
+    /// Seconds since it was last heard from.
+    pub last_seen_secs: u64,
+}
+
+/// `StorageList`'s entry of one sector.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredSector {
+    /// The sector.
+    #[serde(rename = "SectorID")]
+    pub sector_id: SectorId,
+    /// Which files: `sealed`, `cache`.
+    #[serde(rename = "SectorFileType")]
+    pub file_types: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_api_method_has_a_spec_and_worker_methods_need_admin() {
+        for name in ["SectorsList", "SectorsStatus", "SectorPledge", "SealstackTaskAcquire"] {
+            assert!(method_spec(&format!("Filecoin.{name}")).is_some(), "{name}");
+        }
+        assert_eq!(method_spec("Filecoin.SealstackTaskDone").unwrap().permission, Permission::Admin);
+        assert_eq!(method_spec("Filecoin.SectorPledge").unwrap().permission, Permission::Write);
+        assert!(method_spec("SectorsList").is_none(), "the namespace is required");
+    }
+
+    #[test]
+    fn tasks_serialise_with_their_kind() {
+        let input = TaskInput::PreCommit1 { ticket: LotusJson(vec![1; 32]) };
+        let json = serde_json::to_value(&input).unwrap();
+        assert_eq!(json["kind"], "PreCommit1");
+        assert_eq!(serde_json::from_value::<TaskInput>(json).unwrap().kind(), TaskKind::PreCommit1);
+        let done = serde_json::to_value(TaskResult::Failed { error: "x".into() }).unwrap();
+        assert_eq!(done, serde_json::json!({"kind": "Failed", "error": "x"}));
+    }
+
+    #[test]
+    fn resources_fit() {
+        let free = Resources { cpus: 2, memory_bytes: 100, gpus: 0 };
+        assert!(free.fits(&Resources { cpus: 1, memory_bytes: 100, gpus: 0 }));
+        assert!(!free.fits(&Resources { cpus: 1, memory_bytes: 10, gpus: 1 }));
+        assert!(FileStage::Unsealed < FileStage::PreCommit2);
+    }
+}

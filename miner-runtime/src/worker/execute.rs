@@ -1,0 +1,98 @@
+//! Running one task on the worker's scratch files with the sealing library. A stage asked for again after it
+//! already ran (a result lost with a restarted miner) returns its recorded output: PreCommit2 changes the sealed
+//! file, so it must never run twice over the same files.
+
+use sealstack_chain::LotusJson;
+
+use super::local::{LocalSector, Scratch};
+use crate::protocol::{FileStage, Task, TaskInput, TaskResult};
+use crate::sealing::{self, Commit1Output, SectorRef, staged_path};
+
+/// Fault injection for tests: with `SEALSTACK_CRASH_IN_TASK=<Kind>` the worker process aborts in the middle of
+/// its first task of that kind (PreCommit1 leaves a half-written staged sealed file behind, as a killed process
+/// would).
+fn crash_point(kind: &str, sector: &SectorRef, scratch: &Scratch) {
+    if std::env::var("SEALSTACK_CRASH_IN_TASK").is_ok_and(|k| k == kind) {
+        if kind == "PreCommit1" {
+            let files = scratch.files(sector);
+            let _ = std::fs::write(staged_path(&files.sealed), b"half-written");
+        }
+        eprintln!("injected crash: worker killed during {kind} of sector {}", sector.number);
+        std::process::abort();
+    }
+}
+
+fn held(scratch: &Scratch, number: u64, stage: FileStage) -> anyhow::Result<LocalSector> {
+    let local =
+        scratch.sector(number)?.ok_or_else(|| anyhow::anyhow!("this worker holds no files of sector {number}"))?;
+    anyhow::ensure!(local.stage >= stage, "sector {number}'s files here are at {:?}, {stage:?} is needed", local.stage);
+    Ok(local)
+}
+
+fn ticket_of(bytes: &[u8]) -> anyhow::Result<[u8; 32]> {
+    bytes.try_into().map_err(|_| anyhow::anyhow!("{} bytes of randomness, expected 32", bytes.len()))
+}
+
+/// Runs a task (blocking; not Finalize, which uploads) and returns its result.
+pub fn execute(task: &Task, scratch: &Scratch) -> anyhow::Result<TaskResult> {
+    let sector = task.sector;
+    let files = scratch.files(&sector);
+    crash_point(task.input.kind().as_str(), &sector, scratch);
+    Ok(match &task.input {
+        TaskInput::AddPiece => {
+            if let Some(local) = scratch.sector(sector.number)? {
+                return Ok(TaskResult::AddPiece { pieces: local.pieces });
+            }
+            let piece = sealing::add_piece_cc(&sector, &files)?;
+            let local = LocalSector {
+                sector,
+                stage: FileStage::Unsealed,
+                pieces: vec![piece],
+                ticket: None,
+                phase1: None,
+                commitments: None,
+            };
+            scratch.save(&local)?;
+            TaskResult::AddPiece { pieces: local.pieces }
+        }
+        TaskInput::PreCommit1 { ticket } => {
+            let ticket = ticket_of(ticket)?;
+            let mut local = held(scratch, sector.number, FileStage::Unsealed)?;
+            if local.stage >= FileStage::PreCommit1 && local.ticket == Some(ticket) {
+                return Ok(TaskResult::PreCommit1);
+            }
+            let phase1 = sealing::precommit1(&sector, &files, ticket, &local.pieces)?;
+            local.stage = FileStage::PreCommit1;
+            local.ticket = Some(ticket);
+            local.phase1 = Some(phase1);
+            local.commitments = None;
+            scratch.save(&local)?;
+            TaskResult::PreCommit1
+        }
+        TaskInput::PreCommit2 => {
+            let mut local = held(scratch, sector.number, FileStage::PreCommit1)?;
+            if let (FileStage::PreCommit2, Some(c)) = (local.stage, local.commitments) {
+                return Ok(TaskResult::PreCommit2 { comm_r: c.comm_r, comm_d: c.comm_d });
+            }
+            let phase1 = local.phase1.as_ref().ok_or_else(|| anyhow::anyhow!("no PreCommit1 output recorded"))?;
+            let commitments = sealing::precommit2(&sector, &files, phase1)?;
+            local.stage = FileStage::PreCommit2;
+            local.commitments = Some(commitments);
+            scratch.save(&local)?;
+            TaskResult::PreCommit2 { comm_r: commitments.comm_r, comm_d: commitments.comm_d }
+        }
+        TaskInput::Commit1 { seed } => {
+            let local = held(scratch, sector.number, FileStage::PreCommit2)?;
+            let (Some(ticket), Some(commitments)) = (local.ticket, local.commitments) else {
+                anyhow::bail!("sector {} has no ticket or commitments recorded", sector.number);
+            };
+            let output = sealing::commit1(&sector, &files, ticket, ticket_of(seed)?, &commitments, &local.pieces)?;
+            TaskResult::Commit1 { phase1: LotusJson(output.0) }
+        }
+        TaskInput::Commit2 { phase1 } => {
+            let proof = sealing::commit2(&sector, &Commit1Output(phase1.0.clone()))?;
+            TaskResult::Commit2 { proof: LotusJson(proof) }
+        }
+        TaskInput::Finalize => anyhow::bail!("Finalize uploads files; it is not executed locally"),
+    })
+}
