@@ -19,3 +19,15 @@ step() {
   echo "<== $name: $([ $rc -eq 0 ] && echo ok || echo "FAILED (exit $rc)") in $((SECONDS - started)) s"
   return $rc
 }
+
+# k8s_bin: prints the directory of the pinned kubectl and helm (and the local cluster's components), building
+# them with e2e/cluster/build.sh when one is missing.
+k8s_bin() {
+  # shellcheck source=../e2e/cluster/versions.sh
+  source "$REPO_ROOT/e2e/cluster/versions.sh"
+  if [[ -x $SEALSTACK_K8S_BIN/helm && -x $SEALSTACK_K8S_BIN/kubectl ]]; then
+    echo "$SEALSTACK_K8S_BIN"
+  else
+    "$REPO_ROOT/e2e/cluster/build.sh" | tail -n 1
+  fi
+}

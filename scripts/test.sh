@@ -7,6 +7,15 @@ cd "$REPO_ROOT"
 
 step "cargo fmt --check" cargo fmt --all -- --check
 step "crdgen --check (CRD YAML in charts/ and manifests/)" cargo crdgen --check
+# The Helm chart: strict lint with the default values and with every optional object on (ServiceMonitor,
+# PodMonitor, NetworkPolicy, PDB, dashboard), manifests/operator.yaml rendered from it, the dashboard is JSON.
+k8s="$(k8s_bin)"
+source e2e/cluster/versions.sh
+step "helm lint --strict (default values)" "$k8s/helm" lint --strict --kube-version "$KUBE_VERSION" charts/sealstack
+step "helm lint --strict (charts/sealstack/ci/monitoring-values.yaml)" "$k8s/helm" lint --strict \
+  --kube-version "$KUBE_VERSION" charts/sealstack -f charts/sealstack/ci/monitoring-values.yaml
+step "render-manifests --check (manifests/operator.yaml)" scripts/render-manifests.sh --check
+step "Grafana dashboard parses" python3 -m json.tool charts/sealstack/dashboards/sealstack.json /dev/null
 step "cargo clippy -D warnings" cargo clippy --workspace --all-targets --features sealstack-crds/crdgen -- -D warnings
 # Locally generated 2KiB proof parameters (made once per machine, ~8 min) for the tests that use real proofs.
 SEALSTACK_GENERATED_PARAMS="$(scripts/params.sh 2KiB | tail -n 1)"

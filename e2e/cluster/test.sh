@@ -10,7 +10,9 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/sealstack/target}
 
-"$HERE/build.sh" >/dev/null
+# The tests run the pinned kubectl and helm from here (tests/chart.rs).
+SEALSTACK_K8S_BIN=$("$HERE/build.sh" | tail -n 1)
+export SEALSTACK_K8S_BIN
 
 started=0
 finish() {
