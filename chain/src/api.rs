@@ -225,8 +225,15 @@ pub struct MethodSpec {
     pub params: usize,
 }
 
-const fn spec(name: &'static str, permission: Permission, params: usize) -> MethodSpec {
+/// A [`MethodSpec`], for method tables.
+pub const fn spec(name: &'static str, permission: Permission, params: usize) -> MethodSpec {
     MethodSpec { name, permission, params }
+}
+
+/// The spec in `table` of a method name qualified with the `Filecoin.` namespace.
+pub fn find_method(table: &'static [MethodSpec], qualified: &str) -> Option<&'static MethodSpec> {
+    let name = qualified.strip_prefix(NAMESPACE)?.strip_prefix('.')?;
+    table.iter().find(|m| m.name == name)
 }
 
 /// Every method of [`FullNode`] with its permission (from lotus api/api_full.go and api/api_common.go) and
@@ -268,8 +275,7 @@ pub const METHODS: &[MethodSpec] = &[
 
 /// The spec of a fully qualified method name (`Filecoin.ChainHead`).
 pub fn method_spec(qualified: &str) -> Option<&'static MethodSpec> {
-    let name = qualified.strip_prefix(NAMESPACE)?.strip_prefix('.')?;
-    METHODS.iter().find(|m| m.name == name)
+    find_method(METHODS, qualified)
 }
 
 #[cfg(test)]

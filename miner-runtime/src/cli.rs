@@ -156,6 +156,10 @@ pub struct RunArgs {
     /// A protobuf-encoded libp2p key to use instead of the repo's (the operator mounts it from a Secret).
     #[arg(long)]
     pub libp2p_key: Option<PathBuf>,
+    /// A file holding the API's JWT secret (the operator mounts it from a Secret, so it can mint the workers'
+    /// token); default: the repo's keystore, made on first use.
+    #[arg(long)]
+    pub jwt_secret_file: Option<PathBuf>,
     /// Long-term sector storage (default: `<repo>/storage`).
     #[arg(long)]
     pub storage: Option<PathBuf>,

@@ -14,7 +14,7 @@ use fvm_shared::address::Address;
 use jsonrpsee::core::RpcResult;
 use jsonrpsee::proc_macros::rpc;
 use sealstack_chain::LotusJson;
-use sealstack_chain::api::MethodSpec;
+use sealstack_chain::api::{MethodSpec, find_method, spec};
 use sealstack_chain::auth::Permission;
 use serde::{Deserialize, Serialize};
 
@@ -64,10 +64,6 @@ pub trait MinerApi {
     async fn task_done(&self, worker: String, task: String, result: TaskResult) -> RpcResult<()>;
 }
 
-const fn spec(name: &'static str, permission: Permission, params: usize) -> MethodSpec {
-    MethodSpec { name, permission, params }
-}
-
 /// Every method of [`MinerApi`] with its permission (lotus-miner's `//perm:` annotations; admin for the worker
 /// protocol, as lotus-worker's token is) and parameter count.
 pub const METHODS: &[MethodSpec] = &[
@@ -85,8 +81,7 @@ pub const METHODS: &[MethodSpec] = &[
 
 /// The spec of a fully qualified method name (`Filecoin.SectorsList`).
 pub fn method_spec(qualified: &str) -> Option<&'static MethodSpec> {
-    let name = qualified.strip_prefix("Filecoin.")?;
-    METHODS.iter().find(|m| m.name == name)
+    find_method(METHODS, qualified)
 }
 
 /// A sector's identity on chain (lotus abi.SectorID).

@@ -26,7 +26,16 @@ pub async fn run(repo_dir: &Path, args: RunArgs) -> anyhow::Result<()> {
         }
         None => repo.libp2p_key()?,
     };
+    let jwt_secret = match &args.jwt_secret_file {
+        Some(path) => {
+            let secret = std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+            anyhow::ensure!(secret.len() >= 32, "the JWT secret in {} is shorter than 32 bytes", path.display());
+            secret
+        }
+        None => sealstack_chain::repo_files::jwt_secret(repo_dir)?,
+    };
     let config = DaemonConfig {
+        jwt_secret,
         api_listen: args.api_listen,
         metrics_listen: args.metrics_addr,
         p2p_listen: args.p2p_listen,

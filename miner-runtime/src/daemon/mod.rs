@@ -57,6 +57,8 @@ pub struct DaemonConfig {
     pub sector_lifetime: i64,
     /// Epochs a message must be buried under before it counts as landed.
     pub confidence: u64,
+    /// The secret the API's tokens are signed with.
+    pub jwt_secret: Vec<u8>,
     /// The libp2p identity (the one whose peer ID is on chain).
     pub libp2p_key: libp2p_identity::Keypair,
 }
@@ -252,7 +254,7 @@ pub async fn start(repo: MinerRepo, node: Node, actor: Address, config: DaemonCo
         repo: repo.clone(),
     });
 
-    let secret = Arc::new(repo_files::jwt_secret(repo.dir())?);
+    let secret = Arc::new(config.jwt_secret.clone());
     let http = tower::ServiceBuilder::new()
         .layer_fn({
             let secret = secret.clone();
