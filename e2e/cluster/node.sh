@@ -294,14 +294,32 @@ stop_pid() { # name pidfile exe
   rm -f "$2"
 }
 
+# kubelet (every kubelet, unconditionally) creates KUBE-IPTABLES-HINT, KUBE-KUBELET-CANARY and
+# KUBE-FIREWALL (drop non-loopback packets to 127.0.0.0/8) in the host's iptables. Remove them
+# unless another kubelet still runs on this machine (it keeps them, and would recreate them).
+drop_kubelet_iptables() {
+  command -v iptables >/dev/null || return 0
+  local p
+  for p in /proc/[0-9]*; do
+    [[ $(readlink "$p/exe" 2>/dev/null) == */kubelet ]] && return 0
+  done
+  iptables -w -D INPUT -j KUBE-FIREWALL 2>/dev/null || true
+  iptables -w -D OUTPUT -j KUBE-FIREWALL 2>/dev/null || true
+  iptables -w -F KUBE-FIREWALL 2>/dev/null && iptables -w -X KUBE-FIREWALL 2>/dev/null || true
+  local t
+  for t in mangle nat filter; do iptables -w -t "$t" -X KUBE-KUBELET-CANARY 2>/dev/null || true; done
+  iptables -w -t mangle -X KUBE-IPTABLES-HINT 2>/dev/null || true
+}
+
 down_node() {
   # 1. kubelet first, so that it does not restart what is killed below.
   stop_pid kubelet "$PIDS/kubelet.pid" "$BIN/kubelet"
   # 2. Every container and sandbox of this containerd: kill, delete (the shims exit with them).
   #    Note their network namespaces first (containerd 1.6 keeps them in /var/run/netns).
-  local netns=() id
+  local netns=() ids=() id
   if [[ -S $CTRD_SOCK ]] && ctr --address "$CTRD_SOCK" version >/dev/null 2>&1; then
-    for id in $(ctr_ containers ls -q 2>/dev/null); do
+    ids=($(ctr_ containers ls -q 2>/dev/null))
+    for id in "${ids[@]}"; do
       while read -r p; do netns+=("$p"); done < <(ctr_ containers info "$id" 2>/dev/null |
         grep -oE '"/var/run/netns/cni-[0-9a-f-]+"' | tr -d '"' | sort -u)
     done
@@ -336,6 +354,11 @@ down_node() {
     done < <(cgroup_v1_dirs)
   fi
   [[ -d /var/log/containers ]] && find /var/log/containers -maxdepth 1 -lname "$NODE_DIR/*" -delete 2>/dev/null || true
+  # libcni caches each attachment's result in /var/lib/cni/results (not configurable in
+  # containerd 1.6); a killed pod got no CNI DEL, so drop this node's entries.
+  rm -f /var/lib/cni/results/"sealstack-$PORT_BASE"-* 2>/dev/null || true
+  for id in "${ids[@]}"; do rm -f "/var/lib/cni/results/cni-loopback-$id-lo"; done
+  drop_kubelet_iptables
   if [[ -s $NODE_DIR/sysctl.orig ]]; then
     local s v
     while read -r s v; do echo "$v" >"/proc/sys/$s" 2>/dev/null || true; done <"$NODE_DIR/sysctl.orig"
