@@ -42,13 +42,13 @@ check_host() {
   [[ $(id -u) == 0 ]] || die "the real node needs root (mounts, namespaces, cgroups); set SEALSTACK_REAL_NODE=0"
   local probe=$NODE_DIR/cgroup-probe-$$
   if cgroup_v2; then
-    mkdir "/sys/fs/cgroup/${probe##*/}" 2>/dev/null && rmdir "/sys/fs/cgroup/${probe##*/}" ||
+    { mkdir "/sys/fs/cgroup/${probe##*/}" && rmdir "/sys/fs/cgroup/${probe##*/}"; } 2>/dev/null ||
       die "/sys/fs/cgroup (v2) is not writable: kubelet cannot create pod cgroups"
   else
     local h
     for h in cpu cpuacct cpuset memory pids; do
       [[ -d /sys/fs/cgroup/$h ]] || die "cgroup v1 controller $h is not mounted under /sys/fs/cgroup"
-      mkdir "/sys/fs/cgroup/$h/${probe##*/}" 2>/dev/null && rmdir "/sys/fs/cgroup/$h/${probe##*/}" ||
+      { mkdir "/sys/fs/cgroup/$h/${probe##*/}" && rmdir "/sys/fs/cgroup/$h/${probe##*/}"; } 2>/dev/null ||
         die "/sys/fs/cgroup/$h is not writable: kubelet cannot create pod cgroups"
     done
   fi
@@ -305,7 +305,8 @@ drop_kubelet_iptables() {
   done
   iptables -w -D INPUT -j KUBE-FIREWALL 2>/dev/null || true
   iptables -w -D OUTPUT -j KUBE-FIREWALL 2>/dev/null || true
-  iptables -w -F KUBE-FIREWALL 2>/dev/null && iptables -w -X KUBE-FIREWALL 2>/dev/null || true
+  iptables -w -F KUBE-FIREWALL 2>/dev/null || true
+  iptables -w -X KUBE-FIREWALL 2>/dev/null || true
   local t
   for t in mangle nat filter; do iptables -w -t "$t" -X KUBE-KUBELET-CANARY 2>/dev/null || true; done
   iptables -w -t mangle -X KUBE-IPTABLES-HINT 2>/dev/null || true
@@ -318,7 +319,7 @@ down_node() {
   #    Note their network namespaces first (containerd 1.6 keeps them in /var/run/netns).
   local netns=() ids=() id
   if [[ -S $CTRD_SOCK ]] && ctr --address "$CTRD_SOCK" version >/dev/null 2>&1; then
-    ids=($(ctr_ containers ls -q 2>/dev/null))
+    mapfile -t ids < <(ctr_ containers ls -q 2>/dev/null)
     for id in "${ids[@]}"; do
       while read -r p; do netns+=("$p"); done < <(ctr_ containers info "$id" 2>/dev/null |
         grep -oE '"/var/run/netns/cni-[0-9a-f-]+"' | tr -d '"' | sort -u)
@@ -332,11 +333,15 @@ down_node() {
   # 3. containerd.
   stop_pid containerd "$PIDS/containerd.pid" "$(command -v containerd 2>/dev/null || echo /usr/bin/containerd)"
   # 4. Leftover processes in this node's cgroups (e.g. if containerd was already gone).
-  local h procs
+  local h procs=()
   if cgroup_v2; then h=/sys/fs/cgroup; else h=/sys/fs/cgroup/pids; fi
   if [[ -d $h$NODE_CGROUP_ROOT ]]; then
-    procs=$(find "$h$NODE_CGROUP_ROOT" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u)
-    [[ -z $procs ]] || { log "killing leftover pod processes: $(echo $procs)"; kill -KILL $procs 2>/dev/null || true; sleep 0.5; }
+    mapfile -t procs < <(find "$h$NODE_CGROUP_ROOT" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u)
+    if ((${#procs[@]})); then
+      log "killing leftover pod processes: ${procs[*]}"
+      kill -KILL "${procs[@]}" 2>/dev/null || true
+      sleep 0.5
+    fi
   fi
   # 5. Network namespaces, mounts under the node dir (kubelet volumes, container rootfs, shm),
   #    the bridge, the cgroups, kubelet's log symlinks, and the sysctls kubelet changed.
