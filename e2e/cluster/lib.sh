@@ -60,8 +60,9 @@ wait_for() {
 }
 
 # --- the real node (node.sh): kubelet + Debian's containerd/runc/CNI plugins ---
-# SEALSTACK_REAL_NODE=0 leaves it out (control plane and kwok nodes only).
-REAL_NODE=${SEALSTACK_REAL_NODE:-1}
+# SEALSTACK_REAL_NODE=0 leaves it out (control plane and kwok nodes only), 1 requires it, auto
+# (default) starts it where the host allows (root, writable cgroups) and warns elsewhere.
+REAL_NODE=${SEALSTACK_REAL_NODE:-auto}
 NODE_NAME=sealstack-node
 NODE_DIR=$D/node
 CTRD_SOCK=$NODE_DIR/containerd/containerd.sock

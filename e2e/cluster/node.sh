@@ -4,7 +4,9 @@
 # run (as root-owned processes on this machine, in their own namespaces and cgroups).
 #
 #   e2e/cluster/node.sh up     start (or reuse) containerd and kubelet; needs a running control
-#                              plane (up.sh calls this unless SEALSTACK_REAL_NODE=0)
+#                              plane. up.sh calls this unless SEALSTACK_REAL_NODE=0; with the
+#                              default SEALSTACK_REAL_NODE=auto a host that cannot run it (not
+#                              root, cgroups read-only) only gets a warning, with 1 it is an error
 #   e2e/cluster/node.sh down   stop kubelet, kill every container, stop containerd, undo mounts,
 #                              network namespaces, the bridge and the cgroups (down.sh calls this)
 #
@@ -38,18 +40,18 @@ cgroup_v1_dirs() {
        (fs == "cgroup" || fs == "cgroup2") && $5 ~ "^/sys/fs/cgroup/" {print $5}' /proc/self/mountinfo
 }
 
+# Whether this host can run the node; prints the reason on stdout when not.
 check_host() {
-  [[ $(id -u) == 0 ]] || die "the real node needs root (mounts, namespaces, cgroups); set SEALSTACK_REAL_NODE=0"
-  local probe=$NODE_DIR/cgroup-probe-$$
+  [[ $(id -u) == 0 ]] || { echo "it needs root (mounts, network namespaces, cgroups)"; return 1; }
+  local probe=sealstack-cgroup-probe-$$ h
   if cgroup_v2; then
-    { mkdir "/sys/fs/cgroup/${probe##*/}" && rmdir "/sys/fs/cgroup/${probe##*/}"; } 2>/dev/null ||
-      die "/sys/fs/cgroup (v2) is not writable: kubelet cannot create pod cgroups"
+    { mkdir "/sys/fs/cgroup/$probe" && rmdir "/sys/fs/cgroup/$probe"; } 2>/dev/null ||
+      { echo "/sys/fs/cgroup (v2) is not writable: kubelet cannot create pod cgroups"; return 1; }
   else
-    local h
     for h in cpu cpuacct cpuset memory pids; do
-      [[ -d /sys/fs/cgroup/$h ]] || die "cgroup v1 controller $h is not mounted under /sys/fs/cgroup"
-      { mkdir "/sys/fs/cgroup/$h/${probe##*/}" && rmdir "/sys/fs/cgroup/$h/${probe##*/}"; } 2>/dev/null ||
-        die "/sys/fs/cgroup/$h is not writable: kubelet cannot create pod cgroups"
+      [[ -d /sys/fs/cgroup/$h ]] || { echo "cgroup v1 controller $h is not mounted under /sys/fs/cgroup"; return 1; }
+      { mkdir "/sys/fs/cgroup/$h/$probe" && rmdir "/sys/fs/cgroup/$h/$probe"; } 2>/dev/null ||
+        { echo "/sys/fs/cgroup/$h is not writable: kubelet cannot create pod cgroups"; return 1; }
     done
   fi
 }
@@ -248,9 +250,15 @@ up() {
     log "reusing the running real node $NODE_NAME"
     return 0
   fi
+  local why
+  if ! why=$(check_host); then
+    # SEALSTACK_REAL_NODE=auto (the default): a host that cannot run it gets kwok's nodes only.
+    [[ $REAL_NODE == auto ]] || die "no real node here: $why"
+    log "WARNING: no real node (set SEALSTACK_REAL_NODE=0 to silence this): $why"
+    return 0
+  fi
   [[ -x $BIN/kubelet ]] || die "$BIN/kubelet missing: run e2e/cluster/build.sh first"
   ensure_pkgs containerd runc containernetworking-plugins iptables umoci gcc libc6-dev
-  check_host
   # A half-started node from before: clear it first.
   [[ -d $NODE_DIR ]] && down_node
   mkdir -p "$CTRD" "$KUBELET_ROOT" "$NODE_DIR/pod-logs" "$LOGS" "$PIDS"

@@ -2,7 +2,8 @@
 # Starts a local Kubernetes control plane on 127.0.0.1 (etcd, kube-apiserver with RBAC,
 # kube-controller-manager, kube-scheduler) plus kwok faking 3 nodes: sealstack-gpu-0/1
 # (nvidia.com/gpu: 8) and sealstack-cpu-0, and a real node sealstack-node (kubelet + containerd,
-# node.sh; SEALSTACK_REAL_NODE=0 leaves it out). Binaries come from build.sh (run it first).
+# node.sh; SEALSTACK_REAL_NODE=0 leaves it out, 1 requires it, auto (default) starts it where
+# the host allows). Binaries come from build.sh (run it first).
 # Idempotent: a healthy running cluster is reused. Prints the kubeconfig path (last line).
 # State in $SEALSTACK_CLUSTER_DIR (default ~/.cache/sealstack/cluster), logs in its logs/.
 set -euo pipefail
@@ -17,7 +18,7 @@ all_alive() { local c; for c in "${COMPONENTS[@]}"; do component_alive "$c" || r
 
 if all_alive && kc get --raw=/readyz >/dev/null 2>&1; then
   log "reusing the running cluster in $D"
-  [[ $REAL_NODE == 1 ]] && "$E2E_CLUSTER_HERE/node.sh" up
+  [[ $REAL_NODE == 0 ]] || "$E2E_CLUSTER_HERE/node.sh" up
   echo "$KUBECONFIG_PATH"
   exit 0
 fi
@@ -138,7 +139,7 @@ wait_for 60 kc wait --for=condition=Ready node --all --timeout=5s || fail "fake 
 wait_for 60 kc -n default get serviceaccount default || fail "no default ServiceAccount" kube-controller-manager
 
 # --- the real node: kubelet + containerd (node.sh) ---
-[[ $REAL_NODE == 1 ]] && "$E2E_CLUSTER_HERE/node.sh" up
+[[ $REAL_NODE == 0 ]] || "$E2E_CLUSTER_HERE/node.sh" up
 
 log "cluster ready (v$KUBE_VERSION): $(kc get nodes --no-headers | awk '{print $1}' | paste -sd' ')"
 log "logs: $LOGS"
