@@ -279,6 +279,11 @@ up() {
   local s
   for s in "${KUBELET_SYSCTLS[@]}"; do echo "$s $(<"/proc/sys/$s")"; done >"$NODE_DIR/sysctl.orig"
   write_kubelet_config
+  local port
+  for port in "127.0.0.1 $KUBELET_HEALTHZ_PORT" "$GATEWAY_IP $KUBELET_PORT"; do
+    ! (exec 3<>"/dev/tcp/${port% *}/${port#* }") 2>/dev/null ||
+      die "${port% *}:${port#* } is in use (set SEALSTACK_CLUSTER_PORT_BASE)"
+  done
   log "starting kubelet (node $NODE_NAME, $GATEWAY_IP:$KUBELET_PORT, pods in $NODE_POD_CIDR)"
   setsid "$BIN/kubelet" --config="$NODE_DIR/kubelet.yaml" --kubeconfig="$NODE_KUBECONFIG" \
     --root-dir="$KUBELET_ROOT" --cert-dir="$KUBELET_ROOT/pki" \
@@ -302,15 +307,24 @@ stop_pid() { # name pidfile exe
   rm -f "$2"
 }
 
-# kubelet (every kubelet, unconditionally) creates KUBE-IPTABLES-HINT, KUBE-KUBELET-CANARY and
-# KUBE-FIREWALL (drop non-loopback packets to 127.0.0.0/8) in the host's iptables. Remove them
-# unless another kubelet still runs on this machine (it keeps them, and would recreate them).
-drop_kubelet_iptables() {
-  command -v iptables >/dev/null || return 0
+other_kubelet_running() {
   local p
   for p in /proc/[0-9]*; do
     [[ $(readlink "$p/exe" 2>/dev/null) == */kubelet ]] && return 0
   done
+  return 1
+}
+
+# What every kubelet creates outside its root dir, whatever its flags: the device-plugin socket
+# /var/lib/kubelet/device-plugins/kubelet.sock (a fixed path, so device plugins would only work
+# with one kubelet per machine; none are used here), and KUBE-IPTABLES-HINT, KUBE-KUBELET-CANARY
+# and KUBE-FIREWALL (drop non-loopback packets to 127.0.0.0/8) in the host's iptables. Removed
+# unless another kubelet still runs on this machine (it uses them, and would recreate them).
+drop_kubelet_host_state() {
+  other_kubelet_running && return 0
+  rm -f /var/lib/kubelet/device-plugins/kubelet.sock
+  rmdir /var/lib/kubelet/device-plugins /var/lib/kubelet 2>/dev/null || true
+  command -v iptables >/dev/null || return 0
   iptables -w -D INPUT -j KUBE-FIREWALL 2>/dev/null || true
   iptables -w -D OUTPUT -j KUBE-FIREWALL 2>/dev/null || true
   iptables -w -F KUBE-FIREWALL 2>/dev/null || true
@@ -371,7 +385,7 @@ down_node() {
   # containerd 1.6); a killed pod got no CNI DEL, so drop this node's entries.
   rm -f /var/lib/cni/results/"sealstack-$PORT_BASE"-* 2>/dev/null || true
   for id in "${ids[@]}"; do rm -f "/var/lib/cni/results/cni-loopback-$id-lo"; done
-  drop_kubelet_iptables
+  drop_kubelet_host_state
   if [[ -s $NODE_DIR/sysctl.orig ]]; then
     local s v
     while read -r s v; do echo "$v" >"/proc/sys/$s" 2>/dev/null || true; done <"$NODE_DIR/sysctl.orig"
