@@ -122,9 +122,11 @@ build_image() {
   esac
   [[ -x $bin ]] || die "images.sh: $bin missing"
 
-  # Cache key: the binary, the libraries it loads, this script and the tag.
+  # Cache key: the binary, the libraries it loads (without their ASLR load addresses), this
+  # script and the tag.
   local key
-  key=$( { sha256sum "$bin" "$HERE/images.sh"; ldd "$bin" 2>/dev/null | sha256sum; echo "$TAG"; } | sha256sum | cut -c1-16)
+  key=$( { sha256sum "$bin" "$HERE/images.sh"; ldd "$bin" 2>/dev/null | sed "s/ (0x[0-9a-f]*)//"; echo "$TAG"; } |
+    sha256sum | cut -c1-16)
   local archive=$CACHE/$name-$key.tar
   if [[ ! -s $archive ]]; then
     log "building image sealstack/$name:$TAG from $bin"
