@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
-# Images of sealstack for real registries (the local test cluster builds its images without Docker).
+# Images of sealstack for real registries. The local test cluster builds the same images (names,
+# entrypoints, users) without Docker or a registry: e2e/cluster/images.sh.
 #
 #   docker build --target operator -t sealstack/operator .
 #   docker build --target runtime  -t sealstack/miner .

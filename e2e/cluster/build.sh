@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the pinned local-cluster components from their Go modules (wrapper modules in
 # ./modules, go.mod/go.sum committed) into ~/.cache/sealstack/k8s/<version-key>/bin:
-#   kube-apiserver kube-controller-manager kube-scheduler kubectl  (k8s.io/kubernetes)
+#   kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet (k8s.io/kubernetes)
 #   etcd (go.etcd.io/etcd/server/v3), kwok (sigs.k8s.io/kwok), helm (helm.sh/helm/v3)
 # plus kwok-stages.yaml (the stages the standalone kwok controller runs).
 # Idempotent: a binary already present is not rebuilt; a missing one is.
@@ -29,7 +29,7 @@ missing() { local b; for b in "$@"; do [[ -x $BIN/$b ]] || return 0; done; retur
 start=$(date +%s)
 
 # --- kubernetes -------------------------------------------------------------------
-KUBE_CMDS=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+KUBE_CMDS=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet)
 if missing "${KUBE_CMDS[@]}"; then
   MINOR=${KUBE_VERSION#1.}; MINOR=${MINOR%%.*}
   BD=$(date -u +%Y-%m-%dT%H:%M:%SZ)

@@ -7,6 +7,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 keep_logs=0
 [[ ${1:-} == --keep-logs ]] && keep_logs=1
 
+# The real node first (containers, mounts, netns, bridge, cgroups), whatever SEALSTACK_REAL_NODE says.
+"$E2E_CLUSTER_HERE/node.sh" down
+
 for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
   c=${COMPONENTS[i]}
   if component_alive "$c"; then

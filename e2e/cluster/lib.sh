@@ -58,3 +58,45 @@ wait_for() {
     sleep 0.5
   done
 }
+
+# --- the real node (node.sh): kubelet + Debian's containerd/runc/CNI plugins ---
+# SEALSTACK_REAL_NODE=0 leaves it out (control plane and kwok nodes only), 1 requires it, auto
+# (default) starts it where the host allows (root, writable cgroups) and warns elsewhere.
+REAL_NODE=${SEALSTACK_REAL_NODE:-auto}
+NODE_NAME=sealstack-node
+NODE_DIR=$D/node
+CTRD_SOCK=$NODE_DIR/containerd/containerd.sock
+KUBELET_PORT=$((PORT_BASE + 250))
+KUBELET_HEALTHZ_PORT=$((PORT_BASE + 248))
+# Pod network, bridge and cgroup root are per port base, so that clusters on other port bases
+# can run a real node beside this one. The bridge's address is the node's InternalIP.
+NODE_POD_CIDR=${SEALSTACK_NODE_POD_CIDR:-10.89.$(((PORT_BASE / 100) % 256)).0/24}
+NODE_BRIDGE=ssbr$PORT_BASE
+NODE_CGROUP_ROOT=/sealstack-$PORT_BASE
+# Taint and label of the real node: only pods that tolerate the taint run there, so workloads
+# meant for kwok's fake nodes never land on it; real workloads select it by the label.
+NODE_LABEL=sealstack.io/real-node
+PAUSE_IMAGE=docker.io/sealstack/pause:dev
+
+# Installs the Debian packages given when they are not installed (apt-get update once).
+ensure_pkgs() {
+  local need=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
+  done
+  ((${#need[@]})) || return 0
+  log "installing ${need[*]} with apt-get"
+  local sudo=(); [[ $(id -u) == 0 ]] || sudo=(sudo)
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+}
+
+# True when pid file $1 names a live process running executable $2.
+pid_alive() {
+  local pid exe
+  [[ -f $1 ]] || return 1
+  pid=$(<"$1")
+  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 1
+  exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
+  [[ ${exe% (deleted)} == "$2" ]]
+}

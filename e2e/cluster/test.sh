@@ -3,6 +3,7 @@
 # cluster, run the sealstack-e2e tests with SEALSTACK_E2E=1, and always stop the cluster.
 #   e2e/cluster/test.sh [extra cargo test args, e.g. a test name filter]
 # Env: SEALSTACK_E2E_KEEP=1 leaves the cluster running afterwards (reused by the next run);
+#      SEALSTACK_REAL_NODE=0 runs without the real node (its tests then skip), 1 requires it;
 #      CARGO_TARGET_DIR defaults to ~/.cache/sealstack/target.
 # On failure the component logs are kept in $SEALSTACK_CLUSTER_DIR/logs.
 set -euo pipefail
@@ -26,6 +27,13 @@ trap 'exit 130' INT TERM
 started=1
 kubeconfig=$("$HERE/up.sh" | tail -n 1)
 export SEALSTACK_KUBECONFIG=$kubeconfig SEALSTACK_E2E=1
+source "$HERE/lib.sh"
+if [[ $REAL_NODE != 0 ]] && kc get node "$NODE_NAME" >/dev/null 2>&1; then
+  # The real node's tests run the devnet image (debug build: the tests compile in debug anyway)
+  # and must not skip.
+  "$HERE/images.sh" --debug devnet >/dev/null
+  export SEALSTACK_E2E_REAL_NODE=1
+fi
 
 cd "$ROOT"
 cargo test -p sealstack-e2e --tests "$@" -- --test-threads=4

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Starts a local Kubernetes control plane on 127.0.0.1 (etcd, kube-apiserver with RBAC,
 # kube-controller-manager, kube-scheduler) plus kwok faking 3 nodes: sealstack-gpu-0/1
-# (nvidia.com/gpu: 8) and sealstack-cpu-0. Binaries come from build.sh (run it first).
+# (nvidia.com/gpu: 8) and sealstack-cpu-0, and a real node sealstack-node (kubelet + containerd,
+# node.sh; SEALSTACK_REAL_NODE=0 leaves it out, 1 requires it, auto (default) starts it where
+# the host allows). Binaries come from build.sh (run it first).
 # Idempotent: a healthy running cluster is reused. Prints the kubeconfig path (last line).
 # State in $SEALSTACK_CLUSTER_DIR (default ~/.cache/sealstack/cluster), logs in its logs/.
 set -euo pipefail
@@ -16,6 +18,7 @@ all_alive() { local c; for c in "${COMPONENTS[@]}"; do component_alive "$c" || r
 
 if all_alive && kc get --raw=/readyz >/dev/null 2>&1; then
   log "reusing the running cluster in $D"
+  [[ $REAL_NODE == 0 ]] || "$E2E_CLUSTER_HERE/node.sh" up
   echo "$KUBECONFIG_PATH"
   exit 0
 fi
@@ -44,6 +47,8 @@ gen_pki() {
   }
   sign apiserver "/CN=kube-apiserver" "$PKI/server.ext"
   sign admin "/O=system:masters/CN=sealstack-admin" "$PKI/client.ext"
+  # The API server's identity towards kubelets (logs, exec, port-forward).
+  sign apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" "$PKI/client.ext"
   openssl genrsa -out "$PKI/sa.key" 2048 2>/dev/null
   openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
   b64() { base64 -w0 <"$1"; }
@@ -68,7 +73,7 @@ EOF
   chmod 600 "$KUBECONFIG_PATH.tmp" "$PKI"/*.key
   mv "$KUBECONFIG_PATH.tmp" "$KUBECONFIG_PATH"
 }
-[[ -s $KUBECONFIG_PATH && -s $PKI/sa.pub ]] || gen_pki
+[[ -s $KUBECONFIG_PATH && -s $PKI/sa.pub && -s $PKI/apiserver-kubelet-client.crt ]] || gen_pki
 
 # Starts component $1 as its own session (survives this script), logs to logs/$1.log.
 start() {
@@ -99,6 +104,9 @@ start kube-apiserver --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
   --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$APISERVER_PORT" \
   --cert-dir="$PKI" --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
   --client-ca-file="$PKI/ca.crt" \
+  --kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt" \
+  --kubelet-client-key="$PKI/apiserver-kubelet-client.key" \
+  --kubelet-preferred-address-types=InternalIP,Hostname \
   --service-account-issuer=https://kubernetes.default.svc.cluster.local \
   --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
   --service-cluster-ip-range=10.0.0.0/24 --allow-privileged=true \
@@ -129,6 +137,9 @@ kc apply -f "$E2E_CLUSTER_HERE/nodes.yaml" >/dev/null
 wait_for 60 kc wait --for=condition=Ready node --all --timeout=5s || fail "fake nodes not Ready" kwok
 # Pods are refused until the serviceaccount controller made the "default" ServiceAccount.
 wait_for 60 kc -n default get serviceaccount default || fail "no default ServiceAccount" kube-controller-manager
+
+# --- the real node: kubelet + containerd (node.sh) ---
+[[ $REAL_NODE == 0 ]] || "$E2E_CLUSTER_HERE/node.sh" up
 
 log "cluster ready (v$KUBE_VERSION): $(kc get nodes --no-headers | awk '{print $1}' | paste -sd' ')"
 log "logs: $LOGS"

@@ -20,10 +20,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::core::v1::{Namespace, Node};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::ResourceExt;
-use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
 
@@ -33,6 +33,11 @@ pub const KUBECONFIG_ENV: &str = "SEALSTACK_KUBECONFIG";
 pub const REQUIRE_ENV: &str = "SEALSTACK_E2E";
 /// Label put on every namespace the harness creates.
 pub const NAMESPACE_LABEL: &str = "sealstack.io/e2e";
+/// Label (value `true`) and `NoSchedule` taint key of nodes with a real kubelet, where pods
+/// really run (e2e/cluster/node.sh); the other nodes of the local cluster are kwok's fakes.
+pub const REAL_NODE_LABEL: &str = "sealstack.io/real-node";
+/// Environment variable that, set to `1`, makes a cluster without a real node a test failure.
+pub const REQUIRE_REAL_NODE_ENV: &str = "SEALSTACK_E2E_REAL_NODE";
 
 /// The kubeconfig to use: `$SEALSTACK_KUBECONFIG`, else `admin.kubeconfig` in the state dir of
 /// `e2e/cluster/up.sh` (`$SEALSTACK_CLUSTER_DIR` or `~/.cache/sealstack/cluster`) if it exists.
@@ -111,6 +116,29 @@ impl Cluster {
     /// A client for the cluster (cheap to clone).
     pub fn client(&self) -> Client {
         self.client.clone()
+    }
+
+    /// The name of a Ready node labelled [`REAL_NODE_LABEL`]`=true`; `None` (after printing
+    /// `skipped: no real node`) when there is none. Panics instead when
+    /// `SEALSTACK_E2E_REAL_NODE=1` (e2e/cluster/test.sh sets it when it started the node).
+    pub async fn real_node(&self) -> Option<String> {
+        let nodes = Api::<Node>::all(self.client());
+        let params = ListParams::default().labels(&format!("{REAL_NODE_LABEL}=true"));
+        let listed = nodes.list(&params).await.expect("listing nodes");
+        let ready = listed.items.iter().find(|n| {
+            let conditions = n.status.as_ref().and_then(|s| s.conditions.as_ref());
+            conditions.is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+        });
+        match ready {
+            Some(node) => Some(node.name_any()),
+            None if std::env::var(REQUIRE_REAL_NODE_ENV).is_ok_and(|v| v == "1") => {
+                panic!("{REQUIRE_REAL_NODE_ENV}=1 but no Ready node labelled {REAL_NODE_LABEL}=true")
+            }
+            None => {
+                say(&format!("skipped: no real node (no Ready node labelled {REAL_NODE_LABEL}=true)"));
+                None
+            }
+        }
     }
 
     /// Creates a fresh namespace `e2e-<prefix>-<unique>`, deleted when the guard drops.
