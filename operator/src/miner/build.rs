@@ -113,6 +113,30 @@ pub fn build_identity_secret(miner: &Miner) -> (Secret, String) {
     (secret, peer_id)
 }
 
+/// Key of the miner API Secret holding the secret the daemon signs its API tokens with.
+pub const JWT_SECRET_KEY: &str = "jwt-secret";
+
+/// The Secret of the miner daemon's API: the JWT secret the daemon is started with, and `MINER_API_INFO` (an
+/// admin token signed with it, and the API Service's cluster DNS name) for its workers. Created once: the
+/// controller never replaces it, so running workers keep a valid token.
+pub fn build_api_secret(miner: &Miner, namespace: &str) -> Secret {
+    use rand::RngCore;
+    let mut jwt = vec![0u8; 32];
+    rand::thread_rng().fill_bytes(&mut jwt);
+    let token = sealstack_chain::auth::create_token(&jwt, &sealstack_chain::auth::Permission::ALL);
+    let service = format!("{}-api.{namespace}.svc", miner.name_any());
+    let api_info = format!("{token}:/dns/{service}/tcp/{API_PORT}/http");
+    Secret {
+        metadata: metadata(miner, crate::names::miner_api_secret(&miner.name_any()), "miner-api", None),
+        type_: Some("Opaque".to_owned()),
+        data: Some(BTreeMap::from([
+            (JWT_SECRET_KEY.to_owned(), ByteString(jwt)),
+            (crate::sealing_worker::build::MINER_API_INFO_KEY.to_owned(), ByteString(api_info.into_bytes())),
+        ])),
+        ..Secret::default()
+    }
+}
+
 /// The peer ID recorded in an identity Secret, checked against its key.
 pub fn peer_id_of(secret: &Secret) -> Option<String> {
     let key = secret.data.as_ref()?.get(P2P_KEY)?;
@@ -160,6 +184,21 @@ mod tests {
         let spec = build_api_service(&miner(json!({}))).spec.unwrap();
         assert_eq!(spec.type_.as_deref(), Some("ClusterIP"));
         assert_eq!(spec.ports.unwrap()[0].port, 2345);
+    }
+
+    #[test]
+    fn api_secret_holds_a_jwt_secret_and_an_admin_token_signed_with_it() {
+        let miner = miner(json!({"type": "NodePort"}));
+        let secret = build_api_secret(&miner, "sp");
+        assert_eq!(secret.metadata.name.as_deref(), Some("m1-api"));
+        let data = secret.data.unwrap();
+        let jwt = &data[JWT_SECRET_KEY].0;
+        assert_eq!(jwt.len(), 32);
+        let info = String::from_utf8(data["MINER_API_INFO"].0.clone()).unwrap();
+        let parsed = sealstack_chain::ApiInfo::parse(&info).unwrap();
+        assert_eq!(parsed.base_url, "http://m1-api.sp.svc:2345");
+        let permissions = sealstack_chain::auth::verify_token(jwt, parsed.token.as_deref().unwrap()).unwrap();
+        assert_eq!(permissions, sealstack_chain::auth::Permission::ALL);
     }
 
     #[test]

@@ -66,6 +66,11 @@ pub async fn reconcile(miner: Arc<Miner>, ctx: Arc<Context>) -> Result<Action> {
         .ok_or_else(|| Error::InvalidSpec(format!("Secret {} holds no valid libp2p key", identity.name_any())))?;
     let peer = libp2p_identity::PeerId::from_str(&peer_text).expect("made from a key");
     status.peer_id = Some(peer_text.clone());
+    // The daemon's API secret and its workers' token, made once.
+    let api_secret = crate::names::miner_api_secret(&miner.name_any());
+    if secrets.get_opt(&api_secret).await?.is_none() {
+        secrets.create(&PostParams::default(), &super::build::build_api_secret(&miner, &namespace)).await?;
+    }
 
     // Services.
     let services: Api<Service> = Api::namespaced(client.clone(), &namespace);

@@ -13,7 +13,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::ResourceExt;
 use sealstack_crds::Miner;
 
-use super::build::{API_PORT, P2P_KEY, identity_secret_name, metadata, selector_labels};
+use super::build::{API_PORT, JWT_SECRET_KEY, P2P_KEY, identity_secret_name, metadata, selector_labels};
 use crate::param_cache::build::PARAMS_MOUNT;
 use crate::security::{container_security_context, pod_security_context};
 
@@ -21,6 +21,8 @@ use crate::security::{container_security_context, pod_security_context};
 pub const REPO_MOUNT: &str = "/var/lib/sealstack/miner";
 /// Where the identity Secret is mounted.
 pub const IDENTITY_MOUNT: &str = "/var/run/sealstack/identity";
+/// Where the API Secret (the JWT secret) is mounted.
+pub const API_SECRET_MOUNT: &str = "/var/run/sealstack/api";
 /// The runtime's `/metrics`, `/healthz` and `/readyz` port.
 pub const METRICS_PORT: u16 = 9100;
 
@@ -94,6 +96,8 @@ pub fn build_runtime_stateful_set(miner: &Miner, inputs: &RuntimeInputs) -> Stat
         format!("0.0.0.0:{METRICS_PORT}"),
         "--libp2p-key".to_owned(),
         format!("{IDENTITY_MOUNT}/{P2P_KEY}"),
+        "--jwt-secret-file".to_owned(),
+        format!("{API_SECRET_MOUNT}/{JWT_SECRET_KEY}"),
     ];
     let mut volumes = vec![
         Volume {
@@ -108,6 +112,15 @@ pub fn build_runtime_stateful_set(miner: &Miner, inputs: &RuntimeInputs) -> Stat
             name: "identity".to_owned(),
             secret: Some(SecretVolumeSource {
                 secret_name: Some(identity_secret_name(miner)),
+                default_mode: Some(0o400),
+                ..SecretVolumeSource::default()
+            }),
+            ..Volume::default()
+        },
+        Volume {
+            name: "api-secret".to_owned(),
+            secret: Some(SecretVolumeSource {
+                secret_name: Some(crate::names::miner_api_secret(&miner.name_any())),
                 default_mode: Some(0o400),
                 ..SecretVolumeSource::default()
             }),
@@ -152,6 +165,7 @@ pub fn build_runtime_stateful_set(miner: &Miner, inputs: &RuntimeInputs) -> Stat
         volume_mounts: Some(vec![
             mount("params", PARAMS_MOUNT, true),
             mount("identity", IDENTITY_MOUNT, true),
+            mount("api-secret", API_SECRET_MOUNT, true),
             mount("storage", REPO_MOUNT, false),
         ]),
         security_context: Some(container_security_context()),
