@@ -71,6 +71,19 @@ pub struct MinerSpec {
     /// Image and resources of the miner runtime (`sealstack-miner run`).
     #[serde(default)]
     pub runtime: ContainerSpec,
+    /// What the runtime seals on its own.
+    #[serde(default)]
+    pub sealing: SealingSpec,
+}
+
+/// What the runtime seals without being asked.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SealingSpec {
+    /// Committed-capacity sectors the runtime pledges when it starts with none (`sealstack-miner run --pledge`).
+    #[serde(default)]
+    #[schemars(range(max = 1000))]
+    pub pledge_sectors: u32,
 }
 
 fn default_confidence() -> u32 {

@@ -98,6 +98,10 @@ pub fn build_runtime_stateful_set(miner: &Miner, inputs: &RuntimeInputs) -> Stat
         format!("{IDENTITY_MOUNT}/{P2P_KEY}"),
         "--jwt-secret-file".to_owned(),
         format!("{API_SECRET_MOUNT}/{JWT_SECRET_KEY}"),
+        "--message-confidence".to_owned(),
+        spec.confidence.to_string(),
+        "--pledge".to_owned(),
+        spec.sealing.pledge_sectors.to_string(),
     ];
     let mut volumes = vec![
         Volume {
@@ -235,7 +239,11 @@ mod tests {
         let api = env.iter().find(|e| e.name == "FULLNODE_API_INFO").unwrap();
         let key = api.value_from.as_ref().unwrap().secret_key_ref.as_ref().unwrap();
         assert_eq!((key.name.as_str(), key.key.as_str()), ("lotus", "FULLNODE_API_INFO"));
-        assert_eq!(container.args.as_ref().unwrap()[..3], ["run", "--api-listen", "0.0.0.0:2345"]);
+        let args = container.args.as_ref().unwrap();
+        assert_eq!(args[..3], ["run", "--api-listen", "0.0.0.0:2345"]);
+        let flag = |name: &str| args.iter().position(|a| a == name).map(|i| args[i + 1].as_str());
+        assert_eq!(flag("--jwt-secret-file"), Some("/var/run/sealstack/api/jwt-secret"));
+        assert_eq!(flag("--pledge"), Some("0"), "no sealing unless the spec asks");
         assert_eq!(container.image.as_deref(), Some("sealstack/miner:test"));
     }
 

@@ -28,7 +28,8 @@ pub const PERIOD_DEADLINES: u64 = 48;
 pub struct SectorPolicy {
     /// Epochs between PreCommit and the interactive seed (mainnet 150).
     pub pre_commit_challenge_delay: i64,
-    /// How far back a sealing ticket may be (mainnet: chain finality + 150 × ...).
+    /// How far back a sealing ticket may be when the PreCommit lands (builtin-actors' MaxPreCommitRandomnessLookback:
+    /// a day of epochs plus chain finality, so a miner drawing its ticket a finality back has a day to pre-commit).
     pub max_seal_ticket_age: i64,
     /// Epochs per WindowPoSt deadline (mainnet 60).
     pub challenge_window: i64,
@@ -44,7 +45,7 @@ impl Default for SectorPolicy {
     fn default() -> Self {
         SectorPolicy {
             pre_commit_challenge_delay: 10,
-            max_seal_ticket_age: 900,
+            max_seal_ticket_age: 2880 + 900,
             challenge_window: 4,
             challenge_lookback: 2,
             pre_commit_deposit: 1_000_000_000_000,
