@@ -148,11 +148,18 @@ EOF
 }
 
 # The pod bridge, created before the first pod so that its address can be the node's IP
-# (kubelet refuses a loopback node IP; the API server reaches the kubelet there).
+# (kubelet refuses a loopback node IP; the API server reaches the kubelet there). Its MAC
+# address is set, not left to the kernel: a bridge with a random address takes the lowest of
+# its ports' addresses, so it changed whenever a pod came or went, and pods that had cached
+# the old one could not reach the node IP (CoreDNS, the API server) until their ARP entry
+# expired, for up to ~20 s.
 ensure_bridge() {
+  local mac
+  mac=$(printf '02:73:73:%02x:%02x:01' $(((PORT_BASE >> 8) & 255)) $((PORT_BASE & 255)))
   if ! ip link show "$NODE_BRIDGE" >/dev/null 2>&1; then
-    ip link add "$NODE_BRIDGE" type bridge
+    ip link add "$NODE_BRIDGE" address "$mac" type bridge
   fi
+  [[ $(<"/sys/class/net/$NODE_BRIDGE/address") == "$mac" ]] || ip link set dev "$NODE_BRIDGE" address "$mac"
   ip addr show dev "$NODE_BRIDGE" | grep -q " $GATEWAY_IP/" ||
     ip addr add "$GATEWAY_IP/$PREFIX_LEN" dev "$NODE_BRIDGE"
   ip link set "$NODE_BRIDGE" up
@@ -300,6 +307,9 @@ EOF
   log "starting kube-proxy (iptables mode, Services $SERVICE_CIDR, cluster CIDR $NODE_POD_CIDR)"
   setsid "$BIN/kube-proxy" --config="$NODE_DIR/kube-proxy.yaml" --v=2 </dev/null >"$LOGS/kube-proxy.log" 2>&1 &
   echo $! >"$PIDS/kube-proxy.pid"
+}
+wait_kube_proxy() {
+  [[ -f $PIDS/kube-proxy.pid ]] || return 0
   if ! wait_for 60 curl -sf "http://127.0.0.1:$KUBE_PROXY_HEALTHZ_PORT/healthz"; then
     log "last lines of $LOGS/kube-proxy.log:"; tail -n 30 "$LOGS/kube-proxy.log" >&2
     die "kube-proxy not healthy"
@@ -345,6 +355,8 @@ EOF
   log "starting coredns ($NODE_IP:53, zone $CLUSTER_DOMAIN)"
   (cd "$NODE_DIR" && exec setsid "$BIN/coredns" -conf "$NODE_DIR/Corefile" </dev/null >"$LOGS/coredns.log" 2>&1) &
   echo $! >"$PIDS/coredns.pid"
+}
+wait_coredns() {
   if ! wait_for 60 curl -sf "http://127.0.0.1:$COREDNS_READY_PORT/ready"; then
     log "last lines of $LOGS/coredns.log:"; tail -n 30 "$LOGS/coredns.log" >&2
     die "coredns not ready"
@@ -401,12 +413,15 @@ up() {
     --hostname-override="$NODE_NAME" --node-ip="$GATEWAY_IP" \
     --node-labels="$NODE_LABEL=true,type=real" --v=2 </dev/null >"$LOGS/kubelet.log" 2>&1 &
   echo $! >"$PIDS/kubelet.pid"
+  # The node's Service proxy and DNS start beside the kubelet (neither needs it).
+  start_kube_proxy
+  start_coredns
   if ! wait_for 120 kc wait --for=condition=Ready "node/$NODE_NAME" --timeout=5s; then
     log "last lines of $LOGS/kubelet.log:"; tail -n 40 "$LOGS/kubelet.log" >&2
     die "node $NODE_NAME not Ready"
   fi
-  start_kube_proxy
-  start_coredns
+  wait_kube_proxy
+  wait_coredns
   log "real node $NODE_NAME Ready (kubelet v$KUBE_VERSION, containerd $(containerd --version | awk '{print $3}'))"
 }
 
