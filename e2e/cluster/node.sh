@@ -299,7 +299,7 @@ clusterCIDR: $NODE_POD_CIDR
 detectLocalMode: ClusterCIDR
 # NodePorts on the node IP only; no localhost NodePorts (they need route_localnet).
 nodePortAddresses: [$NODE_IP/32]
-iptables: {localhostNodePorts: false, masqueradeAll: false, syncPeriod: 30s, minSyncPeriod: 0s}
+iptables: {localhostNodePorts: false, masqueradeAll: false, syncPeriod: 30s, minSyncPeriod: 1s}
 # A shared machine: leave the kernel's conntrack table size and timeouts alone, and the OOM score.
 conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s}
 oomScoreAdj: 0
