@@ -6,15 +6,22 @@
 
 use std::time::Duration;
 
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::{Api, LogParams, PostParams};
 use sealstack_chain::{ApiInfo, ConnectOptions, FullNodeClient, Node};
-use sealstack_e2e::{Cluster, REAL_NODE_LABEL, wait_for};
+use sealstack_e2e::{Cluster, REAL_NODE_LABEL, install_crds, wait_for};
 use serde_json::{Value, json};
 
 /// The devnet image, imported into the node's containerd by `e2e/cluster/images.sh devnet`.
 fn devnet_image() -> String {
     std::env::var("SEALSTACK_E2E_DEVNET_IMAGE").unwrap_or_else(|_| "sealstack/devnet:dev".into())
+}
+
+/// The operator image (`images.sh --debug operator`, imported by e2e/cluster/test.sh).
+fn operator_image() -> String {
+    std::env::var("SEALSTACK_E2E_OPERATOR_IMAGE").unwrap_or_else(|_| "sealstack/operator:dev".into())
 }
 
 /// The network test helper's image (`e2e/cluster/netcheck`, imported by `images.sh netcheck`).
@@ -271,4 +278,67 @@ async fn pods_and_the_host_reach_a_pod_through_its_service() {
     let info = ApiInfo::parse(&api_info.replace("0.0.0.0:1234", &format!("{cluster_ip}:4321"))).unwrap();
     let chain = Node::connect(&info, &ConnectOptions::default()).await.unwrap();
     assert_eq!(chain.version().agent, "sealstack-devnet");
+}
+
+#[tokio::test]
+async fn the_operator_runs_as_a_pod_with_its_in_cluster_config() {
+    let Some(cluster) = Cluster::connect().await else { return };
+    let Some(node) = cluster.real_node().await else { return };
+    install_crds(&cluster.client()).await.unwrap();
+    let ns = cluster.namespace("real-operator").await.unwrap();
+    let client = cluster.client();
+    let pods = Api::<Pod>::namespaced(client.clone(), ns.name());
+
+    // Everything in its own namespace (deleted with it), nothing cluster-wide: the operator
+    // watches only this namespace (--namespace).
+    let role: Role = serde_json::from_value(json!({
+        "metadata": {"name": "operator"},
+        "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}],
+    }))
+    .unwrap();
+    Api::<Role>::namespaced(client.clone(), ns.name()).create(&PostParams::default(), &role).await.unwrap();
+    let binding: RoleBinding = serde_json::from_value(json!({
+        "metadata": {"name": "operator"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "operator"},
+        "subjects": [{"kind": "ServiceAccount", "name": "default", "namespace": ns.name()}],
+    }))
+    .unwrap();
+    Api::<RoleBinding>::namespaced(client.clone(), ns.name()).create(&PostParams::default(), &binding).await.unwrap();
+
+    // The operator binary as the chart runs it: kube-rs's in-cluster config (the `kubernetes`
+    // Service's ClusterIP, the token, the CA); Ready once its controllers watch.
+    let pod = real_pod(
+        "operator",
+        &node,
+        json!({
+            "containers": [{
+                "name": "operator", "image": operator_image(), "imagePullPolicy": "IfNotPresent",
+                "args": ["run", "--namespace", ns.name()],
+                "securityContext": {"runAsNonRoot": true, "readOnlyRootFilesystem": true,
+                                    "allowPrivilegeEscalation": false},
+                "readinessProbe": {"httpGet": {"path": "/readyz", "port": 8080}, "periodSeconds": 1},
+            }],
+        }),
+    );
+    pods.create(&PostParams::default(), &pod).await.unwrap();
+    wait_for("the operator pod Ready", Duration::from_secs(120), || async {
+        let pod = pods.get("operator").await?;
+        let status = pod.status.clone().unwrap_or_default();
+        anyhow::ensure!(
+            !matches!(status.phase.as_deref(), Some("Failed" | "Succeeded")),
+            "operator pod ended: {}",
+            describe(&pod)
+        );
+        let ready = status.conditions.iter().flatten().any(|c| c.type_ == "Ready" && c.status == "True");
+        Ok(ready.then_some(()))
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e:#}"));
+
+    // It took its leader lease through the API server.
+    let lease = Api::<Lease>::namespaced(client, ns.name()).get("sealstack-operator").await.unwrap();
+    let holder = lease.spec.and_then(|s| s.holder_identity);
+    assert!(holder.is_some_and(|h| !h.is_empty()), "no holder of the operator's lease");
+    let log = pods.logs("operator", &LogParams::default()).await.unwrap();
+    assert!(log.contains("leading"), "log: {log}");
 }
