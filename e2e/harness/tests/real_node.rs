@@ -69,7 +69,9 @@ async fn run_netcheck(pods: &Api<Pod>, node: &str, name: &str, checks: &[(&str, 
         let log = log.unwrap_or_else(|e| format!("(no log: {e})"));
         let line = log.lines().rev().find(|l| l.starts_with('{'));
         let value = line.and_then(|l| serde_json::from_str::<Value>(l).ok());
-        out.push(value.unwrap_or_else(|| panic!("netcheck {args:?} in {name}/{c} failed: {log}\npod: {}", describe(&done))));
+        out.push(
+            value.unwrap_or_else(|| panic!("netcheck {args:?} in {name}/{c} failed: {log}\npod: {}", describe(&done))),
+        );
     }
     assert_eq!(done.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded"), "{}", describe(&done));
     out
@@ -96,19 +98,20 @@ async fn start_devnet(pods: &Api<Pod>, node: &str, name: &str) -> (Pod, String) 
     );
     pod.metadata.labels = Some([("app".to_string(), name.to_string())].into());
     pods.create(&PostParams::default(), &pod).await.unwrap();
-    let running = wait_for(&format!("the devnet pod {name} Ready on the real node"), Duration::from_secs(120), || async {
-        let pod = pods.get(name).await?;
-        let status = pod.status.clone().unwrap_or_default();
-        anyhow::ensure!(
-            !matches!(status.phase.as_deref(), Some("Failed" | "Succeeded")),
-            "devnet pod ended: {}",
-            describe(&pod)
-        );
-        let ready = status.conditions.iter().flatten().any(|c| c.type_ == "Ready" && c.status == "True");
-        Ok(ready.then_some(pod))
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e:#}"));
+    let running =
+        wait_for(&format!("the devnet pod {name} Ready on the real node"), Duration::from_secs(120), || async {
+            let pod = pods.get(name).await?;
+            let status = pod.status.clone().unwrap_or_default();
+            anyhow::ensure!(
+                !matches!(status.phase.as_deref(), Some("Failed" | "Succeeded")),
+                "devnet pod ended: {}",
+                describe(&pod)
+            );
+            let ready = status.conditions.iter().flatten().any(|c| c.type_ == "Ready" && c.status == "True");
+            Ok(ready.then_some(pod))
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
     let log = wait_for("the devnet's FULLNODE_API_INFO in its log", Duration::from_secs(30), || async {
         let log = pods.logs(name, &LogParams::default()).await?;
         Ok(log.contains("FULLNODE_API_INFO=").then_some(log))
