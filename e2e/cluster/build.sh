@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Builds the pinned local-cluster components from their Go modules (wrapper modules in
 # ./modules, go.mod/go.sum committed) into ~/.cache/sealstack/k8s/<version-key>/bin:
-#   kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet (k8s.io/kubernetes)
-#   etcd (go.etcd.io/etcd/server/v3), kwok (sigs.k8s.io/kwok), helm (helm.sh/helm/v3)
+#   kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy (k8s.io/kubernetes)
+#   etcd (go.etcd.io/etcd/server/v3), kwok (sigs.k8s.io/kwok), helm (helm.sh/helm/v3),
+#   coredns (github.com/coredns/coredns with the plugins modules/coredns/main.go links)
 # plus kwok-stages.yaml (the stages the standalone kwok controller runs).
 # Idempotent: a binary already present is not rebuilt; a missing one is.
-# Prints the bin directory on stdout (last line). Needs Go >= 1.24 and the Go module proxy.
+# Prints the bin directory on stdout (last line). Needs Go >= 1.25 (CoreDNS) and the Go module proxy.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -16,7 +17,7 @@ BIN=$SEALSTACK_K8S_BIN
 mkdir -p "$BIN"
 log() { echo "build.sh: $*" >&2; }
 
-command -v go >/dev/null || { log "go not found (Go >= 1.24 needed)"; exit 1; }
+command -v go >/dev/null || { log "go not found (Go >= 1.25 needed)"; exit 1; }
 export CGO_ENABLED=0 GOFLAGS=-mod=readonly GOTOOLCHAIN=local
 # Go's module and build caches live with the other sealstack caches.
 export GOMODCACHE="${GOMODCACHE_SEALSTACK:-$HOME/.cache/sealstack/go/mod}"
@@ -29,7 +30,7 @@ missing() { local b; for b in "$@"; do [[ -x $BIN/$b ]] || return 0; done; retur
 start=$(date +%s)
 
 # --- kubernetes -------------------------------------------------------------------
-KUBE_CMDS=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet)
+KUBE_CMDS=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy)
 if missing "${KUBE_CMDS[@]}"; then
   MINOR=${KUBE_VERSION#1.}; MINOR=${MINOR%%.*}
   BD=$(date -u +%Y-%m-%dT%H:%M:%SZ)
@@ -72,6 +73,13 @@ if missing helm; then
   log "building helm $HELM_VERSION"
   (cd "$HERE/modules/helm" && "${NICE[@]}" go build -trimpath \
     -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" -o "$BIN/helm" helm.sh/helm/v3/cmd/helm)
+fi
+
+# --- coredns (the real node's cluster DNS) -------------------------------------------
+if missing coredns || [[ $("$BIN/coredns" -version 2>/dev/null) != *"CoreDNS-${COREDNS_VERSION#v}"* ]]; then
+  log "building coredns $COREDNS_VERSION"
+  (cd "$HERE/modules/coredns" && "${NICE[@]}" go build -trimpath \
+    -ldflags "-s -w" -o "$BIN/coredns" .)
 fi
 
 log "done in $(( $(date +%s) - start ))s: $BIN"

@@ -3,12 +3,14 @@
 # containerd of the local cluster's real node (namespace k8s.io), where pods use them with
 # imagePullPolicy: IfNotPresent.
 #
-#   e2e/cluster/images.sh [--debug] [--no-import] [pause|operator|miner|devnet ...]   (default: all)
+#   e2e/cluster/images.sh [--debug] [--no-import] [pause|operator|miner|devnet|netcheck ...]
+#                                                                              (default: all)
 #
 #   docker.io/sealstack/pause:dev     the pod sandbox (pause/pause.c, gcc -static), no Rust needed
 #   docker.io/sealstack/operator:dev  sealstack-operator  (Dockerfile target `operator`)
 #   docker.io/sealstack/miner:dev     sealstack-miner     (Dockerfile target `runtime`)
 #   docker.io/sealstack/devnet:dev    sealstack-devnet    (Dockerfile target `devnet`)
+#   docker.io/sealstack/netcheck:dev  the network test helper (netcheck/main.go, static Go), tests only
 #
 # The Rust images hold the binary (`cargo build [--release] -p <crate>`, in $CARGO_TARGET_DIR,
 # default ~/.cache/sealstack/target; release unless --debug), the shared libraries `ldd` names,
@@ -32,11 +34,11 @@ for a in "$@"; do
     --debug) profile=debug ;;
     --release) profile=release ;;
     --no-import) import=0 ;;
-    pause | operator | miner | devnet) names+=("$a") ;;
+    pause | operator | miner | devnet | netcheck) names+=("$a") ;;
     *) die "images.sh: unknown argument $a (see the header of $0)" ;;
   esac
 done
-((${#names[@]})) || names=(pause operator miner devnet)
+((${#names[@]})) || names=(pause operator miner devnet netcheck)
 
 ensure_cmds umoci gcc sha256sum
 mkdir -p "$CACHE"
@@ -112,6 +114,15 @@ build_image() {
       cfg=("${common[@]}" --config.env FIL_PROOFS_PARAMETER_CACHE=/var/tmp/filecoin-proof-parameters
         --config.exposedports 2345/tcp --config.exposedports 24001/tcp --config.exposedports 9100/tcp
         --config.entrypoint /usr/local/bin/sealstack-miner) ;;
+    netcheck)
+      bin=$CACHE/netcheck.bin
+      if [[ ! -x $bin || $HERE/netcheck/main.go -nt $bin || $HERE/netcheck/go.mod -nt $bin ]]; then
+        command -v go >/dev/null || die "images.sh: go is needed for the netcheck image"
+        (cd "$HERE/netcheck" && CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-mod=readonly \
+          GOCACHE="${GOCACHE_SEALSTACK:-$HOME/.cache/sealstack/go/build}" \
+          nice -n 10 go build -trimpath -ldflags "-s -w" -o "$bin.tmp" .) && mv "$bin.tmp" "$bin"
+      fi
+      cfg=("${common[@]}" --config.entrypoint /usr/local/bin/sealstack-netcheck) ;;
     devnet)
       bin=$(cargo_binary sealstack-devnet)
       extra_dirs=(/devnet)

@@ -72,6 +72,22 @@ KUBELET_HEALTHZ_PORT=$((PORT_BASE + 248))
 # can run a real node beside this one. The bridge's address is the node's InternalIP.
 NODE_POD_CIDR=${SEALSTACK_NODE_POD_CIDR:-10.89.$(((PORT_BASE / 100) % 256)).0/24}
 NODE_BRIDGE=ssbr$PORT_BASE
+# The bridge's address: the node's InternalIP, the API server's advertised address (pods reach
+# it there through the `kubernetes` Service) and the cluster DNS server's address.
+_node_net=${NODE_POD_CIDR%/*}
+NODE_IP=${_node_net%.*}.$((${_node_net##*.} + 1))
+unset _node_net
+# Services: the API server's --service-cluster-ip-range; its first address is the `kubernetes`
+# Service's ClusterIP (in the serving certificate).
+SERVICE_CIDR=10.0.0.0/24
+KUBERNETES_SVC_IP=10.0.0.1
+CLUSTER_DOMAIN=cluster.local
+# kube-proxy (host process, iptables mode) and CoreDNS (host process on $NODE_IP:53): their
+# health and metrics endpoints on loopback.
+KUBE_PROXY_METRICS_PORT=$((PORT_BASE + 249))
+KUBE_PROXY_HEALTHZ_PORT=$((PORT_BASE + 256))
+COREDNS_HEALTH_PORT=$((PORT_BASE + 253))
+COREDNS_READY_PORT=$((PORT_BASE + 181))
 NODE_CGROUP_ROOT=/sealstack-$PORT_BASE
 # Taint and label of the real node: only pods that tolerate the taint run there, so workloads
 # meant for kwok's fake nodes never land on it; real workloads select it by the label.

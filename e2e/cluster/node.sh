@@ -23,12 +23,13 @@ KUBELET_ROOT=$NODE_DIR/kubelet
 CNI_CONF_DIR=$NODE_DIR/cni/net.d
 CNI_BIN_DIR=/usr/lib/cni
 NODE_KUBECONFIG=$NODE_DIR/kubelet.kubeconfig
-NODE_NET=${NODE_POD_CIDR%/*}
-GATEWAY_IP=${NODE_NET%.*}.$((${NODE_NET##*.} + 1))
+GATEWAY_IP=$NODE_IP
 PREFIX_LEN=${NODE_POD_CIDR#*/}
 # The kernel settings kubelet sets on start (protectKernelDefaults=false); down restores them.
+# kube-proxy is configured to change none (no conntrack tuning, no localhost NodePorts); its
+# route_localnet is restored all the same.
 KUBELET_SYSCTLS=(vm/overcommit_memory vm/panic_on_oom kernel/panic kernel/panic_on_oops
-  kernel/keys/root_maxkeys kernel/keys/root_maxbytes)
+  kernel/keys/root_maxkeys kernel/keys/root_maxbytes net/ipv4/conf/all/route_localnet)
 
 ctr_() { ctr --address "$CTRD_SOCK" -n k8s.io "$@"; }
 
@@ -147,11 +148,18 @@ EOF
 }
 
 # The pod bridge, created before the first pod so that its address can be the node's IP
-# (kubelet refuses a loopback node IP; the API server reaches the kubelet there).
+# (kubelet refuses a loopback node IP; the API server reaches the kubelet there). Its MAC
+# address is set, not left to the kernel: a bridge with a random address takes the lowest of
+# its ports' addresses, so it changed whenever a pod came or went, and pods that had cached
+# the old one could not reach the node IP (CoreDNS, the API server) until their ARP entry
+# expired, for up to ~20 s.
 ensure_bridge() {
+  local mac
+  mac=$(printf '02:73:73:%02x:%02x:01' $(((PORT_BASE >> 8) & 255)) $((PORT_BASE & 255)))
   if ! ip link show "$NODE_BRIDGE" >/dev/null 2>&1; then
-    ip link add "$NODE_BRIDGE" type bridge
+    ip link add "$NODE_BRIDGE" address "$mac" type bridge
   fi
+  [[ $(<"/sys/class/net/$NODE_BRIDGE/address") == "$mac" ]] || ip link set dev "$NODE_BRIDGE" address "$mac"
   ip addr show dev "$NODE_BRIDGE" | grep -q " $GATEWAY_IP/" ||
     ip addr add "$GATEWAY_IP/$PREFIX_LEN" dev "$NODE_BRIDGE"
   ip link set "$NODE_BRIDGE" up
@@ -178,17 +186,18 @@ ensure_cgroup_root() {
   done < <(cgroup_v1_dirs)
 }
 
-write_kubelet_config() {
-  # The kubelet's client identity: the Node authorizer and NodeRestriction admission want
-  # CN=system:node:<name>, O=system:nodes. Signed by the cluster CA directly (no bootstrap).
-  if [[ ! -s $PKI/kubelet.crt ]]; then
-    openssl req -newkey rsa:2048 -nodes -subj "/O=system:nodes/CN=system:node:$NODE_NAME" \
-      -keyout "$PKI/kubelet.key" -out "$PKI/kubelet.csr" 2>/dev/null
-    openssl x509 -req -sha256 -days 3650 -in "$PKI/kubelet.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" \
-      -CAcreateserial -extfile "$PKI/client.ext" -out "$PKI/kubelet.crt" 2>/dev/null
-    chmod 600 "$PKI/kubelet.key"
+# A client certificate $PKI/$1.{crt,key} for subject $2, signed by the cluster CA (no
+# bootstrap), and kubeconfig $3 using it (the API server on loopback: these are host processes).
+client_identity() {
+  local name=$1 subject=$2 kubeconfig=$3
+  if [[ ! -s $PKI/$name.crt ]]; then
+    openssl req -newkey rsa:2048 -nodes -subj "$subject" \
+      -keyout "$PKI/$name.key" -out "$PKI/$name.csr" 2>/dev/null
+    openssl x509 -req -sha256 -days 3650 -in "$PKI/$name.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" \
+      -CAcreateserial -extfile "$PKI/client.ext" -out "$PKI/$name.crt" 2>/dev/null
+    chmod 600 "$PKI/$name.key"
   fi
-  cat >"$NODE_KUBECONFIG" <<EOF
+  cat >"$kubeconfig" <<EOF
 apiVersion: v1
 kind: Config
 clusters:
@@ -197,16 +206,22 @@ clusters:
     server: https://127.0.0.1:$APISERVER_PORT
     certificate-authority: $PKI/ca.crt
 users:
-- name: $NODE_NAME
+- name: $name
   user:
-    client-certificate: $PKI/kubelet.crt
-    client-key: $PKI/kubelet.key
+    client-certificate: $PKI/$name.crt
+    client-key: $PKI/$name.key
 contexts:
 - name: sealstack-e2e
-  context: {cluster: sealstack-e2e, user: $NODE_NAME}
+  context: {cluster: sealstack-e2e, user: $name}
 current-context: sealstack-e2e
 EOF
-  chmod 600 "$NODE_KUBECONFIG"
+  chmod 600 "$kubeconfig"
+}
+
+write_kubelet_config() {
+  # The kubelet's client identity: the Node authorizer and NodeRestriction admission want
+  # CN=system:node:<name>, O=system:nodes.
+  client_identity kubelet "/O=system:nodes/CN=system:node:$NODE_NAME" "$NODE_KUBECONFIG"
   cat >"$NODE_DIR/kubelet.yaml" <<EOF
 # Written by e2e/cluster/node.sh.
 apiVersion: kubelet.config.k8s.io/v1beta1
@@ -239,14 +254,119 @@ serializeImagePulls: false
 evictionHard: {memory.available: 50Mi, nodefs.available: 1%, nodefs.inodesFree: 1%, imagefs.available: 1%}
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
+# Pods with dnsPolicy ClusterFirst (the default) ask CoreDNS on the node IP (start_coredns);
+# dnsPolicy Default gets this resolv.conf.
 resolvConf: /etc/resolv.conf
-clusterDomain: cluster.local
+clusterDomain: $CLUSTER_DOMAIN
+clusterDNS: [$NODE_IP]
 EOF
+}
+
+# Pids of kube-proxy processes on this machine that are not this cluster's.
+other_kube_proxies() {
+  local p mine=""
+  [[ -f $PIDS/kube-proxy.pid ]] && mine=$(<"$PIDS/kube-proxy.pid")
+  for p in /proc/[0-9]*; do
+    [[ ${p#/proc/} != "$mine" && $(readlink "$p/exe" 2>/dev/null) == */kube-proxy* ]] && echo "${p#/proc/}"
+  done
+  return 0
+}
+
+# kube-proxy, iptables mode, as a host process: Service ClusterIPs (and NodePorts on the node
+# IP) route to their endpoints, from pods and from this host. Its chains (KUBE-SERVICES, ...)
+# live in the host's global iptables tables, so only one kube-proxy per machine can work:
+# with another one running, this one is not started (Services do not route; a warning says why).
+start_kube_proxy() {
+  local others
+  others=$(other_kube_proxies | paste -sd' ')
+  if [[ -n $others ]]; then
+    log "WARNING: another kube-proxy runs on this machine (pid $others): not starting this cluster's (both would rewrite the same iptables chains); Service ClusterIPs will not route"
+    return 0
+  fi
+  # The bootstrap ClusterRoleBinding system:node-proxier binds user system:kube-proxy.
+  client_identity kube-proxy "/CN=system:kube-proxy" "$NODE_DIR/kube-proxy.kubeconfig"
+  cat >"$NODE_DIR/kube-proxy.yaml" <<EOF
+# Written by e2e/cluster/node.sh.
+apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+clientConnection: {kubeconfig: $NODE_DIR/kube-proxy.kubeconfig}
+hostnameOverride: $NODE_NAME
+bindAddress: $NODE_IP
+healthzBindAddress: 127.0.0.1:$KUBE_PROXY_HEALTHZ_PORT
+metricsBindAddress: 127.0.0.1:$KUBE_PROXY_METRICS_PORT
+mode: iptables
+clusterCIDR: $NODE_POD_CIDR
+detectLocalMode: ClusterCIDR
+# NodePorts on the node IP only; no localhost NodePorts (they need route_localnet).
+nodePortAddresses: [$NODE_IP/32]
+iptables: {localhostNodePorts: false, masqueradeAll: false, syncPeriod: 30s, minSyncPeriod: 1s}
+# A shared machine: leave the kernel's conntrack table size and timeouts alone, and the OOM score.
+conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s}
+oomScoreAdj: 0
+EOF
+  log "starting kube-proxy (iptables mode, Services $SERVICE_CIDR, cluster CIDR $NODE_POD_CIDR)"
+  setsid "$BIN/kube-proxy" --config="$NODE_DIR/kube-proxy.yaml" --v=2 </dev/null >"$LOGS/kube-proxy.log" 2>&1 &
+  echo $! >"$PIDS/kube-proxy.pid"
+}
+wait_kube_proxy() {
+  [[ -f $PIDS/kube-proxy.pid ]] || return 0
+  if ! wait_for 60 curl -sf "http://127.0.0.1:$KUBE_PROXY_HEALTHZ_PORT/healthz"; then
+    log "last lines of $LOGS/kube-proxy.log:"; tail -n 30 "$LOGS/kube-proxy.log" >&2
+    die "kube-proxy not healthy"
+  fi
+}
+
+# CoreDNS as a host process on $NODE_IP:53 (the kubelet's clusterDNS): the kubernetes plugin
+# answers for $CLUSTER_DOMAIN (Services, headless endpoints, pods) and reverse lookups from the
+# API server's objects. Nothing is forwarded (no upstream here): other names are refused.
+start_coredns() {
+  client_identity coredns "/CN=sealstack:coredns" "$NODE_DIR/coredns.kubeconfig"
+  kc apply -f - >/dev/null <<EOF
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: "sealstack:coredns"}
+rules:
+- {apiGroups: [""], resources: [endpoints, services, pods, namespaces], verbs: [list, watch]}
+- {apiGroups: [discovery.k8s.io], resources: [endpointslices], verbs: [list, watch]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: "sealstack:coredns"}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "sealstack:coredns"}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: "sealstack:coredns"}]
+EOF
+  cat >"$NODE_DIR/Corefile" <<EOF
+# Written by e2e/cluster/node.sh.
+$CLUSTER_DOMAIN:53 in-addr.arpa:53 ip6.arpa:53 {
+    bind $NODE_IP
+    errors
+    health 127.0.0.1:$COREDNS_HEALTH_PORT
+    ready 127.0.0.1:$COREDNS_READY_PORT
+    kubernetes $CLUSTER_DOMAIN in-addr.arpa ip6.arpa {
+        kubeconfig $NODE_DIR/coredns.kubeconfig sealstack-e2e
+        pods insecure
+        ttl 5
+    }
+    cache 5
+    loadbalance
+}
+EOF
+  ! (exec 3<>"/dev/tcp/$NODE_IP/53") 2>/dev/null || die "$NODE_IP:53 is in use"
+  log "starting coredns ($NODE_IP:53, zone $CLUSTER_DOMAIN)"
+  (cd "$NODE_DIR" && exec setsid "$BIN/coredns" -conf "$NODE_DIR/Corefile" </dev/null >"$LOGS/coredns.log" 2>&1) &
+  echo $! >"$PIDS/coredns.pid"
+}
+wait_coredns() {
+  if ! wait_for 60 curl -sf "http://127.0.0.1:$COREDNS_READY_PORT/ready"; then
+    log "last lines of $LOGS/coredns.log:"; tail -n 30 "$LOGS/coredns.log" >&2
+    die "coredns not ready"
+  fi
 }
 
 up() {
   if pid_alive "$PIDS/containerd.pid" "$(command -v containerd 2>/dev/null || echo /usr/bin/containerd)" &&
-    component_alive kubelet && kc get node "$NODE_NAME" >/dev/null 2>&1; then
+    component_alive kubelet && component_alive coredns && kc get node "$NODE_NAME" >/dev/null 2>&1 &&
+    { component_alive kube-proxy || [[ -n $(other_kube_proxies) ]]; }; then
     log "reusing the running real node $NODE_NAME"
     return 0
   fi
@@ -257,7 +377,10 @@ up() {
     log "WARNING: no real node (set SEALSTACK_REAL_NODE=0 to silence this): $why"
     return 0
   fi
-  [[ -x $BIN/kubelet ]] || die "$BIN/kubelet missing: run e2e/cluster/build.sh first"
+  local b
+  for b in kubelet kube-proxy coredns; do
+    [[ -x $BIN/$b ]] || die "$BIN/$b missing: run e2e/cluster/build.sh first"
+  done
   ensure_pkgs containerd runc containernetworking-plugins iptables umoci gcc libc6-dev
   # A half-started node from before: clear it first.
   [[ -d $NODE_DIR ]] && down_node
@@ -290,10 +413,15 @@ up() {
     --hostname-override="$NODE_NAME" --node-ip="$GATEWAY_IP" \
     --node-labels="$NODE_LABEL=true,type=real" --v=2 </dev/null >"$LOGS/kubelet.log" 2>&1 &
   echo $! >"$PIDS/kubelet.pid"
+  # The node's Service proxy and DNS start beside the kubelet (neither needs it).
+  start_kube_proxy
+  start_coredns
   if ! wait_for 120 kc wait --for=condition=Ready "node/$NODE_NAME" --timeout=5s; then
     log "last lines of $LOGS/kubelet.log:"; tail -n 40 "$LOGS/kubelet.log" >&2
     die "node $NODE_NAME not Ready"
   fi
+  wait_kube_proxy
+  wait_coredns
   log "real node $NODE_NAME Ready (kubelet v$KUBE_VERSION, containerd $(containerd --version | awk '{print $3}'))"
 }
 
@@ -324,18 +452,33 @@ drop_kubelet_host_state() {
   other_kubelet_running && return 0
   rm -f /var/lib/kubelet/device-plugins/kubelet.sock
   rmdir /var/lib/kubelet/device-plugins /var/lib/kubelet 2>/dev/null || true
-  command -v iptables >/dev/null || return 0
-  iptables -w -D INPUT -j KUBE-FIREWALL 2>/dev/null || true
-  iptables -w -D OUTPUT -j KUBE-FIREWALL 2>/dev/null || true
-  iptables -w -F KUBE-FIREWALL 2>/dev/null || true
-  iptables -w -X KUBE-FIREWALL 2>/dev/null || true
-  local t
-  for t in mangle nat filter; do iptables -w -t "$t" -X KUBE-KUBELET-CANARY 2>/dev/null || true; done
-  iptables -w -t mangle -X KUBE-IPTABLES-HINT 2>/dev/null || true
+  # Both families: kubelet makes the canary and hint chains in ip6tables too.
+  local ipt t
+  for ipt in iptables ip6tables; do
+    command -v "$ipt" >/dev/null || continue
+    "$ipt" -w -D INPUT -j KUBE-FIREWALL 2>/dev/null || true
+    "$ipt" -w -D OUTPUT -j KUBE-FIREWALL 2>/dev/null || true
+    "$ipt" -w -F KUBE-FIREWALL 2>/dev/null || true
+    "$ipt" -w -X KUBE-FIREWALL 2>/dev/null || true
+    for t in mangle nat filter; do "$ipt" -w -t "$t" -X KUBE-KUBELET-CANARY 2>/dev/null || true; done
+    "$ipt" -w -t mangle -X KUBE-IPTABLES-HINT 2>/dev/null || true
+  done
+}
+
+# kube-proxy's chains and rules in the host's iptables (both families), and its nftables
+# table should it have made one: `kube-proxy --cleanup` removes them. Not while another
+# kube-proxy runs on this machine: they are its chains too.
+drop_kube_proxy_host_state() {
+  [[ -f $NODE_DIR/kube-proxy.yaml && -x $BIN/kube-proxy ]] || return 0
+  [[ -z $(other_kube_proxies) ]] || return 0
+  "$BIN/kube-proxy" --cleanup >>"$LOGS/kube-proxy.log" 2>&1 || log "warning: kube-proxy --cleanup failed (see $LOGS/kube-proxy.log)"
 }
 
 down_node() {
-  # 1. kubelet first, so that it does not restart what is killed below.
+  # 1. The node's services and kubelet first, so that it does not restart what is killed below.
+  stop_pid coredns "$PIDS/coredns.pid" "$BIN/coredns"
+  stop_pid kube-proxy "$PIDS/kube-proxy.pid" "$BIN/kube-proxy"
+  drop_kube_proxy_host_state
   stop_pid kubelet "$PIDS/kubelet.pid" "$BIN/kubelet"
   # 2. Every container and sandbox of this containerd: kill, delete (the shims exit with them).
   #    Note their network namespaces first (containerd 1.6 keeps them in /var/run/netns).
@@ -395,6 +538,9 @@ down_node() {
 
 case ${1:-} in
   up) up ;;
-  down) [[ -d $NODE_DIR ]] || [[ -f $PIDS/kubelet.pid ]] || [[ -f $PIDS/containerd.pid ]] || exit 0; down_node ;;
+  down)
+    [[ -d $NODE_DIR ]] || [[ -f $PIDS/kubelet.pid || -f $PIDS/containerd.pid ]] ||
+      [[ -f $PIDS/kube-proxy.pid || -f $PIDS/coredns.pid ]] || exit 0
+    down_node ;;
   *) die "usage: $0 up|down" ;;
 esac

@@ -29,9 +29,9 @@ kubeconfig=$("$HERE/up.sh" | tail -n 1)
 export SEALSTACK_KUBECONFIG=$kubeconfig SEALSTACK_E2E=1
 source "$HERE/lib.sh"
 if [[ $REAL_NODE != 0 ]] && kc get node "$NODE_NAME" >/dev/null 2>&1; then
-  # The real node's tests run the devnet image (debug build: the tests compile in debug anyway)
-  # and must not skip.
-  "$HERE/images.sh" --debug devnet >/dev/null
+  # The real node's tests run the devnet and operator images (debug builds: the tests compile
+  # in debug anyway) and the network test helper, and must not skip.
+  "$HERE/images.sh" --debug devnet operator netcheck >/dev/null
   export SEALSTACK_E2E_REAL_NODE=1
 fi
 

@@ -37,7 +37,7 @@ gen_pki() {
     -addext "basicConstraints=critical,CA:TRUE" \
     -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" 2>/dev/null
   printf '%s\n' \
-    "subjectAltName=DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:10.0.0.1" \
+    "subjectAltName=DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.$CLUSTER_DOMAIN,IP:127.0.0.1,IP:$KUBERNETES_SVC_IP,IP:$NODE_IP" \
     "extendedKeyUsage=serverAuth" "keyUsage=critical,digitalSignature,keyEncipherment" >"$PKI/server.ext"
   printf '%s\n' "extendedKeyUsage=clientAuth" "keyUsage=critical,digitalSignature,keyEncipherment" >"$PKI/client.ext"
   sign() { # name subject extfile
@@ -73,7 +73,11 @@ EOF
   chmod 600 "$KUBECONFIG_PATH.tmp" "$PKI"/*.key
   mv "$KUBECONFIG_PATH.tmp" "$KUBECONFIG_PATH"
 }
-[[ -s $KUBECONFIG_PATH && -s $PKI/sa.pub && -s $PKI/apiserver-kubelet-client.crt ]] || gen_pki
+# (Regenerated when the serving certificate does not name the node IP, e.g. after a port base change.)
+if ! [[ -s $KUBECONFIG_PATH && -s $PKI/sa.pub && -s $PKI/apiserver-kubelet-client.crt ]] ||
+  ! openssl x509 -in "$PKI/apiserver.crt" -noout -ext subjectAltName 2>/dev/null | grep -q "IP Address:$NODE_IP\b"; then
+  gen_pki
+fi
 
 # Starts component $1 as its own session (survives this script), logs to logs/$1.log.
 start() {
@@ -100,8 +104,17 @@ start etcd --name=sealstack-e2e --data-dir="$D/etcd" \
 wait_for 60 curl -sf "http://127.0.0.1:$ETCD_PORT/health" || fail "etcd not healthy" etcd
 
 # --- kube-apiserver ---
+# Alone, it serves on loopback only, and no endpoints back the `kubernetes` Service. With the
+# real node, its pods must reach it too: it listens on every address and advertises the node
+# IP (the bridge's), so the `kubernetes` Service (ClusterIP $KUBERNETES_SVC_IP:443, routed by
+# kube-proxy on the node) has $NODE_IP:$APISERVER_PORT as its endpoint, kept by the API server.
+if [[ $REAL_NODE == 0 ]]; then
+  api_net=(--bind-address=127.0.0.1 --advertise-address=127.0.0.1 --endpoint-reconciler-type=none)
+else
+  api_net=(--bind-address=0.0.0.0 --advertise-address="$NODE_IP" --endpoint-reconciler-type=lease)
+fi
 start kube-apiserver --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
-  --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$APISERVER_PORT" \
+  "${api_net[@]}" --secure-port="$APISERVER_PORT" \
   --cert-dir="$PKI" --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
   --client-ca-file="$PKI/ca.crt" \
   --kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt" \
@@ -109,8 +122,8 @@ start kube-apiserver --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
   --kubelet-preferred-address-types=InternalIP,Hostname \
   --service-account-issuer=https://kubernetes.default.svc.cluster.local \
   --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
-  --service-cluster-ip-range=10.0.0.0/24 --allow-privileged=true \
-  --authorization-mode=Node,RBAC --endpoint-reconciler-type=none
+  --service-cluster-ip-range="$SERVICE_CIDR" --allow-privileged=true \
+  --authorization-mode=Node,RBAC
 wait_for 120 kc get --raw=/readyz || fail "kube-apiserver not ready" kube-apiserver
 
 # --- kube-controller-manager (GC, Job, Deployment, namespace, serviceaccount, ...) ---
