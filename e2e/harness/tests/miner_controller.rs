@@ -27,7 +27,7 @@ async fn devnet(dir: &std::path::Path, port: u16) -> RunningDevnet {
 fn start_miner_controller(client: Client, namespace: &str) -> tokio::task::JoinHandle<()> {
     let settings = Settings { runtime_image: "sealstack/miner:e2e".into(), ..Default::default() };
     let ctx = Context::new(client.clone(), Arc::new(Metrics::default()), settings);
-    tokio::spawn(sealstack_operator::run::run_miner(client, Some(namespace.to_owned()), ctx))
+    tokio::spawn(sealstack_operator::controllers::run_miner(client, Some(namespace.to_owned()), ctx))
 }
 
 /// A ParamCache marked Ready by hand: this test is about the Miner, and kwok nodes run no fetch Job.
@@ -195,7 +195,7 @@ async fn an_operator_dying_right_after_the_create_miner_push_still_makes_one_act
         Settings { runtime_image: "sealstack/miner:e2e".into(), fail_before_saving: Some("create-miner".into()) };
     let ctx = Context::new(client.clone(), Arc::new(Metrics::default()), settings);
     let first =
-        tokio::spawn(sealstack_operator::run::run_miner(client.clone(), Some(ns.name().to_owned()), ctx.clone()));
+        tokio::spawn(sealstack_operator::controllers::run_miner(client.clone(), Some(ns.name().to_owned()), ctx.clone()));
     let miners: Api<Miner> = Api::namespaced(client.clone(), ns.name());
     miners
         .create(&PostParams::default(), &miner(json!({"announceAddresses": ["/ip4/198.51.100.9/tcp/24001"]})))
