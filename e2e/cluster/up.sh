@@ -101,7 +101,7 @@ start kube-apiserver --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
   --client-ca-file="$PKI/ca.crt" \
   --service-account-issuer=https://kubernetes.default.svc.cluster.local \
   --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
-  --service-cluster-ip-range=10.0.0.0/24 --allow-privileged=true \
+  --service-cluster-ip-range=10.0.0.0/16 --allow-privileged=true \
   --authorization-mode=Node,RBAC --endpoint-reconciler-type=none
 wait_for 120 kc get --raw=/readyz || fail "kube-apiserver not ready" kube-apiserver
 
