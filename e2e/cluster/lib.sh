@@ -79,7 +79,7 @@ NODE_IP=${_node_net%.*}.$((${_node_net##*.} + 1))
 unset _node_net
 # Services: the API server's --service-cluster-ip-range; its first address is the `kubernetes`
 # Service's ClusterIP (in the serving certificate).
-SERVICE_CIDR=10.0.0.0/24
+SERVICE_CIDR=10.0.0.0/16
 KUBERNETES_SVC_IP=10.0.0.1
 CLUSTER_DOMAIN=cluster.local
 # kube-proxy (host process, iptables mode) and CoreDNS (host process on $NODE_IP:53): their

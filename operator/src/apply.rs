@@ -12,12 +12,15 @@ use serde_json::Value;
 use crate::FIELD_MANAGER;
 
 /// Whether every field set in `desired` has the same value in `existing` (fields `existing` has beyond
-/// them, such as defaults and status, do not matter). Lists must match item by item.
+/// them, such as defaults and status, do not matter). Lists must match item by item. A `false` in
+/// `desired` matches an absent field: the API server drops `false` from its many `omitempty` booleans
+/// (`readOnly`, ...), so it is never stored.
 pub fn is_subset(desired: &Value, existing: &Value) -> bool {
     match (desired, existing) {
-        (Value::Object(want), Value::Object(have)) => {
-            want.iter().all(|(key, value)| have.get(key).is_some_and(|h| is_subset(value, h)) || value.is_null())
-        }
+        (Value::Object(want), Value::Object(have)) => want.iter().all(|(key, value)| match have.get(key) {
+            Some(h) => is_subset(value, h),
+            None => value.is_null() || *value == Value::Bool(false),
+        }),
         (Value::Array(want), Value::Array(have)) => {
             want.len() == have.len() && want.iter().zip(have).all(|(w, h)| is_subset(w, h))
         }
@@ -40,10 +43,12 @@ pub fn needs_apply<K: Serialize>(desired: &K, existing: Option<&K>) -> bool {
 pub async fn apply<K>(api: &Api<K>, desired: &K, existing: Option<&K>) -> Result<(K, bool), kube::Error>
 where
     K: Resource + Clone + Debug + Serialize + DeserializeOwned,
+    K::DynamicType: Default,
 {
     if let Some(existing) = existing.filter(|e| !needs_apply(desired, Some(*e))) {
         return Ok((existing.clone(), false));
     }
+    tracing::debug!(kind = %K::kind(&Default::default()), name = %desired.name_any(), "applying: differs from the cluster");
     let params = PatchParams::apply(FIELD_MANAGER).force();
     let stored = api.patch(&desired.name_any(), &params, &Patch::Apply(desired)).await?;
     Ok((stored, true))
@@ -75,6 +80,8 @@ mod tests {
         assert!(!is_subset(&json!({"spec": {"other": "x"}}), &existing));
         assert!(!is_subset(&json!({"spec": {"image": "b"}}), &existing));
         assert!(is_subset(&json!({"spec": {"unset": null}}), &existing), "an unset optional field is absent");
+        assert!(is_subset(&json!({"spec": {"readOnly": false}}), &existing), "the server drops omitempty false");
+        assert!(!is_subset(&json!({"spec": {"readOnly": true}}), &existing));
     }
 
     #[test]

@@ -1,11 +1,13 @@
-//! What every reconcile shares: the client, metrics, event recorder and the operator's settings.
+//! What every reconcile shares: the client, metrics, event recorder, the stores of the operator's watches
+//! and the operator's settings.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use kube::Client;
 use kube::runtime::events::{Recorder, Reporter};
 
 use crate::metrics::Metrics;
+use crate::stores::{Feeds, Stores, stores};
 
 /// Operator-wide settings.
 #[derive(Clone, Debug, Default)]
@@ -30,6 +32,10 @@ pub struct Context {
     pub settings: Settings,
     /// Whether the injected failure (`Settings::fail_before_saving`) already happened.
     pub fault_fired: std::sync::atomic::AtomicBool,
+    /// What the operator's watches hold; reconciles read these instead of the API server.
+    pub stores: Stores,
+    /// The stores' feeds, taken by whoever starts the watches (once per context).
+    feeds: Mutex<Option<Feeds>>,
 }
 
 impl Context {
@@ -37,6 +43,23 @@ impl Context {
     pub fn new(client: Client, metrics: Arc<Metrics>, settings: Settings) -> Arc<Self> {
         let reporter = Reporter { controller: crate::FIELD_MANAGER.into(), instance: std::env::var("POD_NAME").ok() };
         let recorder = Recorder::new(client.clone(), reporter);
-        Arc::new(Self { client, metrics, recorder, settings, fault_fired: Default::default() })
+        let (stores, feeds) = stores();
+        Arc::new(Self {
+            client,
+            metrics,
+            recorder,
+            settings,
+            fault_fired: Default::default(),
+            stores,
+            feeds: Mutex::new(Some(feeds)),
+        })
+    }
+
+    /// The stores' feeds, for the watches that fill them.
+    ///
+    /// # Panics
+    /// When called twice: the controllers of one context are started once.
+    pub fn take_feeds(&self) -> Feeds {
+        self.feeds.lock().expect("not poisoned").take().expect("the controllers of a Context are started once")
     }
 }

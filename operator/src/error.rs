@@ -23,6 +23,9 @@ pub enum Error {
         /// Its name.
         name: String,
     },
+    /// The watch feeding a store the reconcile reads has stopped (the operator is shutting down).
+    #[error("the operator's watches stopped")]
+    WatchStopped,
 }
 
 impl Error {
@@ -34,6 +37,7 @@ impl Error {
             Self::InvalidSpec(_) => "invalid_spec",
             Self::MissingDependency { .. } => "missing_dependency",
             Self::Chain(e) => e.label(),
+            Self::WatchStopped => "watch_stopped",
         }
     }
 

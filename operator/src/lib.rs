@@ -5,6 +5,7 @@
 
 pub mod apply;
 pub mod context;
+pub mod controllers;
 pub mod error;
 pub mod http;
 pub mod kube_client;
@@ -17,6 +18,7 @@ pub mod rbac;
 pub mod run;
 pub mod sealing_worker;
 pub mod security;
+pub mod stores;
 pub mod volumes;
 
 /// The field manager of every server-side apply the operator makes.

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 
 use clap::{Parser, Subcommand};
+use sealstack_operator::controllers::ControllerKind;
 use sealstack_telemetry::LogFormat;
 
 /// Kubernetes operator for Filecoin storage providers.
@@ -45,6 +46,9 @@ struct RunArgs {
     /// Image of `sealstack-miner` for fetch Jobs, miners and workers whose spec names none.
     #[arg(long, default_value = "sealstack/miner:latest", env = "SEALSTACK_RUNTIME_IMAGE")]
     runtime_image: String,
+    /// The controllers to run, comma-separated (default: all of them).
+    #[arg(long, value_enum, value_delimiter = ',', env = "SEALSTACK_CONTROLLERS")]
+    controllers: Vec<ControllerKind>,
 }
 
 #[tokio::main]
@@ -71,6 +75,10 @@ async fn main() -> anyhow::Result<()> {
                     runtime_image: args.runtime_image,
                     ..Default::default()
                 },
+                controllers: match args.controllers {
+                    kinds if kinds.is_empty() => ControllerKind::ALL.to_vec(),
+                    kinds => kinds,
+                },
             })
             .await
         }
@@ -89,5 +97,9 @@ mod tests {
         let Command::Run(args) = cli.command else { panic!("not run") };
         assert_eq!(args.namespace.as_deref(), Some("miners"));
         assert_eq!(args.metrics_addr.port(), 8080);
+        assert!(args.controllers.is_empty(), "all of them");
+        let cli = Cli::try_parse_from(["sealstack-operator", "run", "--controllers", "miner,sealing-worker"]).unwrap();
+        let Command::Run(args) = cli.command else { panic!("not run") };
+        assert_eq!(args.controllers, [ControllerKind::Miner, ControllerKind::SealingWorker]);
     }
 }

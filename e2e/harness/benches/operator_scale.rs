@@ -1,18 +1,24 @@
 //! Operator scale benchmark on e2e/cluster (not a test): for N SealingWorkers, the time from applying them to
 //! all their StatefulSets existing, against the floor measured in the same run (the same N server-side applies
 //! of those StatefulSets issued directly by a plain client); the operator's peak RSS; and the write calls it
-//! makes when it restarts into an unchanged world (a full resync).
+//! makes when it restarts into an unchanged world (a full resync). Then the same for N Miners, with the chain
+//! stubbed out by an in-process devnet ([`miners`]).
 //!
-//!   e2e/cluster/bench.sh            (builds, brings a cluster up, runs this, tears the cluster down)
-//!   SEALSTACK_BENCH_SIZES=10,100    (default 10,100,1000)
+//!   e2e/cluster/bench.sh                  (builds, brings a cluster up, runs this, tears the cluster down)
+//!   SEALSTACK_BENCH_SIZES=10,100          (SealingWorkers; default 10,100,1000; empty: none)
+//!   SEALSTACK_BENCH_MINER_SIZES=10,100    (Miners; default 10,100,1000; empty: none)
 //!
 //! The operator runs as its own process (`SEALSTACK_OPERATOR_BIN`, release build) so that its RSS is its own.
+
+#[path = "operator_scale/miners.rs"]
+mod miners;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use sealstack_crds::{Miner, ParamCache, SealingWorker};
@@ -52,15 +58,53 @@ async fn wait_for_sets(api: &Api<StatefulSet>, n: usize) {
     }
 }
 
-fn start_operator(bin: &str, kubeconfig: &str, namespace: &str, metrics: &str) -> Child {
-    Command::new(bin)
-        .args(["run", "--namespace", namespace, "--metrics-addr", metrics, "--leader-lease", ""])
-        .env("KUBECONFIG", kubeconfig)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("sealstack-operator starts")
+/// The operator as its own process, killed when dropped.
+struct Operator(Child);
+
+impl Operator {
+    fn start(bin: &str, kubeconfig: &str, namespace: &str, metrics: &str, extra: &[&str]) -> Self {
+        let child = Command::new(bin)
+            .args(["run", "--namespace", namespace, "--metrics-addr", metrics, "--leader-lease", ""])
+            .args(extra)
+            .env("KUBECONFIG", kubeconfig)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("sealstack-operator starts");
+        Self(child)
+    }
+
+    /// Stops the process; returns its peak RSS (MiB).
+    fn stop(mut self) -> f64 {
+        let rss = peak_rss_mib(self.0.id());
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+        rss
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits (up to 5 minutes) until the bench namespaces are gone, so that their deletion does not load the
+/// cluster during the next measurement.
+async fn settle(client: &Client) {
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while Instant::now() < deadline {
+        let left = namespaces.list_metadata(&ListParams::default()).await.map_or(0, |l| {
+            l.items.iter().filter(|n| n.metadata.name.as_deref().is_some_and(|n| n.starts_with("e2e-bench"))).count()
+        });
+        if left == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 /// Peak resident memory of a process, MiB (VmHWM).
@@ -116,7 +160,7 @@ async fn run_size(cluster: &Cluster, client: &Client, bin: &str, kubeconfig: &st
     // The operator: a Miner whose ParamCache is not Ready (so the pools stay at zero pods), N SealingWorkers.
     let ns = cluster.namespace("bench-op").await.expect("a namespace");
     let metrics_addr = "127.0.0.1:38777";
-    let mut operator = start_operator(bin, kubeconfig, ns.name(), metrics_addr);
+    let operator = Operator::start(bin, kubeconfig, ns.name(), metrics_addr, &[]);
     let caches: Api<ParamCache> = Api::namespaced(client.clone(), ns.name());
     let cache: ParamCache = serde_json::from_value(json!({
         "apiVersion": "sealstack.io/v1alpha1", "kind": "ParamCache", "metadata": {"name": "params"},
@@ -143,16 +187,15 @@ async fn run_size(cluster: &Cluster, client: &Client, bin: &str, kubeconfig: &st
     .try_collect::<Vec<_>>()
     .await
     .expect("creates succeed");
+    let creates = start.elapsed();
     // The Miner's runtime StatefulSet is made too once its ParamCache is Ready; here it is not.
     wait_for_sets(&sets, n).await;
     let operator_time = start.elapsed();
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let rss_first = peak_rss_mib(operator.id());
-    let _ = operator.kill();
-    let _ = operator.wait();
+    let rss_first = operator.stop();
 
     // Resync: a new operator process over the unchanged world reconciles everything and writes nothing.
-    let mut operator = start_operator(bin, kubeconfig, ns.name(), metrics_addr);
+    let operator = Operator::start(bin, kubeconfig, ns.name(), metrics_addr, &[]);
     let deadline = Instant::now() + Duration::from_secs(120 + n as u64 / 5);
     while metric(metrics_addr, "sealstack_operator_reconciles_total", &["sealingworker"]).await < n as f64 {
         if Instant::now() > deadline {
@@ -163,15 +206,14 @@ async fn run_size(cluster: &Cluster, client: &Client, bin: &str, kubeconfig: &st
     tokio::time::sleep(Duration::from_secs(3)).await;
     let writes = metric(metrics_addr, "sealstack_operator_kube_requests_total", WRITES).await;
     let reconciled = metric(metrics_addr, "sealstack_operator_reconciles_total", &["sealingworker"]).await;
-    let rss = rss_first.max(peak_rss_mib(operator.id()));
-    let _ = operator.kill();
-    let _ = operator.wait();
+    let rss = rss_first.max(operator.stop());
     let _ = ns.delete().await;
     let _ = floor_ns.delete().await;
     format!(
-        "| {n} | {:.2} | {:.2} | {:.2} | {rss:.1} | {} (after {} reconciles) |",
+        "| {n} | {:.2} | {:.2} | {:.2} | {:.2} | {rss:.1} | {} (after {} reconciles) |",
         floor.as_secs_f64(),
         operator_time.as_secs_f64(),
+        creates.as_secs_f64(),
         operator_time.as_secs_f64() / floor.as_secs_f64(),
         writes.max(0.0) as u64,
         reconciled.max(0.0) as u64,
@@ -189,19 +231,32 @@ async fn main() {
     let Some(cluster) = Cluster::connect().await else { return };
     let client = cluster.client();
     install_crds(&client).await.expect("CRDs install");
-    let sizes: Vec<usize> = std::env::var("SEALSTACK_BENCH_SIZES")
-        .unwrap_or_else(|_| "10,100,1000".into())
-        .split(',')
-        .filter_map(|s| s.trim().parse().ok())
-        .collect();
+    let sizes = |var: &str| -> Vec<usize> {
+        std::env::var(var)
+            .unwrap_or_else(|_| "10,100,1000".into())
+            .split(',')
+            .filter_map(|s| s.trim().parse().ok())
+            .collect()
+    };
+    let kubeconfig = kubeconfig.to_str().unwrap_or_default();
+    settle(&client).await;
     let mut rows = vec![
-        "| N SealingWorkers | floor: N applies (s) | operator: apply to all children (s) | ratio | operator peak RSS (MiB) | writes in a resync |".to_string(),
-        "|---|---|---|---|---|---|".to_string(),
+        "| N SealingWorkers | floor: N applies (s) | operator: apply to all children (s) | of which creating the N (s) | ratio | operator peak RSS (MiB) | writes in a resync |".to_string(),
+        "|---|---|---|---|---|---|---|".to_string(),
     ];
-    for n in sizes {
-        let row = run_size(&cluster, &client, &bin, kubeconfig.to_str().unwrap_or_default(), n).await;
+    for n in sizes("SEALSTACK_BENCH_SIZES") {
+        let row = run_size(&cluster, &client, &bin, kubeconfig, n).await;
         println!("{row}");
         rows.push(row);
+        settle(&client).await;
+    }
+    rows.push(String::new());
+    rows.extend(miners::HEADER.map(String::from));
+    for n in sizes("SEALSTACK_BENCH_MINER_SIZES") {
+        let row = miners::run_size(&cluster, &client, &bin, kubeconfig, n).await;
+        println!("{row}");
+        rows.push(row);
+        settle(&client).await;
     }
     println!("\n{}", rows.join("\n"));
 }

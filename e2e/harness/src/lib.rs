@@ -141,6 +141,11 @@ impl Cluster {
         }
     }
 
+    /// The client configuration, for tests that build their own client (e.g. one counting its requests).
+    pub fn config(&self) -> Config {
+        self.config.clone()
+    }
+
     /// Creates a fresh namespace `e2e-<prefix>-<unique>`, deleted when the guard drops.
     pub async fn namespace(&self, prefix: &str) -> anyhow::Result<TestNamespace> {
         static COUNTER: AtomicU32 = AtomicU32::new(0);

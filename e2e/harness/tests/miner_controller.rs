@@ -25,9 +25,37 @@ async fn devnet(dir: &std::path::Path, port: u16) -> RunningDevnet {
 }
 
 fn start_miner_controller(client: Client, namespace: &str) -> tokio::task::JoinHandle<()> {
+    start_counted_miner_controller(client, namespace, Arc::new(Metrics::default()))
+}
+
+/// The Miner controller with its own metrics (`client` should count its requests in them).
+fn start_counted_miner_controller(
+    client: Client,
+    namespace: &str,
+    metrics: Arc<Metrics>,
+) -> tokio::task::JoinHandle<()> {
     let settings = Settings { runtime_image: "sealstack/miner:e2e".into(), ..Default::default() };
-    let ctx = Context::new(client.clone(), Arc::new(Metrics::default()), settings);
-    tokio::spawn(sealstack_operator::run::run_miner(client, Some(namespace.to_owned()), ctx))
+    let ctx = Context::new(client.clone(), metrics, settings);
+    tokio::spawn(sealstack_operator::controllers::run_miner(client, Some(namespace.to_owned()), ctx))
+}
+
+/// The next nonce of each address: a message sent from any of them changes it.
+async fn nonces(node: &Node, addresses: [fvm_shared::address::Address; 2]) -> Vec<u64> {
+    let mut nonces = Vec::new();
+    for address in addresses {
+        nonces.push(node.api().mpool_get_nonce(LotusJson(address)).await.unwrap());
+    }
+    nonces
+}
+
+/// Reconciles of the Miner controller started so far, from its metrics.
+fn miner_reconciles(metrics: &Metrics) -> u64 {
+    metrics
+        .encode()
+        .lines()
+        .find(|l| l.starts_with("sealstack_operator_reconciles_total{controller=\"miner\"}"))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0)
 }
 
 /// A ParamCache marked Ready by hand: this test is about the Miner, and kwok nodes run no fetch Job.
@@ -194,8 +222,11 @@ async fn an_operator_dying_right_after_the_create_miner_push_still_makes_one_act
     let settings =
         Settings { runtime_image: "sealstack/miner:e2e".into(), fail_before_saving: Some("create-miner".into()) };
     let ctx = Context::new(client.clone(), Arc::new(Metrics::default()), settings);
-    let first =
-        tokio::spawn(sealstack_operator::run::run_miner(client.clone(), Some(ns.name().to_owned()), ctx.clone()));
+    let first = tokio::spawn(sealstack_operator::controllers::run_miner(
+        client.clone(),
+        Some(ns.name().to_owned()),
+        ctx.clone(),
+    ));
     let miners: Api<Miner> = Api::namespaced(client.clone(), ns.name());
     miners
         .create(&PostParams::default(), &miner(json!({"announceAddresses": ["/ip4/198.51.100.9/tcp/24001"]})))
@@ -224,6 +255,56 @@ async fn an_operator_dying_right_after_the_create_miner_push_still_makes_one_act
     // fund-worker, create-miner and one ChangeMultiaddrs would come from the worker; the owner sent two.
     let node = Node::connect(&devnet.api_info, &ConnectOptions::default()).await.unwrap();
     assert_eq!(node.api().mpool_get_nonce(LotusJson(owner)).await.unwrap(), 2);
+    second.abort();
+    devnet.stop().await;
+}
+
+#[tokio::test]
+async fn a_ready_miner_makes_no_writes_when_a_fresh_operator_resyncs() {
+    let Some(cluster) = Cluster::connect().await else { return };
+    let client = cluster.client();
+    install_crds(&client).await.unwrap();
+    let ns = cluster.namespace("op-miner-rest").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let devnet = devnet(dir.path(), 0).await;
+    ready_param_cache(&client, ns.name()).await;
+    api_info_secret(&client, ns.name(), &devnet.api_info.to_env_value()).await;
+    let first = start_miner_controller(client.clone(), ns.name());
+    let miners: Api<Miner> = Api::namespaced(client.clone(), ns.name());
+    miners
+        .create(&PostParams::default(), &miner(json!({"announceAddresses": ["/ip4/198.51.100.10/tcp/24001"]})))
+        .await
+        .unwrap();
+    let ready = wait_for("the Miner Ready", Duration::from_secs(60), || async {
+        Ok(miners.get_status("m1").await?.status.filter(|s| is_true(&s.conditions, "Ready")))
+    })
+    .await
+    .unwrap();
+    // Let the first operator finish what the Ready status started (its children's own updates).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    first.abort();
+    let node = Node::connect(&devnet.api_info, &ConnectOptions::default()).await.unwrap();
+    let owner = devnet.node.state().wallet.default_address().unwrap();
+    let worker = sealstack_chain::json::parse_address(ready.worker_address.as_deref().unwrap()).unwrap();
+    let before = nonces(&node, [owner, worker]).await;
+    let at_rest = miners.get_status("m1").await.unwrap().status.unwrap();
+
+    // A fresh operator over the unchanged world: it lists everything, reconciles the Miner (reading its
+    // stores and the chain), and makes no write call to Kubernetes and sends nothing on chain.
+    let metrics = Arc::new(Metrics::default());
+    let counted = sealstack_operator::kube_client::instrumented_client(cluster.config(), metrics.clone()).unwrap();
+    let second = start_counted_miner_controller(counted, ns.name(), metrics.clone());
+    wait_for("the fresh operator's first reconcile", Duration::from_secs(30), || async {
+        Ok((miner_reconciles(&metrics) > 0).then_some(()))
+    })
+    .await
+    .unwrap();
+    // The reconciles its children's initial list triggers, and the first one, run to the end.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(metrics.kube_writes(), 0, "no write call at rest: {}", metrics.encode());
+    assert_eq!(nonces(&node, [owner, worker]).await, before, "no chain message at rest");
+    let status = miners.get_status("m1").await.unwrap().status.unwrap();
+    assert_eq!(status, at_rest, "the status is as the first operator left it");
     second.abort();
     devnet.stop().await;
 }

@@ -17,19 +17,11 @@ use sealstack_operator::context::{Context, Settings};
 use sealstack_operator::metrics::Metrics;
 use serde_json::json;
 
-/// A client like the cluster's, counting its requests in `metrics` as the operator's own client does.
-async fn counted_client(metrics: Arc<Metrics>) -> Client {
-    let path = sealstack_e2e::kubeconfig_path().expect("a cluster kubeconfig");
-    let kubeconfig = kube::config::Kubeconfig::read_from(path).unwrap();
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await.unwrap();
-    sealstack_operator::kube_client::instrumented_client(config, metrics).unwrap()
-}
-
 /// Starts the controllers for one namespace; they stop when the returned task is aborted.
 fn start_controllers(client: Client, namespace: &str, metrics: Arc<Metrics>) -> tokio::task::JoinHandle<()> {
     let settings = Settings { runtime_image: "sealstack/miner:e2e".into(), ..Default::default() };
     let ctx = Context::new(client.clone(), metrics.clone(), settings);
-    tokio::spawn(sealstack_operator::run::controllers(client, Some(namespace.to_owned()), ctx))
+    tokio::spawn(sealstack_operator::controllers::controllers(client, Some(namespace.to_owned()), ctx))
 }
 
 fn param_cache(name: &str, sizes: &[&str]) -> ParamCache {
@@ -104,7 +96,8 @@ async fn workers_wait_for_params_make_no_writes_at_rest_and_go_with_their_owner(
     install_crds(&cluster.client()).await.unwrap();
     let ns = cluster.namespace("op-workers").await.unwrap();
     let metrics = Arc::new(Metrics::default());
-    let client = counted_client(metrics.clone()).await;
+    // A client like the cluster's, counting its requests in `metrics` as the operator's own client does.
+    let client = sealstack_operator::kube_client::instrumented_client(cluster.config(), metrics.clone()).unwrap();
     let controllers = start_controllers(client, ns.name(), metrics.clone());
 
     let admin = cluster.client();

@@ -29,6 +29,7 @@ use crate::FIELD_MANAGER;
 use crate::apply::apply;
 use crate::context::Context;
 use crate::error::{Error, Result};
+use crate::stores::lookup;
 
 /// How often a settled Miner is compared with the chain again.
 const WHEN_SETTLED: Duration = Duration::from_secs(60);
@@ -47,7 +48,7 @@ pub async fn reconcile(miner: Arc<Miner>, ctx: Arc<Context>) -> Result<Action> {
     let now = || Time(Timestamp::now());
 
     // The ParamCache: the runtime proves with its parameters.
-    let (cache, params_ready) = crate::param_cache::of_miner(&client, &namespace, &miner).await?;
+    let (cache, params_ready) = crate::param_cache::of_miner(&ctx, &namespace, &miner).await?;
     let cache_name = &miner.spec.param_cache_ref.name;
     let (s, reason, message) = if params_ready {
         ("True", "ParamCacheReady", format!("ParamCache {cache_name} is Ready"))
@@ -75,11 +76,11 @@ pub async fn reconcile(miner: Arc<Miner>, ctx: Arc<Context>) -> Result<Action> {
     // Services.
     let services: Api<Service> = Api::namespaced(client.clone(), &namespace);
     let p2p = build_p2p_service(&miner);
-    let existing = services.get_opt(&p2p.name_any()).await?;
-    let (p2p, _) = apply(&services, &p2p, existing.as_ref()).await?;
+    let existing = lookup(&ctx.stores.services, &namespace, &p2p.name_any()).await?;
+    let (p2p, _) = apply(&services, &p2p, existing.as_deref()).await?;
     let api_service = build_api_service(&miner);
-    let existing = services.get_opt(&api_service.name_any()).await?;
-    apply(&services, &api_service, existing.as_ref()).await?;
+    let existing = lookup(&ctx.stores.services, &namespace, &api_service.name_any()).await?;
+    apply(&services, &api_service, existing.as_deref()).await?;
 
     if !params_ready {
         write_status(&ctx, &miner, &previous, status).await?;
@@ -161,8 +162,8 @@ pub async fn reconcile(miner: Arc<Miner>, ctx: Arc<Context>) -> Result<Action> {
             actor: Some(actor.to_string()),
         },
     );
-    let existing = sets.get_opt(&runtime.name_any()).await?;
-    let (runtime, _) = apply(&sets, &runtime, existing.as_ref()).await?;
+    let existing = lookup(&ctx.stores.runtime_sets, &namespace, &runtime.name_any()).await?;
+    let (runtime, _) = apply(&sets, &runtime, existing.as_deref()).await?;
     let ready_replicas = runtime.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0);
     let (s, reason, message) = if ready_replicas > 0 {
         ("True", "RuntimeRunning", format!("{} is ready", runtime.name_any()))

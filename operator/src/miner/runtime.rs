@@ -135,9 +135,10 @@ pub fn build_runtime_stateful_set(miner: &Miner, inputs: &RuntimeInputs) -> Stat
     match &spec.storage.existing_claim {
         Some(claim) => volumes.push(Volume {
             name: "storage".to_owned(),
+            // Writable is the default; the API server drops `readOnly: false`, so it is not set.
             persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
                 claim_name: claim.clone(),
-                read_only: Some(false),
+                read_only: None,
             }),
             ..Volume::default()
         }),
@@ -149,10 +150,12 @@ pub fn build_runtime_stateful_set(miner: &Miner, inputs: &RuntimeInputs) -> Stat
             }])
         }
     }
+    // `readOnly: false` is the default, and the API server drops it: set only `true`, or the object would
+    // never match what is stored and every reconcile would apply it again.
     let mount = |name: &str, path: &str, read_only: bool| VolumeMount {
         name: name.to_owned(),
         mount_path: path.to_owned(),
-        read_only: Some(read_only),
+        read_only: read_only.then_some(true),
         ..VolumeMount::default()
     };
     let container = Container {

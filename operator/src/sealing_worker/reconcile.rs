@@ -10,7 +10,7 @@ use kube::api::{Patch, PatchParams};
 use kube::core::object::HasStatus;
 use kube::runtime::controller::Action;
 use kube::{Api, Resource, ResourceExt};
-use sealstack_crds::{Miner, SealingWorker};
+use sealstack_crds::SealingWorker;
 use tracing::instrument;
 
 use super::build::{WorkerInputs, build_stateful_set, selector_string};
@@ -21,6 +21,7 @@ use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::names::miner_api_secret;
 use crate::param_cache::build::claim_name;
+use crate::stores::{dereference, lookup};
 
 /// Brings one SealingWorker's StatefulSet and status in line with its spec.
 #[instrument(skip_all, fields(sealingworker = %worker.name_any(), namespace = worker.namespace().unwrap_or_default()))]
@@ -28,14 +29,12 @@ pub async fn reconcile(worker: Arc<SealingWorker>, ctx: Arc<Context>) -> Result<
     let namespace = worker.namespace().ok_or_else(|| Error::InvalidObject("SealingWorker without namespace".into()))?;
     let client = ctx.client.clone();
 
-    // Dereference: the Miner, and through it the ParamCache the workers mount.
-    let miners: Api<Miner> = Api::namespaced(client.clone(), &namespace);
+    // Dereference (from the operator's watches): the Miner, and through it the ParamCache the workers mount.
     let miner_name = &worker.spec.miner_ref.name;
-    let miner = miners
-        .get_opt(miner_name)
+    let miner = dereference(&ctx.stores.miners, &client, &namespace, miner_name)
         .await?
         .ok_or_else(|| Error::MissingDependency { kind: "Miner", name: miner_name.clone() })?;
-    let (cache, params_ready) = crate::param_cache::of_miner(&client, &namespace, &miner).await?;
+    let (cache, params_ready) = crate::param_cache::of_miner(&ctx, &namespace, &miner).await?;
 
     // Build and apply.
     let inputs = WorkerInputs {
@@ -46,8 +45,9 @@ pub async fn reconcile(worker: Arc<SealingWorker>, ctx: Arc<Context>) -> Result<
     };
     let desired = build_stateful_set(&worker, &inputs);
     let sets: Api<StatefulSet> = Api::namespaced(client.clone(), &namespace);
-    let existing = sets.get_opt(&desired.name_any()).await?;
-    let (stored, _) = apply(&sets, &desired, existing.as_ref()).await?;
+    // Compared with the watched StatefulSet: no request at all when it already matches.
+    let existing = lookup(&ctx.stores.worker_sets, &namespace, &desired.name_any()).await?;
+    let (stored, _) = apply(&sets, &desired, existing.as_deref()).await?;
 
     // Status.
     let previous = worker.status().cloned().unwrap_or_default();

@@ -1,0 +1,179 @@
+//! The Miner half of the benchmark: N Miners, with the chain stubbed out by an in-process devnet, from
+//! applying them to all their children existing (the runtime StatefulSet is made only once the actor is on
+//! chain, so that includes `ActorCreated`), against the floor of applying those same children directly
+//! (identity Secret, p2p and API Services, runtime StatefulSet: 4 server-side applies per Miner).
+//!
+//! Each Miner creates its own BLS worker key: two chain messages (the worker's account, CreateMiner), each
+//! waited for with confidence 1 on a 100 ms block time. Its p2p Service is ClusterIP with no announce
+//! override, so no address message follows. Only the Miner controller runs (`--controllers miner`): the
+//! ParamCache is marked Ready by hand, and kwok runs no fetch Job that could verify it.
+
+use std::time::{Duration, Instant};
+
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::ByteString;
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{Secret, Service};
+use kube::api::{ListParams, Patch, PatchParams, PostParams};
+use kube::{Api, Client, Resource, ResourceExt};
+use sealstack_crds::{Miner, ParamCache};
+use sealstack_e2e::Cluster;
+use sealstack_operator::miner::build::{build_api_service, build_identity_secret, build_p2p_service};
+use sealstack_operator::miner::runtime::{RuntimeInputs, build_runtime_stateful_set};
+use serde_json::json;
+
+use super::{CONCURRENCY, Operator, WRITES, metric};
+
+fn miner(name: &str) -> Miner {
+    serde_json::from_value(json!({
+        "apiVersion": "sealstack.io/v1alpha1", "kind": "Miner", "metadata": {"name": name},
+        "spec": {"fullNode": {"apiInfoSecretRef": {"name": "lotus"}}, "worker": {"create": "bls"},
+                 "sectorSize": "2KiB", "confidence": 1, "paramCacheRef": {"name": "params"},
+                 "storage": {"size": "1Gi"}},
+    }))
+    .expect("a valid Miner")
+}
+
+/// The children the operator makes for Miner `name`, without owner references (there is no Miner object
+/// in the floor's namespace for the garbage collector to find).
+fn children(name: &str, namespace: &str) -> (Secret, Service, Service, StatefulSet) {
+    let mut owner = miner(name);
+    owner.metadata.namespace = Some(namespace.to_owned());
+    owner.metadata.uid = Some(format!("floor-{name}"));
+    let inputs = RuntimeInputs {
+        default_image: "sealstack/miner:bench".into(),
+        params_claim: "params-params".into(),
+        actor: Some("t01000".into()),
+    };
+    let mut secret = build_identity_secret(&owner).0;
+    let mut p2p = build_p2p_service(&owner);
+    let mut api = build_api_service(&owner);
+    let mut runtime = build_runtime_stateful_set(&owner, &inputs);
+    for meta in [secret.meta_mut(), p2p.meta_mut(), api.meta_mut(), runtime.meta_mut()] {
+        meta.owner_references = None;
+    }
+    (secret, p2p, api, runtime)
+}
+
+async fn apply<K>(api: Api<K>, object: K) -> Result<(), kube::Error>
+where
+    K: Resource + Clone + std::fmt::Debug + k8s_openapi::serde::Serialize + k8s_openapi::serde::de::DeserializeOwned,
+{
+    let params = PatchParams::apply("bench").force();
+    api.patch(&object.name_any(), &params, &Patch::Apply(&object)).await.map(|_| ())
+}
+
+async fn runtime_sets(api: &Api<StatefulSet>) -> usize {
+    let selector = ListParams::default().labels(sealstack_operator::stores::RUNTIME_SETS);
+    api.list_metadata(&selector).await.map(|l| l.items.len()).unwrap_or(0)
+}
+
+/// A ParamCache marked Ready by hand, and the full node's API info Secret.
+async fn prerequisites(client: &Client, namespace: &str, api_info: &str) {
+    let caches: Api<ParamCache> = Api::namespaced(client.clone(), namespace);
+    let cache: ParamCache = serde_json::from_value(json!({
+        "apiVersion": "sealstack.io/v1alpha1", "kind": "ParamCache", "metadata": {"name": "params"},
+        "spec": {"sectorSizes": ["2KiB"], "gateway": "http://127.0.0.1:9/ipfs/", "storage": {"size": "1Gi"}},
+    }))
+    .expect("a valid ParamCache");
+    caches.create(&PostParams::default(), &cache).await.expect("ParamCache");
+    let status = json!({"status": {"conditions": [{"type": "Ready", "status": "True", "reason": "Verified",
+        "message": "set by the benchmark", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}});
+    caches.patch_status("params", &PatchParams::default(), &Patch::Merge(&status)).await.expect("status");
+    let secret = Secret {
+        metadata: kube::api::ObjectMeta { name: Some("lotus".into()), ..Default::default() },
+        data: Some([("FULLNODE_API_INFO".to_string(), ByteString(api_info.as_bytes().to_vec()))].into()),
+        ..Default::default()
+    };
+    Api::<Secret>::namespaced(client.clone(), namespace).create(&PostParams::default(), &secret).await.expect("Secret");
+}
+
+/// One row of the Miner table.
+pub async fn run_size(cluster: &Cluster, client: &Client, bin: &str, kubeconfig: &str, n: usize) -> String {
+    // Floor: the 4 N children applied directly by a plain client, 16 Miners' at a time.
+    let floor_ns = cluster.namespace("bench-mfloor").await.expect("a namespace");
+    let ns_name = floor_ns.name().to_owned();
+    let start = Instant::now();
+    futures::stream::iter((0..n).map(|i| {
+        let (secret, p2p, api, runtime) = children(&format!("m{i}"), &ns_name);
+        let (client, ns) = (client.clone(), ns_name.clone());
+        async move {
+            // In the order the operator makes them.
+            apply(Api::namespaced(client.clone(), &ns), secret).await?;
+            apply(Api::namespaced(client.clone(), &ns), p2p).await?;
+            apply(Api::namespaced(client.clone(), &ns), api).await?;
+            apply(Api::namespaced(client, &ns), runtime).await
+        }
+    }))
+    .buffer_unordered(CONCURRENCY)
+    .try_collect::<Vec<_>>()
+    .await
+    .expect("applies succeed");
+    let floor = start.elapsed();
+
+    // The operator, against a fresh devnet.
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let listen = "127.0.0.1:0".parse().expect("an address");
+    let mut config = sealstack_devnet::DevnetConfig::new(dir.path().to_path_buf(), listen);
+    config.block_time = Duration::from_millis(100);
+    let devnet = sealstack_devnet::start(config).await.expect("the devnet starts");
+    let ns = cluster.namespace("bench-miners").await.expect("a namespace");
+    prerequisites(client, ns.name(), &devnet.api_info.to_env_value()).await;
+    let metrics_addr = "127.0.0.1:38778";
+    let extra = ["--controllers", "miner"];
+    let operator = Operator::start(bin, kubeconfig, ns.name(), metrics_addr, &extra);
+    let miners: Api<Miner> = Api::namespaced(client.clone(), ns.name());
+    let sets: Api<StatefulSet> = Api::namespaced(client.clone(), ns.name());
+    let start = Instant::now();
+    futures::stream::iter((0..n).map(|i| {
+        let miners = miners.clone();
+        async move { miners.create(&PostParams::default(), &miner(&format!("m{i}"))).await.map(|_| ()) }
+    }))
+    .buffer_unordered(CONCURRENCY)
+    .try_collect::<Vec<_>>()
+    .await
+    .expect("creates succeed");
+    let creates = start.elapsed();
+    let deadline = Instant::now() + Duration::from_secs(300 + n as u64);
+    while runtime_sets(&sets).await < n && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let created = runtime_sets(&sets).await;
+    let operator_time = start.elapsed();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rss_first = operator.stop();
+
+    // Resync: a new operator over the unchanged world (actors on chain, children there) writes nothing.
+    let operator = Operator::start(bin, kubeconfig, ns.name(), metrics_addr, &extra);
+    let deadline = Instant::now() + Duration::from_secs(120 + n as u64 / 5);
+    while metric(metrics_addr, "sealstack_operator_reconcile_duration_seconds_count", &["miner"]).await < n as f64 {
+        if Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let writes = metric(metrics_addr, "sealstack_operator_kube_requests_total", WRITES).await;
+    let reconciled = metric(metrics_addr, "sealstack_operator_reconcile_duration_seconds_count", &["miner"]).await;
+    let rss = rss_first.max(operator.stop());
+    let actors = devnet.node.state().actors.miner_ids().len();
+    devnet.stop().await;
+    let _ = ns.delete().await;
+    let _ = floor_ns.delete().await;
+    let incomplete = if created < n { format!(" (only {created} of {n} after the deadline)") } else { String::new() };
+    format!(
+        "| {n} | {:.2} | {:.2}{incomplete} | {:.2} | {:.2} | {rss:.1} | {} (after {} reconciles) | {actors} |",
+        floor.as_secs_f64(),
+        operator_time.as_secs_f64(),
+        creates.as_secs_f64(),
+        operator_time.as_secs_f64() / floor.as_secs_f64(),
+        writes.max(0.0) as u64,
+        reconciled.max(0.0) as u64,
+    )
+}
+
+/// The header of the Miner table.
+pub const HEADER: [&str; 2] = [
+    "| N Miners | floor: 4 N applies (s) | operator: apply to all children (s) | of which creating the N (s) | ratio | operator peak RSS (MiB) | writes in a resync | actors on chain |",
+    "|---|---|---|---|---|---|---|---|",
+];

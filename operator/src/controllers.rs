@@ -1,0 +1,190 @@
+//! The controllers and the watches they share: one watch per kind, its store read by every controller that
+//! needs that kind, so that a reconcile makes no read calls for what it dereferences or compares against.
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use futures::{FutureExt, Stream, StreamExt};
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Service;
+use kube::runtime::controller::{self, Action, Controller};
+use kube::runtime::{WatchStreamExt, predicates, watcher};
+use kube::{Api, Client, ResourceExt};
+use sealstack_crds::{Miner, ParamCache, SealingWorker};
+use serde::de::DeserializeOwned;
+use tracing::{error, warn};
+
+use crate::context::Context;
+use crate::error::Error;
+use crate::stores::{MANAGED, RUNTIME_SETS, WORKER_SETS, drain, reflect, watch_config};
+use crate::{miner, param_cache, sealing_worker};
+
+/// Reconciles of one controller in flight at once: enough to keep the API server busy, few enough that
+/// the operator's memory stays flat however many objects change at once.
+const CONCURRENCY: u16 = 32;
+
+/// One of the operator's controllers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ControllerKind {
+    /// ParamCache: the parameter volume and its fetch Job.
+    ParamCache,
+    /// Miner: the actor on chain, its runtime and Services.
+    Miner,
+    /// SealingWorker: the worker StatefulSets.
+    SealingWorker,
+}
+
+impl ControllerKind {
+    /// Every controller.
+    pub const ALL: [Self; 3] = [Self::ParamCache, Self::Miner, Self::SealingWorker];
+}
+
+/// Runs every controller until a shutdown signal; `namespace` limits them to one namespace.
+pub async fn controllers(client: Client, namespace: Option<String>, ctx: Arc<Context>) {
+    run_controllers(client, namespace, ctx, &ControllerKind::ALL).await;
+}
+
+/// Runs the Miner controller alone, with the ParamCache watch it reads (the e2e tests drive it beside a
+/// devnet).
+pub async fn run_miner(client: Client, namespace: Option<String>, ctx: Arc<Context>) {
+    run_controllers(client, namespace, ctx, &[ControllerKind::Miner]).await;
+}
+
+/// Runs the controllers in `which`, and the watches they read, until a shutdown signal.
+///
+/// # Panics
+/// When the controllers of `ctx` were started before.
+pub async fn run_controllers(client: Client, namespace: Option<String>, ctx: Arc<Context>, which: &[ControllerKind]) {
+    let feeds = ctx.take_feeds();
+    let runs = |kind| which.contains(&kind);
+    let mut tasks: Vec<BoxFuture<'static, ()>> = Vec::new();
+    // ParamCaches are read by every controller; Miners by the Miner and SealingWorker controllers.
+    let caches = reflect(api_for(client.clone(), &namespace), watch_config(None), feeds.caches);
+    tasks.push(match runs(ControllerKind::ParamCache) {
+        true => run_param_cache(api_for(client.clone(), &namespace), caches, ctx.clone()).boxed(),
+        false => drain(caches).boxed(),
+    });
+    let miners = reflect(api_for(client.clone(), &namespace), watch_config(None), feeds.miners);
+    if runs(ControllerKind::Miner) {
+        let runtime_sets =
+            reflect(api_for(client.clone(), &namespace), watch_config(Some(RUNTIME_SETS)), feeds.runtime_sets);
+        let services = reflect(api_for(client.clone(), &namespace), watch_config(Some(MANAGED)), feeds.services);
+        tasks.push(run_miner_controller(miners, runtime_sets, services, ctx.clone()).boxed());
+    } else if runs(ControllerKind::SealingWorker) {
+        tasks.push(drain(miners).boxed());
+    }
+    if runs(ControllerKind::SealingWorker) {
+        let workers = reflect(api_for(client.clone(), &namespace), watch_config(None), feeds.workers);
+        let worker_sets =
+            reflect(api_for(client.clone(), &namespace), watch_config(Some(WORKER_SETS)), feeds.worker_sets);
+        tasks.push(run_sealing_worker(workers, worker_sets, ctx.clone()).boxed());
+    }
+    futures::future::join_all(tasks).await;
+}
+
+fn api_for<K>(client: Client, namespace: &Option<String>) -> Api<K>
+where
+    K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client, ns),
+        None => Api::all(client),
+    }
+}
+
+/// The trigger stream of a controller's own kind: only spec changes (a new generation), not the status
+/// writes the controller makes itself; children and requeues trigger the rest.
+fn spec_changes<K>(
+    stream: impl Stream<Item = Result<K, watcher::Error>> + Send + 'static,
+) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static
+where
+    K: kube::Resource + Send + 'static,
+{
+    stream.predicate_filter(predicates::generation, Default::default())
+}
+
+fn controller_config() -> controller::Config {
+    controller::Config::default().concurrency(CONCURRENCY)
+}
+
+async fn run_param_cache(
+    jobs: Api<Job>,
+    caches: impl Stream<Item = Result<ParamCache, watcher::Error>> + Send + 'static,
+    ctx: Arc<Context>,
+) {
+    let controller = Controller::for_stream(spec_changes(caches), ctx.stores.caches.store.clone())
+        .with_config(controller_config())
+        .owns(jobs, watch_config(Some("app.kubernetes.io/component=param-fetch")));
+    drive(controller, "paramcache", param_cache::reconcile::reconcile, ctx).await;
+}
+
+async fn run_sealing_worker(
+    workers: impl Stream<Item = Result<SealingWorker, watcher::Error>> + Send + 'static,
+    sets: impl Stream<Item = Result<StatefulSet, watcher::Error>> + Send + 'static,
+    ctx: Arc<Context>,
+) {
+    let controller = Controller::for_stream(spec_changes(workers), ctx.stores.workers.store.clone())
+        .with_config(controller_config())
+        .owns_stream(sets);
+    drive(controller, "sealingworker", sealing_worker::reconcile::reconcile, ctx).await;
+}
+
+async fn run_miner_controller(
+    miners: impl Stream<Item = Result<Miner, watcher::Error>> + Send + 'static,
+    runtime_sets: impl Stream<Item = Result<StatefulSet, watcher::Error>> + Send + 'static,
+    services: impl Stream<Item = Result<Service, watcher::Error>> + Send + 'static,
+    ctx: Arc<Context>,
+) {
+    // A Service change (new NodePort, LoadBalancer ingress) changes the announce addresses; the runtime's
+    // StatefulSet changes RuntimeReady.
+    let controller = Controller::for_stream(spec_changes(miners), ctx.stores.miners.store.clone())
+        .with_config(controller_config())
+        .owns_stream(services)
+        .owns_stream(runtime_sets);
+    drive(controller, "miner", miner::reconcile::reconcile, ctx).await;
+}
+
+/// Runs one controller until shutdown, timing and counting its reconciles under `name`.
+async fn drive<K, F, Fut>(controller: Controller<K>, name: &'static str, mut reconcile: F, ctx: Arc<Context>)
+where
+    K: kube::Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    F: FnMut(Arc<K>, Arc<Context>) -> Fut,
+    Fut: Future<Output = Result<Action, Error>> + Send + 'static,
+{
+    controller
+        .shutdown_on_signal()
+        .run(
+            move |object, ctx| {
+                let timer = ctx.metrics.reconcile(name);
+                let reconciled = reconcile(object, ctx);
+                async move {
+                    let _timer = timer;
+                    reconciled.await
+                }
+            },
+            move |object, error, ctx| error_policy(name, &object.name_any(), error, &ctx),
+            ctx,
+        )
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                warn!(controller = name, error = %e, "reconcile did not run");
+            }
+        })
+        .await;
+}
+
+/// Invalid objects wait for a change; everything else is retried after a pause.
+fn error_policy(controller: &'static str, name: &str, error: &Error, ctx: &Context) -> Action {
+    ctx.metrics.reconcile_failed(controller, error.metric_label());
+    if error.waits_for_change() {
+        warn!(controller, name, %error, "waiting for a change to the object");
+        Action::await_change()
+    } else {
+        error!(controller, name, %error, "reconcile failed; retrying");
+        Action::requeue(Duration::from_secs(15))
+    }
+}
