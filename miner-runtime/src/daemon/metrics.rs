@@ -201,4 +201,30 @@ mod tests {
         assert!(text.contains("sealstack_miner_chain_messages_total{method=\"pre-commit\",outcome=\"ok\"} 1"));
         assert!(text.contains("sealstack_miner_task_duration_seconds_count{task=\"Commit2\"} 1"), "{text}");
     }
+
+    #[test]
+    fn the_chart_dashboard_queries_only_metrics_the_daemon_exports() {
+        let metrics = Metrics::default();
+        metrics.set_sectors([SectorState::Proving]);
+        metrics.task("Commit2", "ok", Some(1.0));
+        metrics.window_post("accepted");
+        metrics.chain_message("pre-commit", "ok");
+        let exported = metrics.encode();
+        let families: Vec<&str> =
+            exported.lines().filter_map(|l| l.strip_prefix("# TYPE ")).filter_map(|l| l.split(' ').next()).collect();
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../charts/sealstack/dashboards/sealstack.json");
+        let dashboard = std::fs::read_to_string(path).unwrap();
+        let mut queried = std::collections::BTreeSet::new();
+        for (at, _) in dashboard.match_indices("sealstack_miner_") {
+            let tail = &dashboard[at..];
+            let end = tail.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(tail.len());
+            queried.insert(&tail[..end]);
+        }
+        assert!(queried.len() >= 5, "{queried:?}");
+        for name in queried {
+            let family =
+                ["_total", "_bucket", "_count", "_sum"].iter().find_map(|s| name.strip_suffix(s)).unwrap_or(name);
+            assert!(families.contains(&family), "the dashboard queries {name}, which the daemon does not export");
+        }
+    }
 }
