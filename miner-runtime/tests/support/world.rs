@@ -71,6 +71,8 @@ pub struct World {
     pub api_port: u16,
     /// The daemon's metrics port.
     pub metrics_port: u16,
+    /// The daemon's task lease, seconds (short for the crash tests: a killed worker's task moves on quickly).
+    pub lease_secs: u64,
 }
 
 impl World {
@@ -103,7 +105,7 @@ impl World {
             "--p2p-listen",
             "/ip4/127.0.0.1/tcp/0",
             "--task-lease-secs",
-            "3",
+            &self.lease_secs.to_string(),
             "--poll-ms",
             "100",
             "--seal-randomness-lookback",
@@ -224,7 +226,14 @@ impl World {
         config.policy.challenge_window = challenge_window;
         config.policy.pre_commit_challenge_delay = 3;
         let devnet = sealstack_devnet::start(config).await.unwrap();
-        let world = World { dir: dir.to_path_buf(), params, devnet, api_port: free_port(), metrics_port: free_port() };
+        let world = World {
+            dir: dir.to_path_buf(),
+            params,
+            devnet,
+            api_port: free_port(),
+            metrics_port: free_port(),
+            lease_secs: 3,
+        };
         let actor = init(&world);
         (world, actor)
     }
