@@ -51,7 +51,7 @@ pub trait MinerApi {
     #[method(name = "StorageList")]
     async fn storage_list(&self) -> RpcResult<BTreeMap<String, Vec<StoredSector>>>;
 
-    /// A worker asks for a task; answered within a few seconds, with `null` when none fits.
+    /// A worker asks for a task; answered within 5 s (half a lease at most), with `null` when none fits.
     #[method(name = "SealstackTaskAcquire")]
     async fn task_acquire(&self, worker: WorkerReport) -> RpcResult<Option<Task>>;
 

@@ -18,7 +18,8 @@ use crate::protocol::{
 };
 use crate::sealing::{sealed_cid, unsealed_cid};
 
-/// How long `SealstackTaskAcquire` waits for a task before answering `null`.
+/// How long `SealstackTaskAcquire` waits for a task before answering `null` (at most half a lease, so a worker
+/// waiting in it is never taken for gone).
 const ACQUIRE_WAIT: Duration = Duration::from_secs(5);
 
 fn error(message: impl Into<String>) -> ErrorObjectOwned {
@@ -129,7 +130,7 @@ impl MinerApiServer for MinerApiImpl {
     }
 
     async fn task_acquire(&self, worker: WorkerReport) -> RpcResult<Option<Task>> {
-        let deadline = Instant::now() + ACQUIRE_WAIT;
+        let deadline = Instant::now() + ACQUIRE_WAIT.min(self.0.config.lease / 2);
         loop {
             let changed = self.0.changed.notified();
             if let Some(task) = self.0.try_acquire(&worker) {
