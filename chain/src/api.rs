@@ -15,7 +15,7 @@ use crate::auth::Permission;
 use crate::json::{LotusJson, TipSetKey};
 use crate::message::{MessageJson, MessageSendSpec, SignedMessageJson};
 use crate::miner::{
-    BitFieldJson, DeadlineInfo, MinerInfo, PartitionJson, SectorOnChainInfoJson, SectorPreCommitInfoJson,
+    BitFieldJson, DeadlineInfo, MinerInfo, MinerPower, PartitionJson, SectorOnChainInfoJson, SectorPreCommitInfoJson,
     SectorPreCommitOnChainInfoJson,
 };
 use crate::node::{ActorJson, AddrInfo, ApiVersion, MsgLookup, NetworkParams, SyncState};
@@ -144,6 +144,10 @@ pub trait FullNode {
     #[method(name = "StateMinerInfo")]
     async fn state_miner_info(&self, miner: LotusJson<Address>, tsk: TipSetKey) -> RpcResult<MinerInfo>;
 
+    /// A miner's power, the network's, and whether the miner meets the consensus minimum.
+    #[method(name = "StateMinerPower")]
+    async fn state_miner_power(&self, miner: LotusJson<Address>, tsk: TipSetKey) -> RpcResult<MinerPower>;
+
     /// Ticket randomness (domain separation tag, epoch, entropy).
     #[method(name = "StateGetRandomnessFromTickets")]
     async fn state_get_randomness_from_tickets(
@@ -263,6 +267,7 @@ pub const METHODS: &[MethodSpec] = &[
     spec("StateGetActor", Permission::Read, 2),
     spec("StateMinerCreationDeposit", Permission::Read, 1),
     spec("StateMinerInfo", Permission::Read, 2),
+    spec("StateMinerPower", Permission::Read, 2),
     spec("StateGetRandomnessFromTickets", Permission::Read, 4),
     spec("StateGetRandomnessFromBeacon", Permission::Read, 4),
     spec("StateMinerPreCommitDepositForPower", Permission::Read, 3),

@@ -9,6 +9,31 @@ use serde::{Deserialize, Serialize};
 
 use crate::json::LotusJson;
 
+/// Raw and quality-adjusted power, bytes (lotus power.Claim; big integers as strings).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PowerClaim {
+    /// Raw byte power.
+    #[serde(rename = "RawBytePower")]
+    pub raw_byte_power: String,
+    /// Quality-adjusted power.
+    #[serde(rename = "QualityAdjPower")]
+    pub quality_adj_power: String,
+}
+
+/// `Filecoin.StateMinerPower`'s result (lotus api.MinerPower).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MinerPower {
+    /// The miner's claim.
+    #[serde(rename = "MinerPower")]
+    pub miner_power: PowerClaim,
+    /// The network's total.
+    #[serde(rename = "TotalPower")]
+    pub total_power: PowerClaim,
+    /// Whether the miner meets the consensus minimum: it may win blocks (WinningPoSt eligibility).
+    #[serde(rename = "HasMinPower")]
+    pub has_min_power: bool,
+}
+
 /// `Filecoin.StateMinerInfo`'s result (lotus api/types.go MinerInfo). Owner and Worker are ID addresses.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MinerInfo {

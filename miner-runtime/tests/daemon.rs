@@ -104,6 +104,12 @@ async fn the_daemon_and_workers_seal_and_prove_a_sector_through_crashes() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     eprintln!("[{}] WindowPoSt accepted", elapsed());
+    // With its proven sector the miner has the devnet's minimum power: eligible for WinningPoSt.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while world.metric("sealstack_miner_winning_post_eligible") < 1.0 {
+        assert!(Instant::now() < deadline, "not eligible for WinningPoSt with a proven sector");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     // The deadline closes with the sector proven: not faulty.
     let proving = node.api().state_miner_proving_deadline(LotusJson(miner), TipSetKey::head()).await.unwrap();
     while world.head().await <= proving.close {

@@ -12,8 +12,8 @@ use sealstack_chain::auth::{Permission, create_token, verify_token};
 use sealstack_chain::json::{LotusJson, TipSetKey};
 use sealstack_chain::message::{MessageJson, MessageSendSpec, SignedMessageJson};
 use sealstack_chain::miner::{
-    BitFieldJson, DeadlineInfo, MinerInfo, PartitionJson, SectorOnChainInfoJson, SectorPreCommitInfoJson,
-    SectorPreCommitOnChainInfoJson,
+    BitFieldJson, DeadlineInfo, MinerInfo, MinerPower, PartitionJson, PowerClaim, SectorOnChainInfoJson,
+    SectorPreCommitInfoJson, SectorPreCommitOnChainInfoJson,
 };
 use sealstack_chain::node::{
     ActiveSync, ActorJson, AddrInfo, ApiVersion, FULL_API_VERSION_V1, MsgLookup, NetworkParams, SyncState, sync_stage,
@@ -234,6 +234,19 @@ impl FullNodeServer for DevnetApi {
         let state = self.node.state();
         at(&state, &tsk)?;
         Ok(state.creation_deposit.clone())
+    }
+
+    async fn state_miner_power(&self, address: LotusJson<Address>, tsk: TipSetKey) -> RpcResult<MinerPower> {
+        let state = self.node.state();
+        at(&state, &tsk)?;
+        let power = |m: &MinerActor| m.sector_size * m.sectors.values().filter(|s| !s.faulty).count() as u64;
+        let own = power(miner(&state, &address)?);
+        let total: u64 =
+            state.actors.miner_ids().iter().filter_map(|id| state.actors.miner(&Address::new_id(*id))).map(power).sum();
+        let claim = |bytes: u64| PowerClaim { raw_byte_power: bytes.to_string(), quality_adj_power: bytes.to_string() };
+        // The devnet's consensus minimum is one sector (Lotus's 2k devnet build: 2 KiB; mainnet: 10 TiB).
+        let min = miner(&state, &address)?.sector_size;
+        Ok(MinerPower { miner_power: claim(own), total_power: claim(total), has_min_power: own >= min })
     }
 
     async fn state_miner_info(&self, address: LotusJson<Address>, tsk: TipSetKey) -> RpcResult<MinerInfo> {

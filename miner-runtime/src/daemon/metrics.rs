@@ -67,6 +67,8 @@ pub struct Metrics {
     pub workers: Gauge,
     /// The current proving deadline's index.
     pub proving_deadline: Gauge,
+    /// 1 when the miner meets the consensus minimum power (WinningPoSt eligibility), else 0.
+    pub winning_post_eligible: Gauge,
     window_posts: Family<OutcomeLabels, Counter>,
     chain_messages: Family<MessageLabels, Counter>,
     /// Whether the daemon is ready (chain connected, API serving).
@@ -81,7 +83,7 @@ impl Default for Metrics {
         let task_durations = Family::<TaskKindLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.01, 2.0, 20))
         });
-        let (workers, proving_deadline) = (Gauge::default(), Gauge::default());
+        let (workers, proving_deadline, winning_post_eligible) = (Gauge::default(), Gauge::default(), Gauge::default());
         let window_posts = Family::<OutcomeLabels, Counter>::default();
         let chain_messages = Family::<MessageLabels, Counter>::default();
         registry.register("sectors", "Sectors by state", sectors.clone());
@@ -89,6 +91,11 @@ impl Default for Metrics {
         registry.register("task_duration_seconds", "Worker task durations, hand-out to result", task_durations.clone());
         registry.register("workers", "Workers heard from within a lease", workers.clone());
         registry.register("proving_deadline", "The current WindowPoSt deadline index", proving_deadline.clone());
+        registry.register(
+            "winning_post_eligible",
+            "1 when the miner has the consensus minimum power and may win blocks",
+            winning_post_eligible.clone(),
+        );
         registry.register("window_posts", "WindowPoSt attempts by outcome", window_posts.clone());
         registry.register("chain_messages", "Chain messages sent, by step and outcome", chain_messages.clone());
         Metrics {
@@ -98,6 +105,7 @@ impl Default for Metrics {
             task_durations,
             workers,
             proving_deadline,
+            winning_post_eligible,
             window_posts,
             chain_messages,
             ready: AtomicBool::new(false),

@@ -1,4 +1,5 @@
-//! WindowPoSt: at each deadline of the proving period, the active sectors of its partitions are proven from the
+//! WindowPoSt, and WinningPoSt eligibility (the node's `HasMinPower`, exported as a gauge; the daemon does not take
+//! part in block production). At each deadline of the proving period, the active sectors of its partitions are proven from the
 //! files in long-term storage with the deadline's challenge, and SubmitWindowedPoSt is sent before it closes. The
 //! message of each deadline opening is journaled in `<repo>/posts/<open epoch>.json`, so a restart inside a
 //! deadline waits for the proof already sent instead of sending another.
@@ -43,6 +44,8 @@ async fn prove_current_deadline(daemon: &Daemon, handled: &mut HashSet<i64>) -> 
     let actor = LotusJson(daemon.actor);
     let info = api.state_miner_proving_deadline(actor.clone(), TipSetKey::head()).await.map_err(daemon.node.err())?;
     daemon.metrics.proving_deadline.set(info.index as i64);
+    let power = api.state_miner_power(actor.clone(), TipSetKey::head()).await.map_err(daemon.node.err())?;
+    daemon.metrics.winning_post_eligible.set(i64::from(power.has_min_power));
     if handled.contains(&info.open) || info.current_epoch < info.open {
         return Ok(());
     }
