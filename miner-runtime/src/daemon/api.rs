@@ -150,8 +150,13 @@ impl MinerApiServer for MinerApiImpl {
 
     async fn task_done(&self, worker: String, task: String, result: TaskResult) -> RpcResult<()> {
         let (number, kind) = parse_task_id(&task).ok_or_else(|| error(format!("malformed task id {task:?}")))?;
-        let lease = self.0.scheduler.lock().expect("scheduler lock").finish(&worker, &task);
-        self.0.task_finished(&task, number, kind, lease, result).await.map_err(|e| error(format!("{e:#}")))
+        // The lease ends only once the result is applied: until then no other request may hand the sector's
+        // (still awaited) task out again.
+        let lease = self.0.scheduler.lock().expect("scheduler lock").lease(&worker, &task);
+        let applied = self.0.task_finished(&task, number, kind, lease, result).await;
+        self.0.scheduler.lock().expect("scheduler lock").finish(&worker, &task);
+        self.0.changed.notify_waiters();
+        applied.map_err(|e| error(format!("{e:#}")))
     }
 }
 

@@ -204,6 +204,11 @@ impl Scheduler {
         }
     }
 
+    /// `worker`'s lease on `task`, if it holds it.
+    pub fn lease(&self, worker: &str, task: &str) -> Option<Lease> {
+        self.leases.get(task).filter(|l| l.worker == worker).cloned()
+    }
+
     /// Ends `worker`'s lease on `task`, returning it (`None` when the lease had expired or is another's).
     pub fn finish(&mut self, worker: &str, task: &str) -> Option<Lease> {
         if self.leases.get(task).is_some_and(|l| l.worker == worker) { self.leases.remove(task) } else { None }
