@@ -144,6 +144,10 @@ pub trait FullNode {
     #[method(name = "StateMinerInfo")]
     async fn state_miner_info(&self, miner: LotusJson<Address>, tsk: TipSetKey) -> RpcResult<MinerInfo>;
 
+    /// The ID addresses of every miner actor (lotus-shed and explorers list providers with it).
+    #[method(name = "StateListMiners")]
+    async fn state_list_miners(&self, tsk: TipSetKey) -> RpcResult<Vec<LotusJson<Address>>>;
+
     /// A miner's power, the network's, and whether the miner meets the consensus minimum.
     #[method(name = "StateMinerPower")]
     async fn state_miner_power(&self, miner: LotusJson<Address>, tsk: TipSetKey) -> RpcResult<MinerPower>;
@@ -267,6 +271,7 @@ pub const METHODS: &[MethodSpec] = &[
     spec("StateGetActor", Permission::Read, 2),
     spec("StateMinerCreationDeposit", Permission::Read, 1),
     spec("StateMinerInfo", Permission::Read, 2),
+    spec("StateListMiners", Permission::Read, 1),
     spec("StateMinerPower", Permission::Read, 2),
     spec("StateGetRandomnessFromTickets", Permission::Read, 4),
     spec("StateGetRandomnessFromBeacon", Permission::Read, 4),

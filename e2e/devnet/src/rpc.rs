@@ -236,6 +236,12 @@ impl FullNodeServer for DevnetApi {
         Ok(state.creation_deposit.clone())
     }
 
+    async fn state_list_miners(&self, tsk: TipSetKey) -> RpcResult<Vec<LotusJson<Address>>> {
+        let state = self.node.state();
+        at(&state, &tsk)?;
+        Ok(state.actors.miner_ids().into_iter().map(|id| LotusJson(Address::new_id(id))).collect())
+    }
+
     async fn state_miner_power(&self, address: LotusJson<Address>, tsk: TipSetKey) -> RpcResult<MinerPower> {
         let state = self.node.state();
         at(&state, &tsk)?;

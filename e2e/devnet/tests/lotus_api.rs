@@ -108,6 +108,8 @@ async fn init_interrupted_after_the_push_creates_one_actor() {
     assert_eq!(owner_nonce, 2, "no message was sent twice");
     let next_id = Address::new_id(created.id_address.id().unwrap() + 1);
     assert!(api.state_miner_info(LotusJson(next_id), TipSetKey::head()).await.is_err(), "no second miner");
+    let miners = api.state_list_miners(TipSetKey::head()).await.unwrap();
+    assert_eq!(miners, vec![LotusJson(created.id_address)], "StateListMiners lists the one miner");
 
     // A third run with the complete record returns at once, pushing nothing.
     let again = create_miner(&node, &request, &mut record, &mut NoJournal).await.unwrap();
