@@ -8,7 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::chain_types::{Address, AttoFil, Multiaddr};
-use crate::common::{ContainerSpec, LocalRef, SecretKeyRef, VolumeSpec};
+use crate::common::{ContainerSpec, LocalRef, PodPlacement, SecretKeyRef, VolumeSpec};
 use crate::conditions::conditions_schema;
 use crate::sector_size::SectorSize;
 
@@ -68,12 +68,24 @@ pub struct MinerSpec {
     /// libp2p port and how it is exposed and announced on chain.
     #[serde(default)]
     pub p2p: P2pSpec,
-    /// Image and resources of the miner runtime (`sealstack-miner run`).
+    /// Image, resources and placement of the miner runtime (`sealstack-miner run`).
     #[serde(default)]
-    pub runtime: ContainerSpec,
+    pub runtime: RuntimeSpec,
     /// What the runtime seals on its own.
     #[serde(default)]
     pub sealing: SealingSpec,
+}
+
+/// The miner runtime's container and where its pod may run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RuntimeSpec {
+    /// Image and resources of the `sealstack-miner run` container.
+    #[serde(default, flatten)]
+    pub container: ContainerSpec,
+    /// Nodes the runtime pod may land on (e.g. storage nodes): `nodeSelector`, `tolerations` and `affinity`.
+    #[serde(default, flatten)]
+    pub placement: PodPlacement,
 }
 
 /// What the runtime seals without being asked.

@@ -5,7 +5,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::common::{ContainerSpec, VolumeSpec};
+use crate::common::{ContainerSpec, PodPlacement, VolumeSpec};
 use crate::conditions::conditions_schema;
 use crate::sector_size::SectorSize;
 
@@ -46,7 +46,7 @@ pub struct ParamCacheSpec {
     pub gateway: String,
     /// The volume holding the parameters; workers and miners mount it read-only.
     pub storage: VolumeSpec,
-    /// The fetch Job's container.
+    /// The fetch Job's container and where its pod may run.
     #[serde(default)]
     pub fetch: FetchJobSpec,
 }
@@ -95,6 +95,9 @@ pub struct FetchJobSpec {
     /// Image and resources of the `sealstack-miner fetch-params` container.
     #[serde(default, flatten)]
     pub container: ContainerSpec,
+    /// Nodes the fetch pod may land on: `nodeSelector`, `tolerations` and `affinity`.
+    #[serde(default, flatten)]
+    pub placement: PodPlacement,
     /// Most files downloaded at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 32))]

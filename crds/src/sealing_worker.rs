@@ -1,15 +1,12 @@
 //! `SealingWorker`: a pool of worker pods sealing and proving for one Miner.
 
-use std::collections::BTreeMap;
-
-use k8s_openapi::api::core::v1::Toleration;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::common::{ContainerSpec, LocalRef};
+use crate::common::{ContainerSpec, LocalRef, PodPlacement};
 use crate::conditions::conditions_schema;
 
 /// Desired state of a pool of sealing workers.
@@ -51,13 +48,10 @@ pub struct SealingWorkerSpec {
     /// GPUs per pod.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gpu: Option<GpuSpec>,
-    /// Node labels the pods must match.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub node_selector: BTreeMap<String, String>,
-    /// Taints the pods tolerate (GPU nodes are often tainted).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 32))]
-    pub tolerations: Vec<Toleration>,
+    /// Nodes the worker pods may land on: `nodeSelector`, `tolerations` (GPU nodes are often tainted) and
+    /// `affinity`.
+    #[serde(default, flatten)]
+    pub placement: PodPlacement,
     /// Image and resources of the worker container.
     #[serde(default, flatten)]
     pub container: ContainerSpec,

@@ -190,6 +190,54 @@ fn schemas_have_the_validation_kubernetes_enforces() {
 }
 
 #[test]
+fn every_pod_the_operator_makes_can_be_placed() {
+    let placement = json!({
+        "nodeSelector": {"sealstack.io/real-node": "true"},
+        "tolerations": [{"key": "sealstack.io/real-node", "operator": "Exists", "effect": "NoSchedule"}],
+        "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+            "nodeSelectorTerms": [{"matchExpressions": [{"key": "disk", "operator": "In", "values": ["nvme"]}]}]}}},
+    });
+    let merged = |base: Value| {
+        let mut base = base;
+        base.as_object_mut().unwrap().extend(placement.as_object().unwrap().clone());
+        base
+    };
+    // Miner: spec.runtime, beside the container settings.
+    let object = miner(with(miner_spec(), "/runtime", merged(json!({"image": "sealstack/miner:v2"}))));
+    assert_eq!(violations::<Miner>(&object, None), vec![]);
+    let typed: Miner = serde_json::from_value(object.clone()).unwrap();
+    assert_eq!(typed.spec.runtime.container.image.as_deref(), Some("sealstack/miner:v2"));
+    assert_eq!(typed.spec.runtime.placement.node_selector["sealstack.io/real-node"], "true");
+    assert!(typed.spec.runtime.placement.affinity.is_some());
+    assert_eq!(serde_json::to_value(&typed.spec).unwrap()["runtime"], object["spec"]["runtime"], "same JSON shape");
+    // ParamCache: spec.fetch.
+    let cache = json!({"apiVersion": "sealstack.io/v1alpha1", "kind": "ParamCache", "metadata": {"name": "p"},
+                       "spec": {"sectorSizes": ["2KiB"], "storage": {"size": "5Gi"}, "fetch": merged(json!({"parallel": 2}))}});
+    assert_eq!(violations::<ParamCache>(&cache, None), vec![]);
+    let typed: ParamCache = serde_json::from_value(cache).unwrap();
+    assert_eq!(typed.spec.fetch.placement.tolerations.len(), 1);
+    assert_eq!(typed.spec.fetch.parallel, Some(2));
+    // SealingWorker: the spec itself, as before.
+    let pool = worker(merged(json!({"minerRef": {"name": "m"}, "tasks": ["AddPiece"]})));
+    assert_eq!(violations::<SealingWorker>(&pool, None), vec![]);
+    let typed: SealingWorker = serde_json::from_value(pool).unwrap();
+    assert_eq!(typed.spec.placement.tolerations[0].key.as_deref(), Some("sealstack.io/real-node"));
+
+    for (kind, schema, path) in [
+        ("Miner", schema::<Miner>(), "spec.runtime"),
+        ("ParamCache", schema::<ParamCache>(), "spec.fetch"),
+        ("SealingWorker", schema::<SealingWorker>(), "spec"),
+    ] {
+        let at = property(&schema, path);
+        assert_eq!(at["type"], "object", "{kind}");
+        assert_eq!(property(at, "nodeSelector")["additionalProperties"]["type"], "string", "{kind}");
+        assert_eq!(property(at, "tolerations")["maxItems"], 32, "{kind}");
+        assert!(property(at, "affinity.nodeAffinity").is_object(), "{kind}");
+        assert!(property(at, "image").is_object(), "{kind}: the container settings stay beside the placement");
+    }
+}
+
+#[test]
 fn crds_have_names_columns_and_subresources() {
     let miner = Miner::crd();
     assert_eq!(miner.spec.group, "sealstack.io");

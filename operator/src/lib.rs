@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod miner;
 pub mod names;
 pub mod param_cache;
+pub mod placement;
 pub mod rbac;
 pub mod run;
 pub mod sealing_worker;

@@ -15,6 +15,7 @@ use sealstack_crds::Miner;
 
 use super::build::{API_PORT, JWT_SECRET_KEY, P2P_KEY, identity_secret_name, metadata, selector_labels};
 use crate::param_cache::build::PARAMS_MOUNT;
+use crate::placement::placed_pod_spec;
 use crate::security::{container_security_context, pod_security_context};
 
 /// Where the miner repo (sector storage included) lives in the pod.
@@ -160,13 +161,13 @@ pub fn build_runtime_stateful_set(miner: &Miner, inputs: &RuntimeInputs) -> Stat
     };
     let container = Container {
         name: "miner".to_owned(),
-        image: Some(spec.runtime.image.clone().unwrap_or_else(|| inputs.default_image.clone())),
-        image_pull_policy: spec.runtime.image_pull_policy.map(|p| p.as_str().to_owned()),
+        image: Some(spec.runtime.container.image.clone().unwrap_or_else(|| inputs.default_image.clone())),
+        image_pull_policy: spec.runtime.container.image_pull_policy.map(|p| p.as_str().to_owned()),
         command: Some(vec!["sealstack-miner".to_owned()]),
         args: Some(args),
         env: Some(vars),
         ports: Some(vec![port("p2p", spec.p2p.port), port("api", API_PORT), port("metrics", METRICS_PORT)]),
-        resources: spec.runtime.resources.clone(),
+        resources: spec.runtime.container.resources.clone(),
         readiness_probe: Some(probe("/readyz")),
         liveness_probe: Some(probe("/healthz")),
         volume_mounts: Some(vec![
@@ -195,7 +196,7 @@ pub fn build_runtime_stateful_set(miner: &Miner, inputs: &RuntimeInputs) -> Stat
                     containers: vec![container],
                     security_context: Some(pod_security_context()),
                     volumes: Some(volumes),
-                    ..PodSpec::default()
+                    ..placed_pod_spec(&spec.runtime.placement)
                 }),
             },
             volume_claim_templates: claim_templates,
@@ -278,5 +279,35 @@ mod tests {
         let pod = spec.template.spec.unwrap();
         assert!(pod.security_context.is_some() && pod.containers[0].security_context.is_some());
         assert!(pod.containers[0].readiness_probe.is_some());
+    }
+
+    #[test]
+    fn the_runtime_pod_is_placed_as_spec_runtime_says() {
+        let mut m = miner(json!({"size": "1Gi"}));
+        let pod = build_runtime_stateful_set(&m, &inputs(None)).spec.unwrap().template.spec.unwrap();
+        assert_eq!(
+            (pod.node_selector, pod.tolerations, pod.affinity),
+            (None, None, None),
+            "unset: left to the scheduler"
+        );
+
+        m.spec.runtime = serde_json::from_value(json!({
+            "image": "sealstack/miner:v2",
+            "nodeSelector": {"sealstack.io/real-node": "true"},
+            "tolerations": [{"key": "sealstack.io/real-node", "operator": "Exists", "effect": "NoSchedule"}],
+            "affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+                {"topologyKey": "kubernetes.io/hostname", "labelSelector": {"matchLabels": {"app": "x"}}}]}},
+        }))
+        .unwrap();
+        let pod = build_runtime_stateful_set(&m, &inputs(None)).spec.unwrap().template.spec.unwrap();
+        assert_eq!(pod.node_selector.unwrap()["sealstack.io/real-node"], "true");
+        let toleration = &pod.tolerations.unwrap()[0];
+        assert_eq!(
+            (toleration.key.as_deref(), toleration.effect.as_deref()),
+            (Some("sealstack.io/real-node"), Some("NoSchedule"))
+        );
+        assert!(pod.affinity.unwrap().pod_anti_affinity.is_some());
+        assert_eq!(pod.containers[0].image.as_deref(), Some("sealstack/miner:v2"), "the container settings beside it");
+        assert!(pod.security_context.is_some() && pod.volumes.is_some(), "the rest of the pod spec stays");
     }
 }

@@ -11,6 +11,7 @@ use sealstack_crds::ParamCache;
 use sha2::{Digest, Sha256};
 
 use crate::labels::{PARAM_CACHE_LABEL, child_labels, owner_reference};
+use crate::placement::placed_pod_spec;
 use crate::security::{container_security_context, pod_security_context};
 
 /// Where the fetch Job mounts the parameter volume (the proofs library's default cache directory).
@@ -159,7 +160,7 @@ pub fn build_fetch_job(cache: &ParamCache, inputs: &FetchInputs) -> Job {
                         ..Container::default()
                     }],
                     volumes: Some(volumes),
-                    ..PodSpec::default()
+                    ..placed_pod_spec(&cache.spec.fetch.placement)
                 }),
             },
             ..JobSpec::default()
@@ -249,6 +250,32 @@ mod tests {
         let without_srs = build_fetch_job(&cache, &inputs());
         let args = without_srs.spec.unwrap().template.spec.unwrap().containers[0].args.clone().unwrap();
         assert!(!args.contains(&"--srs-manifest".to_owned()), "the official SRS manifest when the key is missing");
+    }
+
+    #[test]
+    fn the_fetch_pod_is_placed_as_spec_fetch_says() {
+        let unplaced = cache(json!({"sectorSizes": ["2KiB"], "storage": {"size": "5Gi"}}));
+        let pod = build_fetch_job(&unplaced, &inputs()).spec.unwrap().template.spec.unwrap();
+        assert_eq!(
+            (pod.node_selector, pod.tolerations, pod.affinity),
+            (None, None, None),
+            "unset: left to the scheduler"
+        );
+
+        let placed = cache(json!({
+            "sectorSizes": ["2KiB"], "storage": {"size": "5Gi"},
+            "fetch": {"parallel": 2, "imagePullPolicy": "Never",
+                      "nodeSelector": {"sealstack.io/real-node": "true"},
+                      "tolerations": [{"key": "sealstack.io/real-node", "operator": "Exists", "effect": "NoSchedule"}],
+                      "affinity": {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+                          {"weight": 1, "preference": {"matchExpressions": [{"key": "net", "operator": "In", "values": ["fast"]}]}}]}}},
+        }));
+        let pod = build_fetch_job(&placed, &inputs()).spec.unwrap().template.spec.unwrap();
+        assert_eq!(pod.node_selector.unwrap()["sealstack.io/real-node"], "true");
+        assert_eq!(pod.tolerations.unwrap()[0].operator.as_deref(), Some("Exists"));
+        assert!(pod.affinity.unwrap().node_affinity.is_some());
+        assert_eq!(pod.restart_policy.as_deref(), Some("Never"), "the rest of the pod spec stays");
+        assert_eq!(pod.containers[0].image_pull_policy.as_deref(), Some("Never"));
     }
 
     #[test]

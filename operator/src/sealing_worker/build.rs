@@ -15,6 +15,7 @@ use sealstack_crds::SealingWorker;
 
 use crate::labels::{MINER_LABEL, SEALING_WORKER_LABEL, child_labels, owner_reference};
 use crate::param_cache::build::PARAMS_MOUNT;
+use crate::placement::placed_pod_spec;
 use crate::security::{container_security_context, pod_security_context};
 
 /// Where workers keep sector data while sealing.
@@ -170,11 +171,9 @@ pub fn build_stateful_set(worker: &SealingWorker, inputs: &WorkerInputs) -> Stat
                 metadata: Some(ObjectMeta { labels: Some(pod_labels), ..ObjectMeta::default() }),
                 spec: Some(PodSpec {
                     containers: vec![container],
-                    node_selector: Some(spec.node_selector.clone()).filter(|s| !s.is_empty()),
-                    tolerations: Some(spec.tolerations.clone()).filter(|t| !t.is_empty()),
                     security_context: Some(pod_security_context()),
                     volumes: Some(volumes),
-                    ..PodSpec::default()
+                    ..placed_pod_spec(&spec.placement)
                 }),
             },
             volume_claim_templates: claim_templates,
@@ -246,6 +245,30 @@ mod tests {
         assert_eq!(set.spec.as_ref().unwrap().replicas, Some(4));
         let limits = pod(&set).containers[0].resources.clone().and_then(|r| r.limits);
         assert!(limits.is_none(), "no GPU asked, none requested");
+    }
+
+    #[test]
+    fn placement_is_set_only_when_the_spec_has_it() {
+        let w =
+            worker(json!({"minerRef": {"name": "m1"}, "tasks": ["AddPiece"], "nodeSelector": {}, "tolerations": []}));
+        let unplaced = pod(&build_stateful_set(&w, &inputs(true)));
+        assert_eq!(
+            (unplaced.node_selector, unplaced.tolerations, unplaced.affinity),
+            (None, None, None),
+            "empty: unset"
+        );
+
+        let w = worker(json!({
+            "minerRef": {"name": "m1"}, "tasks": ["PreCommit1"],
+            "affinity": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 10,
+                "podAffinityTerm": {"topologyKey": "kubernetes.io/hostname",
+                                    "labelSelector": {"matchLabels": {"sealstack.io/sealing-worker": "gpu-pool"}}}}]}},
+        }));
+        let placed = pod(&build_stateful_set(&w, &inputs(true)));
+        let spread =
+            placed.affinity.unwrap().pod_anti_affinity.unwrap().preferred_during_scheduling_ignored_during_execution;
+        assert_eq!(spread.unwrap()[0].pod_affinity_term.topology_key, "kubernetes.io/hostname");
+        assert_eq!((placed.node_selector, placed.tolerations), (None, None));
     }
 
     #[test]
