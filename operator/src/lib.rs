@@ -19,6 +19,8 @@ pub mod run;
 pub mod sealing_worker;
 pub mod security;
 pub mod stores;
+#[cfg(test)]
+mod testing;
 pub mod volumes;
 
 /// The field manager of every server-side apply the operator makes.
