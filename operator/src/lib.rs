@@ -17,6 +17,7 @@ pub mod param_cache;
 pub mod rbac;
 pub mod run;
 pub mod sealing_worker;
+pub mod secrets;
 pub mod security;
 pub mod stores;
 #[cfg(test)]

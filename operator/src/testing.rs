@@ -43,6 +43,13 @@ pub fn client(answer: impl Fn(&Recorded) -> (u16, Value) + Send + Sync + 'static
     (Client::new(service, "default"), requests)
 }
 
+/// The body of a 404 answer.
+pub fn not_found(what: &str) -> (u16, Value) {
+    let status = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404,
+        "message": format!("{what} not found")});
+    (404, status)
+}
+
 /// The body of a 500 answer.
 pub fn failure() -> (u16, Value) {
     (

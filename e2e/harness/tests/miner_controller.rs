@@ -220,6 +220,35 @@ async fn a_miner_gets_its_actor_once_and_its_addresses_follow_the_service() {
     let info = node.api().state_miner_info(LotusJson(address), TipSetKey::head()).await.unwrap();
     assert_eq!(info.multiaddrs().iter().map(|m| m.to_string()).collect::<Vec<_>>(), ["/ip4/203.0.113.5/tcp/24001"]);
 
+    // The API info Secret rotated: its watch has the Miner reconciled at once (settled, it would otherwise be
+    // looked at again only after a minute), and the new content is read. A node moved away is reported ...
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns.name());
+    let rotate = |info: String| {
+        let secrets = secrets.clone();
+        async move {
+            let patch = json!({"stringData": {"FULLNODE_API_INFO": info}});
+            secrets.patch("lotus", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+        }
+    };
+    let free_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut moved = devnet.api_info.clone();
+    moved.base_url = format!("http://127.0.0.1:{free_port}");
+    rotate(moved.to_env_value()).await;
+    wait_for("the rotated Secret read at once", Duration::from_secs(20), || async {
+        let status = miners.get_status("m1").await?.status;
+        Ok(status
+            .filter(|s| find_condition(&s.conditions, "ActorCreated").is_some_and(|c| c.reason == "FullNodeError")))
+    })
+    .await
+    .unwrap();
+    // ... and one moved back, recovered from.
+    rotate(devnet.api_info.to_env_value()).await;
+    wait_for("the Miner Ready again", Duration::from_secs(20), || async {
+        Ok(miners.get_status("m1").await?.status.filter(|s| settled(s, runtime_runs)))
+    })
+    .await
+    .unwrap();
+
     // Exactly one miner actor exists on the devnet, however many reconciles ran.
     assert_eq!(devnet.node.state().actors.miner_ids().len(), 1);
     controller.abort();

@@ -40,6 +40,7 @@ use crate::FIELD_MANAGER;
 use crate::apply::apply;
 use crate::context::Context;
 use crate::error::{Error, Result};
+use crate::secrets;
 use crate::stores::lookup;
 
 /// How often a settled Miner is compared with the chain again.
@@ -101,8 +102,7 @@ async fn steps(ctx: &Context, miner: &Miner, namespace: &str, progress: &mut Pro
     }
 
     // The actor on chain.
-    let secrets = secrets_api(ctx, namespace);
-    let node = connect(miner, &secrets).await.map_err(|e| progress.failed(ACTOR_CREATED, "FullNodeError", e))?;
+    let node = connect(ctx, miner, namespace).await.map_err(|e| progress.failed(ACTOR_CREATED, "FullNodeError", e))?;
     let actor = actor(ctx, miner, &node, &peer, progress).await?;
     let info = node.api().state_miner_info(LotusJson(actor), TipSetKey::head()).await.map_err(node.err())?;
     progress.status.actor_address = Some(actor.to_string());
@@ -156,10 +156,12 @@ async fn finish(
 
 /// The peer ID of the Miner's libp2p identity, from its Secret (made here the first time).
 async fn identity(ctx: &Context, miner: &Miner, namespace: &str) -> Result<PeerId> {
-    let secrets = secrets_api(ctx, namespace);
-    let secret = match secrets.get_opt(&identity_secret_name(miner)).await? {
+    let name = identity_secret_name(miner);
+    let secret = match secrets::read(&ctx.stores, &ctx.client, namespace, &name).await? {
         Some(secret) => secret,
-        None => secrets.create(&PostParams::default(), &build_identity_secret(miner).0).await?,
+        None => {
+            Arc::new(secrets_api(ctx, namespace).create(&PostParams::default(), &build_identity_secret(miner).0).await?)
+        }
     };
     let peer = peer_id_of(&secret)
         .ok_or_else(|| Error::InvalidSpec(format!("Secret {} holds no valid libp2p key", secret.name_any())))?;
@@ -168,9 +170,9 @@ async fn identity(ctx: &Context, miner: &Miner, namespace: &str) -> Result<PeerI
 
 /// The daemon's API secret and its workers' token, made the first time.
 async fn ensure_api_secret(ctx: &Context, miner: &Miner, namespace: &str) -> Result<()> {
-    let secrets = secrets_api(ctx, namespace);
-    if secrets.get_opt(&crate::names::miner_api_secret(&miner.name_any())).await?.is_none() {
-        secrets.create(&PostParams::default(), &build_api_secret(miner, namespace)).await?;
+    let name = crate::names::miner_api_secret(&miner.name_any());
+    if secrets::read(&ctx.stores, &ctx.client, namespace, &name).await?.is_none() {
+        secrets_api(ctx, namespace).create(&PostParams::default(), &build_api_secret(miner, namespace)).await?;
     }
     Ok(())
 }
@@ -362,6 +364,45 @@ mod tests {
 
     fn requests(requests: &testing::Requests) -> Vec<Recorded> {
         requests.lock().unwrap().clone()
+    }
+
+    #[tokio::test]
+    async fn a_miner_waiting_for_its_param_cache_writes_its_status_once_then_nothing() {
+        let waiting = miner(None);
+        let (client, log) = testing::client(api_server(&waiting, MinerStatus::default()));
+        let ctx = context(client);
+        // What the watches hold: the ParamCache (not Ready), and the Secrets and Services made before.
+        let mut feeds = ctx.take_feeds();
+        feeds.caches.put(
+            serde_json::from_value(json!({"apiVersion": "sealstack.io/v1alpha1", "kind": "ParamCache",
+                "metadata": {"name": "params", "namespace": "sp"},
+                "spec": {"sectorSizes": ["2KiB"], "storage": {"size": "1Gi"}}}))
+            .unwrap(),
+        );
+        let (identity, peer_id) = build_identity_secret(&waiting);
+        feeds.owned_secrets.put(identity);
+        feeds.owned_secrets.put(build_api_secret(&waiting, "sp"));
+        feeds.services.put(build_p2p_service(&waiting));
+        feeds.services.put(build_api_service(&waiting));
+
+        let action = reconcile(Arc::new(waiting.clone()), ctx.clone()).await.unwrap();
+        assert_eq!(action, Action::requeue(WHILE_WAITING));
+        let made = std::mem::take(&mut *log.lock().unwrap());
+        assert_eq!(made.len(), 1, "one write, the status; everything else from the watches: {made:?}");
+        assert_eq!(made[0].method, http::Method::PATCH);
+        let status: MinerStatus = serde_json::from_value(made[0].body["status"].clone()).unwrap();
+        assert_eq!((status.observed_generation, status.peer_id.as_deref()), (Some(2), Some(peer_id.as_str())));
+        let params = find_condition(&status.conditions, PARAMS_READY).unwrap();
+        assert_eq!((params.status.as_str(), params.reason.as_str()), (FALSE, "WaitingForParamCache"));
+        let ready = find_condition(&status.conditions, READY).unwrap();
+        assert_eq!((ready.status.as_str(), ready.reason.as_str()), (FALSE, "WaitingForParamCache"));
+        assert!(ready.message.starts_with("not ready: ParamsReady (waiting for ParamCache params"), "{ready:?}");
+        assert!(find_condition(&status.conditions, ACTOR_CREATED).is_none(), "the chain was not reached");
+
+        // The next look at the unchanged world: no request at all.
+        let again = reconcile(Arc::new(miner(Some(status))), ctx).await.unwrap();
+        assert_eq!(again, Action::requeue(WHILE_WAITING));
+        assert!(requests(&log).is_empty(), "no request at rest: {:?}", requests(&log));
     }
 
     fn journaled() -> MinerStatus {
