@@ -28,7 +28,7 @@ use sealstack_crds::conditions::types::{ACTOR_CREATED, ADDRESSES_PUBLISHED, PARA
 use sealstack_crds::miner::MinerStatus;
 use tracing::{info, instrument, warn};
 
-use super::announce::{Announce, announce};
+use super::announce::{Announce, announce, needs_node};
 use super::build::{
     build_api_secret, build_api_service, build_identity_secret, build_p2p_service, identity_secret_name, peer_id_of,
     selector_labels,
@@ -251,7 +251,7 @@ async fn announce_addresses(
     p2p: &Service,
     progress: &mut Progress,
 ) -> Result<bool> {
-    let kube_node = runtime_node(ctx, miner, namespace).await?;
+    let kube_node = if needs_node(&miner.spec.p2p) { runtime_node(ctx, miner, namespace).await? } else { None };
     let wanted = match announce(&miner.spec.p2p, Some(p2p), kube_node.as_ref()) {
         Announce::Waiting(reason) => {
             progress.condition(ADDRESSES_PUBLISHED, (FALSE, "WaitingForAddress".into(), reason));
