@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::ByteString;
-use k8s_openapi::api::core::v1::{Node as KubeNode, PersistentVolume, PersistentVolumeClaim, Secret, Service};
+use k8s_openapi::api::core::v1::{
+    Namespace, Node as KubeNode, PersistentVolume, PersistentVolumeClaim, Secret, Service,
+};
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use sealstack_chain::{ConnectOptions, FullNodeClient, LotusJson, Node, TipSetKey};
@@ -75,18 +77,22 @@ async fn ready_param_cache(client: &Client, ns: &str) {
 
 /// Volumes for the runtime pod of Miner `miner`, so that kwok's fake nodes (e2e/cluster) schedule it and make it
 /// Ready, as a running miner daemon would be: the ParamCache's claim `params-params` (the ParamCache controller,
-/// which would make it, does not run here) and PersistentVolumes bound ahead to it and to the StatefulSet's
-/// claim `storage-<miner>-runtime-0`. Returns whether the cluster fakes its pods that way (it has kwok nodes);
-/// on another cluster (kind) the runtime image would have to run for real, and nothing is made.
+/// which would make it, does not run here) and PersistentVolumes, deleted with the namespace, bound ahead to it
+/// and to the StatefulSet's claim `storage-<miner>-runtime-0`. Returns whether the cluster fakes its pods that
+/// way (it has kwok nodes); on another cluster (kind) the runtime image would have to run for real, and nothing
+/// is made.
 async fn runtime_volumes(client: &Client, ns: &str, miner: &str) -> bool {
     let kwok = Api::<KubeNode>::all(client.clone()).list(&ListParams::default().labels("type=kwok")).await.unwrap();
     if kwok.items.is_empty() {
         return false;
     }
     let volumes: Api<PersistentVolume> = Api::all(client.clone());
+    // Owned by the test's namespace: the garbage collector deletes them with it.
+    let namespace = Api::<Namespace>::all(client.clone()).get(ns).await.unwrap();
+    let owner = json!({"apiVersion": "v1", "kind": "Namespace", "name": ns, "uid": namespace.metadata.uid});
     for claim in ["params-params".to_string(), format!("storage-{miner}-runtime-0")] {
         let volume: PersistentVolume = serde_json::from_value(json!({
-            "metadata": {"name": format!("{ns}-{claim}"), "labels": {"sealstack.io/e2e": "true"}},
+            "metadata": {"name": format!("{ns}-{claim}"), "ownerReferences": [owner]},
             "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"], "storageClassName": "",
                      "persistentVolumeReclaimPolicy": "Retain", "hostPath": {"path": "/tmp/sealstack-e2e"},
                      "claimRef": {"namespace": ns, "name": claim}},
