@@ -10,8 +10,10 @@ use futures::future::BoxFuture;
 use futures::{FutureExt, Stream, StreamExt};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::core::v1::{Secret, Service};
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{self, Action, Controller};
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{WatchStreamExt, predicates, watcher};
 use kube::{Api, Client, ResourceExt};
 use sealstack_crds::{Miner, ParamCache, SealingWorker};
@@ -20,7 +22,9 @@ use tracing::{error, warn};
 
 use crate::context::Context;
 use crate::error::Error;
-use crate::stores::{MANAGED, RUNTIME_SETS, WORKER_SETS, drain, reflect, watch_config};
+use crate::stores::{
+    MANAGED, NOT_MANAGED, RUNTIME_SETS, SECRET_TYPES, WORKER_SETS, drain, reflect, reflect_metadata, watch_config,
+};
 use crate::{miner, param_cache, sealing_worker};
 
 /// Reconciles of one controller in flight at once: enough to keep the API server busy, few enough that
@@ -73,7 +77,15 @@ pub async fn run_controllers(client: Client, namespace: Option<String>, ctx: Arc
         let runtime_sets =
             reflect(api_for(client.clone(), &namespace), watch_config(Some(RUNTIME_SETS)), feeds.runtime_sets);
         let services = reflect(api_for(client.clone(), &namespace), watch_config(Some(MANAGED)), feeds.services);
-        tasks.push(run_miner_controller(miners, runtime_sets, services, ctx.clone()).boxed());
+        let secrets = MinerSecrets {
+            owned: reflect(api_for(client.clone(), &namespace), watch_config(Some(MANAGED)), feeds.owned_secrets),
+            versions: reflect_metadata(
+                api_for(client.clone(), &namespace),
+                watch_config(Some(NOT_MANAGED)).fields(SECRET_TYPES),
+                feeds.secret_versions,
+            ),
+        };
+        tasks.push(run_miner_controller(miners, runtime_sets, services, secrets, ctx.clone()).boxed());
     } else if runs(ControllerKind::SealingWorker) {
         tasks.push(drain(miners).boxed());
     }
@@ -133,19 +145,48 @@ async fn run_sealing_worker(
     drive(controller, "sealingworker", sealing_worker::reconcile::reconcile, ctx).await;
 }
 
+/// The Secret watches of the Miner controller.
+struct MinerSecrets<Owned, Versions> {
+    /// The Secrets it made (identities, API secrets).
+    owned: Owned,
+    /// The metadata of every other Secret.
+    versions: Versions,
+}
+
 async fn run_miner_controller(
     miners: impl Stream<Item = Result<Miner, watcher::Error>> + Send + 'static,
     runtime_sets: impl Stream<Item = Result<StatefulSet, watcher::Error>> + Send + 'static,
     services: impl Stream<Item = Result<Service, watcher::Error>> + Send + 'static,
+    secrets: MinerSecrets<
+        impl Stream<Item = Result<Secret, watcher::Error>> + Send + 'static,
+        impl Stream<Item = Result<PartialObjectMeta<Secret>, watcher::Error>> + Send + 'static,
+    >,
     ctx: Arc<Context>,
 ) {
     // A Service change (new NodePort, LoadBalancer ingress) changes the announce addresses; the runtime's
-    // StatefulSet changes RuntimeReady.
+    // StatefulSet changes RuntimeReady; a changed identity Secret changes the peer ID, and a changed API info
+    // Secret (a rotated token, a moved node) the full node the Miner talks to.
+    let miners_store = ctx.stores.miners.store.clone();
     let controller = Controller::for_stream(spec_changes(miners), ctx.stores.miners.store.clone())
         .with_config(controller_config())
         .owns_stream(services)
-        .owns_stream(runtime_sets);
+        .owns_stream(runtime_sets)
+        .owns_stream(secrets.owned)
+        .watches_stream(secrets.versions, move |secret| {
+            let namespace = secret.metadata.namespace.as_deref().unwrap_or_default();
+            miners_using_api_info(&miners_store.state(), namespace, &secret.name_any())
+        });
     drive(controller, "miner", miner::reconcile::reconcile, ctx).await;
+}
+
+/// The Miners in `namespace` that take their full node's API info from the Secret `name`.
+pub fn miners_using_api_info(miners: &[Arc<Miner>], namespace: &str, name: &str) -> Vec<ObjectRef<Miner>> {
+    miners
+        .iter()
+        .filter(|m| m.metadata.namespace.as_deref() == Some(namespace))
+        .filter(|m| m.spec.full_node.api_info_secret_ref.name == name)
+        .map(|m| ObjectRef::from_obj(m.as_ref()))
+        .collect()
 }
 
 /// Runs one controller until shutdown, timing and counting its reconciles under `name`.
@@ -186,5 +227,38 @@ fn error_policy(controller: &'static str, name: &str, error: &Error, ctx: &Conte
     } else {
         error!(controller, name, %error, "reconcile failed; retrying");
         Action::requeue(Duration::from_secs(15))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn miner(namespace: &str, name: &str, secret: &str) -> Arc<Miner> {
+        Arc::new(
+            serde_json::from_value(json!({
+                "apiVersion": "sealstack.io/v1alpha1", "kind": "Miner",
+                "metadata": {"name": name, "namespace": namespace},
+                "spec": {"fullNode": {"apiInfoSecretRef": {"name": secret}}, "sectorSize": "2KiB",
+                         "paramCacheRef": {"name": "params"}, "storage": {"size": "1Gi"}},
+            }))
+            .unwrap(),
+        )
+    }
+
+    #[test]
+    fn an_api_info_secret_maps_to_the_miners_of_its_namespace_that_name_it() {
+        let miners = [
+            miner("sp", "m1", "lotus"),
+            miner("sp", "m2", "lotus"),
+            miner("sp", "m3", "other"),
+            miner("b", "m4", "lotus"),
+        ];
+        let names: Vec<_> = miners_using_api_info(&miners, "sp", "lotus").into_iter().map(|r| r.name).collect();
+        assert_eq!(names, ["m1", "m2"]);
+        let found = &miners_using_api_info(&miners, "b", "lotus")[0];
+        assert_eq!((found.name.as_str(), found.namespace.as_deref()), ("m4", Some("b")));
+        assert!(miners_using_api_info(&miners, "sp", "m1-p2p-identity").is_empty(), "a Secret no Miner names");
     }
 }

@@ -18,8 +18,11 @@ pub mod placement;
 pub mod rbac;
 pub mod run;
 pub mod sealing_worker;
+pub mod secrets;
 pub mod security;
 pub mod stores;
+#[cfg(test)]
+mod testing;
 pub mod volumes;
 
 /// The field manager of every server-side apply the operator makes.

@@ -60,8 +60,8 @@ pub const RULES: &[Rule] = &[
     Rule {
         api_group: "",
         resources: &["secrets"],
-        verbs: &["get", "list", "watch", "create", "patch"],
-        reason: "read the full node's API info; create the miner's libp2p identity and API token",
+        verbs: &["get", "list", "watch", "create"],
+        reason: "make and watch the miner's identity and API Secrets; watch others' metadata, read the node's API info",
     },
     Rule {
         api_group: "",
@@ -145,12 +145,19 @@ mod tests {
             ("sealstack.io", "sealingworkers/status", "patch"),
             ("coordination.k8s.io", "leases", "update"),
             ("events.k8s.io", "events", "create"),
+            // The Miner's Secrets: its own watched whole, the others' metadata watched, their data read.
+            ("", "secrets", "create"),
+            ("", "secrets", "list"),
+            ("", "secrets", "watch"),
+            ("", "secrets", "get"),
         ] {
             assert!(allows(group, resource, verb), "{verb} {group}/{resource}");
         }
         for (group, resource, verb) in [
             ("", "persistentvolumeclaims", "delete"),
             ("", "secrets", "delete"),
+            ("", "secrets", "patch"),
+            ("", "secrets", "update"),
             ("sealstack.io", "miners", "delete"),
             ("", "nodes", "patch"),
         ] {

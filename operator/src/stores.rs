@@ -1,15 +1,23 @@
-//! Reflector stores: what the controllers dereference (Miners, ParamCaches) and the children they compare
-//! against (StatefulSets, Services), each kept by one watch instead of a GET per reconcile. Stored objects
-//! have their `managedFields` removed: the operator never reads them, and they are a large part of each
-//! object.
+//! Reflector stores: what the controllers dereference (Miners, ParamCaches, Secrets) and the children they
+//! compare against (StatefulSets, Services), each kept by one watch instead of a GET per reconcile. Stored
+//! objects have their `managedFields` removed: the operator never reads them, and they are a large part of
+//! each object.
+//!
+//! Secrets are watched in two ways. Those the operator made (labelled [`MANAGED`]) are watched whole. Every
+//! other Secret is watched as metadata only, stripped to its name and resource version ([`identity_only`]):
+//! the Secret a Miner names for its full node's API info carries no label of ours, and watching every
+//! Secret's data would keep all of the cluster's credentials in the operator's memory. That watch tells
+//! which Secret changed (so that the Miners using it are reconciled) and whether the copy in
+//! [`SecretData`] is still current; [`crate::secrets::read`] reads Secrets through both.
 
 use std::fmt::Debug;
 use std::sync::Arc;
 
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::Service;
-use kube::core::NamespaceResourceScope;
+use k8s_openapi::api::core::v1::{Secret, Service};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::core::{NamespaceResourceScope, PartialObjectMeta};
 use kube::runtime::reflector::{ObjectRef, Store, store::Writer};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource};
@@ -18,13 +26,19 @@ use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 
 use crate::error::{Error, Result};
+use crate::secrets::SecretData;
 
 /// Label selector of the SealingWorkers' StatefulSets.
 pub const WORKER_SETS: &str = "app.kubernetes.io/component=sealing-worker";
 /// Label selector of the Miners' runtime StatefulSets.
 pub const RUNTIME_SETS: &str = "app.kubernetes.io/component=miner-runtime";
-/// Label selector of every object the operator made (the Miners' Services among them).
+/// Label selector of every object the operator made (the Miners' Services and Secrets among them).
 pub const MANAGED: &str = "app.kubernetes.io/managed-by=sealstack-operator";
+/// Label selector of the Secrets the operator did not make (those it made are watched whole).
+pub const NOT_MANAGED: &str = "app.kubernetes.io/managed-by!=sealstack-operator";
+/// Field selector leaving out the Secrets that never hold a full node's API info and change often or are many:
+/// Helm's release records and service-account tokens.
+pub const SECRET_TYPES: &str = "type!=helm.sh/release.v1,type!=kubernetes.io/service-account-token";
 
 /// Objects per page of a watch's initial list.
 const PAGE_SIZE: u32 = 500;
@@ -44,6 +58,15 @@ pub struct Cache<K: Resource<DynamicType = ()> + Clone + 'static> {
 pub struct Feed<K: Resource<DynamicType = ()> + Clone + 'static> {
     writer: Writer<K>,
     listed: watch::Sender<bool>,
+}
+
+#[cfg(test)]
+impl<K: Resource<DynamicType = ()> + Clone + 'static> Feed<K> {
+    /// Puts `object` into the store, as a watch event would, and marks the store listed.
+    pub(crate) fn put(&mut self, object: K) {
+        self.writer.apply_watcher_event(&watcher::Event::Apply(object));
+        self.listed.send_replace(true);
+    }
 }
 
 fn cache<K: Resource<DynamicType = ()> + Clone + 'static>() -> (Cache<K>, Feed<K>) {
@@ -68,6 +91,12 @@ pub struct Stores {
     pub runtime_sets: Cache<StatefulSet>,
     /// The Services the operator made.
     pub services: Cache<Service>,
+    /// The Secrets the operator made (the Miners' identities and API secrets), whole.
+    pub owned_secrets: Cache<Secret>,
+    /// Every other Secret: name and resource version only.
+    pub secret_versions: Cache<PartialObjectMeta<Secret>>,
+    /// The data of the other Secrets a reconcile read, each at the version it was read.
+    pub secret_data: Arc<SecretData>,
 }
 
 /// The write halves of [`Stores`], each fed by one watch once the controllers start.
@@ -84,6 +113,10 @@ pub struct Feeds {
     pub runtime_sets: Feed<StatefulSet>,
     /// Feeds [`Stores::services`].
     pub services: Feed<Service>,
+    /// Feeds [`Stores::owned_secrets`].
+    pub owned_secrets: Feed<Secret>,
+    /// Feeds [`Stores::secret_versions`].
+    pub secret_versions: Feed<PartialObjectMeta<Secret>>,
 }
 
 /// Empty stores and their feeds.
@@ -94,7 +127,19 @@ pub fn stores() -> (Stores, Feeds) {
     let (worker_sets, worker_sets_feed) = cache();
     let (runtime_sets, runtime_sets_feed) = cache();
     let (services, services_feed) = cache();
-    let stores = Stores { miners, caches, workers, worker_sets, runtime_sets, services };
+    let (owned_secrets, owned_secrets_feed) = cache();
+    let (secret_versions, secret_versions_feed) = cache();
+    let stores = Stores {
+        miners,
+        caches,
+        workers,
+        worker_sets,
+        runtime_sets,
+        services,
+        owned_secrets,
+        secret_versions,
+        secret_data: Arc::default(),
+    };
     let feeds = Feeds {
         miners: miners_feed,
         caches: caches_feed,
@@ -102,6 +147,8 @@ pub fn stores() -> (Stores, Feeds) {
         worker_sets: worker_sets_feed,
         runtime_sets: runtime_sets_feed,
         services: services_feed,
+        owned_secrets: owned_secrets_feed,
+        secret_versions: secret_versions_feed,
     };
     (stores, feeds)
 }
@@ -125,10 +172,47 @@ pub fn reflect<K>(
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
+    reflect_events(watcher(api, config), feed, |object: &mut K| object.meta_mut().managed_fields = None)
+}
+
+/// Like [`reflect`], for a metadata-only watch (an `Api<PartialObjectMeta<K>>` asks for metadata only),
+/// keeping of each object only what names one of its versions ([`identity_only`]).
+pub fn reflect_metadata<K>(
+    api: Api<PartialObjectMeta<K>>,
+    config: watcher::Config,
+    feed: Feed<PartialObjectMeta<K>>,
+) -> impl Stream<Item = Result<PartialObjectMeta<K>, watcher::Error>> + Send + 'static
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    reflect_events(watcher(api, config), feed, |object: &mut PartialObjectMeta<K>| identity_only(&mut object.metadata))
+}
+
+/// Reduces `meta` to name, namespace, uid and resource version: enough to find an object and tell its
+/// versions apart. Labels and annotations go (`kubectl apply`'s last-applied annotation of a Secret holds
+/// its data).
+pub fn identity_only(meta: &mut ObjectMeta) {
+    *meta = ObjectMeta {
+        name: meta.name.take(),
+        namespace: meta.namespace.take(),
+        uid: meta.uid.take(),
+        resource_version: meta.resource_version.take(),
+        ..ObjectMeta::default()
+    };
+}
+
+fn reflect_events<K>(
+    events: impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
+    feed: Feed<K>,
+    modify: impl FnMut(&mut K) + Send + 'static,
+) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static
+where
+    K: Resource<DynamicType = ()> + Clone + Debug + Send + Sync + 'static,
+{
     let Feed { writer, listed } = feed;
-    watcher(api, config)
+    events
         .default_backoff()
-        .modify(|object: &mut K| object.meta_mut().managed_fields = None)
+        .modify(modify)
         .reflect(writer)
         .inspect(move |event| {
             if matches!(event, Ok(watcher::Event::InitDone)) {
@@ -165,4 +249,47 @@ where
     }
     let api: Api<K> = Api::namespaced(client.clone(), namespace);
     Ok(api.get_opt(name).await?.map(Arc::new))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_only_keeps_what_names_a_version() {
+        let mut meta = ObjectMeta {
+            name: Some("lotus".into()),
+            namespace: Some("sp".into()),
+            uid: Some("u1".into()),
+            resource_version: Some("42".into()),
+            labels: Some([("a".to_string(), "b".to_string())].into()),
+            annotations: Some(
+                [("kubectl.kubernetes.io/last-applied-configuration".to_string(), "{\"data\":{}}".to_string())].into(),
+            ),
+            generation: Some(3),
+            ..ObjectMeta::default()
+        };
+        identity_only(&mut meta);
+        assert_eq!(
+            meta,
+            ObjectMeta {
+                name: Some("lotus".into()),
+                namespace: Some("sp".into()),
+                uid: Some("u1".into()),
+                resource_version: Some("42".into()),
+                ..ObjectMeta::default()
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn lookup_reads_a_listed_store() {
+        let (stores, mut feeds) = stores();
+        let mut service = Service::default();
+        service.metadata.name = Some("m1-p2p".into());
+        service.metadata.namespace = Some("sp".into());
+        feeds.services.put(service);
+        assert!(lookup(&stores.services, "sp", "m1-p2p").await.unwrap().is_some());
+        assert!(lookup(&stores.services, "other", "m1-p2p").await.unwrap().is_none());
+    }
 }

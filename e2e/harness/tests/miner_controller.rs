@@ -1,16 +1,19 @@
 //! The Miner controller, in-process against the local cluster and an in-process devnet: the actor created on
-//! chain once, the announce addresses published and kept equal to what the Service exposes, and the full
-//! node being down reported in a condition, then recovered from.
+//! chain once, the announce addresses published and kept equal to what the Service exposes, the full
+//! node being down reported in a condition, then recovered from, and `Ready` only once the runtime pod is.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::ByteString;
-use k8s_openapi::api::core::v1::{Secret, Service};
-use kube::api::{Patch, PatchParams, PostParams};
+use k8s_openapi::api::core::v1::{
+    Namespace, Node as KubeNode, PersistentVolume, PersistentVolumeClaim, Secret, Service,
+};
+use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use sealstack_chain::{ConnectOptions, FullNodeClient, LotusJson, Node, TipSetKey};
 use sealstack_crds::conditions::{find_condition, is_true};
+use sealstack_crds::miner::MinerStatus;
 use sealstack_crds::{Miner, ParamCache};
 use sealstack_devnet::{DevnetConfig, RunningDevnet};
 use sealstack_e2e::{Cluster, install_crds, wait_for};
@@ -72,6 +75,61 @@ async fn ready_param_cache(client: &Client, ns: &str) {
     caches.patch_status("params", &PatchParams::default(), &Patch::Merge(&status)).await.unwrap();
 }
 
+/// Volumes for the runtime pod of Miner `miner`, so that kwok's fake nodes (e2e/cluster) schedule it and make it
+/// Ready, as a running miner daemon would be: the ParamCache's claim `params-params` (the ParamCache controller,
+/// which would make it, does not run here) and PersistentVolumes, deleted with the namespace, bound ahead to it
+/// and to the StatefulSet's claim `storage-<miner>-runtime-0`. Returns whether the cluster fakes its pods that
+/// way (it has kwok nodes); on another cluster (kind) the runtime image would have to run for real, and nothing
+/// is made.
+async fn runtime_volumes(client: &Client, ns: &str, miner: &str) -> bool {
+    let kwok = Api::<KubeNode>::all(client.clone()).list(&ListParams::default().labels("type=kwok")).await.unwrap();
+    if kwok.items.is_empty() {
+        return false;
+    }
+    let volumes: Api<PersistentVolume> = Api::all(client.clone());
+    // Owned by the test's namespace: the garbage collector deletes them with it.
+    let namespace = Api::<Namespace>::all(client.clone()).get(ns).await.unwrap();
+    let owner = json!({"apiVersion": "v1", "kind": "Namespace", "name": ns, "uid": namespace.metadata.uid});
+    for claim in ["params-params".to_string(), format!("storage-{miner}-runtime-0")] {
+        let volume: PersistentVolume = serde_json::from_value(json!({
+            "metadata": {"name": format!("{ns}-{claim}"), "ownerReferences": [owner]},
+            "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"], "storageClassName": "",
+                     "persistentVolumeReclaimPolicy": "Retain", "hostPath": {"path": "/tmp/sealstack-e2e"},
+                     "claimRef": {"namespace": ns, "name": claim}},
+        }))
+        .unwrap();
+        volumes.create(&PostParams::default(), &volume).await.unwrap();
+    }
+    let claim: PersistentVolumeClaim = serde_json::from_value(json!({
+        "metadata": {"name": "params-params"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "", "volumeName": format!("{ns}-params-params"),
+                 "resources": {"requests": {"storage": "1Gi"}}},
+    }))
+    .unwrap();
+    Api::<PersistentVolumeClaim>::namespaced(client.clone(), ns).create(&PostParams::default(), &claim).await.unwrap();
+    true
+}
+
+/// Whether a Miner has settled: its actor and addresses on chain, and `Ready`. Where the runtime pod can be Ready
+/// (`runtime_runs`, see [`runtime_volumes`]) that includes the runtime; elsewhere `Ready` is False for the
+/// runtime alone.
+fn settled(status: &MinerStatus, runtime_runs: bool) -> bool {
+    let chain_done = is_true(&status.conditions, "ActorCreated") && is_true(&status.conditions, "AddressesPublished");
+    let ready = if runtime_runs {
+        is_true(&status.conditions, "RuntimeReady") && is_true(&status.conditions, "Ready")
+    } else {
+        waits_for_runtime(status)
+    };
+    chain_done && ready
+}
+
+/// Whether `Ready` is False for the runtime alone.
+fn waits_for_runtime(status: &MinerStatus) -> bool {
+    find_condition(&status.conditions, "Ready").is_some_and(|c| {
+        c.status == "False" && c.reason == "RuntimeStarting" && c.message.starts_with("not ready: RuntimeReady (")
+    }) && !is_true(&status.conditions, "RuntimeReady")
+}
+
 async fn api_info_secret(client: &Client, ns: &str, value: &str) {
     let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
     let secret = Secret {
@@ -112,12 +170,23 @@ async fn a_miner_gets_its_actor_once_and_its_addresses_follow_the_service() {
     let miners: Api<Miner> = Api::namespaced(client.clone(), ns.name());
     let p2p = json!({"service": {"type": "LoadBalancer"}, "announceAddresses": ["/ip4/198.51.100.7/tcp/24001"]});
     miners.create(&PostParams::default(), &miner(p2p)).await.unwrap();
-    let status = wait_for("the Miner Ready with its actor and addresses", Duration::from_secs(60), || async {
-        Ok(miners.get_status("m1").await?.status.filter(|s| is_true(&s.conditions, "Ready")))
+    // The actor and its addresses on chain, but the runtime pod cannot start yet (no volumes): not Ready, and
+    // Ready says why.
+    let status =
+        wait_for("the actor and addresses on chain, Ready False for the runtime", Duration::from_secs(60), || async {
+            Ok(miners.get_status("m1").await?.status.filter(|s| settled(s, false)))
+        })
+        .await
+        .unwrap();
+    let runtime_ready = find_condition(&status.conditions, "RuntimeReady").unwrap();
+    assert_eq!((runtime_ready.status.as_str(), runtime_ready.reason.as_str()), ("False", "RuntimeStarting"));
+    // Its volumes bound, the runtime pod runs (on a kwok node, faked Ready): the Miner is Ready.
+    let runtime_runs = runtime_volumes(&client, ns.name(), "m1").await;
+    let status = wait_for("the Miner Ready with its actor, addresses and runtime", Duration::from_secs(90), || async {
+        Ok(miners.get_status("m1").await?.status.filter(|s| settled(s, runtime_runs)))
     })
     .await
     .unwrap();
-    assert!(is_true(&status.conditions, "ActorCreated") && is_true(&status.conditions, "AddressesPublished"));
     let actor = status.actor_address.clone().unwrap();
     assert_eq!(status.on_chain_multiaddrs, ["/ip4/198.51.100.7/tcp/24001"]);
     let creation = status.creation.clone().unwrap();
@@ -149,14 +218,42 @@ async fn a_miner_gets_its_actor_once_and_its_addresses_follow_the_service() {
     services.patch_status("m1-p2p", &PatchParams::default(), &Patch::Merge(&ingress)).await.unwrap();
     let status = wait_for("the LoadBalancer address on chain", Duration::from_secs(60), || async {
         let status = miners.get_status("m1").await?.status;
-        Ok(status
-            .filter(|s| s.on_chain_multiaddrs == ["/ip4/203.0.113.5/tcp/24001"] && is_true(&s.conditions, "Ready")))
+        Ok(status.filter(|s| s.on_chain_multiaddrs == ["/ip4/203.0.113.5/tcp/24001"] && settled(s, runtime_runs)))
     })
     .await
     .unwrap();
     assert_eq!(status.actor_address.as_deref(), Some(actor.as_str()), "the same actor");
     let info = node.api().state_miner_info(LotusJson(address), TipSetKey::head()).await.unwrap();
     assert_eq!(info.multiaddrs().iter().map(|m| m.to_string()).collect::<Vec<_>>(), ["/ip4/203.0.113.5/tcp/24001"]);
+
+    // The API info Secret rotated: its watch has the Miner reconciled at once (settled, it would otherwise be
+    // looked at again only after a minute), and the new content is read. A node moved away is reported ...
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns.name());
+    let rotate = |info: String| {
+        let secrets = secrets.clone();
+        async move {
+            let patch = json!({"stringData": {"FULLNODE_API_INFO": info}});
+            secrets.patch("lotus", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+        }
+    };
+    let free_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut moved = devnet.api_info.clone();
+    moved.base_url = format!("http://127.0.0.1:{free_port}");
+    rotate(moved.to_env_value()).await;
+    wait_for("the rotated Secret read at once", Duration::from_secs(20), || async {
+        let status = miners.get_status("m1").await?.status;
+        Ok(status
+            .filter(|s| find_condition(&s.conditions, "ActorCreated").is_some_and(|c| c.reason == "FullNodeError")))
+    })
+    .await
+    .unwrap();
+    // ... and one moved back, recovered from.
+    rotate(devnet.api_info.to_env_value()).await;
+    wait_for("the Miner Ready again", Duration::from_secs(20), || async {
+        Ok(miners.get_status("m1").await?.status.filter(|s| settled(s, runtime_runs)))
+    })
+    .await
+    .unwrap();
 
     // Exactly one miner actor exists on the devnet, however many reconciles ran.
     assert_eq!(devnet.node.state().actors.miner_ids().len(), 1);
@@ -174,6 +271,7 @@ async fn the_full_node_down_is_a_condition_and_the_miner_recovers() {
     // Reserve a port, then point the Miner at it before anything listens there.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     ready_param_cache(&client, ns.name()).await;
+    let runtime_runs = runtime_volumes(&client, ns.name(), "m1").await;
     // A token is needed in the Secret; the devnet writes its own on start, so start one briefly to get a
     // repo (and its secret), then stop it.
     let first = devnet(dir.path(), port).await;
@@ -194,11 +292,14 @@ async fn the_full_node_down_is_a_condition_and_the_miner_recovers() {
     .unwrap();
     let condition = find_condition(&status.conditions, "ActorCreated").unwrap();
     assert!(condition.message.contains("unreachable"), "{condition:?}");
+    let ready = find_condition(&status.conditions, "Ready").unwrap();
+    assert_eq!((ready.status.as_str(), ready.reason.as_str()), ("False", "FullNodeError"), "{ready:?}");
+    assert!(ready.message.contains("ActorCreated (") && ready.message.contains("unreachable"), "{ready:?}");
 
     // The node comes back (same repo, same token, same port): the controller's backoff retries and succeeds.
     let devnet = devnet(dir.path(), port).await;
     wait_for("the Miner Ready after the node came back", Duration::from_secs(120), || async {
-        Ok(miners.get_status("m1").await?.status.filter(|s| is_true(&s.conditions, "Ready")))
+        Ok(miners.get_status("m1").await?.status.filter(|s| settled(s, runtime_runs)))
     })
     .await
     .unwrap();
@@ -216,6 +317,7 @@ async fn an_operator_dying_right_after_the_create_miner_push_still_makes_one_act
     let dir = tempfile::tempdir().unwrap();
     let devnet = devnet(dir.path(), 0).await;
     ready_param_cache(&client, ns.name()).await;
+    let runtime_runs = runtime_volumes(&client, ns.name(), "m1").await;
     api_info_secret(&client, ns.name(), &devnet.api_info.to_env_value()).await;
 
     // The first operator records the UUID, pushes CreateMiner, and "dies" before recording the CID.
@@ -244,8 +346,8 @@ async fn an_operator_dying_right_after_the_create_miner_push_still_makes_one_act
 
     // A new operator resumes from the status: same UUID, so the node returns the same message.
     let second = start_miner_controller(client.clone(), ns.name());
-    let status = wait_for("the Miner Ready", Duration::from_secs(60), || async {
-        Ok(miners.get_status("m1").await?.status.filter(|s| is_true(&s.conditions, "Ready")))
+    let status = wait_for("the Miner Ready", Duration::from_secs(90), || async {
+        Ok(miners.get_status("m1").await?.status.filter(|s| settled(s, runtime_runs)))
     })
     .await
     .unwrap();
@@ -268,6 +370,7 @@ async fn a_ready_miner_makes_no_writes_when_a_fresh_operator_resyncs() {
     let dir = tempfile::tempdir().unwrap();
     let devnet = devnet(dir.path(), 0).await;
     ready_param_cache(&client, ns.name()).await;
+    let runtime_runs = runtime_volumes(&client, ns.name(), "m1").await;
     api_info_secret(&client, ns.name(), &devnet.api_info.to_env_value()).await;
     let first = start_miner_controller(client.clone(), ns.name());
     let miners: Api<Miner> = Api::namespaced(client.clone(), ns.name());
@@ -275,8 +378,8 @@ async fn a_ready_miner_makes_no_writes_when_a_fresh_operator_resyncs() {
         .create(&PostParams::default(), &miner(json!({"announceAddresses": ["/ip4/198.51.100.10/tcp/24001"]})))
         .await
         .unwrap();
-    let ready = wait_for("the Miner Ready", Duration::from_secs(60), || async {
-        Ok(miners.get_status("m1").await?.status.filter(|s| is_true(&s.conditions, "Ready")))
+    let ready = wait_for("the Miner Ready", Duration::from_secs(90), || async {
+        Ok(miners.get_status("m1").await?.status.filter(|s| settled(s, runtime_runs)))
     })
     .await
     .unwrap();

@@ -46,6 +46,12 @@ fn service_port(service: &Service, target: u16) -> Option<&k8s_openapi::api::cor
         .or_else(|| ports.iter().find(|p| p.port == i32::from(target)))
 }
 
+/// Whether [`announce`] needs the node of the miner pod: only for a NodePort Service without explicit
+/// addresses (the reconcile looks the node up only then).
+pub fn needs_node(p2p: &P2pSpec) -> bool {
+    p2p.announce_addresses.is_empty() && p2p.service.type_ == P2pServiceType::NodePort
+}
+
 /// Computes the addresses to announce for a miner.
 pub fn announce(p2p: &P2pSpec, service: Option<&Service>, node: Option<&Node>) -> Announce {
     if !p2p.announce_addresses.is_empty() {
@@ -94,6 +100,21 @@ pub fn announce(p2p: &P2pSpec, service: Option<&Service>, node: Option<&Node>) -
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn only_a_computed_node_port_address_needs_the_node() {
+        assert!(needs_node(&p2p(json!({}))), "NodePort is the default");
+        assert!(!needs_node(&p2p(json!({"announceAddresses": ["/ip4/198.51.100.1/tcp/1"]}))));
+        assert!(!needs_node(&p2p(json!({"service": {"type": "LoadBalancer"}}))));
+        assert!(!needs_node(&p2p(json!({"service": {"type": "ClusterIP"}}))));
+        // What `announce` returns without a node, where none is looked up.
+        let lb = service(
+            json!({"type": "LoadBalancer", "ports": [{"name": "p2p", "port": 24001}]}),
+            json!({"loadBalancer": {"ingress": [{"ip": "203.0.113.5"}]}}),
+        );
+        let spec = p2p(json!({"service": {"type": "LoadBalancer"}}));
+        assert_eq!(announce(&spec, Some(&lb), None), Announce::Addresses(vec!["/ip4/203.0.113.5/tcp/24001".into()]));
+    }
 
     fn p2p(spec: serde_json::Value) -> P2pSpec {
         serde_json::from_value(spec).unwrap()

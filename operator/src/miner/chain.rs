@@ -18,13 +18,10 @@ use sealstack_crds::miner::{MinerCreation, PushedMessage};
 use crate::context::Context;
 use crate::error::{Error, Result};
 
-/// Reads the Miner's full-node API info from its Secret and connects.
-pub async fn connect(miner: &Miner, secrets: &Api<Secret>) -> Result<Node> {
+/// The full node's API info in the Secret the Miner names (`secret`: that Secret, when it exists).
+pub fn api_info(miner: &Miner, secret: Option<&Secret>) -> Result<ApiInfo> {
     let reference = &miner.spec.full_node.api_info_secret_ref;
-    let secret = secrets
-        .get_opt(&reference.name)
-        .await?
-        .ok_or_else(|| Error::MissingDependency { kind: "Secret", name: reference.name.clone() })?;
+    let secret = secret.ok_or_else(|| Error::MissingDependency { kind: "Secret", name: reference.name.clone() })?;
     let value = secret.data.as_ref().and_then(|d| d.get(&reference.key)).ok_or_else(|| {
         Error::InvalidSpec(format!(
             "spec.fullNode.apiInfoSecretRef: Secret {} has no key {}",
@@ -32,7 +29,14 @@ pub async fn connect(miner: &Miner, secrets: &Api<Secret>) -> Result<Node> {
         ))
     })?;
     let text = String::from_utf8_lossy(&value.0).trim().to_string();
-    let info = ApiInfo::parse(&text).map_err(|e| Error::InvalidSpec(format!("spec.fullNode.apiInfoSecretRef: {e}")))?;
+    ApiInfo::parse(&text).map_err(|e| Error::InvalidSpec(format!("spec.fullNode.apiInfoSecretRef: {e}")))
+}
+
+/// Reads the Miner's full-node API info from its Secret (through the operator's watches) and connects.
+pub async fn connect(ctx: &Context, miner: &Miner, namespace: &str) -> Result<Node> {
+    let name = &miner.spec.full_node.api_info_secret_ref.name;
+    let secret = crate::secrets::read(&ctx.stores, &ctx.client, namespace, name).await?;
+    let info = api_info(miner, secret.as_deref())?;
     Ok(Node::connect(&info, &ConnectOptions::default()).await?)
 }
 
@@ -221,6 +225,25 @@ mod tests {
         assert!(request.owner.is_none() && request.worker.is_none() && !request.create_worker_key);
         assert!(request.gas_premium.is_zero() && request.worker_funding.is_zero());
         assert_eq!(request.confidence, 5);
+    }
+
+    #[test]
+    fn the_api_info_comes_from_the_named_key_of_the_secret() {
+        let secret = |key: &str, value: &str| Secret {
+            data: Some([(key.to_string(), k8s_openapi::ByteString(value.as_bytes().to_vec()))].into()),
+            ..Secret::default()
+        };
+        let m = miner(json!({}));
+        let info = api_info(&m, Some(&secret("FULLNODE_API_INFO", "tok:/ip4/10.0.0.5/tcp/1234/http\n"))).unwrap();
+        assert_eq!((info.token.as_deref(), info.base_url.as_str()), (Some("tok"), "http://10.0.0.5:1234"));
+        let missing = api_info(&m, None).unwrap_err();
+        assert!(matches!(&missing, Error::MissingDependency { kind: "Secret", name } if name == "lotus"), "{missing}");
+        assert!(!missing.waits_for_change(), "a missing Secret is looked for again");
+        let no_key = api_info(&m, Some(&secret("OTHER", "x"))).unwrap_err();
+        assert!(no_key.to_string().contains("has no key FULLNODE_API_INFO"), "{no_key}");
+        let other_key = miner(json!({"fullNode": {"apiInfoSecretRef": {"name": "lotus", "key": "OTHER"}}}));
+        assert!(api_info(&other_key, Some(&secret("OTHER", "tok:/dns/lotus/tcp/1234/http"))).is_ok());
+        assert!(matches!(api_info(&m, Some(&secret("FULLNODE_API_INFO", "nonsense"))), Err(Error::InvalidSpec(_))));
     }
 
     #[test]

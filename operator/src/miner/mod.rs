@@ -5,3 +5,4 @@ pub mod build;
 pub mod chain;
 pub mod reconcile;
 pub mod runtime;
+pub mod status;

@@ -1,10 +1,14 @@
-//! Reconciling one Miner: dereference (ParamCache, full node) -> identity -> Services -> actor on chain ->
-//! announce addresses on chain -> status with a condition per step.
+//! Reconciling one Miner, as one pipeline: dereference (the ParamCache, the identity and API Secrets) ->
+//! build and apply the Services -> the actor on chain (connect, create or adopt) -> the runtime -> the
+//! addresses announced on chain. Each step records its condition as it goes and may stop the run early (a
+//! ParamCache not Ready) or fail; every exit then takes the same way out ([`finish`]): `Ready` summed up from
+//! the step conditions ([`status::ready`]), and one status write when something changed.
 
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use fvm_shared::address::Address;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Node as KubeNode, Pod, Secret, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -13,22 +17,30 @@ use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::core::object::HasStatus;
 use kube::runtime::controller::Action;
 use kube::{Api, Resource, ResourceExt};
-use sealstack_chain::{FullNodeClient, LotusJson, TipSetKey};
+use libp2p_identity::PeerId;
+use sealstack_chain::miner::MinerInfo;
+use sealstack_chain::{FullNodeClient, LotusJson, Node, TipSetKey};
 use sealstack_crds::Miner;
+use sealstack_crds::ParamCache;
 use sealstack_crds::conditions::set_condition;
+use sealstack_crds::conditions::status::{FALSE, TRUE};
+use sealstack_crds::conditions::types::{ACTOR_CREATED, ADDRESSES_PUBLISHED, PARAMS_READY, READY, RUNTIME_READY};
 use sealstack_crds::miner::MinerStatus;
-use tracing::{info, instrument};
+use tracing::{info, instrument, warn};
 
-use super::announce::{Announce, announce};
+use super::announce::{Announce, announce, needs_node};
 use super::build::{
-    build_api_service, build_identity_secret, build_p2p_service, identity_secret_name, peer_id_of, selector_labels,
+    build_api_secret, build_api_service, build_identity_secret, build_p2p_service, identity_secret_name, peer_id_of,
+    selector_labels,
 };
 use super::chain::{connect, ensure_created, publish};
 use super::runtime::{RuntimeInputs, build_runtime_stateful_set};
+use super::status::{self, Observed};
 use crate::FIELD_MANAGER;
 use crate::apply::apply;
 use crate::context::Context;
 use crate::error::{Error, Result};
+use crate::secrets;
 use crate::stores::lookup;
 
 /// How often a settled Miner is compared with the chain again.
@@ -40,188 +52,242 @@ const WHILE_WAITING: Duration = Duration::from_secs(10);
 #[instrument(skip_all, fields(miner = %miner.name_any(), namespace = miner.namespace().unwrap_or_default()))]
 pub async fn reconcile(miner: Arc<Miner>, ctx: Arc<Context>) -> Result<Action> {
     let namespace = miner.namespace().ok_or_else(|| Error::InvalidObject("Miner without namespace".into()))?;
-    let client = ctx.client.clone();
     let previous = miner.status().cloned().unwrap_or_default();
-    let mut status = previous.clone();
-    let generation = miner.meta().generation;
-    status.observed_generation = generation;
-    let now = || Time(Timestamp::now());
+    let mut progress = Progress::new(&previous, miner.meta().generation);
+    let outcome = steps(&ctx, &miner, &namespace, &mut progress).await;
+    finish(&ctx, &miner, &previous, progress, outcome).await
+}
 
-    // The ParamCache: the runtime proves with its parameters.
-    let (cache, params_ready) = crate::param_cache::of_miner(&ctx, &namespace, &miner).await?;
-    let cache_name = &miner.spec.param_cache_ref.name;
-    let (s, reason, message) = if params_ready {
-        ("True", "ParamCacheReady", format!("ParamCache {cache_name} is Ready"))
-    } else {
-        ("False", "WaitingForParamCache", format!("waiting for ParamCache {cache_name} to be Ready"))
-    };
-    set_condition(&mut status.conditions, "ParamsReady", s, reason, message, generation, now());
+/// The status a reconcile builds, step by step.
+struct Progress {
+    status: MinerStatus,
+    generation: Option<i64>,
+    /// A chain step failed after its journal may have recorded progress straight into the stored status
+    /// (`creation`, `addressMessages`), which `status` then lacks.
+    journal_ahead: bool,
+}
 
-    // The libp2p identity, made once.
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), &namespace);
-    let identity = match secrets.get_opt(&identity_secret_name(&miner)).await? {
-        Some(secret) => secret,
-        None => secrets.create(&PostParams::default(), &build_identity_secret(&miner).0).await?,
-    };
-    let peer_text = peer_id_of(&identity)
-        .ok_or_else(|| Error::InvalidSpec(format!("Secret {} holds no valid libp2p key", identity.name_any())))?;
-    let peer = libp2p_identity::PeerId::from_str(&peer_text).expect("made from a key");
-    status.peer_id = Some(peer_text.clone());
-    // The daemon's API secret and its workers' token, made once.
-    let api_secret = crate::names::miner_api_secret(&miner.name_any());
-    if secrets.get_opt(&api_secret).await?.is_none() {
-        secrets.create(&PostParams::default(), &super::build::build_api_secret(&miner, &namespace)).await?;
+impl Progress {
+    fn new(previous: &MinerStatus, generation: Option<i64>) -> Self {
+        let status = MinerStatus { observed_generation: generation, ..previous.clone() };
+        Self { status, generation, journal_ahead: false }
     }
 
-    // Services.
-    let services: Api<Service> = Api::namespaced(client.clone(), &namespace);
-    let p2p = build_p2p_service(&miner);
-    let existing = lookup(&ctx.stores.services, &namespace, &p2p.name_any()).await?;
-    let (p2p, _) = apply(&services, &p2p, existing.as_deref()).await?;
-    let api_service = build_api_service(&miner);
-    let existing = lookup(&ctx.stores.services, &namespace, &api_service.name_any()).await?;
-    apply(&services, &api_service, existing.as_deref()).await?;
+    fn condition(&mut self, type_: &str, (s, reason, message): Observed) {
+        let now = Time(Timestamp::now());
+        set_condition(&mut self.status.conditions, type_, s, &reason, message, self.generation, now);
+    }
 
+    /// Records a failed step in its condition, and passes the error on.
+    fn failed(&mut self, type_: &str, reason: &str, error: Error) -> Error {
+        self.condition(type_, (FALSE, reason.to_owned(), error.to_string()));
+        error
+    }
+}
+
+/// The steps, in order; each records its condition in `progress`. `Ok` also when the run stops early to wait.
+async fn steps(ctx: &Context, miner: &Miner, namespace: &str, progress: &mut Progress) -> Result<Action> {
+    // Dereference: the ParamCache (the runtime proves with its parameters), the libp2p identity and the
+    // daemon's API secret (both made once).
+    let (cache, params_ready) = crate::param_cache::of_miner(ctx, namespace, miner).await?;
+    progress.condition(PARAMS_READY, status::params_ready(&miner.spec.param_cache_ref.name, params_ready));
+    let peer = identity(ctx, miner, namespace).await?;
+    progress.status.peer_id = Some(peer.to_base58());
+    ensure_api_secret(ctx, miner, namespace).await?;
+
+    // Build and apply the Services (they need nothing from the chain).
+    let p2p = apply_services(ctx, miner, namespace).await?;
     if !params_ready {
-        write_status(&ctx, &miner, &previous, status).await?;
         return Ok(Action::requeue(WHILE_WAITING));
     }
 
     // The actor on chain.
-    let node = match connect(&miner, &secrets).await {
-        Ok(node) => node,
-        Err(error) => {
-            let message = error.to_string();
-            set_condition(
-                &mut status.conditions,
-                "ActorCreated",
-                "False",
-                "FullNodeError",
-                &message,
-                generation,
-                now(),
-            );
-            set_condition(&mut status.conditions, "Ready", "False", "FullNodeError", message, generation, now());
-            write_status(&ctx, &miner, &previous, status).await?;
-            return Err(error);
-        }
-    };
-    let actor = match &miner.spec.actor {
-        Some(actor) => sealstack_chain::json::parse_address(&actor.0)
-            .map_err(|e| Error::InvalidSpec(format!("spec.actor: {e}")))?,
-        None => {
-            let result = ensure_created(&node, &miner, &ctx, peer.to_bytes()).await;
-            let (created, record) = match result {
-                Ok(done) => done,
-                Err(error) => {
-                    let message = error.to_string();
-                    set_condition(
-                        &mut status.conditions,
-                        "ActorCreated",
-                        "False",
-                        "CreationFailed",
-                        &message,
-                        generation,
-                        now(),
-                    );
-                    // The journal wrote the progress; keep it in the status written now.
-                    status.creation = miner_creation(&ctx, &miner).await.or(status.creation);
-                    write_status(&ctx, &miner, &previous, status).await?;
-                    return Err(error);
-                }
-            };
-            if previous.actor_address.is_none() {
-                info!(actor = %created.id_address, "miner actor created");
-            }
-            status.creation = Some(record);
-            status.robust_address = Some(created.robust_address.to_string());
-            created.id_address
-        }
-    };
+    let node = connect(ctx, miner, namespace).await.map_err(|e| progress.failed(ACTOR_CREATED, "FullNodeError", e))?;
+    let actor = actor(ctx, miner, &node, &peer, progress).await?;
     let info = node.api().state_miner_info(LotusJson(actor), TipSetKey::head()).await.map_err(node.err())?;
-    status.actor_address = Some(actor.to_string());
-    status.owner_address = Some(info.owner.to_string());
-    status.worker_address = Some(info.worker.to_string());
-    set_condition(
-        &mut status.conditions,
-        "ActorCreated",
-        "True",
-        "ActorOnChain",
-        format!("miner actor {actor}"),
-        generation,
-        now(),
-    );
+    progress.status.actor_address = Some(actor.to_string());
+    progress.status.owner_address = Some(info.owner.to_string());
+    progress.status.worker_address = Some(info.worker.to_string());
+    progress.condition(ACTOR_CREATED, (TRUE, "ActorOnChain".into(), format!("miner actor {actor}")));
 
     // The runtime, for this actor.
-    let sets: Api<StatefulSet> = Api::namespaced(client.clone(), &namespace);
+    let runtime = apply_runtime(ctx, miner, namespace, &cache, actor).await?;
+    let ready_replicas = runtime.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0);
+    progress.condition(RUNTIME_READY, status::runtime_ready(&runtime.name_any(), ready_replicas));
+
+    // The addresses announced on chain.
+    let published = announce_addresses(ctx, miner, namespace, &node, actor, &info, &peer, &p2p, progress).await?;
+    Ok(Action::requeue(if published { WHEN_SETTLED } else { WHILE_WAITING }))
+}
+
+/// The one way out of every reconcile: `Ready` from the step conditions, then the status, written when it
+/// changed. The outcome of the steps is returned; a failed status write fails a reconcile that did not.
+async fn finish(
+    ctx: &Context,
+    miner: &Miner,
+    previous: &MinerStatus,
+    mut progress: Progress,
+    outcome: Result<Action>,
+) -> Result<Action> {
+    let ready = status::ready(&progress.status.conditions, progress.status.actor_address.as_deref());
+    progress.condition(READY, ready);
+    if progress.journal_ahead {
+        // Take the chain progress as the journal stored it: writing an older record would undo it.
+        match stored_status(ctx, miner).await {
+            Ok(stored) => {
+                progress.status.creation = stored.creation;
+                progress.status.address_messages = stored.address_messages;
+            }
+            Err(error) => {
+                warn!(%error, "cannot read the journaled chain progress back: the status is left as it is");
+                return outcome;
+            }
+        }
+    }
+    match (write_status(ctx, miner, previous, progress.status).await, outcome) {
+        (Ok(()), outcome) => outcome,
+        (Err(error), Ok(_)) => Err(error),
+        (Err(error), Err(first)) => {
+            warn!(%error, "cannot write the status of a failed reconcile");
+            Err(first)
+        }
+    }
+}
+
+/// The peer ID of the Miner's libp2p identity, from its Secret (made here the first time).
+async fn identity(ctx: &Context, miner: &Miner, namespace: &str) -> Result<PeerId> {
+    let name = identity_secret_name(miner);
+    let secret = match secrets::read(&ctx.stores, &ctx.client, namespace, &name).await? {
+        Some(secret) => secret,
+        None => {
+            Arc::new(secrets_api(ctx, namespace).create(&PostParams::default(), &build_identity_secret(miner).0).await?)
+        }
+    };
+    let peer = peer_id_of(&secret)
+        .ok_or_else(|| Error::InvalidSpec(format!("Secret {} holds no valid libp2p key", secret.name_any())))?;
+    Ok(PeerId::from_str(&peer).expect("made from a key"))
+}
+
+/// The daemon's API secret and its workers' token, made the first time.
+async fn ensure_api_secret(ctx: &Context, miner: &Miner, namespace: &str) -> Result<()> {
+    let name = crate::names::miner_api_secret(&miner.name_any());
+    if secrets::read(&ctx.stores, &ctx.client, namespace, &name).await?.is_none() {
+        secrets_api(ctx, namespace).create(&PostParams::default(), &build_api_secret(miner, namespace)).await?;
+    }
+    Ok(())
+}
+
+fn secrets_api(ctx: &Context, namespace: &str) -> Api<Secret> {
+    Api::namespaced(ctx.client.clone(), namespace)
+}
+
+/// The p2p and API Services, applied; returns the p2p Service as stored.
+async fn apply_services(ctx: &Context, miner: &Miner, namespace: &str) -> Result<Service> {
+    let services: Api<Service> = Api::namespaced(ctx.client.clone(), namespace);
+    let p2p = build_p2p_service(miner);
+    let existing = lookup(&ctx.stores.services, namespace, &p2p.name_any()).await?;
+    let (p2p, _) = apply(&services, &p2p, existing.as_deref()).await?;
+    let api_service = build_api_service(miner);
+    let existing = lookup(&ctx.stores.services, namespace, &api_service.name_any()).await?;
+    apply(&services, &api_service, existing.as_deref()).await?;
+    Ok(p2p)
+}
+
+/// The actor: the one the spec adopts, or the one created on chain (resuming a creation the status shows
+/// was started).
+async fn actor(ctx: &Context, miner: &Miner, node: &Node, peer: &PeerId, progress: &mut Progress) -> Result<Address> {
+    if let Some(actor) = &miner.spec.actor {
+        return sealstack_chain::json::parse_address(&actor.0)
+            .map_err(|e| Error::InvalidSpec(format!("spec.actor: {e}")));
+    }
+    match ensure_created(node, miner, ctx, peer.to_bytes()).await {
+        Ok((created, record)) => {
+            if progress.status.actor_address.is_none() {
+                info!(actor = %created.id_address, "miner actor created");
+            }
+            progress.status.creation = Some(record);
+            progress.status.robust_address = Some(created.robust_address.to_string());
+            Ok(created.id_address)
+        }
+        Err(error) => {
+            progress.journal_ahead = true;
+            Err(progress.failed(ACTOR_CREATED, "CreationFailed", error))
+        }
+    }
+}
+
+/// The runtime StatefulSet for `actor`, applied; returns it as stored.
+async fn apply_runtime(
+    ctx: &Context,
+    miner: &Miner,
+    namespace: &str,
+    cache: &ParamCache,
+    actor: Address,
+) -> Result<StatefulSet> {
+    let sets: Api<StatefulSet> = Api::namespaced(ctx.client.clone(), namespace);
     let runtime = build_runtime_stateful_set(
-        &miner,
+        miner,
         &RuntimeInputs {
             default_image: ctx.settings.runtime_image.clone(),
-            params_claim: crate::param_cache::build::claim_name(&cache),
+            params_claim: crate::param_cache::build::claim_name(cache),
             actor: Some(actor.to_string()),
         },
     );
-    let existing = lookup(&ctx.stores.runtime_sets, &namespace, &runtime.name_any()).await?;
-    let (runtime, _) = apply(&sets, &runtime, existing.as_deref()).await?;
-    let ready_replicas = runtime.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0);
-    let (s, reason, message) = if ready_replicas > 0 {
-        ("True", "RuntimeRunning", format!("{} is ready", runtime.name_any()))
-    } else {
-        ("False", "RuntimeStarting", format!("waiting for {} to be ready", runtime.name_any()))
-    };
-    set_condition(&mut status.conditions, "RuntimeReady", s, reason, message, generation, now());
+    let existing = lookup(&ctx.stores.runtime_sets, namespace, &runtime.name_any()).await?;
+    Ok(apply(&sets, &runtime, existing.as_deref()).await?.0)
+}
 
-    // The addresses announced on chain.
-    let kube_node = runtime_node(&ctx, &miner, &namespace).await?;
-    let published = match announce(&miner.spec.p2p, Some(&p2p), kube_node.as_ref()) {
+/// Brings the actor's on-chain multiaddrs and peer ID in line with what the p2p Service exposes; returns
+/// whether they are.
+#[allow(clippy::too_many_arguments)]
+async fn announce_addresses(
+    ctx: &Context,
+    miner: &Miner,
+    namespace: &str,
+    node: &Node,
+    actor: Address,
+    info: &MinerInfo,
+    peer: &PeerId,
+    p2p: &Service,
+    progress: &mut Progress,
+) -> Result<bool> {
+    let kube_node = if needs_node(&miner.spec.p2p) { runtime_node(ctx, miner, namespace).await? } else { None };
+    let wanted = match announce(&miner.spec.p2p, Some(p2p), kube_node.as_ref()) {
         Announce::Waiting(reason) => {
-            set_condition(
-                &mut status.conditions,
-                "AddressesPublished",
-                "False",
-                "WaitingForAddress",
-                reason,
-                generation,
-                now(),
-            );
-            false
+            progress.condition(ADDRESSES_PUBLISHED, (FALSE, "WaitingForAddress".into(), reason));
+            return Ok(false);
         }
-        Announce::Addresses(wanted) => {
-            let desired: Vec<multiaddr::Multiaddr> = wanted
-                .iter()
-                .map(|a| a.parse().map_err(|e| Error::InvalidSpec(format!("announce address {a:?}: {e}"))))
-                .collect::<Result<_>>()?;
-            let mut on_chain: Vec<String> = info.multiaddrs().iter().map(|m| m.to_string()).collect();
-            let addrs_differ = on_chain != wanted;
-            let peer_differs = info.peer_id.as_deref() != Some(peer_text.as_str());
-            if addrs_differ || peer_differs {
-                let addrs = addrs_differ.then_some(desired.as_slice());
-                let peer_bytes = peer.to_bytes();
-                let peer_id = peer_differs.then_some(peer_bytes.as_slice());
-                status.address_messages = publish(&node, &miner, &ctx, actor, addrs, peer_id).await?;
-                // Read back what the chain holds now (only after sending something).
-                let info =
-                    node.api().state_miner_info(LotusJson(actor), TipSetKey::head()).await.map_err(node.err())?;
-                on_chain = info.multiaddrs().iter().map(|m| m.to_string()).collect();
+        Announce::Addresses(wanted) => wanted,
+    };
+    let desired: Vec<multiaddr::Multiaddr> = wanted
+        .iter()
+        .map(|a| a.parse().map_err(|e| Error::InvalidSpec(format!("announce address {a:?}: {e}"))))
+        .collect::<Result<_>>()?;
+    let peer_text = peer.to_base58();
+    let mut on_chain: Vec<String> = info.multiaddrs().iter().map(|m| m.to_string()).collect();
+    let addrs_differ = on_chain != wanted;
+    let peer_differs = info.peer_id.as_deref() != Some(peer_text.as_str());
+    if addrs_differ || peer_differs {
+        let addrs = addrs_differ.then_some(desired.as_slice());
+        let peer_bytes = peer.to_bytes();
+        let peer_id = peer_differs.then_some(peer_bytes.as_slice());
+        progress.status.address_messages = match publish(node, miner, ctx, actor, addrs, peer_id).await {
+            Ok(messages) => messages,
+            Err(error) => {
+                progress.journal_ahead = true;
+                return Err(error);
             }
-            status.on_chain_multiaddrs = on_chain;
-            let done = status.on_chain_multiaddrs == wanted;
-            let (s, reason) = if done { ("True", "OnChain") } else { ("False", "Publishing") };
-            let message = format!("on chain: [{}]", status.on_chain_multiaddrs.join(", "));
-            set_condition(&mut status.conditions, "AddressesPublished", s, reason, message, generation, now());
-            done
-        }
-    };
-    let (s, reason, message) = if published {
-        // The daemon's readiness joins this once `sealstack-miner run` exists; RuntimeReady reports it now.
-        ("True", "ActorReady", format!("miner actor {actor} is on chain with its addresses"))
-    } else {
-        ("False", "AddressesPending", "the announce addresses are not on chain yet".to_string())
-    };
-    set_condition(&mut status.conditions, "Ready", s, reason, message, generation, now());
-    write_status(&ctx, &miner, &previous, status).await?;
-    Ok(Action::requeue(if published { WHEN_SETTLED } else { WHILE_WAITING }))
+        };
+        // Read back what the chain holds now (only after sending something).
+        let info = node.api().state_miner_info(LotusJson(actor), TipSetKey::head()).await.map_err(node.err())?;
+        on_chain = info.multiaddrs().iter().map(|m| m.to_string()).collect();
+    }
+    let done = on_chain == wanted;
+    let message = format!("on chain: [{}]", on_chain.join(", "));
+    progress.status.on_chain_multiaddrs = on_chain;
+    let (s, reason) = if done { (TRUE, "OnChain") } else { (FALSE, "Publishing") };
+    progress.condition(ADDRESSES_PUBLISHED, (s, reason.into(), message));
+    Ok(done)
 }
 
 /// The node of the runtime pod, for NodePort announcements.
@@ -234,10 +300,10 @@ async fn runtime_node(ctx: &Context, miner: &Miner, namespace: &str) -> Result<O
     Ok(nodes.get_opt(&node_name).await?)
 }
 
-/// The creation record as stored now (after the journal's writes).
-async fn miner_creation(ctx: &Context, miner: &Miner) -> Option<sealstack_crds::miner::MinerCreation> {
-    let api: Api<Miner> = Api::namespaced(ctx.client.clone(), miner.meta().namespace.as_deref()?);
-    api.get_status(&miner.name_any()).await.ok()?.status?.creation
+/// The Miner's status as stored now (after the journal's writes).
+async fn stored_status(ctx: &Context, miner: &Miner) -> Result<MinerStatus> {
+    let api: Api<Miner> = Api::namespaced(ctx.client.clone(), miner.meta().namespace.as_deref().unwrap_or_default());
+    Ok(api.get_status(&miner.name_any()).await?.status.unwrap_or_default())
 }
 
 /// Applies the status when it changed.
@@ -249,4 +315,159 @@ async fn write_status(ctx: &Context, miner: &Miner, previous: &MinerStatus, next
     let patch = serde_json::json!({"apiVersion": "sealstack.io/v1alpha1", "kind": "Miner", "status": next});
     api.patch_status(&miner.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch)).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use sealstack_crds::conditions::find_condition;
+    use sealstack_crds::miner::{MinerCreation, PushedMessage};
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::context::Settings;
+    use crate::metrics::Metrics;
+    use crate::testing::{self, Recorded};
+
+    const STATUS_PATH: &str = "/apis/sealstack.io/v1alpha1/namespaces/sp/miners/m1/status";
+
+    fn miner(status: Option<MinerStatus>) -> Miner {
+        let mut miner: Miner = serde_json::from_value(json!({
+            "apiVersion": "sealstack.io/v1alpha1", "kind": "Miner",
+            "metadata": {"name": "m1", "namespace": "sp", "uid": "uid-m1", "generation": 2},
+            "spec": {"fullNode": {"apiInfoSecretRef": {"name": "lotus"}}, "sectorSize": "2KiB",
+                     "paramCacheRef": {"name": "params"}, "storage": {"size": "1Gi"}},
+        }))
+        .unwrap();
+        miner.status = status;
+        miner
+    }
+
+    /// Answers a status patch with the Miner holding the patched status, and a status GET with `stored`.
+    fn api_server(miner: &Miner, stored: MinerStatus) -> impl Fn(&Recorded) -> (u16, Value) + Send + Sync + 'static {
+        let object = serde_json::to_value(miner).unwrap();
+        move |request| {
+            assert_eq!(request.path, STATUS_PATH, "only the Miner's status: {request:?}");
+            let mut reply = object.clone();
+            reply["status"] = match request.method {
+                http::Method::PATCH => request.body["status"].clone(),
+                _ => serde_json::to_value(&stored).unwrap(),
+            };
+            (200, reply)
+        }
+    }
+
+    fn context(client: kube::Client) -> Arc<Context> {
+        Context::new(client, Arc::new(Metrics::default()), Settings::default())
+    }
+
+    fn requests(requests: &testing::Requests) -> Vec<Recorded> {
+        requests.lock().unwrap().clone()
+    }
+
+    #[tokio::test]
+    async fn a_miner_waiting_for_its_param_cache_writes_its_status_once_then_nothing() {
+        let waiting = miner(None);
+        let (client, log) = testing::client(api_server(&waiting, MinerStatus::default()));
+        let ctx = context(client);
+        // What the watches hold: the ParamCache (not Ready), and the Secrets and Services made before.
+        let mut feeds = ctx.take_feeds();
+        feeds.caches.put(
+            serde_json::from_value(json!({"apiVersion": "sealstack.io/v1alpha1", "kind": "ParamCache",
+                "metadata": {"name": "params", "namespace": "sp"},
+                "spec": {"sectorSizes": ["2KiB"], "storage": {"size": "1Gi"}}}))
+            .unwrap(),
+        );
+        let (identity, peer_id) = build_identity_secret(&waiting);
+        feeds.owned_secrets.put(identity);
+        feeds.owned_secrets.put(build_api_secret(&waiting, "sp"));
+        feeds.services.put(build_p2p_service(&waiting));
+        feeds.services.put(build_api_service(&waiting));
+
+        let action = reconcile(Arc::new(waiting.clone()), ctx.clone()).await.unwrap();
+        assert_eq!(action, Action::requeue(WHILE_WAITING));
+        let made = std::mem::take(&mut *log.lock().unwrap());
+        assert_eq!(made.len(), 1, "one write, the status; everything else from the watches: {made:?}");
+        assert_eq!(made[0].method, http::Method::PATCH);
+        let status: MinerStatus = serde_json::from_value(made[0].body["status"].clone()).unwrap();
+        assert_eq!((status.observed_generation, status.peer_id.as_deref()), (Some(2), Some(peer_id.as_str())));
+        let params = find_condition(&status.conditions, PARAMS_READY).unwrap();
+        assert_eq!((params.status.as_str(), params.reason.as_str()), (FALSE, "WaitingForParamCache"));
+        let ready = find_condition(&status.conditions, READY).unwrap();
+        assert_eq!((ready.status.as_str(), ready.reason.as_str()), (FALSE, "WaitingForParamCache"));
+        assert!(ready.message.starts_with("not ready: ParamsReady (waiting for ParamCache params"), "{ready:?}");
+        assert!(find_condition(&status.conditions, ACTOR_CREATED).is_none(), "the chain was not reached");
+
+        // The next look at the unchanged world: no request at all.
+        let again = reconcile(Arc::new(miner(Some(status))), ctx).await.unwrap();
+        assert_eq!(again, Action::requeue(WHILE_WAITING));
+        assert!(requests(&log).is_empty(), "no request at rest: {:?}", requests(&log));
+    }
+
+    fn journaled() -> MinerStatus {
+        let pushed = PushedMessage { uuid: "u1".into(), cid: Some("bafy-create".into()) };
+        let creation = MinerCreation { messages: [("create-miner".to_string(), pushed)].into(), ..Default::default() };
+        MinerStatus { creation: Some(creation), ..Default::default() }
+    }
+
+    fn failed_creation(previous: &MinerStatus) -> Progress {
+        let mut progress = Progress::new(previous, Some(2));
+        progress.condition(PARAMS_READY, status::params_ready("params", true));
+        progress.journal_ahead = true;
+        let error = Error::InvalidSpec("the node refused".into());
+        let _ = progress.failed(ACTOR_CREATED, "CreationFailed", error);
+        progress
+    }
+
+    #[tokio::test]
+    async fn a_failed_chain_step_writes_the_status_with_the_journal_as_stored() {
+        let creating = miner(None);
+        let (client, made) = testing::client(api_server(&creating, journaled()));
+        let outcome = Err(Error::InvalidSpec("the step's error".into()));
+        let returned =
+            finish(&context(client), &creating, &MinerStatus::default(), failed_creation(&Default::default()), outcome)
+                .await;
+        assert!(matches!(returned, Err(Error::InvalidSpec(m)) if m == "the step's error"), "the step's own error");
+        let made = requests(&made);
+        let methods: Vec<_> = made.iter().map(|r| r.method.clone()).collect();
+        assert_eq!(methods, [http::Method::GET, http::Method::PATCH], "the journal read back, then the status");
+        let written: MinerStatus = serde_json::from_value(made[1].body["status"].clone()).unwrap();
+        assert_eq!(written.creation, journaled().creation, "the journal's record, not the older one");
+        let ready = find_condition(&written.conditions, READY).unwrap();
+        assert_eq!((ready.status.as_str(), ready.reason.as_str()), (FALSE, "CreationFailed"));
+    }
+
+    #[tokio::test]
+    async fn without_the_journal_read_back_the_status_is_not_written() {
+        let creating = miner(None);
+        let (client, made) = testing::client(|_| testing::failure());
+        let outcome = Err(Error::InvalidSpec("the step's error".into()));
+        let returned =
+            finish(&context(client), &creating, &MinerStatus::default(), failed_creation(&Default::default()), outcome)
+                .await;
+        assert!(matches!(returned, Err(Error::InvalidSpec(_))));
+        let methods: Vec<_> = requests(&made).iter().map(|r| r.method.clone()).collect();
+        assert_eq!(methods, [http::Method::GET], "no write that could undo the journal");
+    }
+
+    #[tokio::test]
+    async fn a_failed_status_write_fails_a_good_reconcile_and_keeps_a_failed_ones_error() {
+        let m = miner(None);
+        let seen = Arc::new(Mutex::new(0));
+        let counter = seen.clone();
+        let (client, _) = testing::client(move |_| {
+            *counter.lock().unwrap() += 1;
+            testing::failure()
+        });
+        let ctx = context(client);
+        let progress = Progress::new(&MinerStatus::default(), Some(2));
+        let good = finish(&ctx, &m, &MinerStatus::default(), progress, Ok(Action::requeue(WHEN_SETTLED))).await;
+        assert!(matches!(good, Err(Error::Kube(_))), "{good:?}");
+        let progress = Progress::new(&MinerStatus::default(), Some(2));
+        let outcome = Err(Error::MissingDependency { kind: "Secret", name: "lotus".into() });
+        let failed = finish(&ctx, &m, &MinerStatus::default(), progress, outcome).await;
+        assert!(matches!(failed, Err(Error::MissingDependency { .. })), "{failed:?}");
+        assert_eq!(*seen.lock().unwrap(), 2, "both tried to write");
+    }
 }
