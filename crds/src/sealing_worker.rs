@@ -41,8 +41,10 @@ pub struct SealingWorkerSpec {
     #[serde(default = "default_replicas")]
     #[schemars(range(min = 0, max = 1000))]
     pub replicas: i32,
-    /// Task types the workers accept.
+    /// Task types the workers accept (at least one sealing stage; a worker that seals also finalizes its
+    /// sectors, handing their files to the runtime, as Lotus's FIN task).
     #[schemars(length(min = 1, max = 7))]
+    #[x_kube(validation = Rule::new("self.exists(t, !(t in ['WindowPoSt', 'WinningPoSt']))").message("tasks needs a sealing stage (AddPiece, PreCommit1, PreCommit2, Commit1 or Commit2): the miner runtime computes WindowPoSt and WinningPoSt itself today"))]
     #[schemars(extend("x-kubernetes-list-type" = "set"))]
     pub tasks: Vec<TaskType>,
     /// GPUs per pod.
@@ -77,9 +79,11 @@ pub enum TaskType {
     Commit1,
     /// Groth16 seal proof (GPU).
     Commit2,
-    /// Window proof of spacetime (GPU).
+    /// Window proof of spacetime (GPU). Accepted for Lotus compatibility: the miner runtime computes its
+    /// WindowPoSts itself today, so workers are handed none.
     WindowPoSt,
-    /// Winning proof of spacetime (GPU).
+    /// Winning proof of spacetime (GPU). Accepted for Lotus compatibility: the devnet mines no blocks, and the
+    /// runtime hands workers none.
     WinningPoSt,
 }
 
@@ -94,6 +98,11 @@ impl TaskType {
         Self::WindowPoSt,
         Self::WinningPoSt,
     ];
+
+    /// Whether workers run it today: the sealing stages; the PoSts are the miner runtime's.
+    pub const fn runs_on_workers(self) -> bool {
+        !matches!(self, Self::WindowPoSt | Self::WinningPoSt)
+    }
 
     /// Whether the task can use a GPU.
     pub const fn uses_gpu(self) -> bool {

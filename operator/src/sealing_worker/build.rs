@@ -12,6 +12,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use kube::ResourceExt;
 use sealstack_crds::SealingWorker;
+use sealstack_crds::sealing_worker::TaskType;
 
 use crate::labels::{MINER_LABEL, SEALING_WORKER_LABEL, child_labels, owner_reference};
 use crate::param_cache::build::PARAMS_MOUNT;
@@ -64,12 +65,23 @@ fn resources(worker: &SealingWorker) -> Option<ResourceRequirements> {
     resources
 }
 
+/// The `--tasks` of `sealstack-miner worker`: the spec's sealing stages, and `Finalize` with them (the worker
+/// holding a sealed sector's files hands them to the runtime). The PoSts are left out: the runtime computes
+/// them itself (the CRD refuses a pool with nothing else).
+pub fn worker_tasks(tasks: &[TaskType]) -> Vec<&'static str> {
+    let mut kinds: Vec<&str> = tasks.iter().filter(|t| t.runs_on_workers()).map(|t| t.as_str()).collect();
+    if !kinds.is_empty() {
+        kinds.push("Finalize");
+    }
+    kinds
+}
+
 /// The StatefulSet of worker pods.
 pub fn build_stateful_set(worker: &SealingWorker, inputs: &WorkerInputs) -> StatefulSet {
     let spec = &worker.spec;
     let mut labels = child_labels("sealing-worker", SEALING_WORKER_LABEL, &worker.name_any());
     labels.insert(MINER_LABEL.to_owned(), spec.miner_ref.name.clone());
-    let tasks: Vec<&str> = spec.tasks.iter().map(|t| t.as_str()).collect();
+    let tasks = worker_tasks(&spec.tasks);
     let env = vec![
         EnvVar {
             name: MINER_API_INFO_KEY.to_owned(),
@@ -229,7 +241,7 @@ mod tests {
         assert_eq!(resources.requests.as_ref().unwrap()["memory"].0, "16Gi");
         assert_eq!(pod.node_selector.unwrap()["nvidia.com/gpu.present"], "true");
         assert_eq!(pod.tolerations.unwrap()[0].key.as_deref(), Some("nvidia.com/gpu"));
-        assert_eq!(container.args.as_ref().unwrap()[..3], ["worker", "--tasks", "PreCommit2,Commit2"]);
+        assert_eq!(container.args.as_ref().unwrap()[..3], ["worker", "--tasks", "PreCommit2,Commit2,Finalize"]);
         let params = &pod.volumes.as_ref().unwrap()[0];
         assert_eq!(params.persistent_volume_claim.as_ref().unwrap().read_only, Some(true), "params are read-only");
         let api = &container.env.as_ref().unwrap()[0];
@@ -286,5 +298,16 @@ mod tests {
         assert_eq!(template.spec.as_ref().unwrap().storage_class_name.as_deref(), Some("nvme"));
         assert!(pod(&set).volumes.unwrap().iter().all(|v| v.name != "scratch"));
         assert_eq!(selector_string(&w), "sealstack.io/sealing-worker=gpu-pool");
+    }
+
+    #[test]
+    fn workers_get_the_sealing_stages_and_finalize_but_no_post() {
+        use TaskType::*;
+        assert_eq!(worker_tasks(&[PreCommit2, Commit2, WindowPoSt]), ["PreCommit2", "Commit2", "Finalize"]);
+        assert_eq!(
+            worker_tasks(&TaskType::ALL),
+            ["AddPiece", "PreCommit1", "PreCommit2", "Commit1", "Commit2", "Finalize"]
+        );
+        assert!(worker_tasks(&[WindowPoSt, WinningPoSt]).is_empty(), "refused by the CRD; never `all` by omission");
     }
 }
