@@ -56,14 +56,16 @@ pub fn build_claim(cache: &ParamCache) -> Option<PersistentVolumeClaim> {
     })
 }
 
-/// The fetch Job's name: `<name>-fetch-<hash of what it fetches>`, so that a spec change (a new sector size,
-/// another gateway or manifest) starts a new Job, which finds the files already there and fetches the rest.
+/// The fetch Job's name: `<name>-fetch-<hash of what it fetches and how its pod runs>`, so that a spec change
+/// (a new sector size, another gateway or manifest, another image, resources or placement: a Job's pod template
+/// cannot be changed) starts a new Job, which finds the files already there and fetches the rest.
 pub fn fetch_job_name(cache: &ParamCache, inputs: &FetchInputs) -> String {
     let mut hasher = Sha256::new();
     for arg in fetch_args(cache, inputs) {
         hasher.update(arg.as_bytes());
         hasher.update([0]);
     }
+    hasher.update(serde_json::to_vec(&cache.spec.fetch).unwrap_or_default());
     let hash: String = hasher.finalize().iter().take(4).map(|b| format!("{b:02x}")).collect();
     // Job names become pod name prefixes and label values: keep them within 63 characters.
     let name = cache.name_any();
@@ -279,7 +281,7 @@ mod tests {
     }
 
     #[test]
-    fn the_job_name_changes_with_what_it_fetches_only() {
+    fn the_job_name_changes_with_what_it_fetches_and_how_its_pod_runs() {
         let base = cache(json!({"sectorSizes": ["2KiB"], "storage": {"size": "5Gi"}}));
         let name = fetch_job_name(&base, &inputs());
         assert!(name.starts_with("params-fetch-") && name.len() == "params-fetch-".len() + 8, "{name}");
@@ -290,5 +292,8 @@ mod tests {
         let mut long = base.clone();
         long.metadata.name = Some("p".repeat(80));
         assert!(fetch_job_name(&long, &inputs()).len() <= 63);
+        let mut placed = base.clone();
+        placed.spec.fetch.placement.node_selector.insert("disk".into(), "nvme".into());
+        assert_ne!(fetch_job_name(&placed, &inputs()), name, "a new pod template needs a new Job");
     }
 }
