@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Namespace, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
@@ -152,6 +153,9 @@ async fn helm_install_upgrade_and_uninstall_leave_only_the_crds() {
     let deployment = deployments.get(&operator).await.unwrap();
     assert_eq!(deployment.spec.unwrap().replicas, Some(1));
     assert!(roles.get_opt(&operator).await.unwrap().is_some());
+    // The leader-election Lease is the chart's, so that uninstall removes it.
+    let leases: Api<Lease> = Api::namespaced(cluster.client(), ns.name());
+    assert!(leases.get_opt(&operator).await.unwrap().is_some());
 
     // Changed values: two replicas (leader election is on by default) and a PodDisruptionBudget.
     helm(&[
@@ -175,6 +179,7 @@ async fn helm_install_upgrade_and_uninstall_leave_only_the_crds() {
     assert!(budgets.get_opt(&operator).await.unwrap().is_none());
     assert!(roles.get_opt(&operator).await.unwrap().is_none());
     assert!(bindings.get_opt(&operator).await.unwrap().is_none());
+    assert!(leases.get_opt(&operator).await.unwrap().is_none());
     let left = Api::<ServiceAccount>::namespaced(cluster.client(), ns.name())
         .list(&ListParams::default().labels("app.kubernetes.io/instance=sealstack"))
         .await
