@@ -17,7 +17,8 @@
 # CA certificates, /etc/passwd with the non-root user 65532, and the Dockerfile's entrypoint,
 # cmd, env, user and ports. The Dockerfile stays the way to build images for real registries.
 # Archives (OCI layout tars) are cached in ~/.cache/sealstack/images, keyed by their inputs.
-# Prints one line per image: <name> <archive>. Needs umoci (installed with apt-get if missing)
+# Prints one line per image: <name> <archive> <name with a content tag>; an imported image gets
+# both tags. Needs umoci (installed with apt-get if missing)
 # and, to import, the node's containerd (up.sh starts it).
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -159,9 +160,12 @@ build_image() {
   if ((import)); then
     [[ -S $CTRD_SOCK ]] || die "images.sh: no containerd at $CTRD_SOCK (start the cluster with the real node: up.sh)"
     ctr --address "$CTRD_SOCK" -n k8s.io images import --base-name "docker.io/sealstack/$name" "$archive" >/dev/null
-    log "imported docker.io/sealstack/$name:$TAG"
+    # Also under a tag naming the content, for deployments that must roll when the image changes.
+    ctr --address "$CTRD_SOCK" -n k8s.io images tag --force "docker.io/sealstack/$name:$TAG" \
+      "docker.io/sealstack/$name:$TAG-$key" >/dev/null
+    log "imported docker.io/sealstack/$name:$TAG (and :$TAG-$key)"
   fi
-  echo "sealstack/$name:$TAG $archive"
+  echo "sealstack/$name:$TAG $archive sealstack/$name:$TAG-$key"
 }
 
 for n in "${names[@]}"; do build_image "$n"; done

@@ -13,7 +13,8 @@
 # Everything lives under $SEALSTACK_CLUSTER_DIR/node (containerd root/state/socket, kubelet root
 # dir, pod logs, CNI config and IPAM state); nothing touches a system containerd or kubelet.
 # The node is tainted sealstack.io/real-node=true:NoSchedule and labelled
-# sealstack.io/real-node=true: pods for it need the toleration and the nodeSelector.
+# sealstack.io/real-node=true: pods for it need the toleration and the nodeSelector. Its storage:
+# the class sealstack-local and local volumes (volumes.sh).
 # Needs root (mounts, network namespaces, cgroups).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -368,6 +369,7 @@ up() {
     component_alive kubelet && component_alive coredns && kc get node "$NODE_NAME" >/dev/null 2>&1 &&
     { component_alive kube-proxy || [[ -n $(other_kube_proxies) ]]; }; then
     log "reusing the running real node $NODE_NAME"
+    "$E2E_CLUSTER_HERE/volumes.sh"
     return 0
   fi
   local why
@@ -422,6 +424,7 @@ up() {
   fi
   wait_kube_proxy
   wait_coredns
+  "$E2E_CLUSTER_HERE/volumes.sh"
   log "real node $NODE_NAME Ready (kubelet v$KUBE_VERSION, containerd $(containerd --version | awk '{print $3}'))"
 }
 
