@@ -1,61 +1,57 @@
 #!/usr/bin/env bash
-# The main job on the embedded default: a local cluster, the devnet, the operator and a sample Miner going
-# Ready. README.md's first command. It runs every stage that exists today and names the ones still missing.
+# The main job on the embedded default, README.md's first command: a local Kubernetes cluster with a real node,
+# the devnet as a pod, the operator installed with its Helm chart, and the samples (a ParamCache, a Miner and a
+# SealingWorker) applied, until the Miner is Ready and its 2KiB committed-capacity sector, sealed by a worker pod
+# with real proofs, is Proving on the devnet. Prints what happens, then how to look at it with kubectl.
+# The cluster keeps running afterwards (stop it with e2e/cluster/down.sh); running the script again reuses it.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
-step "build the operator, the miner runtime and the devnet" cargo build -p sealstack-operator -p sealstack-miner -p sealstack-devnet
-step "CRD YAML is current" cargo crdgen --check
+K8S="$(k8s_bin)"
+export SEALSTACK_REAL_NODE=1
+KUBECONFIG="$(e2e/cluster/up.sh | tail -n 1)"
+export KUBECONFIG
+PARAMS="$(scripts/params.sh 2KiB | tail -n 1)"
+source e2e/demo/lib.sh
 
-bin="$(e2e/cluster/build.sh | tail -n 1)"
-kubeconfig="$(e2e/cluster/up.sh | tail -n 1)"
-kubectl() { "$bin/kubectl" --kubeconfig "$kubeconfig" "$@"; }
-step "install the CRDs" kubectl apply --server-side -f manifests/crds.yaml
-step "wait for the CRDs to be Established" kubectl wait --for condition=Established --timeout=60s \
-  crd/paramcaches.sealstack.io crd/miners.sealstack.io crd/sealingworkers.sealstack.io
+step "build the images (operator, miner runtime, devnet) and import them into the node" demo_images
+step "local volumes on the real node, as the default storage class" demo_storage
+step "install the CRDs (Helm installs them only once; this keeps them current)" \
+  k apply --server-side --force-conflicts -f manifests/crds.yaml
+step "start the devnet as a pod" demo_devnet
+echo "    the devnet's chain head: epoch $(devnet_call ChainHead | jq -r '.Height')"
+step "start the parameter gateway" demo_gateway
+step "helm install the operator into $OPERATOR_NS" demo_install_chart
+step "apply manifests/samples/ into $DEMO_NS" demo_apply_samples
 
-echo "==> start the devnet (a local process; its chain lives in $SEALSTACK_CACHE/demo-devnet)"
-devnet_log="$SEALSTACK_CACHE/demo-devnet.log"
-"$CARGO_TARGET_DIR/debug/sealstack-devnet" run --repo "$SEALSTACK_CACHE/demo-devnet" --listen 127.0.0.1:38234 \
-  >"$devnet_log" 2>&1 &
-devnet=$!
-trap 'kill $devnet 2>/dev/null || true' EXIT
-for _ in $(seq 1 30); do
-  grep -q '^FULLNODE_API_INFO=' "$devnet_log" && break
-  sleep 1
+say "ParamCache devnet-params: a Job fetches the 2KiB parameters from the gateway and checks their digests"
+step "ParamCache Ready" demo_wait 600 "ParamCache devnet-params Ready" is_true paramcache devnet-params Ready
+say "Miner $MINER: CreateMiner through the devnet, then the runtime pod, then the multiaddrs on chain"
+step "Miner actor created" demo_wait 300 "Miner ActorCreated" is_true miner "$MINER" ActorCreated
+echo "    actor $(kd get miner "$MINER" -o jsonpath='{.status.actorAddress}')," \
+  "CreateMiner $(kd get miner "$MINER" -o jsonpath='{.status.creation.messages.create-miner.cid}')"
+step "Miner Ready" demo_wait 600 "Miner Ready" is_true miner "$MINER" Ready
+echo "    on-chain multiaddrs: $(kd get miner "$MINER" -o jsonpath='{.status.onChainMultiaddrs}')"
+say "sector 0: pledged by the runtime, sealed by the worker pod, PreCommit and ProveCommit on the devnet"
+last=""
+deadline=$((SECONDS + 1200))
+until [[ $last == Proving ]]; do
+  state=$(sector_state 0 || true)
+  [[ -n $state && $state != "$last" ]] && echo "    sector 0: $state" && last=$state
+  ((SECONDS < deadline)) || { echo "sector 0 not Proving after 20 minutes (last: ${last:-none})" >&2; exit 1; }
+  sleep 3
 done
-api_info="$(grep -m1 '^FULLNODE_API_INFO=' "$devnet_log" | cut -d= -f2-)"
-[[ -n "$api_info" ]] || { echo "the devnet did not start: see $devnet_log" >&2; exit 1; }
-kubectl create secret generic devnet-api -n default --from-literal=FULLNODE_API_INFO="$api_info" \
-  --dry-run=client -o yaml | kubectl apply -f -
 
-echo "==> start the operator (a local process against the cluster)"
-log="$SEALSTACK_CACHE/demo-operator.log"
-KUBECONFIG="$kubeconfig" "$CARGO_TARGET_DIR/debug/sealstack-operator" run --metrics-addr 127.0.0.1:38090 \
-  --leader-lease sealstack-operator >"$log" 2>&1 &
-operator=$!
-trap 'kill $operator $devnet 2>/dev/null || true' EXIT
+demo_report
+cat <<EOF
 
-step "apply the samples" kubectl apply -n default -f manifests/samples/
-for _ in $(seq 1 30); do
-  kubectl get statefulset -n default devnet-gpu-worker >/dev/null 2>&1 && break
-  sleep 1
-done
-echo
-kubectl get sealstack -n default -o wide
-echo
-kubectl get pvc,jobs,statefulsets,services -n default
-echo
-echo "Miner conditions:"
-kubectl get miner devnet-miner -n default -o jsonpath='{range .status.conditions[*]}{"  "}{.type}={.status} ({.reason}): {.message}{"\n"}{end}'
-echo
-echo "ParamCache status:   kubectl --kubeconfig $kubeconfig get paramcache devnet-params -o yaml"
-echo "Operator metrics:    curl -s 127.0.0.1:38090/metrics (while this script runs); log: $log"
-echo "Stop the cluster:    e2e/cluster/down.sh"
-echo
-echo "Devnet log: $devnet_log (FULLNODE_API_INFO=$api_info)"
-echo
-echo "Not built yet, so the sample Miner waits for its ParamCache today (kwok nodes run no fetch Job):"
-printf '  - %s\n' "the miner daemon and workers (issue \"Miner runtime, part 2\")" \
-  "images and a real node to run the fetch Job and workers (issue \"Real pods\")"
+Look around (the cluster keeps running):
+  export KUBECONFIG=$KUBECONFIG
+  $K8S/kubectl get sealstack -A
+  $K8S/kubectl -n $DEMO_NS describe miner $MINER
+  $K8S/kubectl -n $DEMO_NS exec $RUNTIME_POD -- sealstack-miner sectors status 0
+  $K8S/kubectl -n $DEMO_NS logs -l app.kubernetes.io/component=sealing-worker --tail=20
+  $K8S/kubectl -n $OPERATOR_NS logs deploy/$RELEASE-operator --tail=20
+Stop everything: e2e/cluster/down.sh
+EOF

@@ -2,6 +2,7 @@
 # The cluster e2e suite in one command: build (or reuse) the components, start the local
 # cluster, run the sealstack-e2e tests with SEALSTACK_E2E=1, and always stop the cluster.
 #   e2e/cluster/test.sh [extra cargo test args, e.g. a test name filter]
+# Then, with the real node and no arguments, the main job's e2e test (e2e/demo/test.sh).
 # Env: SEALSTACK_E2E_KEEP=1 leaves the cluster running afterwards (reused by the next run);
 #      SEALSTACK_REAL_NODE=0 runs without the real node (its tests then skip), 1 requires it;
 #      CARGO_TARGET_DIR defaults to ~/.cache/sealstack/target.
@@ -37,3 +38,8 @@ fi
 
 cd "$ROOT"
 cargo test -p sealstack-e2e --tests "$@" -- --test-threads=4
+# The main job's e2e test (scripts/demo.sh with disruptions), on the real node, after the others: it makes the
+# node's storage class the default. Skipped with a test name filter.
+if [[ ${SEALSTACK_E2E_REAL_NODE:-0} == 1 && $# -eq 0 ]]; then
+  "$ROOT/e2e/demo/test.sh"
+fi

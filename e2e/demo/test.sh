@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# The e2e test of the main job (scripts/demo.sh) on the local cluster's real node, with disruptions:
+#   1. the samples go to a Ready Miner whose 2KiB CC sector, sealed by a worker pod, is Proving on the devnet;
+#   2. the operator pod is deleted while it creates the miner actor: exactly one actor is made;
+#   3. the worker pod is deleted while it seals: the task's lease runs out, the sector is sealed all the same,
+#      and no chain message is sent twice;
+#   4. `helm upgrade` with changed values rolls the operator and changes nothing on chain;
+#   5. deleting the samples and `helm uninstall` leave no object behind but the claims that hold data.
+# Needs a running cluster with the real node: e2e/cluster/test.sh runs it after the cargo e2e tests
+# (SEALSTACK_KUBECONFIG and SEALSTACK_K8S_BIN set), or by hand: `e2e/cluster/up.sh` then this script.
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+source "$HERE/../../scripts/lib.sh"
+cd "$REPO_ROOT"
+
+K8S=${SEALSTACK_K8S_BIN:-$(k8s_bin)}
+KUBECONFIG=${SEALSTACK_KUBECONFIG:-$(e2e/cluster/up.sh | tail -n 1)}
+export KUBECONFIG
+PARAMS=${SEALSTACK_GENERATED_PARAMS:-$(scripts/params.sh 2KiB | tail -n 1)}
+source e2e/demo/lib.sh
+
+assert() { # assert WHAT CONDITION-COMMAND...
+  local what=$1; shift
+  if "$@"; then echo "ok    $what"; else fail "$what"; fi
+}
+jsonpath() { kd get "$1" "$2" -o jsonpath="$3"; }
+
+# A world from an earlier run (a kept cluster) goes first: one operator per cluster.
+if helm_ status "$RELEASE" -n "$OPERATOR_NS" >/dev/null 2>&1; then
+  k delete -n "$DEMO_NS" --ignore-not-found --wait=true sealingworkers,miners,paramcaches --all >/dev/null || true
+  helm_ uninstall "$RELEASE" -n "$OPERATOR_NS" --wait >/dev/null
+fi
+k delete namespace "$DEMO_NS" --ignore-not-found --wait=true --timeout=120s >/dev/null
+
+step "images" demo_images >/dev/null
+step "storage" demo_storage
+step "CRDs" k apply --server-side --force-conflicts -f manifests/crds.yaml >/dev/null
+step "devnet pod" demo_devnet
+step "parameter gateway" demo_gateway
+step "helm install" demo_install_chart
+step "samples" demo_apply_samples
+
+# --- the ParamCache: fetched by its Job through the gateway and verified ---
+step "ParamCache Ready" demo_wait 600 "ParamCache Ready" is_true paramcache devnet-params Ready
+assert "the fetch Job succeeded" \
+  test "$(kd get jobs -l app.kubernetes.io/component=param-fetch -o jsonpath='{.items[0].status.succeeded}')" = 1
+
+# --- 2: the operator pod deleted mid-creation ---
+creation_started() { [[ -n $(jsonpath miner "$MINER" '{.status.creation.messages}') ]]; }
+step "the operator starts creating the actor" demo_wait 300 "a creation message recorded" creation_started
+old_pod=$(k get pods -n "$OPERATOR_NS" -l app.kubernetes.io/component=operator -o jsonpath='{.items[0].metadata.name}')
+echo "    deleting the operator pod $old_pod; recorded so far: $(jsonpath miner "$MINER" '{.status.creation.messages}')"
+k delete pod -n "$OPERATOR_NS" "$old_pod" --wait=false >/dev/null
+step "ActorCreated after the restart" demo_wait 300 "ActorCreated" is_true miner "$MINER" ActorCreated
+actor=$(jsonpath miner "$MINER" '{.status.actorAddress}')
+owner=$(jsonpath miner "$MINER" '{.status.ownerAddress}')
+assert "a new operator pod took over" \
+  test -z "$(k get pods -n "$OPERATOR_NS" -o name | grep -x "pod/$old_pod")"
+assert "the devnet holds exactly one miner actor, $actor" test "$(devnet_call StateListMiners '[null]')" = "[\"$actor\"]"
+owner_nonce=$(devnet_call MpoolGetNonce "[\"$owner\"]")
+assert "the owner sent exactly two messages (fund-worker, CreateMiner)" test "$owner_nonce" = 2
+
+# --- 3: the worker pod deleted mid-seal ---
+sealing() { [[ $(sector_state 0) =~ ^(PreCommit1|PreCommit2|Committing)$ ]]; }
+step "the worker seals sector 0" demo_wait 600 "sector 0 in PreCommit1, PreCommit2 or Committing" sealing
+worker_pod=$(kd get pods -l app.kubernetes.io/component=sealing-worker -o jsonpath='{.items[0].metadata.name}')
+echo "    deleting the worker pod $worker_pod with sector 0 in $(sector_state 0)"
+kd delete pod "$worker_pod" --grace-period=0 --force >/dev/null 2>&1
+step "Miner Ready" demo_wait 600 "Miner Ready" is_true miner "$MINER" Ready
+step "sector 0 Proving" demo_wait 1200 "sector 0 Proving" is_proving 0
+runtime_ip=$(kd get pod "$RUNTIME_POD" -o jsonpath='{.status.podIP}')
+metrics=$(curl -sf "http://$runtime_ip:9100/metrics")
+assert "the killed worker's task lease expired and the task was handed out again" \
+  grep -qE '^sealstack_miner_tasks_total\{[^}]*outcome="expired"[^}]*\} [1-9]' <<<"$metrics"
+for s in pre-commit prove-commit; do
+  landed=$(grep -E "^sealstack_miner_chain_messages_total\{[^}]*method=\"$s\"[^}]*outcome=\"ok\"" <<<"$metrics" |
+    awk '{s += $2} END {print s + 0}')
+  assert "one $s message landed ($landed)" test "$landed" = 1
+done
+power=$(devnet_call StateMinerPower "[\"$actor\",null]" | jq -r '.MinerPower.RawBytePower')
+assert "the devnet counts the sector's 2048 bytes of power ($power)" test "$power" = 2048
+
+# --- the addresses on chain: the p2p NodePort on the runtime pod's node ---
+node_ip=$(kd get pod "$RUNTIME_POD" -o jsonpath='{.status.hostIP}')
+node_port=$(kd get service "$MINER-p2p" -o jsonpath='{.spec.ports[0].nodePort}')
+on_chain=$(devnet_call StateMinerInfo "[\"$actor\",null]" | jq -c '.Multiaddrs')
+assert "the status shows what the devnet has: $on_chain" \
+  test "$(jsonpath miner "$MINER" '{.status.onChainMultiaddrs}')" = "$on_chain"
+multiaddrs=$(jsonpath miner "$MINER" '{.status.onChainMultiaddrs[*]}')
+assert "the on-chain multiaddr is the NodePort /ip4/$node_ip/tcp/$node_port" \
+  test "$multiaddrs" = "/ip4/$node_ip/tcp/$node_port"
+
+# --- 4: helm upgrade with changed values ---
+step "helm upgrade (log level, resources)" demo_install_chart --reuse-values \
+  --set logLevel=debug --set resources.requests.cpu=60m
+assert "the operator runs with the new values" test "$(k get deployment -n "$OPERATOR_NS" "$RELEASE-operator" \
+  -o jsonpath='{.spec.template.spec.containers[0].resources.requests.cpu}')" = 60m
+step "Miner Ready after the upgrade" demo_wait 120 "Miner Ready" is_true miner "$MINER" Ready
+sleep 10
+assert "no new message from the owner after the upgrade" \
+  test "$(devnet_call MpoolGetNonce "[\"$owner\"]")" = "$owner_nonce"
+assert "still one miner actor" test "$(devnet_call StateListMiners '[null]')" = "[\"$actor\"]"
+assert "sector 0 still Proving" is_proving 0
+
+demo_report >/dev/null
+
+# --- 5: the samples deleted, the chart uninstalled ---
+step "delete the samples" kd delete -f manifests/samples/ --wait=true --timeout=180s
+step "helm uninstall" helm_ uninstall "$RELEASE" -n "$OPERATOR_NS" --wait
+left=$(k get all,secrets,configmaps,jobs,leases,serviceaccounts,roles,rolebindings -n "$OPERATOR_NS" -o name 2>/dev/null |
+  grep -v -e '^configmap/kube-root-ca.crt$' -e '^serviceaccount/default$' || true)
+assert "nothing of the operator left in $OPERATOR_NS${left:+: $left}" test -z "$left"
+left=$(k get clusterroles,clusterrolebindings -o name | grep -i sealstack || true)
+assert "no ClusterRole or binding left${left:+: $left}" test -z "$left"
+made_by_operator() {
+  k get all,secrets,configmaps,jobs,pvc -n "$DEMO_NS" -l app.kubernetes.io/managed-by=sealstack-operator -o name
+}
+demo_wait 120 "the operator's objects garbage-collected" \
+  bash -c "! '$K8S/kubectl' get all,secrets,configmaps,jobs -n '$DEMO_NS' \
+    -l app.kubernetes.io/managed-by=sealstack-operator -o name | grep -q ."
+left=$(made_by_operator | grep -v '^persistentvolumeclaim/' || true)
+assert "only claims are left of what the operator made${left:+: $left}" test -z "$left"
+kept=$(kd get pvc -o name | sort | paste -sd' ')
+assert "the claims holding data are kept: $kept" \
+  test "$kept" = "persistentvolumeclaim/devnet-chain persistentvolumeclaim/devnet-params-params persistentvolumeclaim/storage-$MINER-runtime-0"
+assert "the CRDs stay" k get crd miners.sealstack.io
+
+k delete namespace "$DEMO_NS" --wait=true --timeout=180s >/dev/null
+# The storage class back to non-default, the released volumes wiped.
+e2e/cluster/volumes.sh >/dev/null
+echo "demo e2e: all checks passed"
