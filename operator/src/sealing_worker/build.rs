@@ -102,6 +102,13 @@ pub fn build_stateful_set(worker: &SealingWorker, inputs: &WorkerInputs) -> Stat
         },
         EnvVar { name: "SEALSTACK_LOG_FORMAT".to_owned(), value: Some("json".to_owned()), ..EnvVar::default() },
     ];
+    // The root filesystem is read-only: what the proofs libraries write beside the sector files goes to scratch
+    // too (the SDR parent cache PreCommit1 makes, and under HOME the GPU kernels rust-gpu-tools compiles on
+    // first use, minutes for an OpenCL build); both create their folders.
+    let mut env = env;
+    for (name, dir) in [("FIL_PROOFS_PARENT_CACHE", "filecoin-parents"), ("HOME", "home")] {
+        env.push(EnvVar { name: name.to_owned(), value: Some(format!("{SCRATCH_MOUNT}/{dir}")), ..EnvVar::default() });
+    }
     let mut volumes = vec![Volume {
         name: "params".to_owned(),
         persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
@@ -289,6 +296,13 @@ mod tests {
         let set = build_stateful_set(&w, &inputs(true));
         let scratch = pod(&set).volumes.unwrap().into_iter().find(|v| v.name == "scratch").unwrap();
         assert_eq!(scratch.empty_dir.unwrap().size_limit.unwrap().0, "100Gi");
+        let env = pod(&set).containers[0].env.clone().unwrap();
+        let parents = env.iter().find(|e| e.name == "FIL_PROOFS_PARENT_CACHE").unwrap();
+        assert_eq!(
+            parents.value.as_deref(),
+            Some("/var/lib/sealstack/scratch/filecoin-parents"),
+            "not the read-only root"
+        );
         assert!(set.spec.unwrap().volume_claim_templates.is_none());
 
         let w = worker(json!({"minerRef": {"name": "m1"}, "tasks": ["PreCommit1"],
