@@ -105,7 +105,8 @@ EOF
   local info=""
   demo_wait 60 "the devnet's FULLNODE_API_INFO in its log" \
     bash -c "'$K8S/kubectl' -n '$DEMO_NS' logs deployment/devnet | grep -q '^FULLNODE_API_INFO='" || return 1
-  info=$(kd logs deployment/devnet | grep -m1 '^FULLNODE_API_INFO=' | cut -d= -f2-)
+  # (awk reads the whole log: a reader that stops early would fail the pipeline with SIGPIPE.)
+  info=$(kd logs deployment/devnet | awk '/^FULLNODE_API_INFO=/ && !seen {seen = 1; sub(/^[^=]*=/, ""); print}')
   DEVNET_TOKEN=${info%%:*}
   kd create secret generic devnet-api \
     --from-literal=FULLNODE_API_INFO="$DEVNET_TOKEN:/dns/devnet.$DEMO_NS.svc/tcp/1234/http" \

@@ -24,6 +24,8 @@ assert() { # assert WHAT CONDITION-COMMAND...
   if "$@"; then echo "ok    $what"; else fail "$what"; fi
 }
 jsonpath() { kd get "$1" "$2" -o jsonpath="$3"; }
+# The devnet's miner actors as ID numbers (it prints testnet `t0` addresses, the operator's status `f0` ones).
+miner_ids() { devnet_call StateListMiners '[null]' | jq -c 'map(.[2:])'; }
 
 # A world from an earlier run (a kept cluster) goes first: one operator per cluster.
 if helm_ status "$RELEASE" -n "$OPERATOR_NS" >/dev/null 2>&1; then
@@ -39,6 +41,15 @@ step "devnet pod" demo_devnet
 step "parameter gateway" demo_gateway
 step "helm install" demo_install_chart
 step "samples" demo_apply_samples
+# A second ParamCache whose manifest names a digest that the gateway's file does not have (as a corrupt file on
+# the gateway would): checked at the end, it must fail and never go Ready.
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+jq '(keys | map(select(endswith(".vk"))) | .[0]) as $vk | .[$vk].digest = "00000000000000000000000000000000"' \
+  "$PARAMS/parameters.json" >"$work/parameters.json"
+kd create configmap corrupt-params --from-file=parameters.json="$work/parameters.json" \
+  --from-file=srs-inner-product.json="$PARAMS/srs-inner-product.json" >/dev/null
+sed 's/name: devnet-params$/name: corrupt-params/' manifests/samples/paramcache.yaml | kd apply -f - >/dev/null
 
 # --- the ParamCache: fetched by its Job through the gateway and verified ---
 step "ParamCache Ready" demo_wait 600 "ParamCache Ready" is_true paramcache devnet-params Ready
@@ -50,13 +61,19 @@ creation_started() { [[ -n $(jsonpath miner "$MINER" '{.status.creation.messages
 step "the operator starts creating the actor" demo_wait 300 "a creation message recorded" creation_started
 old_pod=$(k get pods -n "$OPERATOR_NS" -l app.kubernetes.io/component=operator -o jsonpath='{.items[0].metadata.name}')
 echo "    deleting the operator pod $old_pod; recorded so far: $(jsonpath miner "$MINER" '{.status.creation.messages}')"
-k delete pod -n "$OPERATOR_NS" "$old_pod" --wait=false >/dev/null
+# Killed at once (no grace period to finish in): the new pod waits for the Lease to expire, then resumes.
+k delete pod -n "$OPERATOR_NS" "$old_pod" --grace-period=0 --force >/dev/null 2>&1
+new_leader() {
+  local pod
+  pod=$(k get pods -n "$OPERATOR_NS" -l app.kubernetes.io/component=operator \
+    --field-selector=status.phase=Running -o jsonpath='{.items[0].metadata.name}')
+  [[ -n $pod && $pod != "$old_pod" ]] && k logs -n "$OPERATOR_NS" "$pod" | grep 'leading' >/dev/null
+}
+step "a new operator pod leads" demo_wait 180 "a new operator pod holding the Lease" new_leader
 step "ActorCreated after the restart" demo_wait 300 "ActorCreated" is_true miner "$MINER" ActorCreated
 actor=$(jsonpath miner "$MINER" '{.status.actorAddress}')
 owner=$(jsonpath miner "$MINER" '{.status.ownerAddress}')
-assert "a new operator pod took over" \
-  test -z "$(k get pods -n "$OPERATOR_NS" -o name | grep -x "pod/$old_pod")"
-assert "the devnet holds exactly one miner actor, $actor" test "$(devnet_call StateListMiners '[null]')" = "[\"$actor\"]"
+assert "the devnet holds exactly one miner actor, $actor" test "$(miner_ids)" = "[\"${actor:2}\"]"
 owner_nonce=$(devnet_call MpoolGetNonce "[\"$owner\"]")
 assert "the owner sent exactly two messages (fund-worker, CreateMiner)" test "$owner_nonce" = 2
 
@@ -70,8 +87,11 @@ step "Miner Ready" demo_wait 600 "Miner Ready" is_true miner "$MINER" Ready
 step "sector 0 Proving" demo_wait 1200 "sector 0 Proving" is_proving 0
 runtime_ip=$(kd get pod "$RUNTIME_POD" -o jsonpath='{.status.podIP}')
 metrics=$(curl -sf "http://$runtime_ip:9100/metrics")
-assert "the killed worker's task lease expired and the task was handed out again" \
-  grep -qE '^sealstack_miner_tasks_total\{[^}]*outcome="expired"[^}]*\} [1-9]' <<<"$metrics"
+# The lost worker's files were on its scratch: the runtime handed its task out again (lease expired) or rebuilt
+# the sector's files from AddPiece (holder gone); either way more tasks were handed out than the six stages.
+handed=$(kd exec "$RUNTIME_POD" -c miner -- sealstack-miner sectors status 0 | grep -c 'handed to worker')
+assert "sector 0's work lost with the worker was handed out again ($handed hand-outs for 6 stages)" \
+  test "$handed" -gt 6
 for s in pre-commit prove-commit; do
   landed=$(grep -E "^sealstack_miner_chain_messages_total\{[^}]*method=\"$s\"[^}]*outcome=\"ok\"" <<<"$metrics" |
     awk '{s += $2} END {print s + 0}')
@@ -83,12 +103,16 @@ assert "the devnet counts the sector's 2048 bytes of power ($power)" test "$powe
 # --- the addresses on chain: the p2p NodePort on the runtime pod's node ---
 node_ip=$(kd get pod "$RUNTIME_POD" -o jsonpath='{.status.hostIP}')
 node_port=$(kd get service "$MINER-p2p" -o jsonpath='{.spec.ports[0].nodePort}')
-on_chain=$(devnet_call StateMinerInfo "[\"$actor\",null]" | jq -c '.Multiaddrs')
-assert "the status shows what the devnet has: $on_chain" \
-  test "$(jsonpath miner "$MINER" '{.status.onChainMultiaddrs}')" = "$on_chain"
-multiaddrs=$(jsonpath miner "$MINER" '{.status.onChainMultiaddrs[*]}')
-assert "the on-chain multiaddr is the NodePort /ip4/$node_ip/tcp/$node_port" \
-  test "$multiaddrs" = "/ip4/$node_ip/tcp/$node_port"
+# StateMinerInfo's Multiaddrs are the binary multiaddrs, base64 (Lotus's []byte): /ip4 (4) and /tcp (6) here.
+on_chain=$(devnet_call StateMinerInfo "[\"$actor\",null]" | jq -r '.Multiaddrs[]' | python3 -c '
+import base64, sys
+for line in sys.stdin:
+    b = base64.b64decode(line)
+    assert b[0] == 4 and b[5] == 6, b.hex()
+    print("/ip4/%d.%d.%d.%d/tcp/%d" % (*b[1:5], int.from_bytes(b[6:8], "big")))')
+assert "the devnet's multiaddr for $actor is the NodePort on the runtime's node: $on_chain" \
+  test "$on_chain" = "/ip4/$node_ip/tcp/$node_port"
+assert "the Miner's status shows it" test "$(jsonpath miner "$MINER" '{.status.onChainMultiaddrs[*]}')" = "$on_chain"
 
 # --- 4: helm upgrade with changed values ---
 step "helm upgrade (log level, resources)" demo_install_chart --reuse-values \
@@ -99,18 +123,37 @@ step "Miner Ready after the upgrade" demo_wait 120 "Miner Ready" is_true miner "
 sleep 10
 assert "no new message from the owner after the upgrade" \
   test "$(devnet_call MpoolGetNonce "[\"$owner\"]")" = "$owner_nonce"
-assert "still one miner actor" test "$(devnet_call StateListMiners '[null]')" = "[\"$actor\"]"
+assert "still one miner actor" test "$(miner_ids)" = "[\"${actor:2}\"]"
 assert "sector 0 still Proving" is_proving 0
 
 demo_report >/dev/null
 
+# --- the ParamCache with the corrupt file ---
+fetch_failed() { [[ $(kd get paramcache corrupt-params -o jsonpath='{.status.phase}') == Failed ]]; }
+step "the corrupt ParamCache's fetch fails" demo_wait 420 "ParamCache corrupt-params Failed" fetch_failed
+assert "it is not Ready: $(condition paramcache corrupt-params Ready) ($(kd get paramcache corrupt-params \
+  -o jsonpath='{.status.conditions[?(@.type=="Ready")].reason}'))" \
+  test "$(condition paramcache corrupt-params Ready)" = False
+job=$(kd get paramcache corrupt-params -o jsonpath='{.status.jobName}')
+assert "its Job $job's log names the digest mismatch" \
+  bash -c "'$K8S/kubectl' -n '$DEMO_NS' logs 'job/$job' --tail=-1 | grep -q 'wrong digest'"
+assert "the good ParamCache stayed Ready" is_true paramcache devnet-params Ready
+kd delete paramcache corrupt-params --wait=true >/dev/null
+kd delete pvc corrupt-params-params --wait=false >/dev/null
+kd delete configmap corrupt-params >/dev/null
+
 # --- 5: the samples deleted, the chart uninstalled ---
 step "delete the samples" kd delete -f manifests/samples/ --wait=true --timeout=180s
 step "helm uninstall" helm_ uninstall "$RELEASE" -n "$OPERATOR_NS" --wait
-left=$(k get all,secrets,configmaps,jobs,leases,serviceaccounts,roles,rolebindings -n "$OPERATOR_NS" -o name 2>/dev/null |
-  grep -v -e '^configmap/kube-root-ca.crt$' -e '^serviceaccount/default$' || true)
+operator_leftovers() {
+  k get all,secrets,configmaps,jobs,leases,serviceaccounts,roles,rolebindings -n "$OPERATOR_NS" -o name |
+    grep -v -e '^configmap/kube-root-ca.crt$' -e '^serviceaccount/default$' || true
+}
+# (The operator pod goes a moment after its Deployment: the garbage collector deletes it.)
+demo_wait 120 "the operator's pod gone" bash -c "[[ -z \$('$K8S/kubectl' get pods -n '$OPERATOR_NS' -o name) ]]" || true
+left=$(operator_leftovers)
 assert "nothing of the operator left in $OPERATOR_NS${left:+: $left}" test -z "$left"
-left=$(k get clusterroles,clusterrolebindings -o name | grep -i sealstack || true)
+left=$(k get clusterroles,clusterrolebindings -l app.kubernetes.io/instance="$RELEASE" -o name)
 assert "no ClusterRole or binding left${left:+: $left}" test -z "$left"
 made_by_operator() {
   k get all,secrets,configmaps,jobs,pvc -n "$DEMO_NS" -l app.kubernetes.io/managed-by=sealstack-operator -o name
@@ -123,7 +166,7 @@ assert "only claims are left of what the operator made${left:+: $left}" test -z 
 kept=$(kd get pvc -o name | sort | paste -sd' ')
 assert "the claims holding data are kept: $kept" \
   test "$kept" = "persistentvolumeclaim/devnet-chain persistentvolumeclaim/devnet-params-params persistentvolumeclaim/storage-$MINER-runtime-0"
-assert "the CRDs stay" k get crd miners.sealstack.io
+assert "the CRDs stay" bash -c "'$K8S/kubectl' get crd miners.sealstack.io >/dev/null"
 
 k delete namespace "$DEMO_NS" --wait=true --timeout=180s >/dev/null
 # The storage class back to non-default, the released volumes wiped.
