@@ -53,8 +53,8 @@ sed 's/name: devnet-params$/name: corrupt-params/' manifests/samples/paramcache.
 
 # --- the ParamCache: fetched by its Job through the gateway and verified ---
 step "ParamCache Ready" demo_wait 600 "ParamCache Ready" is_true paramcache devnet-params Ready
-assert "the fetch Job succeeded" \
-  test "$(kd get jobs -l app.kubernetes.io/component=param-fetch -o jsonpath='{.items[0].status.succeeded}')" = 1
+fetch_job=$(jsonpath paramcache devnet-params '{.status.jobName}')
+assert "the fetch Job $fetch_job succeeded" test "$(jsonpath job "$fetch_job" '{.status.succeeded}')" = 1
 
 # --- 2: the operator pod deleted mid-creation ---
 creation_started() { [[ -n $(jsonpath miner "$MINER" '{.status.creation.messages}') ]]; }
