@@ -8,7 +8,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
-K8S="$(k8s_bin)"
+# The pinned Kubernetes components, kubectl and helm, built from their Go modules once (cached).
+K8S="$(e2e/cluster/build.sh | tail -n 1)"
 export SEALSTACK_REAL_NODE=1
 KUBECONFIG="$(e2e/cluster/up.sh | tail -n 1)"
 export KUBECONFIG
