@@ -82,7 +82,7 @@ pub fn build_stateful_set(worker: &SealingWorker, inputs: &WorkerInputs) -> Stat
     let mut labels = child_labels("sealing-worker", SEALING_WORKER_LABEL, &worker.name_any());
     labels.insert(MINER_LABEL.to_owned(), spec.miner_ref.name.clone());
     let tasks = worker_tasks(&spec.tasks);
-    let env = vec![
+    let mut env = vec![
         EnvVar {
             name: MINER_API_INFO_KEY.to_owned(),
             value_from: Some(EnvVarSource {
@@ -105,7 +105,6 @@ pub fn build_stateful_set(worker: &SealingWorker, inputs: &WorkerInputs) -> Stat
     // The root filesystem is read-only: what the proofs libraries write beside the sector files goes to scratch
     // too (the SDR parent cache PreCommit1 makes, and under HOME the GPU kernels rust-gpu-tools compiles on
     // first use, minutes for an OpenCL build); both create their folders.
-    let mut env = env;
     for (name, dir) in [("FIL_PROOFS_PARENT_CACHE", "filecoin-parents"), ("HOME", "home")] {
         env.push(EnvVar { name: name.to_owned(), value: Some(format!("{SCRATCH_MOUNT}/{dir}")), ..EnvVar::default() });
     }
