@@ -13,7 +13,7 @@ use crate::error::ChainError;
 use crate::json::{LotusJson, TipSetKey};
 use crate::message::unsigned_message;
 use crate::node::MsgLookup;
-use crate::push::{Journal, MessageLog, push_once};
+use crate::push::{Journal, MessageLog, forget_if_replaced, push_once};
 
 /// Removes a trailing `/p2p/<peer>` as lotus-miner does before announcing (the peer ID is on chain apart).
 pub fn strip_peer_id(address: &Multiaddr) -> Multiaddr {
@@ -48,9 +48,12 @@ where
     J: Journal<T>,
 {
     let stripped: Vec<Multiaddr> = addrs.iter().map(strip_peer_id).collect();
+    let info = node.api().state_miner_info(LotusJson(miner), TipSetKey::head()).await.map_err(node.err())?;
+    let step = multiaddrs_step(&stripped);
+    forget_if_replaced(node, record, journal, &step, info.multiaddrs() == stripped).await?;
     let params = actors::change_multiaddrs_params(stripped.iter().map(|a| a.to_vec()).collect());
-    let message = from_worker(node, miner, methods::CHANGE_MULTIADDRS, params).await?;
-    push_once(node, record, journal, &multiaddrs_step(&stripped), &message, confidence).await
+    let message = from_worker(info.worker.0, miner, methods::CHANGE_MULTIADDRS, params);
+    push_once(node, record, journal, &step, &message, confidence).await
 }
 
 /// Sends miner.ChangePeerID from the miner's worker and waits for it.
@@ -66,20 +69,18 @@ where
     T: AsMut<MessageLog> + Sync,
     J: Journal<T>,
 {
+    let info = node.api().state_miner_info(LotusJson(miner), TipSetKey::head()).await.map_err(node.err())?;
+    let step = peer_id_step(peer_id);
+    let shown = multiaddr::PeerId::from_bytes(peer_id).is_ok_and(|p| info.peer_id == Some(p.to_base58()));
+    forget_if_replaced(node, record, journal, &step, shown).await?;
     let params = actors::change_peer_id_params(peer_id.to_vec());
-    let message = from_worker(node, miner, methods::CHANGE_PEER_ID, params).await?;
-    push_once(node, record, journal, &peer_id_step(peer_id), &message, confidence).await
+    let message = from_worker(info.worker.0, miner, methods::CHANGE_PEER_ID, params);
+    push_once(node, record, journal, &step, &message, confidence).await
 }
 
-/// A 0-value message to `miner` from its worker (lotus-miner sends these from the worker key).
-async fn from_worker(
-    node: &Node,
-    miner: Address,
-    method_num: u64,
-    params: fvm_ipld_encoding::RawBytes,
-) -> Result<Message, ChainError> {
-    let info = node.api().state_miner_info(LotusJson(miner), TipSetKey::head()).await.map_err(node.err())?;
-    Ok(unsigned_message(info.worker.0, miner, TokenAmount::from_atto(0), method_num, params))
+/// A 0-value message to `miner` from its `worker` (lotus-miner sends these from the worker key).
+fn from_worker(worker: Address, miner: Address, method_num: u64, params: fvm_ipld_encoding::RawBytes) -> Message {
+    unsigned_message(worker, miner, TokenAmount::from_atto(0), method_num, params)
 }
 
 #[cfg(test)]

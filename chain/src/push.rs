@@ -102,6 +102,35 @@ where
     wait_ok(node, cid, step, confidence).await
 }
 
+/// Forgets `step`'s record when its message executed successfully and yet the chain no longer shows what it
+/// set (`shown` is false): something replaced that since (A, then B, then A again), so a new message is due
+/// and [`push_once`] sends one. A message not executed yet keeps its record (pushing again could land
+/// twice), and so does a failed one (its error stands until someone acts; a resend would fail again).
+pub async fn forget_if_replaced<T, J>(
+    node: &Node,
+    record: &mut T,
+    journal: &mut J,
+    step: &str,
+    shown: bool,
+) -> Result<(), ChainError>
+where
+    T: AsMut<MessageLog> + Sync,
+    J: Journal<T>,
+{
+    let Some(cid) = record.as_mut().0.get(step).and_then(|r| r.cid.clone()) else { return Ok(()) };
+    if shown {
+        return Ok(());
+    }
+    let cid = parse_cid(&cid)?;
+    let search = node.api().state_search_msg(crate::json::TipSetKey::head(), LotusJson(cid), LOOKBACK_NO_LIMIT, true);
+    if search.await.map_err(node.err())?.is_some_and(|lookup| lookup.receipt.exit_code == 0) {
+        tracing::info!(step, %cid, "the chain no longer shows what this message set: a new one is due");
+        record.as_mut().0.remove(step);
+        journal.save(record).await?;
+    }
+    Ok(())
+}
+
 /// Waits for a message and fails with [`ChainError::MessageFailed`] on a non-zero exit code.
 pub async fn wait_ok(node: &Node, cid: Cid, what: &str, confidence: u64) -> Result<MsgLookup, ChainError> {
     let lookup =
@@ -116,7 +145,7 @@ pub async fn wait_ok(node: &Node, cid: Cid, what: &str, confidence: u64) -> Resu
     Ok(lookup)
 }
 
-fn parse_cid(text: &str) -> Result<Cid, ChainError> {
+pub(crate) fn parse_cid(text: &str) -> Result<Cid, ChainError> {
     Cid::try_from(text)
         .map_err(|e| ChainError::Decode { what: format!("recorded message CID {text:?}"), reason: e.to_string() })
 }

@@ -143,6 +143,22 @@ async fn set_addrs_and_set_peer_id_show_in_miner_info_and_survive_a_restart() {
 
     // Unset.
     sealstack_chain::miner_actor::set_multiaddrs(&node, miner, &[], &mut log, &mut NoJournal, 1).await.unwrap();
+
+    // Back to the first set: its message executed, then the unset replaced it, so a new one is sent.
+    let stripped: Vec<_> = addrs.iter().map(sealstack_chain::miner_actor::strip_peer_id).collect();
+    let step = sealstack_chain::miner_actor::multiaddrs_step(&stripped);
+    let first = log.0[&step].cid.clone();
+    sealstack_chain::miner_actor::set_multiaddrs(&node, miner, &addrs, &mut log, &mut NoJournal, 1).await.unwrap();
+    let again = log.0[&step].cid.clone();
+    assert_ne!(again, first, "a new ChangeMultiaddrs message");
+    let info = node.api().state_miner_info(LotusJson(miner), TipSetKey::head()).await.unwrap();
+    assert_eq!(info.multiaddrs(), stripped);
+    // Asked once more while the chain shows it: the recorded message stands, nothing is sent.
+    sealstack_chain::miner_actor::set_multiaddrs(&node, miner, &addrs, &mut log, &mut NoJournal, 1).await.unwrap();
+    assert_eq!(log.0[&step].cid, again);
+
+    // Unset again (the same step as the first unset, replaced since: a new message too).
+    sealstack_chain::miner_actor::set_multiaddrs(&node, miner, &[], &mut log, &mut NoJournal, 1).await.unwrap();
     let head = node.api().chain_head().await.unwrap().height;
 
     // The state survives a restart of the devnet.
