@@ -5,8 +5,10 @@ use std::sync::{Arc, Mutex};
 
 use kube::Client;
 use kube::runtime::events::{Recorder, Reporter};
+use sealstack_crds::{Miner, ParamCache, SealingWorker};
 
 use crate::metrics::Metrics;
+use crate::own_writes::OwnWrites;
 use crate::stores::{Feeds, Stores, stores};
 
 /// Operator-wide settings.
@@ -34,8 +36,21 @@ pub struct Context {
     pub fault_fired: std::sync::atomic::AtomicBool,
     /// What the operator's watches hold; reconciles read these instead of the API server.
     pub stores: Stores,
+    /// The operator's status writes the stores do not show yet.
+    pub own_writes: OwnStatusWrites,
     /// The stores' feeds, taken by whoever starts the watches (once per context).
     feeds: Mutex<Option<Feeds>>,
+}
+
+/// The operator's last status write to each of its objects, until the watches show it.
+#[derive(Default)]
+pub struct OwnStatusWrites {
+    /// Miners (the chain journal's writes included).
+    pub miners: OwnWrites<Miner>,
+    /// ParamCaches.
+    pub caches: OwnWrites<ParamCache>,
+    /// SealingWorkers.
+    pub workers: OwnWrites<SealingWorker>,
 }
 
 impl Context {
@@ -51,6 +66,7 @@ impl Context {
             settings,
             fault_fired: Default::default(),
             stores,
+            own_writes: OwnStatusWrites::default(),
             feeds: Mutex::new(Some(feeds)),
         })
     }

@@ -13,6 +13,7 @@ pub mod labels;
 pub mod metrics;
 pub mod miner;
 pub mod names;
+pub mod own_writes;
 pub mod param_cache;
 pub mod placement;
 pub mod rbac;

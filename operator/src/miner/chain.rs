@@ -98,10 +98,12 @@ impl StatusJournal<'_> {
         let name = self.miner.meta().name.clone().unwrap_or_default();
         // A merge patch of this one field: the reconcile's server-side apply of the whole status comes later.
         let patch = serde_json::json!({ "status": { self.field: value } });
-        self.api
+        let written = self
+            .api
             .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
             .await
             .map_err(|e| ChainError::Client(format!("cannot record chain progress in the Miner status: {e}")))?;
+        self.ctx.own_writes.miners.record(self.miner, written);
         for (step, record) in &messages.0 {
             if record.cid.is_some() && self.seen.get(step) != Some(&record.cid) {
                 self.seen.insert(step.clone(), record.cid.clone());
@@ -151,14 +153,17 @@ fn seen(messages: &BTreeMap<String, PushedMessage>) -> BTreeMap<String, Option<S
 }
 
 /// Creates the actor (or finishes a creation the status shows was started).
+///
+/// `previous` is the record to resume from: read from the API server itself while the creation is not
+/// finished (see [`super::reconcile`]), never from a cache that may lag behind the journal.
 pub async fn ensure_created(
     node: &Node,
     miner: &Miner,
+    previous: MinerCreation,
     ctx: &Context,
     peer_id: Vec<u8>,
 ) -> Result<(CreatedMiner, MinerCreation)> {
     let request = creation_request(miner, peer_id)?;
-    let previous = miner.status.as_ref().and_then(|s| s.creation.clone()).unwrap_or_default();
     let mut record: CreationRecord = convert(&previous);
     let api: Api<Miner> = Api::namespaced(ctx.client.clone(), miner.meta().namespace.as_deref().unwrap_or_default());
     let mut journal = StatusJournal { api, miner, ctx, field: "creation", seen: seen(&previous.messages) };
@@ -168,15 +173,16 @@ pub async fn ensure_created(
 
 /// Sends ChangeMultiaddrs (and ChangePeerID when `peer_id` is given) with the progress in
 /// `status.addressMessages`.
+/// `previous` is the log to resume from, read like [`ensure_created`]'s.
 pub async fn publish(
     node: &Node,
     miner: &Miner,
+    previous: BTreeMap<String, PushedMessage>,
     ctx: &Context,
     actor: Address,
     multiaddrs: Option<&[multiaddr::Multiaddr]>,
     peer_id: Option<&[u8]>,
 ) -> Result<BTreeMap<String, PushedMessage>> {
-    let previous = miner.status.as_ref().map(|s| s.address_messages.clone()).unwrap_or_default();
     let mut log: MessageLog = convert(&previous);
     let api: Api<Miner> = Api::namespaced(ctx.client.clone(), miner.meta().namespace.as_deref().unwrap_or_default());
     let mut journal = StatusJournal { api, miner, ctx, field: "addressMessages", seen: seen(&previous) };

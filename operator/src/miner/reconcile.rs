@@ -52,6 +52,9 @@ const WHILE_WAITING: Duration = Duration::from_secs(10);
 #[instrument(skip_all, fields(miner = %miner.name_any(), namespace = miner.namespace().unwrap_or_default()))]
 pub async fn reconcile(miner: Arc<Miner>, ctx: Arc<Context>) -> Result<Action> {
     let namespace = miner.namespace().ok_or_else(|| Error::InvalidObject("Miner without namespace".into()))?;
+    // The store may not show this operator's last status write (or the chain journal's) yet.
+    let api: Api<Miner> = Api::namespaced(ctx.client.clone(), &namespace);
+    let Some(miner) = ctx.own_writes.miners.current(&api, miner).await? else { return Ok(Action::await_change()) };
     let previous = miner.status().cloned().unwrap_or_default();
     let mut progress = Progress::new(&previous, miner.meta().generation);
     let outcome = steps(&ctx, &miner, &namespace, &mut progress).await;
@@ -200,7 +203,13 @@ async fn actor(ctx: &Context, miner: &Miner, node: &Node, peer: &PeerId, progres
         return sealstack_chain::json::parse_address(&actor.0)
             .map_err(|e| Error::InvalidSpec(format!("spec.actor: {e}")));
     }
-    match ensure_created(node, miner, ctx, peer.to_bytes()).await {
+    let previous = match miner.status.as_ref().and_then(|s| s.creation.clone()) {
+        Some(done) if done.id_address.is_some() && done.robust_address.is_some() => done,
+        // Not begun, or messages in flight: resume from the record as etcd holds it (a watch, or the API
+        // server's watch cache behind a list, may lag), so that no step is sent twice.
+        _ => stored_status(ctx, miner).await?.creation.unwrap_or_default(),
+    };
+    match ensure_created(node, miner, previous, ctx, peer.to_bytes()).await {
         Ok((created, record)) => {
             if progress.status.actor_address.is_none() {
                 info!(actor = %created.id_address, "miner actor created");
@@ -271,7 +280,9 @@ async fn announce_addresses(
         let addrs = addrs_differ.then_some(desired.as_slice());
         let peer_bytes = peer.to_bytes();
         let peer_id = peer_differs.then_some(peer_bytes.as_slice());
-        progress.status.address_messages = match publish(node, miner, ctx, actor, addrs, peer_id).await {
+        // About to send: resume from the log as etcd holds it (see `actor`).
+        let previous = stored_status(ctx, miner).await?.address_messages;
+        progress.status.address_messages = match publish(node, miner, previous, ctx, actor, addrs, peer_id).await {
             Ok(messages) => messages,
             Err(error) => {
                 progress.journal_ahead = true;
@@ -300,7 +311,7 @@ async fn runtime_node(ctx: &Context, miner: &Miner, namespace: &str) -> Result<O
     Ok(nodes.get_opt(&node_name).await?)
 }
 
-/// The Miner's status as stored now (after the journal's writes).
+/// The Miner's status as etcd holds it now (a quorum read: after the journal's writes, and never behind them).
 async fn stored_status(ctx: &Context, miner: &Miner) -> Result<MinerStatus> {
     let api: Api<Miner> = Api::namespaced(ctx.client.clone(), miner.meta().namespace.as_deref().unwrap_or_default());
     Ok(api.get_status(&miner.name_any()).await?.status.unwrap_or_default())
@@ -313,7 +324,9 @@ async fn write_status(ctx: &Context, miner: &Miner, previous: &MinerStatus, next
     }
     let api: Api<Miner> = Api::namespaced(ctx.client.clone(), miner.meta().namespace.as_deref().unwrap_or_default());
     let patch = serde_json::json!({"apiVersion": "sealstack.io/v1alpha1", "kind": "Miner", "status": next});
-    api.patch_status(&miner.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch)).await?;
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    let written = api.patch_status(&miner.name_any(), &params, &Patch::Apply(&patch)).await?;
+    ctx.own_writes.miners.record(miner, written);
     Ok(())
 }
 

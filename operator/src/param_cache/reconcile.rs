@@ -35,6 +35,9 @@ const WHEN_SETTLED: Duration = Duration::from_secs(600);
 pub async fn reconcile(cache: Arc<ParamCache>, ctx: Arc<Context>) -> Result<Action> {
     let namespace = cache.namespace().ok_or_else(|| Error::InvalidObject("ParamCache without namespace".into()))?;
     let client = ctx.client.clone();
+    // The store may not show this operator's last status write yet.
+    let caches: Api<ParamCache> = Api::namespaced(client.clone(), &namespace);
+    let Some(cache) = ctx.own_writes.caches.current(&caches, cache).await? else { return Ok(Action::await_change()) };
 
     // Dereference and validate: a custom manifest must exist and hold its parameters key.
     let mut inputs = FetchInputs { default_image: ctx.settings.runtime_image.clone(), srs_key_present: false };
@@ -110,7 +113,7 @@ pub async fn reconcile(cache: Arc<ParamCache>, ctx: Arc<Context>) -> Result<Acti
         publish(&ctx, &cache, EventType::Normal, "Verified", format!("{} parameter files verified", next.files.len()))
             .await;
     }
-    update_status(&client, &cache, &previous, next.clone()).await?;
+    update_status(&ctx, &caches, &cache, &previous, next.clone()).await?;
 
     Ok(match state {
         JobState::Succeeded => Action::requeue(WHEN_SETTLED),
@@ -147,7 +150,8 @@ async fn delete_stale_jobs(jobs: &Api<Job>, cache: &ParamCache, current: &str) -
 
 /// Writes the status when it differs from what the object has.
 async fn update_status(
-    client: &kube::Client,
+    ctx: &Context,
+    api: &Api<ParamCache>,
     cache: &ParamCache,
     previous: &ParamCacheStatus,
     next: ParamCacheStatus,
@@ -155,9 +159,10 @@ async fn update_status(
     if &next == previous {
         return Ok(());
     }
-    let api: Api<ParamCache> = Api::namespaced(client.clone(), &cache.namespace().unwrap_or_default());
     let patch = serde_json::json!({"apiVersion": "sealstack.io/v1alpha1", "kind": "ParamCache", "status": next});
-    api.patch_status(&cache.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch)).await?;
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    let written = api.patch_status(&cache.name_any(), &params, &Patch::Apply(&patch)).await?;
+    ctx.own_writes.caches.record(cache, written);
     Ok(())
 }
 

@@ -28,6 +28,9 @@ use crate::stores::{dereference, lookup};
 pub async fn reconcile(worker: Arc<SealingWorker>, ctx: Arc<Context>) -> Result<Action> {
     let namespace = worker.namespace().ok_or_else(|| Error::InvalidObject("SealingWorker without namespace".into()))?;
     let client = ctx.client.clone();
+    let api: Api<SealingWorker> = Api::namespaced(client.clone(), &namespace);
+    // The store may not show this operator's last status write yet.
+    let Some(worker) = ctx.own_writes.workers.current(&api, worker).await? else { return Ok(Action::await_change()) };
 
     // Dereference (from the operator's watches): the Miner, and through it the ParamCache the workers mount.
     let miner_name = &worker.spec.miner_ref.name;
@@ -62,9 +65,10 @@ pub async fn reconcile(worker: Arc<SealingWorker>, ctx: Arc<Context>) -> Result<
         now,
     );
     if next != previous {
-        let api: Api<SealingWorker> = Api::namespaced(client, &namespace);
         let patch = serde_json::json!({"apiVersion": "sealstack.io/v1alpha1", "kind": "SealingWorker", "status": next});
-        api.patch_status(&worker.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch)).await?;
+        let params = PatchParams::apply(FIELD_MANAGER).force();
+        let written = api.patch_status(&worker.name_any(), &params, &Patch::Apply(&patch)).await?;
+        ctx.own_writes.workers.record(&worker, written);
     }
     // The ParamCache is not owned by this object: look again while waiting for it.
     Ok(if params_ready { Action::requeue(Duration::from_secs(600)) } else { Action::requeue(Duration::from_secs(15)) })

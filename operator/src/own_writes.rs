@@ -1,0 +1,152 @@
+//! Read-your-writes over a watch's store. A reconcile gets its object from the store, which lags behind
+//! the operator's own status writes by one watch event: a reconcile triggered right after a write (by the
+//! child its last run applied, say) would see the status from before it. Writing that old status again
+//! is a wasted write; for a Miner, resuming chain work from it could send a message twice.
+//!
+//! [`OwnWrites`] keeps, per object, the version a write was based on and the object the API server
+//! returned. A later reconcile then takes the newest object it can prove: the store's when the store has
+//! caught up, the one written when the store still holds the version the write started from, and a fresh
+//! read ([`Fresh::Read`]) when the store holds some other version (someone else wrote in between, or
+//! later): resource versions are opaque, so they are compared only for equality.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use kube::api::Api;
+use kube::{Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+
+/// The object a reconcile should work from.
+#[derive(Debug, PartialEq)]
+pub enum Fresh<K> {
+    /// This one: the store's, or the last one written.
+    Known(Arc<K>),
+    /// Neither can be proven newest: read the object from the API server.
+    Read,
+}
+
+struct Written<K> {
+    /// The resource version the write (or the first of a run of writes) started from.
+    base: String,
+    /// The object as the last write stored it.
+    object: Arc<K>,
+}
+
+/// The last write the operator made to each object of one kind, until the store shows it.
+pub struct OwnWrites<K> {
+    by_uid: Mutex<HashMap<String, Written<K>>>,
+}
+
+impl<K> Default for OwnWrites<K> {
+    fn default() -> Self {
+        Self { by_uid: Mutex::new(HashMap::new()) }
+    }
+}
+
+impl<K: Resource> OwnWrites<K> {
+    /// Which object to work from, given the store's `stored`.
+    pub fn resolve(&self, stored: Arc<K>) -> Fresh<K> {
+        let (Some(uid), Some(version)) = (stored.meta().uid.clone(), stored.meta().resource_version.clone()) else {
+            return Fresh::Known(stored);
+        };
+        let mut by_uid = self.by_uid.lock().expect("not poisoned");
+        let Some(written) = by_uid.get(&uid) else { return Fresh::Known(stored) };
+        if written.object.meta().resource_version.as_ref() == Some(&version) {
+            // The store has caught up.
+            by_uid.remove(&uid);
+            Fresh::Known(stored)
+        } else if written.base == version {
+            Fresh::Known(written.object.clone())
+        } else {
+            by_uid.remove(&uid);
+            Fresh::Read
+        }
+    }
+
+    /// Records that a write starting from `base` (the object the reconcile works from) stored `written`.
+    /// Further writes of the same reconcile pass the same `base`.
+    pub fn record(&self, base: &K, written: K) {
+        let (Some(uid), Some(version)) = (base.meta().uid.clone(), base.meta().resource_version.clone()) else {
+            return;
+        };
+        let mut by_uid = self.by_uid.lock().expect("not poisoned");
+        by_uid.insert(uid, Written { base: version, object: Arc::new(written) });
+    }
+
+    /// Objects whose write the store has not shown yet.
+    pub fn pending(&self) -> usize {
+        self.by_uid.lock().expect("not poisoned").len()
+    }
+}
+
+impl<K> OwnWrites<K>
+where
+    K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
+    K::DynamicType: Default,
+{
+    /// The object to work from: [`OwnWrites::resolve`], reading it from `api` when needed. `None` when it
+    /// is gone.
+    pub async fn current(&self, api: &Api<K>, stored: Arc<K>) -> Result<Option<Arc<K>>, kube::Error> {
+        match self.resolve(stored.clone()) {
+            Fresh::Known(object) => Ok(Some(object)),
+            Fresh::Read => Ok(api.get_opt(&stored.name_any()).await?.map(Arc::new)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use std::collections::BTreeMap;
+
+    fn object(version: &str, value: &str) -> ConfigMap {
+        let mut map = ConfigMap::default();
+        map.metadata.name = Some("m".into());
+        map.metadata.uid = Some("uid".into());
+        map.metadata.resource_version = Some(version.into());
+        map.data = Some(BTreeMap::from([("k".into(), value.into())]));
+        map
+    }
+
+    fn known(fresh: Fresh<ConfigMap>) -> ConfigMap {
+        match fresh {
+            Fresh::Known(object) => (*object).clone(),
+            Fresh::Read => panic!("expected a known object"),
+        }
+    }
+
+    #[test]
+    fn without_writes_the_store_is_taken() {
+        let writes = OwnWrites::default();
+        assert_eq!(known(writes.resolve(Arc::new(object("1", "a")))), object("1", "a"));
+    }
+
+    #[test]
+    fn a_store_still_at_the_base_gives_the_written_object() {
+        let writes = OwnWrites::default();
+        writes.record(&object("1", "a"), object("2", "b"));
+        assert_eq!(known(writes.resolve(Arc::new(object("1", "a")))), object("2", "b"));
+        assert_eq!(writes.pending(), 1);
+        // A second write of the same run (the same base) replaces the first.
+        writes.record(&object("1", "a"), object("3", "c"));
+        assert_eq!(known(writes.resolve(Arc::new(object("1", "a")))), object("3", "c"));
+    }
+
+    #[test]
+    fn a_store_that_caught_up_is_taken_and_the_record_dropped() {
+        let writes = OwnWrites::default();
+        writes.record(&object("1", "a"), object("2", "b"));
+        assert_eq!(known(writes.resolve(Arc::new(object("2", "b")))), object("2", "b"));
+        assert_eq!(writes.pending(), 0);
+    }
+
+    #[test]
+    fn any_other_version_is_read_again() {
+        let writes = OwnWrites::default();
+        writes.record(&object("1", "a"), object("3", "b"));
+        // Version 2 (someone else's write between ours) or 4 (a later one): not provably older or newer.
+        assert_eq!(writes.resolve(Arc::new(object("2", "x"))), Fresh::Read);
+        assert_eq!(writes.pending(), 0, "the record is dropped with the read");
+    }
+}
