@@ -13,6 +13,7 @@
 #[path = "operator_scale/miners.rs"]
 mod miners;
 
+use std::future::Future;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -20,6 +21,8 @@ use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
+use kube::core::PartialObjectMeta;
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
 use sealstack_crds::{Miner, ParamCache, SealingWorker};
 use sealstack_e2e::{Cluster, install_crds};
@@ -28,13 +31,12 @@ use serde_json::json;
 /// Requests in flight at once, for the floor and for creating the custom resources.
 const CONCURRENCY: usize = 16;
 
-fn worker(name: &str) -> SealingWorker {
-    serde_json::from_value(json!({
+fn worker_json(name: &str) -> serde_json::Value {
+    json!({
         "apiVersion": "sealstack.io/v1alpha1", "kind": "SealingWorker", "metadata": {"name": name},
         "spec": {"minerRef": {"name": "m1"}, "replicas": 1, "tasks": ["PreCommit1", "PreCommit2", "Commit2"],
                  "gpu": {"count": 1}},
-    }))
-    .expect("a valid SealingWorker")
+    })
 }
 
 /// The StatefulSet shape the controller makes, applied directly (the floor).
@@ -48,14 +50,30 @@ fn plain_set(name: &str) -> serde_json::Value {
     })
 }
 
-async fn count_sets(api: &Api<StatefulSet>) -> usize {
-    api.list_metadata(&ListParams::default()).await.map(|l| l.items.len()).unwrap_or(0)
-}
-
-async fn wait_for_sets(api: &Api<StatefulSet>, n: usize) {
-    while count_sets(api).await < n {
-        tokio::time::sleep(Duration::from_millis(200)).await;
+/// Waits (until `deadline`) for `n` StatefulSets matching `labels` to exist; returns how many do. It follows
+/// a metadata watch: listing a thousand objects every few hundred milliseconds would load the API server
+/// whose time is being measured.
+pub async fn wait_for_sets(
+    client: &Client,
+    namespace: &str,
+    labels: Option<&str>,
+    n: usize,
+    deadline: Instant,
+) -> usize {
+    let api: Api<PartialObjectMeta<StatefulSet>> = Api::namespaced(client.clone(), namespace);
+    let config = labels.map_or_else(watcher::Config::default, |l| watcher::Config::default().labels(l));
+    let mut names = std::collections::HashSet::new();
+    let mut events = std::pin::pin!(watcher(api, config).applied_objects());
+    while names.len() < n {
+        match tokio::time::timeout_at(deadline.into(), events.next()).await {
+            Ok(Some(Ok(set))) => {
+                names.insert(set.metadata.name.unwrap_or_default());
+            }
+            Ok(Some(Err(_))) => tokio::time::sleep(Duration::from_millis(100)).await,
+            Ok(None) | Err(_) => break,
+        }
     }
+    names.len()
 }
 
 /// The operator as its own process, killed when dropped.
@@ -73,6 +91,11 @@ impl Operator {
             .spawn()
             .expect("sealstack-operator starts");
         Self(child)
+    }
+
+    /// CPU time (seconds) the process has used so far.
+    fn cpu_seconds(&self) -> f64 {
+        cpu_seconds(self.0.id())
     }
 
     /// Stops the process; returns its peak RSS (MiB).
@@ -118,6 +141,33 @@ fn peak_rss_mib(pid: u32) -> f64 {
     kib / 1024.0
 }
 
+/// CPU time (user + system, seconds) a process has used so far.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> =
+        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of stat(5), 12 and 13 after the name; USER_HZ is 100 on Linux.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// CPU time (seconds) used so far by this cluster's API server, etcd and controller-manager: the processes
+/// of those names whose command line names the cluster's directory (the kubeconfig's).
+fn control_plane_cpu_seconds(cluster_dir: &str) -> f64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return 0.0 };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            ["kube-apiserver", "etcd", "kube-controller"].contains(&comm.trim())
+                && String::from_utf8_lossy(&cmdline).contains(cluster_dir)
+        })
+        .map(cpu_seconds)
+        .sum()
+}
+
 /// A counter summed over label sets from the operator's /metrics.
 async fn metric(addr: &str, name: &str, label_filter: &[&str]) -> f64 {
     let Ok(text) = reqwest_text(addr).await else { return -1.0 };
@@ -138,24 +188,57 @@ async fn reqwest_text(addr: &str) -> std::io::Result<String> {
 
 const WRITES: &[&str] = &["method=\"POST\"", "method=\"PUT\"", "method=\"PATCH\"", "method=\"DELETE\""];
 
+/// `n` applies, `CONCURRENCY` in flight; each index's applies (`apply(i)`) run in order. Returns the time.
+async fn timed_applies<F, Fut>(n: usize, apply: F) -> Duration
+where
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = Result<(), kube::Error>>,
+{
+    let start = Instant::now();
+    futures::stream::iter((0..n).map(apply))
+        .buffer_unordered(CONCURRENCY)
+        .try_collect::<Vec<_>>()
+        .await
+        .expect("applies succeed");
+    start.elapsed()
+}
+
+async fn apply_json<K>(api: &Api<K>, name: &str, object: serde_json::Value) -> Result<(), kube::Error>
+where
+    K: kube::Resource + Clone + std::fmt::Debug + k8s_openapi::serde::de::DeserializeOwned,
+{
+    api.patch(name, &PatchParams::apply("bench").force(), &Patch::Apply(object)).await.map(|_| ())
+}
+
 async fn run_size(cluster: &Cluster, client: &Client, bin: &str, kubeconfig: &str, n: usize) -> String {
-    // Floor: N server-side applies of the StatefulSets by a plain client.
+    // Floor 1: the N StatefulSets applied by a plain client.
     let floor_ns = cluster.namespace("bench-floor").await.expect("a namespace");
     let sets: Api<StatefulSet> = Api::namespaced(client.clone(), floor_ns.name());
-    let start = Instant::now();
-    futures::stream::iter((0..n).map(|i| {
+    let children_floor = timed_applies(n, |i| {
         let sets = sets.clone();
+        async move { apply_json(&sets, &format!("w{i}-worker"), plain_set(&format!("w{i}"))).await }
+    })
+    .await;
+    // Floor 2: everything the measured path applies, by a plain client: each SealingWorker, then its
+    // StatefulSet (no operator runs in this namespace).
+    let pipeline_ns = cluster.namespace("bench-pfloor").await.expect("a namespace");
+    let workers: Api<SealingWorker> = Api::namespaced(client.clone(), pipeline_ns.name());
+    let sets: Api<StatefulSet> = Api::namespaced(client.clone(), pipeline_ns.name());
+    let cluster_dir = std::path::Path::new(kubeconfig).parent().and_then(|d| d.to_str()).unwrap_or("/");
+    let floor_cpu = control_plane_cpu_seconds(cluster_dir);
+    let pipeline_floor = timed_applies(n, |i| {
+        let (workers, sets) = (workers.clone(), sets.clone());
         async move {
             let name = format!("w{i}");
-            let params = PatchParams::apply("bench").force();
-            sets.patch(&format!("{name}-worker"), &params, &Patch::Apply(plain_set(&name))).await.map(|_| ())
+            apply_json(&workers, &name, worker_json(&name)).await?;
+            apply_json(&sets, &format!("{name}-worker"), plain_set(&name)).await
         }
-    }))
-    .buffer_unordered(CONCURRENCY)
-    .try_collect::<Vec<_>>()
-    .await
-    .expect("applies succeed");
-    let floor = start.elapsed();
+    })
+    .await;
+    let floor_cpu = control_plane_cpu_seconds(cluster_dir) - floor_cpu;
+    let _ = pipeline_ns.delete().await;
+    let _ = floor_ns.delete().await;
+    settle(client).await;
 
     // The operator: a Miner whose ParamCache is not Ready (so the pools stay at zero pods), N SealingWorkers.
     let ns = cluster.namespace("bench-op").await.expect("a namespace");
@@ -177,21 +260,23 @@ async fn run_size(cluster: &Cluster, client: &Client, bin: &str, kubeconfig: &st
     .unwrap();
     miners.create(&PostParams::default(), &miner).await.expect("Miner");
     let workers: Api<SealingWorker> = Api::namespaced(client.clone(), ns.name());
-    let sets: Api<StatefulSet> = Api::namespaced(client.clone(), ns.name());
+    let (operator_cpu, control_plane_cpu) = (operator.cpu_seconds(), control_plane_cpu_seconds(cluster_dir));
     let start = Instant::now();
-    futures::stream::iter((0..n).map(|i| {
+    let applies = timed_applies(n, |i| {
         let workers = workers.clone();
-        async move { workers.create(&PostParams::default(), &worker(&format!("w{i}"))).await.map(|_| ()) }
-    }))
-    .buffer_unordered(CONCURRENCY)
-    .try_collect::<Vec<_>>()
-    .await
-    .expect("creates succeed");
-    let creates = start.elapsed();
+        async move {
+            let name = format!("w{i}");
+            apply_json(&workers, &name, worker_json(&name)).await
+        }
+    })
+    .await;
     // The Miner's runtime StatefulSet is made too once its ParamCache is Ready; here it is not.
-    wait_for_sets(&sets, n).await;
+    wait_for_sets(client, ns.name(), None, n, Instant::now() + Duration::from_secs(600)).await;
     let operator_time = start.elapsed();
+    let operator_cpu = operator.cpu_seconds() - operator_cpu;
+    let control_plane_cpu = control_plane_cpu_seconds(cluster_dir) - control_plane_cpu;
     tokio::time::sleep(Duration::from_secs(2)).await;
+    let creation_writes = metric(metrics_addr, "sealstack_operator_kube_requests_total", WRITES).await;
     let rss_first = operator.stop();
 
     // Resync: a new operator process over the unchanged world reconciles everything and writes nothing.
@@ -208,13 +293,16 @@ async fn run_size(cluster: &Cluster, client: &Client, bin: &str, kubeconfig: &st
     let reconciled = metric(metrics_addr, "sealstack_operator_reconciles_total", &["sealingworker"]).await;
     let rss = rss_first.max(operator.stop());
     let _ = ns.delete().await;
-    let _ = floor_ns.delete().await;
+    let secs = |d: Duration| d.as_secs_f64();
     format!(
-        "| {n} | {:.2} | {:.2} | {:.2} | {:.2} | {rss:.1} | {} (after {} reconciles) |",
-        floor.as_secs_f64(),
-        operator_time.as_secs_f64(),
-        creates.as_secs_f64(),
-        operator_time.as_secs_f64() / floor.as_secs_f64(),
+        "| {n} | {:.2} | {:.2} ({floor_cpu:.2}) | {:.2} | {:.2} | {:.2} | {:.2} | {} | {operator_cpu:.2} / {control_plane_cpu:.2} | {rss:.1} | {} (after {} reconciles) |",
+        secs(children_floor),
+        secs(pipeline_floor),
+        secs(operator_time),
+        secs(applies),
+        secs(operator_time) / secs(children_floor),
+        secs(operator_time) / secs(pipeline_floor),
+        creation_writes.max(0.0) as u64,
         writes.max(0.0) as u64,
         reconciled.max(0.0) as u64,
     )
@@ -241,8 +329,8 @@ async fn main() {
     let kubeconfig = kubeconfig.to_str().unwrap_or_default();
     settle(&client).await;
     let mut rows = vec![
-        "| N SealingWorkers | floor: N applies (s) | operator: apply to all children (s) | of which creating the N (s) | ratio | operator peak RSS (MiB) | writes in a resync |".to_string(),
-        "|---|---|---|---|---|---|---|".to_string(),
+        "| N SealingWorkers | floor A: N child applies (s) | floor B: N SealingWorker + N child applies (s) (control-plane CPU s) | operator: first apply to all children (s) | of which applying the N (s) | ratio to A | ratio to B | operator writes while creating | CPU while creating (s): operator / control plane | operator peak RSS (MiB) | writes in a resync |".to_string(),
+        "|---|---|---|---|---|---|---|---|---|---|---|".to_string(),
     ];
     for n in sizes("SEALSTACK_BENCH_SIZES") {
         let row = run_size(&cluster, &client, &bin, kubeconfig, n).await;

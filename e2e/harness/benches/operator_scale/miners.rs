@@ -14,7 +14,7 @@ use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Secret, Service};
-use kube::api::{ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, Client, Resource, ResourceExt};
 use sealstack_crds::{Miner, ParamCache};
 use sealstack_e2e::Cluster;
@@ -22,7 +22,7 @@ use sealstack_operator::miner::build::{build_api_service, build_identity_secret,
 use sealstack_operator::miner::runtime::{RuntimeInputs, build_runtime_stateful_set};
 use serde_json::json;
 
-use super::{CONCURRENCY, Operator, WRITES, metric};
+use super::{CONCURRENCY, Operator, WRITES, metric, wait_for_sets};
 
 fn miner(name: &str) -> Miner {
     serde_json::from_value(json!({
@@ -61,11 +61,6 @@ where
 {
     let params = PatchParams::apply("bench").force();
     api.patch(&object.name_any(), &params, &Patch::Apply(&object)).await.map(|_| ())
-}
-
-async fn runtime_sets(api: &Api<StatefulSet>) -> usize {
-    let selector = ListParams::default().labels(sealstack_operator::stores::RUNTIME_SETS);
-    api.list_metadata(&selector).await.map(|l| l.items.len()).unwrap_or(0)
 }
 
 /// A ParamCache marked Ready by hand, and the full node's API info Secret.
@@ -123,7 +118,6 @@ pub async fn run_size(cluster: &Cluster, client: &Client, bin: &str, kubeconfig:
     let extra = ["--controllers", "miner"];
     let operator = Operator::start(bin, kubeconfig, ns.name(), metrics_addr, &extra);
     let miners: Api<Miner> = Api::namespaced(client.clone(), ns.name());
-    let sets: Api<StatefulSet> = Api::namespaced(client.clone(), ns.name());
     let start = Instant::now();
     futures::stream::iter((0..n).map(|i| {
         let miners = miners.clone();
@@ -135,10 +129,7 @@ pub async fn run_size(cluster: &Cluster, client: &Client, bin: &str, kubeconfig:
     .expect("creates succeed");
     let creates = start.elapsed();
     let deadline = Instant::now() + Duration::from_secs(300 + n as u64);
-    while runtime_sets(&sets).await < n && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let created = runtime_sets(&sets).await;
+    let created = wait_for_sets(client, ns.name(), Some(sealstack_operator::stores::RUNTIME_SETS), n, deadline).await;
     let operator_time = start.elapsed();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss_first = operator.stop();
