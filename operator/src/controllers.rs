@@ -10,7 +10,7 @@ use futures::future::BoxFuture;
 use futures::{FutureExt, Stream, StreamExt};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Secret, Service};
+use k8s_openapi::api::core::v1::{Node as KubeNode, Pod, Secret, Service};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::reflector::ObjectRef;
@@ -22,8 +22,12 @@ use tracing::{error, warn};
 
 use crate::context::Context;
 use crate::error::Error;
+use crate::miner::runtime_node::{
+    addresses_change, addresses_only, miner_of_pod, miners_on_node, node_of_pod_changes, placement_only,
+};
 use crate::stores::{
-    MANAGED, NOT_MANAGED, RUNTIME_SETS, SECRET_TYPES, WORKER_SETS, drain, reflect, reflect_metadata, watch_config,
+    MANAGED, NOT_MANAGED, RUNTIME_PODS, RUNTIME_SETS, SECRET_TYPES, WORKER_SETS, drain, reflect, reflect_metadata,
+    reflect_reduced, watch_config,
 };
 use crate::{miner, param_cache, sealing_worker};
 
@@ -85,7 +89,18 @@ pub async fn run_controllers(client: Client, namespace: Option<String>, ctx: Arc
                 feeds.secret_versions,
             ),
         };
-        tasks.push(run_miner_controller(miners, runtime_sets, services, secrets, ctx.clone()).boxed());
+        // Nodes are cluster-scoped: watched whole-cluster even when the operator watches one namespace.
+        let placement = RuntimePlacement {
+            pods: reflect_reduced(
+                api_for(client.clone(), &namespace),
+                watch_config(Some(RUNTIME_PODS)),
+                feeds.runtime_pods,
+                placement_only,
+            ),
+            nodes: reflect_reduced(Api::all(client.clone()), watch_config(None), feeds.nodes, addresses_only),
+        };
+        let children = MinerChildren { runtime_sets, services, secrets, placement };
+        tasks.push(run_miner_controller(miners, children, ctx.clone()).boxed());
     } else if runs(ControllerKind::SealingWorker) {
         tasks.push(drain(miners).boxed());
     }
@@ -145,6 +160,10 @@ async fn run_sealing_worker(
     drive(controller, "sealingworker", sealing_worker::reconcile::reconcile, ctx).await;
 }
 
+/// A watch's stream of added or changed objects.
+trait Watched<K>: Stream<Item = Result<K, watcher::Error>> + Send + 'static {}
+impl<K, S: Stream<Item = Result<K, watcher::Error>> + Send + 'static> Watched<K> for S {}
+
 /// The Secret watches of the Miner controller.
 struct MinerSecrets<Owned, Versions> {
     /// The Secrets it made (identities, API secrets).
@@ -153,20 +172,46 @@ struct MinerSecrets<Owned, Versions> {
     versions: Versions,
 }
 
+/// The watches that tell where a Miner's runtime runs (for a NodePort announce address).
+struct RuntimePlacement<Pods, Nodes> {
+    /// The runtime pods.
+    pods: Pods,
+    /// Every Node.
+    nodes: Nodes,
+}
+
+/// The watches of the Miner controller besides the Miners.
+struct MinerChildren<Sets, Services, Owned, Versions, Pods, Nodes> {
+    /// The runtime StatefulSets.
+    runtime_sets: Sets,
+    /// The Services the operator made.
+    services: Services,
+    /// The Secrets.
+    secrets: MinerSecrets<Owned, Versions>,
+    /// The runtime pods and the Nodes.
+    placement: RuntimePlacement<Pods, Nodes>,
+}
+
 async fn run_miner_controller(
-    miners: impl Stream<Item = Result<Miner, watcher::Error>> + Send + 'static,
-    runtime_sets: impl Stream<Item = Result<StatefulSet, watcher::Error>> + Send + 'static,
-    services: impl Stream<Item = Result<Service, watcher::Error>> + Send + 'static,
-    secrets: MinerSecrets<
-        impl Stream<Item = Result<Secret, watcher::Error>> + Send + 'static,
-        impl Stream<Item = Result<PartialObjectMeta<Secret>, watcher::Error>> + Send + 'static,
+    miners: impl Watched<Miner>,
+    children: MinerChildren<
+        impl Watched<StatefulSet>,
+        impl Watched<Service>,
+        impl Watched<Secret>,
+        impl Watched<PartialObjectMeta<Secret>>,
+        impl Watched<Pod>,
+        impl Watched<KubeNode>,
     >,
     ctx: Arc<Context>,
 ) {
     // A Service change (new NodePort, LoadBalancer ingress) changes the announce addresses; the runtime's
     // StatefulSet changes RuntimeReady; a changed identity Secret changes the peer ID, and a changed API info
-    // Secret (a rotated token, a moved node) the full node the Miner talks to.
+    // Secret (a rotated token, a moved node) the full node the Miner talks to. A NodePort Miner announces
+    // its runtime pod's node: the pod moving to another node, or that node's addresses changing, change
+    // the announce addresses too (other pod and Node changes are filtered out).
+    let MinerChildren { runtime_sets, services, secrets, placement } = children;
     let miners_store = ctx.stores.miners.store.clone();
+    let (node_miners, pods_store) = (miners_store.clone(), ctx.stores.runtime_pods.store.clone());
     let controller = Controller::for_stream(spec_changes(miners), ctx.stores.miners.store.clone())
         .with_config(controller_config())
         .owns_stream(services)
@@ -175,6 +220,12 @@ async fn run_miner_controller(
         .watches_stream(secrets.versions, move |secret| {
             let namespace = secret.metadata.namespace.as_deref().unwrap_or_default();
             miners_using_api_info(&miners_store.state(), namespace, &secret.name_any())
+        })
+        .watches_stream(placement.pods.predicate_filter(node_of_pod_changes, Default::default()), |pod| {
+            miner_of_pod(&pod)
+        })
+        .watches_stream(placement.nodes.predicate_filter(addresses_change, Default::default()), move |node| {
+            miners_on_node(&pods_store.state(), &node_miners.state(), &node.name_any())
         });
     drive(controller, "miner", miner::reconcile::reconcile, ctx).await;
 }

@@ -41,8 +41,8 @@ pub const RULES: &[Rule] = &[
     Rule {
         api_group: "",
         resources: &["pods"],
-        verbs: WATCH,
-        reason: "find the fetch Job's pod and the miner pod's node",
+        verbs: &["list", "watch"],
+        reason: "list the fetch Job's pods; watch the miner runtime pods (the node a NodePort miner announces)",
     },
     Rule {
         api_group: "",
@@ -72,8 +72,8 @@ pub const RULES: &[Rule] = &[
     Rule {
         api_group: "",
         resources: &["nodes"],
-        verbs: WATCH,
-        reason: "a NodePort miner announces its node's address",
+        verbs: &["list", "watch"],
+        reason: "watch the Nodes' addresses: a NodePort miner announces its runtime node's address",
     },
     Rule {
         api_group: "apps",
@@ -150,6 +150,11 @@ mod tests {
             ("", "secrets", "list"),
             ("", "secrets", "watch"),
             ("", "secrets", "get"),
+            // The fetch Job's pods listed; the runtime pods and the Nodes watched (runtime_node).
+            ("", "pods", "list"),
+            ("", "pods", "watch"),
+            ("", "nodes", "list"),
+            ("", "nodes", "watch"),
         ] {
             assert!(allows(group, resource, verb), "{verb} {group}/{resource}");
         }
@@ -160,6 +165,8 @@ mod tests {
             ("", "secrets", "update"),
             ("sealstack.io", "miners", "delete"),
             ("", "nodes", "patch"),
+            ("", "nodes", "get"),
+            ("", "pods", "get"),
         ] {
             assert!(!allows(group, resource, verb), "{verb} {group}/{resource} is not needed");
         }

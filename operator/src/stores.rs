@@ -1,7 +1,8 @@
 //! Reflector stores: what the controllers dereference (Miners, ParamCaches, Secrets) and the children they
 //! compare against (StatefulSets, Services), each kept by one watch instead of a GET per reconcile. Stored
 //! objects have their `managedFields` removed: the operator never reads them, and they are a large part of
-//! each object.
+//! each object. The Miners' runtime pods and the Nodes (where a NodePort Miner's runtime runs, and that node's
+//! addresses) are stored reduced further, to what the announce reads ([`crate::miner::runtime_node`]).
 //!
 //! Secrets are watched in two ways. Those the operator made (labelled [`MANAGED`]) are watched whole. Every
 //! other Secret is watched as metadata only, stripped to its name and resource version ([`identity_only`]):
@@ -15,9 +16,9 @@ use std::sync::Arc;
 
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{Secret, Service};
+use k8s_openapi::api::core::v1::{Node as KubeNode, Pod, Secret, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::core::{NamespaceResourceScope, PartialObjectMeta};
+use kube::core::{ClusterResourceScope, NamespaceResourceScope, PartialObjectMeta};
 use kube::runtime::reflector::{ObjectRef, Store, store::Writer};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource};
@@ -32,6 +33,8 @@ use crate::secrets::SecretData;
 pub const WORKER_SETS: &str = "app.kubernetes.io/component=sealing-worker";
 /// Label selector of the Miners' runtime StatefulSets.
 pub const RUNTIME_SETS: &str = "app.kubernetes.io/component=miner-runtime";
+/// Label selector of the Miners' runtime pods (each labelled with its Miner).
+pub const RUNTIME_PODS: &str = "app.kubernetes.io/component=miner-runtime,sealstack.io/miner";
 /// Label selector of every object the operator made (the Miners' Services and Secrets among them).
 pub const MANAGED: &str = "app.kubernetes.io/managed-by=sealstack-operator";
 /// Label selector of the Secrets the operator did not make (those it made are watched whole).
@@ -89,6 +92,10 @@ pub struct Stores {
     pub worker_sets: Cache<StatefulSet>,
     /// The Miners' runtime StatefulSets.
     pub runtime_sets: Cache<StatefulSet>,
+    /// The Miners' runtime pods: identity, labels and node only.
+    pub runtime_pods: Cache<Pod>,
+    /// Every Node: identity and addresses only.
+    pub nodes: Cache<KubeNode>,
     /// The Services the operator made.
     pub services: Cache<Service>,
     /// The Secrets the operator made (the Miners' identities and API secrets), whole.
@@ -111,6 +118,10 @@ pub struct Feeds {
     pub worker_sets: Feed<StatefulSet>,
     /// Feeds [`Stores::runtime_sets`].
     pub runtime_sets: Feed<StatefulSet>,
+    /// Feeds [`Stores::runtime_pods`].
+    pub runtime_pods: Feed<Pod>,
+    /// Feeds [`Stores::nodes`].
+    pub nodes: Feed<KubeNode>,
     /// Feeds [`Stores::services`].
     pub services: Feed<Service>,
     /// Feeds [`Stores::owned_secrets`].
@@ -126,6 +137,8 @@ pub fn stores() -> (Stores, Feeds) {
     let (workers, workers_feed) = cache();
     let (worker_sets, worker_sets_feed) = cache();
     let (runtime_sets, runtime_sets_feed) = cache();
+    let (runtime_pods, runtime_pods_feed) = cache();
+    let (nodes, nodes_feed) = cache();
     let (services, services_feed) = cache();
     let (owned_secrets, owned_secrets_feed) = cache();
     let (secret_versions, secret_versions_feed) = cache();
@@ -135,6 +148,8 @@ pub fn stores() -> (Stores, Feeds) {
         workers,
         worker_sets,
         runtime_sets,
+        runtime_pods,
+        nodes,
         services,
         owned_secrets,
         secret_versions,
@@ -146,6 +161,8 @@ pub fn stores() -> (Stores, Feeds) {
         workers: workers_feed,
         worker_sets: worker_sets_feed,
         runtime_sets: runtime_sets_feed,
+        runtime_pods: runtime_pods_feed,
+        nodes: nodes_feed,
         services: services_feed,
         owned_secrets: owned_secrets_feed,
         secret_versions: secret_versions_feed,
@@ -173,6 +190,20 @@ where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
     reflect_events(watcher(api, config), feed, |object: &mut K| object.meta_mut().managed_fields = None)
+}
+
+/// Like [`reflect`], keeping of each object only what `reduce` leaves of it (which should drop
+/// `managedFields` too).
+pub fn reflect_reduced<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    feed: Feed<K>,
+    reduce: impl FnMut(&mut K) + Send + 'static,
+) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    reflect_events(watcher(api, config), feed, reduce)
 }
 
 /// Like [`reflect`], for a metadata-only watch (an `Api<PartialObjectMeta<K>>` asks for metadata only),
@@ -228,13 +259,37 @@ pub async fn drain<K>(stream: impl Stream<Item = Result<K, watcher::Error>>) {
     stream.for_each(|_| async {}).await;
 }
 
+/// Waits until the watch of `cache` has listed once.
+async fn listed<K: Resource<DynamicType = ()> + Clone + 'static>(cache: &Cache<K>) -> Result<()> {
+    cache.listed.clone().wait_for(|listed| *listed).await.map_err(|_| Error::WatchStopped)?;
+    Ok(())
+}
+
 /// The object `name` in `namespace` from `cache`, once its watch has listed.
 pub async fn lookup<K>(cache: &Cache<K>, namespace: &str, name: &str) -> Result<Option<Arc<K>>>
 where
     K: Resource<DynamicType = ()> + Clone + 'static,
 {
-    cache.listed.clone().wait_for(|listed| *listed).await.map_err(|_| Error::WatchStopped)?;
+    listed(cache).await?;
     Ok(cache.store.get(&ObjectRef::new(name).within(namespace)))
+}
+
+/// The cluster-scoped object `name` (a Node) from `cache`, once its watch has listed.
+pub async fn lookup_cluster<K>(cache: &Cache<K>, name: &str) -> Result<Option<Arc<K>>>
+where
+    K: Resource<DynamicType = (), Scope = ClusterResourceScope> + Clone + 'static,
+{
+    listed(cache).await?;
+    Ok(cache.store.get(&ObjectRef::new(name)))
+}
+
+/// Every object of `cache`, once its watch has listed.
+pub async fn all<K>(cache: &Cache<K>) -> Result<Vec<Arc<K>>>
+where
+    K: Resource<DynamicType = ()> + Clone + 'static,
+{
+    listed(cache).await?;
+    Ok(cache.store.state())
 }
 
 /// Like [`lookup`], for an object this one refers to: when the store does not have it, the API server is

@@ -1,5 +1,6 @@
 //! The Miner controller, in-process against the local cluster and an in-process devnet: the actor created on
-//! chain once, the announce addresses published and kept equal to what the Service exposes, the full
+//! chain once, the announce addresses published and kept equal to what the Service exposes (a NodePort on
+//! the runtime node's address, following the pod to another node and the node's addresses), the full
 //! node being down reported in a condition, then recovered from, and `Ready` only once the runtime pod is.
 
 use std::sync::Arc;
@@ -409,5 +410,106 @@ async fn a_ready_miner_makes_no_writes_when_a_fresh_operator_resyncs() {
     let status = miners.get_status("m1").await.unwrap().status.unwrap();
     assert_eq!(status, at_rest, "the status is as the first operator left it");
     second.abort();
+    devnet.stop().await;
+}
+
+/// The status of Miner `m1` once it is settled with its runtime and `wanted` is its one on-chain multiaddr.
+async fn settled_on(miners: &Api<Miner>, what: &str, wanted: &str, timeout: Duration) -> MinerStatus {
+    wait_for(what, timeout, || async {
+        let status = miners.get_status("m1").await?.status;
+        Ok(status.filter(|s| s.on_chain_multiaddrs == [wanted] && settled(s, true)))
+    })
+    .await
+    .unwrap()
+}
+
+/// The address of `type_` of the Node `name`.
+async fn node_address(nodes: &Api<KubeNode>, name: &str, type_: &str) -> Option<String> {
+    let node = nodes.get(name).await.unwrap();
+    node.status?.addresses?.into_iter().find(|a| a.type_ == type_).map(|a| a.address)
+}
+
+#[tokio::test]
+async fn a_node_port_miner_announces_its_runtime_nodes_address_and_follows_it() {
+    let Some(cluster) = Cluster::connect().await else { return };
+    let client = cluster.client();
+    install_crds(&client).await.unwrap();
+    let ns = cluster.namespace("op-miner-nodeport").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let devnet = devnet(dir.path(), 0).await;
+    ready_param_cache(&client, ns.name()).await;
+    // The runtime pod must be scheduled for its node to be announced: on a kwok node.
+    if !runtime_volumes(&client, ns.name(), "m1").await {
+        eprintln!("skipped: no kwok nodes to run the runtime pod on");
+        return;
+    }
+    api_info_secret(&client, ns.name(), &devnet.api_info.to_env_value()).await;
+    let controller = start_miner_controller(client.clone(), ns.name());
+
+    // A NodePort Service (the default) without explicit addresses: the node port on the runtime's node.
+    let miners: Api<Miner> = Api::namespaced(client.clone(), ns.name());
+    miners.create(&PostParams::default(), &miner(json!({}))).await.unwrap();
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client.clone(), ns.name());
+    let scheduled = |pods: Api<k8s_openapi::api::core::v1::Pod>| async move {
+        let pod = pods.get_opt("m1-runtime-0").await?;
+        Ok(pod.filter(|p| p.metadata.deletion_timestamp.is_none()).and_then(|p| p.spec?.node_name))
+    };
+    let first =
+        wait_for("the runtime pod scheduled", Duration::from_secs(90), || scheduled(pods.clone())).await.unwrap();
+    let services: Api<Service> = Api::namespaced(client.clone(), ns.name());
+    let node_port = services.get("m1-p2p").await.unwrap().spec.unwrap().ports.unwrap()[0].node_port.unwrap();
+    let nodes: Api<KubeNode> = Api::all(client.clone());
+    let internal = node_address(&nodes, &first, "InternalIP").await.unwrap();
+    let status = settled_on(
+        &miners,
+        "the node port on chain",
+        &format!("/ip4/{internal}/tcp/{node_port}"),
+        Duration::from_secs(90),
+    )
+    .await;
+    let node = Node::connect(&devnet.api_info, &ConnectOptions::default()).await.unwrap();
+    let actor = sealstack_chain::json::parse_address(status.actor_address.as_deref().unwrap()).unwrap();
+    let info = node.api().state_miner_info(LotusJson(actor), TipSetKey::head()).await.unwrap();
+    assert_eq!(info.multiaddrs().iter().map(|m| m.to_string()).collect::<Vec<_>>(), status.on_chain_multiaddrs);
+
+    // The node gains an ExternalIP: the Node watch has the settled Miner (otherwise looked at again only
+    // after a minute) announce it at once.
+    let external = json!({"status": {"addresses": [{"type": "ExternalIP", "address": "203.0.113.77"}]}});
+    nodes.patch_status(&first, &PatchParams::default(), &Patch::Strategic(&external)).await.unwrap();
+    settled_on(
+        &miners,
+        "the ExternalIP on chain",
+        &format!("/ip4/203.0.113.77/tcp/{node_port}"),
+        Duration::from_secs(30),
+    )
+    .await;
+
+    // The runtime moved to another node (pinned there): the pod watch has the Miner announce that node's
+    // address. (An ExternalIP of its own, so that the set differs from every one announced before: the address
+    // journal, `status.addressMessages`, keeps a done record per set and would not send a set again.)
+    let kwok = nodes.list(&ListParams::default().labels("type=kwok")).await.unwrap();
+    let second = kwok.items.into_iter().filter_map(|n| n.metadata.name).find(|n| *n != first).unwrap();
+    let external = json!({"status": {"addresses": [{"type": "ExternalIP", "address": "203.0.113.78"}]}});
+    nodes.patch_status(&second, &PatchParams::default(), &Patch::Strategic(&external)).await.unwrap();
+    let pin = json!({"spec": {"runtime": {"nodeSelector": {"kubernetes.io/hostname": second}}}});
+    miners.patch("m1", &PatchParams::default(), &Patch::Merge(&pin)).await.unwrap();
+    wait_for("the runtime pod on the other node", Duration::from_secs(90), || async {
+        Ok(scheduled(pods.clone()).await?.filter(|n| *n == second))
+    })
+    .await
+    .unwrap();
+    let wanted = format!("/ip4/203.0.113.78/tcp/{node_port}");
+    let status = settled_on(&miners, "the other node's address on chain", &wanted, Duration::from_secs(60)).await;
+    let info = node.api().state_miner_info(LotusJson(actor), TipSetKey::head()).await.unwrap();
+    assert_eq!(info.multiaddrs().iter().map(|m| m.to_string()).collect::<Vec<_>>(), status.on_chain_multiaddrs);
+
+    // The nodes as they were (the kwok nodes are shared with the other tests).
+    let restore = json!({"status": {"addresses": [{"type": "ExternalIP", "$patch": "delete"}]}});
+    for name in [&first, &second] {
+        nodes.patch_status(name, &PatchParams::default(), &Patch::Strategic(&restore)).await.unwrap();
+        assert_eq!(node_address(&nodes, name, "ExternalIP").await, None);
+    }
+    assert_eq!(devnet.node.state().actors.miner_ids().len(), 1);
+    controller.abort();
     devnet.stop().await;
 }

@@ -5,4 +5,5 @@ pub mod build;
 pub mod chain;
 pub mod reconcile;
 pub mod runtime;
+pub mod runtime_node;
 pub mod status;

@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use fvm_shared::address::Address;
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{Node as KubeNode, Pod, Secret, Service};
+use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Patch, PatchParams, PostParams};
 use kube::core::object::HasStatus;
 use kube::runtime::controller::Action;
 use kube::{Api, Resource, ResourceExt};
@@ -31,10 +31,10 @@ use tracing::{info, instrument, warn};
 use super::announce::{Announce, announce, needs_node};
 use super::build::{
     build_api_secret, build_api_service, build_identity_secret, build_p2p_service, identity_secret_name, peer_id_of,
-    selector_labels,
 };
 use super::chain::{connect, ensure_created, publish};
 use super::runtime::{RuntimeInputs, build_runtime_stateful_set};
+use super::runtime_node::runtime_node;
 use super::status::{self, Observed};
 use crate::FIELD_MANAGER;
 use crate::apply::apply;
@@ -119,7 +119,7 @@ async fn steps(ctx: &Context, miner: &Miner, namespace: &str, progress: &mut Pro
     progress.condition(RUNTIME_READY, status::runtime_ready(&runtime.name_any(), ready_replicas));
 
     // The addresses announced on chain.
-    let published = announce_addresses(ctx, miner, namespace, &node, actor, &info, &peer, &p2p, progress).await?;
+    let published = announce_addresses(ctx, miner, &node, actor, &info, &peer, &p2p, progress).await?;
     Ok(Action::requeue(if published { WHEN_SETTLED } else { WHILE_WAITING }))
 }
 
@@ -252,7 +252,6 @@ async fn apply_runtime(
 async fn announce_addresses(
     ctx: &Context,
     miner: &Miner,
-    namespace: &str,
     node: &Node,
     actor: Address,
     info: &MinerInfo,
@@ -260,8 +259,8 @@ async fn announce_addresses(
     p2p: &Service,
     progress: &mut Progress,
 ) -> Result<bool> {
-    let kube_node = if needs_node(&miner.spec.p2p) { runtime_node(ctx, miner, namespace).await? } else { None };
-    let wanted = match announce(&miner.spec.p2p, Some(p2p), kube_node.as_ref()) {
+    let kube_node = if needs_node(&miner.spec.p2p) { runtime_node(&ctx.stores, miner).await? } else { None };
+    let wanted = match announce(&miner.spec.p2p, Some(p2p), kube_node.as_deref()) {
         Announce::Waiting(reason) => {
             progress.condition(ADDRESSES_PUBLISHED, (FALSE, "WaitingForAddress".into(), reason));
             return Ok(false);
@@ -299,16 +298,6 @@ async fn announce_addresses(
     let (s, reason) = if done { (TRUE, "OnChain") } else { (FALSE, "Publishing") };
     progress.condition(ADDRESSES_PUBLISHED, (s, reason.into(), message));
     Ok(done)
-}
-
-/// The node of the runtime pod, for NodePort announcements.
-async fn runtime_node(ctx: &Context, miner: &Miner, namespace: &str) -> Result<Option<KubeNode>> {
-    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), namespace);
-    let selector = selector_labels(miner).iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
-    let list = pods.list(&ListParams::default().labels(&selector)).await?;
-    let Some(node_name) = list.items.iter().find_map(|p| p.spec.as_ref()?.node_name.clone()) else { return Ok(None) };
-    let nodes: Api<KubeNode> = Api::all(ctx.client.clone());
-    Ok(nodes.get_opt(&node_name).await?)
 }
 
 /// The Miner's status as etcd holds it now (a quorum read: after the journal's writes, and never behind them).
