@@ -26,6 +26,9 @@ pub enum Error {
     /// The watch feeding a store the reconcile reads has stopped (the operator is shutting down).
     #[error("the operator's watches stopped")]
     WatchStopped,
+    /// The watch of this kind has not listed yet (refused by RBAC, or the API server is unreachable).
+    #[error("the operator's watch of {0} has not listed yet (is it allowed to list and watch them?)")]
+    NotListed(String),
 }
 
 impl Error {
@@ -38,6 +41,7 @@ impl Error {
             Self::MissingDependency { .. } => "missing_dependency",
             Self::Chain(e) => e.label(),
             Self::WatchStopped => "watch_stopped",
+            Self::NotListed(_) => "not_listed",
         }
     }
 

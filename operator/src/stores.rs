@@ -261,9 +261,17 @@ pub async fn drain<K>(stream: impl Stream<Item = Result<K, watcher::Error>>) {
 
 /// Waits until the watch of `cache` has listed once.
 async fn listed<K: Resource<DynamicType = ()> + Clone + 'static>(cache: &Cache<K>) -> Result<()> {
-    cache.listed.clone().wait_for(|listed| *listed).await.map_err(|_| Error::WatchStopped)?;
-    Ok(())
+    let mut listed = cache.listed.clone();
+    match tokio::time::timeout(LIST_PATIENCE, listed.wait_for(|listed| *listed)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(_)) => Err(Error::WatchStopped),
+        // A watch the API server refuses (RBAC) retries for ever: fail the reconcile and say so.
+        Err(_) => Err(Error::NotListed(K::kind(&()).into_owned())),
+    }
 }
+
+/// How long a reconcile waits for a watch to list before it fails with [`Error::NotListed`].
+const LIST_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The object `name` in `namespace` from `cache`, once its watch has listed.
 pub async fn lookup<K>(cache: &Cache<K>, namespace: &str, name: &str) -> Result<Option<Arc<K>>>
