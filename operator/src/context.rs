@@ -7,6 +7,7 @@ use kube::Client;
 use kube::runtime::events::{Recorder, Reporter};
 use sealstack_crds::{Miner, ParamCache, SealingWorker};
 
+use crate::full_nodes::FullNodes;
 use crate::metrics::Metrics;
 use crate::own_writes::OwnWrites;
 use crate::stores::{Feeds, Stores, stores};
@@ -36,6 +37,8 @@ pub struct Context {
     pub fault_fired: std::sync::atomic::AtomicBool,
     /// What the operator's watches hold; reconciles read these instead of the API server.
     pub stores: Stores,
+    /// Connections to the Lotus full nodes the Miners name.
+    pub full_nodes: FullNodes,
     /// The operator's status writes the stores do not show yet.
     pub own_writes: OwnStatusWrites,
     /// The stores' feeds, taken by whoever starts the watches (once per context).
@@ -66,6 +69,7 @@ impl Context {
             settings,
             fault_fired: Default::default(),
             stores,
+            full_nodes: FullNodes::default(),
             own_writes: OwnStatusWrites::default(),
             feeds: Mutex::new(Some(feeds)),
         })

@@ -34,6 +34,8 @@ use crate::{miner, param_cache, sealing_worker};
 /// Reconciles of one controller in flight at once: enough to keep the API server busy, few enough that
 /// the operator's memory stays flat however many objects change at once.
 const CONCURRENCY: u16 = 32;
+/// The same for Miners, whose reconciles mostly wait for chain messages to execute (epochs, not CPU).
+const MINER_CONCURRENCY: u16 = 128;
 
 /// One of the operator's controllers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -134,8 +136,8 @@ where
     stream.predicate_filter(predicates::generation, Default::default())
 }
 
-fn controller_config() -> controller::Config {
-    controller::Config::default().concurrency(CONCURRENCY)
+fn controller_config(concurrency: u16) -> controller::Config {
+    controller::Config::default().concurrency(concurrency)
 }
 
 async fn run_param_cache(
@@ -144,7 +146,7 @@ async fn run_param_cache(
     ctx: Arc<Context>,
 ) {
     let controller = Controller::for_stream(spec_changes(caches), ctx.stores.caches.store.clone())
-        .with_config(controller_config())
+        .with_config(controller_config(CONCURRENCY))
         .owns(jobs, watch_config(Some("app.kubernetes.io/component=param-fetch")));
     drive(controller, "paramcache", param_cache::reconcile::reconcile, ctx).await;
 }
@@ -155,7 +157,7 @@ async fn run_sealing_worker(
     ctx: Arc<Context>,
 ) {
     let controller = Controller::for_stream(spec_changes(workers), ctx.stores.workers.store.clone())
-        .with_config(controller_config())
+        .with_config(controller_config(CONCURRENCY))
         .owns_stream(sets);
     drive(controller, "sealingworker", sealing_worker::reconcile::reconcile, ctx).await;
 }
@@ -213,7 +215,7 @@ async fn run_miner_controller(
     let miners_store = ctx.stores.miners.store.clone();
     let (node_miners, pods_store) = (miners_store.clone(), ctx.stores.runtime_pods.store.clone());
     let controller = Controller::for_stream(spec_changes(miners), ctx.stores.miners.store.clone())
-        .with_config(controller_config())
+        .with_config(controller_config(MINER_CONCURRENCY))
         .owns_stream(services)
         .owns_stream(runtime_sets)
         .owns_stream(secrets.owned)

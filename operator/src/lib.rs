@@ -7,6 +7,7 @@ pub mod apply;
 pub mod context;
 pub mod controllers;
 pub mod error;
+pub mod full_nodes;
 pub mod http;
 pub mod kube_client;
 pub mod labels;

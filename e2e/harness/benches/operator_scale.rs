@@ -1,7 +1,9 @@
 //! Operator scale benchmark on e2e/cluster (not a test): for N SealingWorkers, the time from applying them to
-//! all their StatefulSets existing, against the floor measured in the same run (the same N server-side applies
-//! of those StatefulSets issued directly by a plain client); the operator's peak RSS; and the write calls it
-//! makes when it restarts into an unchanged world (a full resync). Then the same for N Miners, with the chain
+//! all their StatefulSets existing, against two floors measured in the same run by a plain client: A, the N
+//! StatefulSets the operator makes (its own build function) applied directly; B, what the measured path
+//! applies in all, each SealingWorker and then its StatefulSet (owned by it, as the operator's are). Also the
+//! operator's writes and CPU and the control plane's CPU while creating, the operator's peak RSS, and the
+//! write calls it makes when it restarts into an unchanged world (a full resync). Then the same for N Miners, with the chain
 //! stubbed out by an in-process devnet ([`miners`]).
 //!
 //!   e2e/cluster/bench.sh                  (builds, brings a cluster up, runs this, tears the cluster down)
@@ -26,6 +28,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
 use sealstack_crds::{Miner, ParamCache, SealingWorker};
 use sealstack_e2e::{Cluster, install_crds};
+use sealstack_operator::sealing_worker::build::{WorkerInputs, build_stateful_set};
 use serde_json::json;
 
 /// Requests in flight at once, for the floor and for creating the custom resources.
@@ -39,15 +42,29 @@ fn worker_json(name: &str) -> serde_json::Value {
     })
 }
 
-/// The StatefulSet shape the controller makes, applied directly (the floor).
-fn plain_set(name: &str) -> serde_json::Value {
-    json!({
-        "apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": format!("{name}-worker")},
-        "spec": {"replicas": 0, "selector": {"matchLabels": {"app": name}},
-                 "template": {"metadata": {"labels": {"app": name}},
-                              "spec": {"containers": [{"name": "worker", "image": "sealstack/miner:bench",
-                                                       "args": ["worker"]}]}}},
-    })
+/// The StatefulSet the controller makes for SealingWorker `name` (built by its own build function, with
+/// the inputs of the measured run: the Miner `m1` whose ParamCache `params` is not Ready), owned by
+/// `owner` when given (the floor without SealingWorkers has no owner to name).
+fn worker_set(name: &str, namespace: &str, owner: Option<&SealingWorker>) -> StatefulSet {
+    let mut worker: SealingWorker = serde_json::from_value(worker_json(name)).expect("a valid SealingWorker");
+    worker.metadata.namespace = Some(namespace.to_owned());
+    worker.metadata.uid = owner.and_then(|o| o.metadata.uid.clone()).or_else(|| Some(format!("floor-{name}")));
+    let inputs = WorkerInputs {
+        default_image: "sealstack/miner:bench".into(),
+        params_claim: "params-params".into(),
+        miner_api_secret: sealstack_operator::names::miner_api_secret("m1"),
+        params_ready: false,
+    };
+    let mut set = build_stateful_set(&worker, &inputs);
+    if owner.is_none() {
+        set.metadata.owner_references = None;
+    }
+    set
+}
+
+async fn apply_set(api: &Api<StatefulSet>, set: &StatefulSet) -> Result<(), kube::Error> {
+    let name = set.metadata.name.clone().unwrap_or_default();
+    api.patch(&name, &PatchParams::apply("bench").force(), &Patch::Apply(set)).await.map(|_| ())
 }
 
 /// Waits (until `deadline`) for `n` StatefulSets matching `labels` to exist; returns how many do. It follows
@@ -211,27 +228,30 @@ where
 }
 
 async fn run_size(cluster: &Cluster, client: &Client, bin: &str, kubeconfig: &str, n: usize) -> String {
-    // Floor 1: the N StatefulSets applied by a plain client.
+    // Floor A: the N StatefulSets applied by a plain client.
     let floor_ns = cluster.namespace("bench-floor").await.expect("a namespace");
     let sets: Api<StatefulSet> = Api::namespaced(client.clone(), floor_ns.name());
+    let namespace = floor_ns.name().to_owned();
     let children_floor = timed_applies(n, |i| {
-        let sets = sets.clone();
-        async move { apply_json(&sets, &format!("w{i}-worker"), plain_set(&format!("w{i}"))).await }
+        let (sets, set) = (sets.clone(), worker_set(&format!("w{i}"), &namespace, None));
+        async move { apply_set(&sets, &set).await }
     })
     .await;
-    // Floor 2: everything the measured path applies, by a plain client: each SealingWorker, then its
+    // Floor B: everything the measured path applies, by a plain client: each SealingWorker, then its
     // StatefulSet (no operator runs in this namespace).
     let pipeline_ns = cluster.namespace("bench-pfloor").await.expect("a namespace");
     let workers: Api<SealingWorker> = Api::namespaced(client.clone(), pipeline_ns.name());
     let sets: Api<StatefulSet> = Api::namespaced(client.clone(), pipeline_ns.name());
     let cluster_dir = std::path::Path::new(kubeconfig).parent().and_then(|d| d.to_str()).unwrap_or("/");
     let floor_cpu = control_plane_cpu_seconds(cluster_dir);
+    let namespace = pipeline_ns.name().to_owned();
     let pipeline_floor = timed_applies(n, |i| {
-        let (workers, sets) = (workers.clone(), sets.clone());
+        let (workers, sets, namespace) = (workers.clone(), sets.clone(), namespace.clone());
         async move {
             let name = format!("w{i}");
-            apply_json(&workers, &name, worker_json(&name)).await?;
-            apply_json(&sets, &format!("{name}-worker"), plain_set(&name)).await
+            let params = PatchParams::apply("bench").force();
+            let owner = workers.patch(&name, &params, &Patch::Apply(worker_json(&name))).await?;
+            apply_set(&sets, &worker_set(&name, &namespace, Some(&owner))).await
         }
     })
     .await;

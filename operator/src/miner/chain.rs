@@ -2,6 +2,7 @@
 //! with its progress journaled in the Miner's status, and publishing the announce addresses.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use fvm_shared::address::Address;
 use fvm_shared::econ::TokenAmount;
@@ -11,7 +12,7 @@ use kube::runtime::events::{Event, EventType};
 use kube::{Api, Resource};
 use sealstack_chain::miner_creation::{CreateMinerRequest, CreatedMiner, CreationRecord, create_miner};
 use sealstack_chain::push::{Journal, MessageLog};
-use sealstack_chain::{ApiInfo, ChainError, ConnectOptions, Node};
+use sealstack_chain::{ApiInfo, ChainError, Node};
 use sealstack_crds::Miner;
 use sealstack_crds::miner::{MinerCreation, PushedMessage};
 
@@ -33,11 +34,11 @@ pub fn api_info(miner: &Miner, secret: Option<&Secret>) -> Result<ApiInfo> {
 }
 
 /// Reads the Miner's full-node API info from its Secret (through the operator's watches) and connects.
-pub async fn connect(ctx: &Context, miner: &Miner, namespace: &str) -> Result<Node> {
+pub async fn connect(ctx: &Context, miner: &Miner, namespace: &str) -> Result<Arc<Node>> {
     let name = &miner.spec.full_node.api_info_secret_ref.name;
     let secret = crate::secrets::read(&ctx.stores, &ctx.client, namespace, name).await?;
     let info = api_info(miner, secret.as_deref())?;
-    Ok(Node::connect(&info, &ConnectOptions::default()).await?)
+    Ok(ctx.full_nodes.connect(&info).await?)
 }
 
 /// The creation request a Miner's spec describes.
