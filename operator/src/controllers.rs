@@ -10,7 +10,7 @@ use futures::future::BoxFuture;
 use futures::{FutureExt, Stream, StreamExt};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Node as KubeNode, Pod, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Node as KubeNode, Pod, Secret, Service};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::reflector::ObjectRef;
@@ -27,7 +27,7 @@ use crate::miner::runtime_node::{
 };
 use crate::stores::{
     MANAGED, NOT_MANAGED, RUNTIME_PODS, RUNTIME_SETS, SECRET_TYPES, WORKER_SETS, drain, reflect, reflect_metadata,
-    reflect_reduced, watch_config,
+    reflect_reduced, touched_metadata, watch_config,
 };
 use crate::{miner, param_cache, sealing_worker};
 
@@ -75,7 +75,10 @@ pub async fn run_controllers(client: Client, namespace: Option<String>, ctx: Arc
     // ParamCaches are read by every controller; Miners by the Miner and SealingWorker controllers.
     let caches = reflect(api_for(client.clone(), &namespace), watch_config(None), feeds.caches);
     tasks.push(match runs(ControllerKind::ParamCache) {
-        true => run_param_cache(api_for(client.clone(), &namespace), caches, ctx.clone()).boxed(),
+        true => {
+            let config_maps = touched_metadata::<ConfigMap>(api_for(client.clone(), &namespace), watch_config(None));
+            run_param_cache(api_for(client.clone(), &namespace), caches, config_maps, ctx.clone()).boxed()
+        }
         false => drain(caches).boxed(),
     });
     let miners = reflect(api_for(client.clone(), &namespace), watch_config(None), feeds.miners);
@@ -143,12 +146,29 @@ fn controller_config(concurrency: u16) -> controller::Config {
 async fn run_param_cache(
     jobs: Api<Job>,
     caches: impl Stream<Item = Result<ParamCache, watcher::Error>> + Send + 'static,
+    config_maps: impl Stream<Item = Result<PartialObjectMeta<ConfigMap>, watcher::Error>> + Send + 'static,
     ctx: Arc<Context>,
 ) {
+    // An edited (or created, or deleted) custom manifest changes the fetch Job of the ParamCaches naming it.
+    let caches_store = ctx.stores.caches.store.clone();
     let controller = Controller::for_stream(spec_changes(caches), ctx.stores.caches.store.clone())
         .with_config(controller_config(CONCURRENCY))
-        .owns(jobs, watch_config(Some("app.kubernetes.io/component=param-fetch")));
+        .owns(jobs, watch_config(Some("app.kubernetes.io/component=param-fetch")))
+        .watches_stream(config_maps, move |map| {
+            let namespace = map.metadata.namespace.as_deref().unwrap_or_default();
+            caches_using_manifest(&caches_store.state(), namespace, &map.name_any())
+        });
     drive(controller, "paramcache", param_cache::reconcile::reconcile, ctx).await;
+}
+
+/// The ParamCaches in `namespace` that take their custom manifest from the ConfigMap `name`.
+pub fn caches_using_manifest(caches: &[Arc<ParamCache>], namespace: &str, name: &str) -> Vec<ObjectRef<ParamCache>> {
+    caches
+        .iter()
+        .filter(|c| c.metadata.namespace.as_deref() == Some(namespace))
+        .filter(|c| c.spec.manifest.config_map.as_ref().is_some_and(|m| m.name == name))
+        .map(|c| ObjectRef::from_obj(c.as_ref()))
+        .collect()
 }
 
 async fn run_sealing_worker(
@@ -313,5 +333,35 @@ mod tests {
         let found = &miners_using_api_info(&miners, "b", "lotus")[0];
         assert_eq!((found.name.as_str(), found.namespace.as_deref()), ("m4", Some("b")));
         assert!(miners_using_api_info(&miners, "sp", "m1-p2p-identity").is_empty(), "a Secret no Miner names");
+    }
+
+    fn cache(namespace: &str, name: &str, manifest: Option<&str>) -> Arc<ParamCache> {
+        let mut spec = json!({"sectorSizes": ["2KiB"], "storage": {"size": "1Gi"}});
+        if let Some(map) = manifest {
+            spec["manifest"] = json!({"configMap": {"name": map}});
+        }
+        Arc::new(
+            serde_json::from_value(json!({
+                "apiVersion": "sealstack.io/v1alpha1", "kind": "ParamCache",
+                "metadata": {"name": name, "namespace": namespace}, "spec": spec,
+            }))
+            .unwrap(),
+        )
+    }
+
+    #[test]
+    fn a_manifest_config_map_maps_to_the_param_caches_of_its_namespace_that_name_it() {
+        let caches = [
+            cache("sp", "p1", Some("devnet-params")),
+            cache("sp", "p2", Some("devnet-params")),
+            cache("sp", "p3", Some("other")),
+            cache("sp", "p4", None),
+            cache("b", "p5", Some("devnet-params")),
+        ];
+        let names: Vec<_> = caches_using_manifest(&caches, "sp", "devnet-params").into_iter().map(|r| r.name).collect();
+        assert_eq!(names, ["p1", "p2"]);
+        let found = &caches_using_manifest(&caches, "b", "devnet-params")[0];
+        assert_eq!((found.name.as_str(), found.namespace.as_deref()), ("p5", Some("b")));
+        assert!(caches_using_manifest(&caches, "sp", "kube-root-ca.crt").is_empty(), "a ConfigMap no cache names");
     }
 }

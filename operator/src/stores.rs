@@ -10,6 +10,10 @@
 //! Secret's data would keep all of the cluster's credentials in the operator's memory. That watch tells
 //! which Secret changed (so that the Miners using it are reconciled) and whether the copy in
 //! [`SecretData`] is still current; [`crate::secrets::read`] reads Secrets through both.
+//!
+//! ConfigMaps (a ParamCache's custom manifest) are watched as metadata only too, and kept nowhere
+//! ([`touched_metadata`]): the watch only tells which ConfigMap changed, so that the ParamCaches naming it
+//! are reconciled; the reconcile reads the manifest itself.
 
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -217,6 +221,21 @@ where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
     reflect_events(watcher(api, config), feed, |object: &mut PartialObjectMeta<K>| identity_only(&mut object.metadata))
+}
+
+/// A metadata-only watch of `api` that keeps no store: it yields each object added, changed or deleted,
+/// reduced to [`identity_only`], for a controller to map to the objects that name it.
+pub fn touched_metadata<K>(
+    api: Api<PartialObjectMeta<K>>,
+    config: watcher::Config,
+) -> impl Stream<Item = Result<PartialObjectMeta<K>, watcher::Error>> + Send + 'static
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    watcher(api, config)
+        .default_backoff()
+        .modify(|object: &mut PartialObjectMeta<K>| identity_only(&mut object.metadata))
+        .touched_objects()
 }
 
 /// Reduces `meta` to name, namespace, uid and resource version: enough to find an object and tell its

@@ -1,12 +1,14 @@
 //! The Miner controller, in-process against the local cluster and an in-process devnet: the actor created on
 //! chain once, the announce addresses published and kept equal to what the Service exposes (a NodePort on
 //! the runtime node's address, following the pod to another node and the node's addresses), the full
-//! node being down reported in a condition, then recovered from, and `Ready` only once the runtime pod is.
+//! node being down reported in a condition, then recovered from, a rotated API info rolling the runtime's
+//! pod template, and `Ready` only once the runtime pod is.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::ByteString;
+use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{
     Namespace, Node as KubeNode, PersistentVolume, PersistentVolumeClaim, Secret, Service,
 };
@@ -20,6 +22,7 @@ use sealstack_devnet::{DevnetConfig, RunningDevnet};
 use sealstack_e2e::{Cluster, install_crds, wait_for};
 use sealstack_operator::context::{Context, Settings};
 use sealstack_operator::metrics::Metrics;
+use sealstack_operator::miner::runtime::{API_INFO_DIGEST_ANNOTATION, api_info_digest};
 use serde_json::json;
 
 async fn devnet(dir: &std::path::Path, port: u16) -> RunningDevnet {
@@ -131,6 +134,12 @@ fn waits_for_runtime(status: &MinerStatus) -> bool {
     }) && !is_true(&status.conditions, "RuntimeReady")
 }
 
+/// The digest of the full node's API info on the runtime's pod template.
+fn runtime_api_info_digest(runtime: &StatefulSet) -> Option<String> {
+    let template = runtime.spec.as_ref()?.template.metadata.as_ref()?;
+    template.annotations.as_ref()?.get(API_INFO_DIGEST_ANNOTATION).cloned()
+}
+
 async fn api_info_secret(client: &Client, ns: &str, value: &str) {
     let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
     let secret = Secret {
@@ -201,9 +210,11 @@ async fn a_miner_gets_its_actor_once_and_its_addresses_follow_the_service() {
     assert_eq!(info.peer_id, status.peer_id);
 
     // The runtime StatefulSet runs one daemon for that actor.
-    let sets: Api<k8s_openapi::api::apps::v1::StatefulSet> = Api::namespaced(client.clone(), ns.name());
+    let sets: Api<StatefulSet> = Api::namespaced(client.clone(), ns.name());
     let runtime = sets.get("m1-runtime").await.unwrap();
     assert_eq!(runtime.spec.as_ref().unwrap().replicas, Some(1));
+    let first_digest = api_info_digest(devnet.api_info.to_env_value().as_bytes());
+    assert_eq!(runtime_api_info_digest(&runtime).as_deref(), Some(first_digest.as_str()));
     let container = &runtime.spec.unwrap().template.spec.unwrap().containers[0];
     let actor_env = container.env.as_ref().unwrap().iter().find(|e| e.name == "SEALSTACK_MINER_ACTOR").unwrap();
     assert_eq!(actor_env.value.as_deref(), Some(actor.as_str()));
@@ -252,6 +263,19 @@ async fn a_miner_gets_its_actor_once_and_its_addresses_follow_the_service() {
     rotate(devnet.api_info.to_env_value()).await;
     wait_for("the Miner Ready again", Duration::from_secs(20), || async {
         Ok(miners.get_status("m1").await?.status.filter(|s| settled(s, runtime_runs)))
+    })
+    .await
+    .unwrap();
+
+    // The same node's API info spelled anew (a new token would do the same) rolls the runtime pod: the pod
+    // reads it from an environment variable, at start only.
+    assert_eq!(runtime_api_info_digest(&sets.get("m1-runtime").await.unwrap()), Some(first_digest));
+    let respelled = format!("{}\n", devnet.api_info.to_env_value());
+    rotate(respelled.clone()).await;
+    let respelled_digest = api_info_digest(respelled.as_bytes());
+    wait_for("the runtime's pod template with the new API info's digest", Duration::from_secs(20), || async {
+        let runtime = sets.get("m1-runtime").await?;
+        Ok((runtime_api_info_digest(&runtime).as_deref() == Some(respelled_digest.as_str())).then_some(()))
     })
     .await
     .unwrap();

@@ -1,13 +1,13 @@
 //! The ParamCache and SealingWorker controllers, run in-process against the local cluster: the children they
-//! create, a spec change, garbage collection through owner references, and zero writes when nothing changed
-//! (counted by the operator's own request metric).
+//! create, a spec change, an edited manifest ConfigMap, garbage collection through owner references, and zero
+//! writes when nothing changed (counted by the operator's own request metric).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim};
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client, ResourceExt};
 use sealstack_crds::conditions::find_condition;
@@ -87,6 +87,81 @@ async fn param_cache_gets_a_claim_and_a_fetch_job_and_a_new_size_replaces_the_jo
     let job = jobs.get(&second).await.unwrap();
     let args = job.spec.unwrap().template.spec.unwrap().containers[0].args.clone().unwrap();
     assert_eq!(args[..3], ["fetch-params", "2KiB", "8MiB"]);
+    controllers.abort();
+}
+
+/// Failed ParamCache reconciles with the error label `error`, from the controllers' metrics.
+fn param_cache_errors(metrics: &Metrics, error: &str) -> u64 {
+    let prefix = format!("sealstack_operator_reconcile_errors_total{{controller=\"paramcache\",error=\"{error}\"}}");
+    metrics
+        .encode()
+        .lines()
+        .find(|l| l.starts_with(&prefix))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The names of the ParamCache `params`' fetch Jobs not being deleted.
+async fn live_fetch_jobs(jobs: &Api<Job>) -> anyhow::Result<Vec<String>> {
+    let selector = ListParams::default().labels("sealstack.io/param-cache=params");
+    let list = jobs.list(&selector).await?.items;
+    Ok(list.iter().filter(|j| j.metadata.deletion_timestamp.is_none()).map(|j| j.name_any()).collect())
+}
+
+#[tokio::test]
+async fn an_edited_manifest_config_map_reconciles_its_param_cache_and_replaces_the_fetch_job() {
+    let Some(cluster) = Cluster::connect().await else { return };
+    install_crds(&cluster.client()).await.unwrap();
+    let ns = cluster.namespace("op-manifest").await.unwrap();
+    let client = cluster.client();
+    let metrics = Arc::new(Metrics::default());
+    let controllers = start_controllers(client.clone(), ns.name(), metrics.clone());
+
+    // A manifest ConfigMap without the parameters key: the ParamCache is invalid and waits for a change (no
+    // retry), which only the ConfigMap's watch can bring.
+    let maps: Api<ConfigMap> = Api::namespaced(client.clone(), ns.name());
+    let map: ConfigMap = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "devnet-params"}, "data": {"other": "{}"},
+    }))
+    .unwrap();
+    maps.create(&PostParams::default(), &map).await.unwrap();
+    let mut cache = param_cache("params", &["2KiB"]);
+    cache.spec.manifest = serde_json::from_value(json!({"configMap": {"name": "devnet-params"}})).unwrap();
+    let caches: Api<ParamCache> = Api::namespaced(client.clone(), ns.name());
+    caches.create(&PostParams::default(), &cache).await.unwrap();
+    wait_for("the manifest without its key refused", Duration::from_secs(30), || async {
+        Ok((param_cache_errors(&metrics, "invalid_spec") > 0).then_some(()))
+    })
+    .await
+    .unwrap();
+
+    // The key added: the ParamCache is reconciled at once, and gets its Job.
+    let edit = |parameters: &'static str| {
+        let maps = maps.clone();
+        async move {
+            let patch = json!({"data": {"parameters.json": parameters}});
+            maps.patch("devnet-params", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+        }
+    };
+    edit(r#"{"v28-a.params": {"digest": "1"}}"#).await;
+    let jobs = fetch_jobs(&client, ns.name());
+    let first = wait_for("a fetch Job once the manifest has its key", Duration::from_secs(20), || async {
+        Ok(live_fetch_jobs(&jobs).await?.into_iter().next())
+    })
+    .await
+    .unwrap();
+    let pod = jobs.get(&first).await.unwrap().spec.unwrap().template.spec.unwrap();
+    let manifest = pod.volumes.unwrap().into_iter().find_map(|v| v.config_map).expect("the manifest volume");
+    assert_eq!(manifest.name, "devnet-params");
+
+    // The manifest edited (the same spec): a new Job fetches and verifies against it; the old one goes.
+    edit(r#"{"v28-a.params": {"digest": "2"}}"#).await;
+    wait_for("the Job for the edited manifest, alone", Duration::from_secs(60), || async {
+        let names = live_fetch_jobs(&jobs).await?;
+        Ok((names.len() == 1 && names[0] != first).then_some(()))
+    })
+    .await
+    .unwrap();
     controllers.abort();
 }
 

@@ -16,11 +16,13 @@ use sealstack_chain::{ApiInfo, ChainError, Node};
 use sealstack_crds::Miner;
 use sealstack_crds::miner::{MinerCreation, PushedMessage};
 
+use super::runtime::api_info_digest;
 use crate::context::Context;
 use crate::error::{Error, Result};
 
-/// The full node's API info in the Secret the Miner names (`secret`: that Secret, when it exists).
-pub fn api_info(miner: &Miner, secret: Option<&Secret>) -> Result<ApiInfo> {
+/// The full node's API info in the Secret the Miner names (`secret`: that Secret, when it exists), and the
+/// [`api_info_digest`] of the Secret's value.
+pub fn api_info(miner: &Miner, secret: Option<&Secret>) -> Result<(ApiInfo, String)> {
     let reference = &miner.spec.full_node.api_info_secret_ref;
     let secret = secret.ok_or_else(|| Error::MissingDependency { kind: "Secret", name: reference.name.clone() })?;
     let value = secret.data.as_ref().and_then(|d| d.get(&reference.key)).ok_or_else(|| {
@@ -30,15 +32,17 @@ pub fn api_info(miner: &Miner, secret: Option<&Secret>) -> Result<ApiInfo> {
         ))
     })?;
     let text = String::from_utf8_lossy(&value.0).trim().to_string();
-    ApiInfo::parse(&text).map_err(|e| Error::InvalidSpec(format!("spec.fullNode.apiInfoSecretRef: {e}")))
+    let info = ApiInfo::parse(&text).map_err(|e| Error::InvalidSpec(format!("spec.fullNode.apiInfoSecretRef: {e}")))?;
+    Ok((info, api_info_digest(&value.0)))
 }
 
-/// Reads the Miner's full-node API info from its Secret (through the operator's watches) and connects.
-pub async fn connect(ctx: &Context, miner: &Miner, namespace: &str) -> Result<Arc<Node>> {
+/// Reads the Miner's full-node API info from its Secret (through the operator's watches) and connects;
+/// returns the node and the [`api_info_digest`] of the API info it connected with.
+pub async fn connect(ctx: &Context, miner: &Miner, namespace: &str) -> Result<(Arc<Node>, String)> {
     let name = &miner.spec.full_node.api_info_secret_ref.name;
     let secret = crate::secrets::read(&ctx.stores, &ctx.client, namespace, name).await?;
-    let info = api_info(miner, secret.as_deref())?;
-    Ok(ctx.full_nodes.connect(&info).await?)
+    let (info, digest) = api_info(miner, secret.as_deref())?;
+    Ok((ctx.full_nodes.connect(&info).await?, digest))
 }
 
 /// The creation request a Miner's spec describes.
@@ -241,8 +245,10 @@ mod tests {
             ..Secret::default()
         };
         let m = miner(json!({}));
-        let info = api_info(&m, Some(&secret("FULLNODE_API_INFO", "tok:/ip4/10.0.0.5/tcp/1234/http\n"))).unwrap();
+        let value = "tok:/ip4/10.0.0.5/tcp/1234/http\n";
+        let (info, digest) = api_info(&m, Some(&secret("FULLNODE_API_INFO", value))).unwrap();
         assert_eq!((info.token.as_deref(), info.base_url.as_str()), (Some("tok"), "http://10.0.0.5:1234"));
+        assert_eq!(digest, api_info_digest(value.as_bytes()), "of the value the runtime pod gets, as it is");
         let missing = api_info(&m, None).unwrap_err();
         assert!(matches!(&missing, Error::MissingDependency { kind: "Secret", name } if name == "lotus"), "{missing}");
         assert!(!missing.waits_for_change(), "a missing Secret is looked for again");

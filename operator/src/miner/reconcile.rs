@@ -105,7 +105,8 @@ async fn steps(ctx: &Context, miner: &Miner, namespace: &str, progress: &mut Pro
     }
 
     // The actor on chain.
-    let node = connect(ctx, miner, namespace).await.map_err(|e| progress.failed(ACTOR_CREATED, "FullNodeError", e))?;
+    let (node, api_info_digest) =
+        connect(ctx, miner, namespace).await.map_err(|e| progress.failed(ACTOR_CREATED, "FullNodeError", e))?;
     let actor = actor(ctx, miner, &node, &peer, progress).await?;
     let info = node.api().state_miner_info(LotusJson(actor), TipSetKey::head()).await.map_err(node.err())?;
     progress.status.actor_address = Some(actor.to_string());
@@ -113,8 +114,8 @@ async fn steps(ctx: &Context, miner: &Miner, namespace: &str, progress: &mut Pro
     progress.status.worker_address = Some(info.worker.to_string());
     progress.condition(ACTOR_CREATED, (TRUE, "ActorOnChain".into(), format!("miner actor {actor}")));
 
-    // The runtime, for this actor.
-    let runtime = apply_runtime(ctx, miner, namespace, &cache, actor).await?;
+    // The runtime, for this actor and the API info just read (a change rolls its pod).
+    let runtime = apply_runtime(ctx, miner, namespace, &cache, actor, api_info_digest).await?;
     let ready_replicas = runtime.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0);
     progress.condition(RUNTIME_READY, status::runtime_ready(&runtime.name_any(), ready_replicas));
 
@@ -225,13 +226,15 @@ async fn actor(ctx: &Context, miner: &Miner, node: &Node, peer: &PeerId, progres
     }
 }
 
-/// The runtime StatefulSet for `actor`, applied; returns it as stored.
+/// The runtime StatefulSet for `actor` and the full node's API info of digest `api_info_digest`, applied;
+/// returns it as stored.
 async fn apply_runtime(
     ctx: &Context,
     miner: &Miner,
     namespace: &str,
     cache: &ParamCache,
     actor: Address,
+    api_info_digest: String,
 ) -> Result<StatefulSet> {
     let sets: Api<StatefulSet> = Api::namespaced(ctx.client.clone(), namespace);
     let runtime = build_runtime_stateful_set(
@@ -240,6 +243,7 @@ async fn apply_runtime(
             default_image: ctx.settings.runtime_image.clone(),
             params_claim: crate::param_cache::build::claim_name(cache),
             actor: Some(actor.to_string()),
+            api_info_digest: Some(api_info_digest),
         },
     );
     let existing = lookup(&ctx.stores.runtime_sets, namespace, &runtime.name_any()).await?;

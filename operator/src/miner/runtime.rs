@@ -12,6 +12,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::ResourceExt;
 use sealstack_crds::Miner;
+use sha2::{Digest, Sha256};
 
 use super::build::{API_PORT, JWT_SECRET_KEY, P2P_KEY, identity_secret_name, metadata, selector_labels};
 use crate::param_cache::build::PARAMS_MOUNT;
@@ -26,6 +27,9 @@ pub const IDENTITY_MOUNT: &str = "/var/run/sealstack/identity";
 pub const API_SECRET_MOUNT: &str = "/var/run/sealstack/api";
 /// The runtime's `/metrics`, `/healthz` and `/readyz` port.
 pub const METRICS_PORT: u16 = 9100;
+/// Pod-template annotation holding [`api_info_digest`] of the full node's API info: the pod reads it from an
+/// environment variable, at start only, so a rotated token or a moved node rolls the pod.
+pub const API_INFO_DIGEST_ANNOTATION: &str = "sealstack.io/full-node-api-info-digest";
 
 /// What the StatefulSet needs besides the spec.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,6 +40,14 @@ pub struct RuntimeInputs {
     pub params_claim: String,
     /// The actor's ID address, once it exists.
     pub actor: Option<String>,
+    /// [`api_info_digest`] of the full node's API info the pod gets; `None` sets no annotation.
+    pub api_info_digest: Option<String>,
+}
+
+/// A digest of the full node's API info (the Secret's value, token included): the first 8 bytes of its
+/// SHA-256, in hex. It tells versions apart without revealing the token.
+pub fn api_info_digest(value: &[u8]) -> String {
+    Sha256::digest(value).iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
 /// Name of the StatefulSet: `<name>-runtime`.
@@ -191,7 +203,14 @@ pub fn build_runtime_stateful_set(miner: &Miner, inputs: &RuntimeInputs) -> Stat
             selector: LabelSelector { match_labels: Some(selector_labels(miner)), ..LabelSelector::default() },
             service_name: Some(format!("{}-api", miner.name_any())),
             template: PodTemplateSpec {
-                metadata: Some(ObjectMeta { labels: Some(pod_labels), ..ObjectMeta::default() }),
+                metadata: Some(ObjectMeta {
+                    labels: Some(pod_labels),
+                    annotations: inputs
+                        .api_info_digest
+                        .as_ref()
+                        .map(|digest| [(API_INFO_DIGEST_ANNOTATION.to_owned(), digest.clone())].into()),
+                    ..ObjectMeta::default()
+                }),
                 spec: Some(PodSpec {
                     containers: vec![container],
                     security_context: Some(pod_security_context()),
@@ -227,6 +246,7 @@ mod tests {
             default_image: "sealstack/miner:test".into(),
             params_claim: "params-params".into(),
             actor: actor.map(str::to_owned),
+            api_info_digest: None,
         }
     }
 
@@ -309,5 +329,24 @@ mod tests {
         assert!(pod.affinity.unwrap().pod_anti_affinity.is_some());
         assert_eq!(pod.containers[0].image.as_deref(), Some("sealstack/miner:v2"), "the container settings beside it");
         assert!(pod.security_context.is_some() && pod.volumes.is_some(), "the rest of the pod spec stays");
+    }
+
+    #[test]
+    fn a_changed_api_info_changes_the_pod_template() {
+        let m = miner(json!({"size": "1Gi"}));
+        let annotation = |api_info: &str| {
+            let inputs = RuntimeInputs { api_info_digest: Some(api_info_digest(api_info.as_bytes())), ..inputs(None) };
+            let template = build_runtime_stateful_set(&m, &inputs).spec.unwrap().template;
+            template.metadata.unwrap().annotations.unwrap()[API_INFO_DIGEST_ANNOTATION].clone()
+        };
+        let token = "eyJhbGciOiJIUzI1NiJ9.secret-token";
+        let before = annotation(&format!("{token}:/ip4/10.0.0.5/tcp/1234/http"));
+        assert_eq!(annotation(&format!("{token}:/ip4/10.0.0.5/tcp/1234/http")), before, "unchanged: no roll");
+        assert_ne!(annotation(&format!("{token}x:/ip4/10.0.0.5/tcp/1234/http")), before, "a rotated token");
+        assert_ne!(annotation(&format!("{token}:/ip4/10.0.0.6/tcp/1234/http")), before, "a moved node");
+        assert!(before.len() == 16 && before.chars().all(|c| c.is_ascii_hexdigit()), "a digest, not the token");
+
+        let template = build_runtime_stateful_set(&m, &inputs(None)).spec.unwrap().template;
+        assert!(template.metadata.unwrap().annotations.is_none(), "no digest, no annotation");
     }
 }

@@ -122,8 +122,12 @@ mod tests {
 
     /// The runtime pod of `miner`, labelled as its StatefulSet labels it, on `node`.
     fn pod(miner: &Miner, node: Option<&str>) -> Arc<Pod> {
-        let inputs =
-            RuntimeInputs { default_image: "sealstack/miner".into(), params_claim: "params".into(), actor: None };
+        let inputs = RuntimeInputs {
+            default_image: "sealstack/miner".into(),
+            params_claim: "params".into(),
+            actor: None,
+            api_info_digest: None,
+        };
         let set = build_runtime_stateful_set(miner, &inputs);
         let labels = set.spec.unwrap().template.metadata.unwrap().labels;
         Arc::new(

@@ -28,6 +28,30 @@ pub struct FetchInputs {
     pub default_image: String,
     /// Whether the manifest ConfigMap holds the SRS key (otherwise the official SRS manifest is used).
     pub srs_key_present: bool,
+    /// [`manifest_digest`] of the custom manifest the Job reads; `None` without a custom manifest.
+    pub manifest_digest: Option<String>,
+}
+
+/// Digest of a custom manifest's content: the parameters key's value and, when the ConfigMap has it, the SRS
+/// key's value. Part of the fetch Job's name, so that an edited manifest is fetched and verified anew.
+pub fn manifest_digest(parameters: &str, srs: Option<&str>) -> String {
+    let mut hasher = Sha256::new();
+    for part in [Some(parameters), srs] {
+        // Length-prefixed, and an absent SRS value differs from an empty one.
+        match part {
+            Some(value) => {
+                hasher.update([1]);
+                hasher.update((value.len() as u64).to_le_bytes());
+                hasher.update(value.as_bytes());
+            }
+            None => hasher.update([0]),
+        }
+    }
+    hex(&hasher.finalize())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Name of the claim holding the parameters: the existing one, or `<name>-params`.
@@ -58,7 +82,8 @@ pub fn build_claim(cache: &ParamCache) -> Option<PersistentVolumeClaim> {
 
 /// The fetch Job's name: `<name>-fetch-<hash of what it fetches and how its pod runs>`, so that a spec change
 /// (a new sector size, another gateway or manifest, another image, resources or placement: a Job's pod template
-/// cannot be changed) starts a new Job, which finds the files already there and fetches the rest.
+/// cannot be changed) or an edited custom manifest starts a new Job, which finds the files already there,
+/// verifies them against the manifest, and fetches the rest.
 pub fn fetch_job_name(cache: &ParamCache, inputs: &FetchInputs) -> String {
     let mut hasher = Sha256::new();
     for arg in fetch_args(cache, inputs) {
@@ -66,7 +91,11 @@ pub fn fetch_job_name(cache: &ParamCache, inputs: &FetchInputs) -> String {
         hasher.update([0]);
     }
     hasher.update(serde_json::to_vec(&cache.spec.fetch).unwrap_or_default());
-    let hash: String = hasher.finalize().iter().take(4).map(|b| format!("{b:02x}")).collect();
+    // Only with a custom manifest: the names of the Jobs of other ParamCaches stay as they were.
+    if let Some(digest) = &inputs.manifest_digest {
+        hasher.update(digest.as_bytes());
+    }
+    let hash = hex(&hasher.finalize()[..4]);
     // Job names become pod name prefixes and label values: keep them within 63 characters.
     let name = cache.name_any();
     let prefix = &name[..name.len().min(63 - "-fetch-".len() - hash.len())];
@@ -188,7 +217,7 @@ mod tests {
     }
 
     fn inputs() -> FetchInputs {
-        FetchInputs { default_image: "sealstack/miner:test".into(), srs_key_present: false }
+        FetchInputs { default_image: "sealstack/miner:test".into(), srs_key_present: false, manifest_digest: None }
     }
 
     #[test]
@@ -295,5 +324,38 @@ mod tests {
         let mut placed = base.clone();
         placed.spec.fetch.placement.node_selector.insert("disk".into(), "nvme".into());
         assert_ne!(fetch_job_name(&placed, &inputs()), name, "a new pod template needs a new Job");
+    }
+
+    #[test]
+    fn the_job_name_changes_with_the_custom_manifest_content() {
+        let cache = cache(json!({
+            "sectorSizes": ["2KiB"], "manifest": {"configMap": {"name": "devnet-params"}}, "storage": {"size": "5Gi"},
+        }));
+        let name = |parameters: &str, srs: Option<&str>| {
+            let inputs = FetchInputs {
+                srs_key_present: srs.is_some(),
+                manifest_digest: Some(manifest_digest(parameters, srs)),
+                ..inputs()
+            };
+            fetch_job_name(&cache, &inputs)
+        };
+        let original = name(r#"{"a.params": {"digest": "1"}}"#, None);
+        assert_eq!(name(r#"{"a.params": {"digest": "1"}}"#, None), original, "the same content, the same Job");
+        assert_ne!(name(r#"{"a.params": {"digest": "2"}}"#, None), original, "an edited manifest, a new Job");
+        let with_srs = name(r#"{"a.params": {"digest": "1"}}"#, Some(r#"{"srs": "x"}"#));
+        assert_ne!(with_srs, original);
+        assert_ne!(
+            name(r#"{"a.params": {"digest": "1"}}"#, Some(r#"{"srs": "y"}"#)),
+            with_srs,
+            "an edited SRS manifest"
+        );
+    }
+
+    #[test]
+    fn the_manifest_digest_tells_its_two_values_apart() {
+        assert_eq!(manifest_digest("ab", Some("c")), manifest_digest("ab", Some("c")));
+        assert_ne!(manifest_digest("ab", Some("c")), manifest_digest("a", Some("bc")));
+        assert_ne!(manifest_digest("ab", None), manifest_digest("ab", Some("")));
+        assert_eq!(manifest_digest("ab", None).len(), 64);
     }
 }

@@ -16,7 +16,7 @@ use sealstack_crds::ParamCache;
 use sealstack_crds::param_cache::ParamCacheStatus;
 use tracing::{info, instrument, warn};
 
-use super::build::{FetchInputs, build_claim, build_fetch_job, claim_name, fetch_job_name};
+use super::build::{FetchInputs, build_claim, build_fetch_job, claim_name, fetch_job_name, manifest_digest};
 use super::progress::files_from_log;
 use super::status::{JobState, desired_status, job_state, retry_delay};
 use crate::FIELD_MANAGER;
@@ -39,8 +39,13 @@ pub async fn reconcile(cache: Arc<ParamCache>, ctx: Arc<Context>) -> Result<Acti
     let caches: Api<ParamCache> = Api::namespaced(client.clone(), &namespace);
     let Some(cache) = ctx.own_writes.caches.current(&caches, cache).await? else { return Ok(Action::await_change()) };
 
-    // Dereference and validate: a custom manifest must exist and hold its parameters key.
-    let mut inputs = FetchInputs { default_image: ctx.settings.runtime_image.clone(), srs_key_present: false };
+    // Dereference and validate: a custom manifest must exist and hold its parameters key. Its content names
+    // the fetch Job, so that an edited manifest is fetched and verified anew.
+    let mut inputs = FetchInputs {
+        default_image: ctx.settings.runtime_image.clone(),
+        srs_key_present: false,
+        manifest_digest: None,
+    };
     if let Some(source) = &cache.spec.manifest.config_map {
         let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &namespace);
         let map = config_maps
@@ -48,13 +53,15 @@ pub async fn reconcile(cache: Arc<ParamCache>, ctx: Arc<Context>) -> Result<Acti
             .await?
             .ok_or_else(|| Error::MissingDependency { kind: "ConfigMap", name: source.name.clone() })?;
         let data = map.data.unwrap_or_default();
-        if !data.contains_key(&source.parameters_key) {
-            return Err(Error::InvalidSpec(format!(
+        let parameters = data.get(&source.parameters_key).ok_or_else(|| {
+            Error::InvalidSpec(format!(
                 "spec.manifest.configMap: ConfigMap {} has no key {}",
                 source.name, source.parameters_key
-            )));
-        }
-        inputs.srs_key_present = data.contains_key(&source.srs_key);
+            ))
+        })?;
+        let srs = data.get(&source.srs_key).map(String::as_str);
+        inputs.srs_key_present = srs.is_some();
+        inputs.manifest_digest = Some(manifest_digest(parameters, srs));
     }
 
     // Build and apply.

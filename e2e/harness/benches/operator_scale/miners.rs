@@ -19,7 +19,7 @@ use kube::{Api, Client, Resource, ResourceExt};
 use sealstack_crds::{Miner, ParamCache};
 use sealstack_e2e::Cluster;
 use sealstack_operator::miner::build::{build_api_service, build_identity_secret, build_p2p_service};
-use sealstack_operator::miner::runtime::{RuntimeInputs, build_runtime_stateful_set};
+use sealstack_operator::miner::runtime::{RuntimeInputs, api_info_digest, build_runtime_stateful_set};
 use serde_json::json;
 
 use super::{CONCURRENCY, Operator, WRITES, metric, wait_for_sets};
@@ -44,6 +44,8 @@ fn children(name: &str, namespace: &str) -> (Secret, Service, Service, StatefulS
         default_image: "sealstack/miner:bench".into(),
         params_claim: "params-params".into(),
         actor: Some("t01000".into()),
+        // Shaped as the operator's (the floor has no full node whose API info it could digest).
+        api_info_digest: Some(api_info_digest(b"floor")),
     };
     let mut secret = build_identity_secret(&owner).0;
     let mut p2p = build_p2p_service(&owner);
