@@ -297,6 +297,7 @@ async fn run_size(cluster: &Cluster, client: &Client, bin: &str, kubeconfig: &st
     let control_plane_cpu = control_plane_cpu_seconds(cluster_dir) - control_plane_cpu;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let creation_writes = metric(metrics_addr, "sealstack_operator_kube_requests_total", WRITES).await;
+    let creation_reads = metric(metrics_addr, "sealstack_operator_kube_requests_total", &["method=\"GET\""]).await;
     let rss_first = operator.stop();
 
     // Resync: a new operator process over the unchanged world reconciles everything and writes nothing.
@@ -315,7 +316,7 @@ async fn run_size(cluster: &Cluster, client: &Client, bin: &str, kubeconfig: &st
     let _ = ns.delete().await;
     let secs = |d: Duration| d.as_secs_f64();
     format!(
-        "| {n} | {:.2} | {:.2} ({floor_cpu:.2}) | {:.2} | {:.2} | {:.2} | {:.2} | {} | {operator_cpu:.2} / {control_plane_cpu:.2} | {rss:.1} | {} (after {} reconciles) |",
+        "| {n} | {:.2} | {:.2} ({floor_cpu:.2}) | {:.2} | {:.2} | {:.2} | {:.2} | {} / {} | {operator_cpu:.2} / {control_plane_cpu:.2} | {rss:.1} | {} (after {} reconciles) |",
         secs(children_floor),
         secs(pipeline_floor),
         secs(operator_time),
@@ -323,6 +324,7 @@ async fn run_size(cluster: &Cluster, client: &Client, bin: &str, kubeconfig: &st
         secs(operator_time) / secs(children_floor),
         secs(operator_time) / secs(pipeline_floor),
         creation_writes.max(0.0) as u64,
+        creation_reads.max(0.0) as u64,
         writes.max(0.0) as u64,
         reconciled.max(0.0) as u64,
     )
@@ -349,7 +351,7 @@ async fn main() {
     let kubeconfig = kubeconfig.to_str().unwrap_or_default();
     settle(&client).await;
     let mut rows = vec![
-        "| N SealingWorkers | floor A: N child applies (s) | floor B: N SealingWorker + N child applies (s) (control-plane CPU s) | operator: first apply to all children (s) | of which applying the N (s) | ratio to A | ratio to B | operator writes while creating | CPU while creating (s): operator / control plane | operator peak RSS (MiB) | writes in a resync |".to_string(),
+        "| N SealingWorkers | floor A: N child applies (s) | floor B: N SealingWorker + N child applies (s) (control-plane CPU s) | operator: first apply to all children (s) | of which applying the N (s) | ratio to A | ratio to B | operator writes / GETs (watches included) while creating | CPU while creating (s): operator / control plane | operator peak RSS (MiB) | writes in a resync |".to_string(),
         "|---|---|---|---|---|---|---|---|---|---|---|".to_string(),
     ];
     for n in sizes("SEALSTACK_BENCH_SIZES") {
