@@ -193,7 +193,7 @@ pub fn reflect<K>(
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
-    reflect_events(watcher(api, config), feed, |object: &mut K| object.meta_mut().managed_fields = None)
+    reflect_reduced(api, config, feed, |object: &mut K| object.meta_mut().managed_fields = None)
 }
 
 /// Like [`reflect`], keeping of each object only what `reduce` leaves of it (which should drop
