@@ -310,15 +310,6 @@ where
     Ok(cache.store.get(&ObjectRef::new(name)))
 }
 
-/// Every object of `cache`, once its watch has listed.
-pub async fn all<K>(cache: &Cache<K>) -> Result<Vec<Arc<K>>>
-where
-    K: Resource<DynamicType = ()> + Clone + 'static,
-{
-    listed(cache).await?;
-    Ok(cache.store.state())
-}
-
 /// Like [`lookup`], for an object this one refers to: when the store does not have it, the API server is
 /// asked, since a reference created a moment before the referring object may not have reached the watch
 /// yet. Only such a miss costs a request.

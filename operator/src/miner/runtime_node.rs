@@ -19,10 +19,10 @@ use kube::runtime::reflector::ObjectRef;
 use sealstack_crds::Miner;
 
 use super::announce::needs_node;
-use super::build::selector_labels;
+use super::runtime::runtime_name;
 use crate::error::Result;
 use crate::labels::MINER_LABEL;
-use crate::stores::{Stores, all, identity_only, lookup_cluster};
+use crate::stores::{Stores, identity_only, lookup, lookup_cluster};
 
 /// Reduces a runtime pod to its identity, labels and node.
 pub fn placement_only(pod: &mut Pod) {
@@ -83,20 +83,17 @@ pub fn miners_on_node(pods: &[Arc<Pod>], miners: &[Arc<Miner>], node: &str) -> V
         .collect()
 }
 
-/// The node name of `miner`'s runtime pod among `pods`, once it is scheduled.
-pub fn runtime_node_name<'a>(pods: &'a [Arc<Pod>], miner: &Miner) -> Option<&'a str> {
-    let selector = selector_labels(miner);
-    pods.iter()
-        .filter(|pod| pod.metadata.namespace == miner.metadata.namespace)
-        .filter(|pod| selector.iter().all(|(k, v)| pod.labels().get(k) == Some(v)))
-        .find_map(|pod| node_name(pod))
+/// The name of `miner`'s runtime pod: the one replica of its runtime StatefulSet.
+pub fn runtime_pod_name(miner: &Miner) -> String {
+    format!("{}-0", runtime_name(miner))
 }
 
 /// The Node `miner`'s runtime pod runs on, from the watches; `None` while it is not scheduled (or its Node
 /// is not known yet: the Node's watch event then reconciles the Miner).
 pub async fn runtime_node(stores: &Stores, miner: &Miner) -> Result<Option<Arc<KubeNode>>> {
-    let pods = all(&stores.runtime_pods).await?;
-    let Some(node) = runtime_node_name(&pods, miner) else { return Ok(None) };
+    let namespace = miner.namespace().unwrap_or_default();
+    let Some(pod) = lookup(&stores.runtime_pods, &namespace, &runtime_pod_name(miner)).await? else { return Ok(None) };
+    let Some(node) = node_name(&pod) else { return Ok(None) };
     lookup_cluster(&stores.nodes, node).await
 }
 
@@ -250,18 +247,6 @@ mod tests {
         assert!(miners_on_node(&moved, &miners, "n1").is_empty(), "the pod moved away: n1 no longer matters");
     }
 
-    #[test]
-    fn the_runtime_node_is_the_node_of_the_miners_own_pod() {
-        let (m1, m2) = (miner("sp", "m1", json!({})), miner("sp", "m2", json!({})));
-        let other_namespace = miner("b", "m1", json!({}));
-        let pods = [pod(&m2, Some("n2")), pod(&other_namespace, Some("n3")), pod(&m1, None)];
-        assert_eq!(runtime_node_name(&pods, &m1), None, "not scheduled yet");
-        assert_eq!(runtime_node_name(&pods, &m2), Some("n2"));
-        assert_eq!(runtime_node_name(&pods, &other_namespace), Some("n3"));
-        let pods = [pod(&m2, Some("n2")), pod(&m1, Some("n1"))];
-        assert_eq!(runtime_node_name(&pods, &m1), Some("n1"));
-    }
-
     #[tokio::test]
     async fn the_runtime_node_is_read_from_the_watches() {
         let (stores, mut feeds) = stores();
@@ -272,5 +257,8 @@ mod tests {
         feeds.nodes.put(node("n1", json!([{"type": "InternalIP", "address": "10.0.0.5"}])));
         assert_eq!(runtime_node(&stores, &m1).await.unwrap().unwrap().name_any(), "n1");
         assert!(runtime_node(&stores, &miner("sp", "m2", json!({}))).await.unwrap().is_none(), "no pod");
+        assert!(runtime_node(&stores, &miner("b", "m1", json!({}))).await.unwrap().is_none(), "another namespace's");
+        feeds.runtime_pods.put((*pod(&m1, None)).clone());
+        assert!(runtime_node(&stores, &m1).await.unwrap().is_none(), "not scheduled (again)");
     }
 }
