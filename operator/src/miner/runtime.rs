@@ -15,7 +15,7 @@ use sealstack_crds::Miner;
 use sha2::{Digest, Sha256};
 
 use super::build::{API_PORT, JWT_SECRET_KEY, P2P_KEY, identity_secret_name, metadata, selector_labels};
-use crate::param_cache::build::PARAMS_MOUNT;
+use crate::param_cache::build::{PARAMS_MOUNT, hex};
 use crate::placement::placed_pod_spec;
 use crate::security::{container_security_context, pod_security_context};
 
@@ -47,7 +47,7 @@ pub struct RuntimeInputs {
 /// A digest of the full node's API info (the Secret's value, token included): the first 8 bytes of its
 /// SHA-256, in hex. It tells versions apart without revealing the token.
 pub fn api_info_digest(value: &[u8]) -> String {
-    Sha256::digest(value).iter().take(8).map(|b| format!("{b:02x}")).collect()
+    hex(&Sha256::digest(value)[..8])
 }
 
 /// Name of the StatefulSet: `<name>-runtime`.
