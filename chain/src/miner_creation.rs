@@ -19,7 +19,7 @@ use crate::client::Node;
 use crate::error::ChainError;
 use crate::json::{LotusJson, TipSetKey, parse_address};
 use crate::message::unsigned_message;
-use crate::push::{Journal, MessageLog, push_once};
+use crate::push::{Journal, MessageLog, push_once, reserve};
 
 /// What to create.
 #[derive(Clone, Debug)]
@@ -133,6 +133,9 @@ pub async fn create_miner<J: Journal<CreationRecord>>(
     journal: &mut J,
 ) -> Result<CreatedMiner, ChainError> {
     let api = node.api();
+    // The choices below are saved together with the first message's UUID (one journal write, see
+    // `reserve`): the owner and sender lookups are reads, made again after a crash before that save.
+    let mut chosen = false;
     let owner = match stored(&record.owner)? {
         Some(owner) => owner,
         None => {
@@ -141,13 +144,15 @@ pub async fn create_miner<J: Journal<CreationRecord>>(
                 None => api.wallet_default_address().await.map_err(node.err())?.0,
             };
             record.owner = Some(owner.to_string());
-            journal.save(record).await?;
+            chosen = true;
             owner
         }
     };
     let worker = match stored(&record.worker)? {
         Some(worker) => worker,
         None => {
+            // A crash after WalletNew and before the save leaves that key unused in the node's wallet (it holds
+            // nothing and nothing was sent for it); the rerun makes another.
             let worker = match request.worker {
                 Some(worker) => worker,
                 None if request.create_worker_key => api.wallet_new("bls".to_string()).await.map_err(node.err())?.0,
@@ -155,7 +160,7 @@ pub async fn create_miner<J: Journal<CreationRecord>>(
             };
             tracing::info!(%owner, %worker, "miner keys");
             record.worker = Some(worker.to_string());
-            journal.save(record).await?;
+            chosen = true;
             worker
         }
     };
@@ -174,16 +179,25 @@ pub async fn create_miner<J: Journal<CreationRecord>>(
         })?;
     }
 
-    // Account actors for worker and owner (CreateMiner needs the worker's BLS key on chain).
+    // Account actors for worker and owner (CreateMiner needs the worker's BLS key on chain). A step already
+    // in the record is pushed (again, with its UUID: the node returns the message it signed then).
     let mut accounts = vec![(steps::FUND_WORKER, worker, request.worker_funding.clone())];
     if owner != worker {
         accounts.push((steps::FUND_OWNER, owner, TokenAmount::from_atto(0)));
     }
+    let mut sends = Vec::new();
     for (step, address, value) in accounts {
         let pushed = record.messages.0.contains_key(step);
-        if !pushed && value.is_zero() && has_actor(node, address).await? {
-            continue;
+        if pushed || !value.is_zero() || !has_actor(node, address).await? {
+            sends.push((step, address, value));
         }
+    }
+    // Every message's UUID, with the choices above, in one save before the first push.
+    let new_keys = reserve(&mut record.messages, sends.iter().map(|(step, ..)| *step).chain([steps::CREATE_MINER]));
+    if chosen || new_keys {
+        journal.save(record).await?;
+    }
+    for (step, address, value) in sends {
         tracing::info!(%address, value = %value.atto(), "sending to create the account actor (and fund it)");
         let send = message(sender, address, value, methods::SEND, Default::default(), request);
         push_once(node, record, journal, step, &send, request.confidence).await?;
@@ -205,9 +219,10 @@ pub async fn create_miner<J: Journal<CreationRecord>>(
     let (id_address, robust_address) = actors::decode_create_miner_return(&lookup.receipt.return_data)
         .map_err(|e| ChainError::Decode { what: "CreateMinerReturn".into(), reason: e.to_string() })?;
     tracing::info!(%id_address, %robust_address, "miner created");
+    // Not saved here: a rerun reads the same addresses back from the recorded CreateMiner message, so the
+    // caller keeps the returned record with whatever it writes next.
     record.id_address = Some(id_address.to_string());
     record.robust_address = Some(robust_address.to_string());
-    journal.save(record).await?;
     Ok(CreatedMiner { id_address, robust_address, owner, worker })
 }
 

@@ -60,6 +60,21 @@ impl<T: Sync> Journal<T> for NoJournal {
     }
 }
 
+/// Gives each of `steps` that has no record yet a fresh UUID, so that one journal save covers the UUIDs of
+/// several messages pushed one after another (each must be durable before its push). Returns whether any
+/// record was added, that is whether a save is due. A step reserved and never pushed is pushed by
+/// [`push_once`] as one that may have been.
+pub fn reserve<'a>(log: &mut MessageLog, steps: impl IntoIterator<Item = &'a str>) -> bool {
+    let mut added = false;
+    for step in steps {
+        log.0.entry(step.to_string()).or_insert_with(|| {
+            added = true;
+            PushRecord { uuid: uuid::Uuid::new_v4().to_string(), cid: None }
+        });
+    }
+    added
+}
+
 /// Pushes `message` for `step` unless the log shows it was pushed, then waits for it to execute with
 /// `confidence` epochs on top and fails on a non-zero exit code. Returns the lookup with the receipt.
 pub async fn push_once<T, J>(
@@ -148,4 +163,22 @@ pub async fn wait_ok(node: &Node, cid: Cid, what: &str, confidence: u64) -> Resu
 pub(crate) fn parse_cid(text: &str) -> Result<Cid, ChainError> {
     Cid::try_from(text)
         .map_err(|e| ChainError::Decode { what: format!("recorded message CID {text:?}"), reason: e.to_string() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reserve_adds_a_uuid_only_to_steps_without_a_record() {
+        let mut log = MessageLog::default();
+        log.0.insert("a".into(), PushRecord { uuid: "kept".into(), cid: Some("bafy".into()) });
+        assert!(reserve(&mut log, ["a", "b", "c"]));
+        assert_eq!(log.0["a"], PushRecord { uuid: "kept".into(), cid: Some("bafy".into()) });
+        assert!(log.0["b"].cid.is_none() && log.0["c"].cid.is_none());
+        assert_ne!(log.0["b"].uuid, log.0["c"].uuid, "a UUID per message");
+        let before = log.clone();
+        assert!(!reserve(&mut log, ["b", "c"]), "nothing new: no save due");
+        assert_eq!(log, before);
+    }
 }

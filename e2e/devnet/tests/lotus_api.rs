@@ -27,9 +27,18 @@ async fn init_creates_a_miner_like_lotus_miner() {
     let node = devnet.connect().await;
     let request = request();
     let mut record = CreationRecord::default();
-    let created = create_miner(&node, &request, &mut record, &mut NoJournal).await.unwrap();
+    let mut journal = Saves(Vec::new());
+    let created = create_miner(&node, &request, &mut record, &mut journal).await.unwrap();
 
     assert_eq!(created.worker.protocol(), Protocol::BLS, "a new BLS worker key was made");
+    // Three saves: the keys with both messages' UUIDs (before the first push), then each CID after its push.
+    let cids = |r: &CreationRecord| {
+        [steps::FUND_WORKER, steps::CREATE_MINER].map(|step| r.messages.0.get(step).map(|p| p.cid.is_some()))
+    };
+    let saved: Vec<_> = journal.0.iter().map(cids).collect();
+    assert_eq!(saved, [[Some(false), Some(false)], [Some(true), Some(false)], [Some(true), Some(true)]]);
+    assert!(journal.0[0].owner.is_some() && journal.0[0].worker == Some(created.worker.to_string()));
+    assert!(journal.0.iter().all(|r| r.id_address.is_none()), "the result is the caller's to keep");
     assert!(created.id_address.id().unwrap() >= 1000, "{}", created.id_address);
     assert_eq!(created.robust_address.protocol(), Protocol::Actor);
     assert_eq!(record.id_address.as_deref(), Some(created.id_address.to_string().as_str()));
@@ -63,6 +72,16 @@ async fn init_creates_a_miner_like_lotus_miner() {
     let deposit = api.state_miner_creation_deposit(TipSetKey::head()).await.unwrap();
     let actor = api.state_get_actor(LotusJson(created.id_address), TipSetKey::head()).await.unwrap();
     assert!(actor.balance.0 >= deposit.0);
+}
+
+/// A journal that keeps every record saved.
+struct Saves(Vec<CreationRecord>);
+
+impl Journal<CreationRecord> for Saves {
+    async fn save(&mut self, record: &CreationRecord) -> Result<(), ChainError> {
+        self.0.push(record.clone());
+        Ok(())
+    }
 }
 
 /// A journal that "crashes" (fails) the first time it is asked to save a record holding the CreateMiner
