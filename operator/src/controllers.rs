@@ -20,6 +20,7 @@ use sealstack_crds::{Miner, ParamCache, SealingWorker};
 use serde::de::DeserializeOwned;
 use tracing::{error, warn};
 
+use crate::apply::drop_spec_if_ours;
 use crate::context::Context;
 use crate::error::Error;
 use crate::miner::runtime_node::{
@@ -83,8 +84,12 @@ pub async fn run_controllers(client: Client, namespace: Option<String>, ctx: Arc
     });
     let miners = reflect(api_for(client.clone(), &namespace), watch_config(None), feeds.miners);
     if runs(ControllerKind::Miner) {
-        let runtime_sets =
-            reflect(api_for(client.clone(), &namespace), watch_config(Some(RUNTIME_SETS)), feeds.runtime_sets);
+        let runtime_sets = reflect_reduced(
+            api_for(client.clone(), &namespace),
+            watch_config(Some(RUNTIME_SETS)),
+            feeds.runtime_sets,
+            drop_spec_if_ours,
+        );
         let services = reflect(api_for(client.clone(), &namespace), watch_config(Some(MANAGED)), feeds.services);
         let secrets = MinerSecrets {
             owned: reflect(api_for(client.clone(), &namespace), watch_config(Some(MANAGED)), feeds.owned_secrets),
@@ -111,8 +116,12 @@ pub async fn run_controllers(client: Client, namespace: Option<String>, ctx: Arc
     }
     if runs(ControllerKind::SealingWorker) {
         let workers = reflect(api_for(client.clone(), &namespace), watch_config(None), feeds.workers);
-        let worker_sets =
-            reflect(api_for(client.clone(), &namespace), watch_config(Some(WORKER_SETS)), feeds.worker_sets);
+        let worker_sets = reflect_reduced(
+            api_for(client.clone(), &namespace),
+            watch_config(Some(WORKER_SETS)),
+            feeds.worker_sets,
+            drop_spec_if_ours,
+        );
         tasks.push(run_sealing_worker(workers, worker_sets, ctx.clone()).boxed());
     }
     futures::future::join_all(tasks).await;

@@ -1,6 +1,6 @@
 //! The ParamCache and SealingWorker controllers, run in-process against the local cluster: the children they
-//! create, a spec change, an edited manifest ConfigMap, garbage collection through owner references, and zero
-//! writes when nothing changed (counted by the operator's own request metric).
+//! create, a spec change, an edited manifest ConfigMap, an edited StatefulSet undone, garbage collection through
+//! owner references, and zero writes when nothing changed (counted by the operator's own request metric).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -220,6 +220,21 @@ async fn workers_wait_for_params_make_no_writes_at_rest_and_go_with_their_owner(
     tokio::time::sleep(Duration::from_secs(20)).await;
     assert!(count(&metrics.encode()) > count(&reconciles), "the worker was reconciled again while at rest");
     assert_eq!(metrics.kube_writes(), writes, "no write call while nothing changed");
+
+    // Someone else's edit of the StatefulSet's spec is seen (the watch keeps an edited spec whole) and undone;
+    // once it is, the world is at rest again.
+    let edit = PatchParams { field_manager: Some("kubectl-edit".into()), ..PatchParams::default() };
+    sets.patch("gpu-worker", &edit, &Patch::Merge(json!({"spec": {"replicas": 5}}))).await.unwrap();
+    wait_for("the edit undone", Duration::from_secs(30), || async {
+        let set = sets.get("gpu-worker").await?;
+        Ok((set.spec.and_then(|s| s.replicas) == Some(0)).then_some(()))
+    })
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let writes = metrics.kube_writes();
+    tokio::time::sleep(Duration::from_secs(16)).await;
+    assert_eq!(metrics.kube_writes(), writes, "no write call after the edit was undone");
 
     // Deleting the SealingWorker deletes its StatefulSet (owner reference, garbage collector).
     controllers.abort();
