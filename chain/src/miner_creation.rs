@@ -4,8 +4,10 @@
 //! Steps: owner (given, or the wallet default) → worker (given, a new BLS key, or the owner) → the sender must
 //! exist on chain → worker and owner get an account actor by a 0-value send when they have none → CreateMiner
 //! to the power actor with the creation deposit (× margin) → the new actor's addresses from the return value.
-//! Every choice and every pushed message is saved through a [`Journal`] before the next step, so a rerun after
-//! a crash continues where the last run stopped and sends no message twice (see [`crate::push`]).
+//! The choices (owner, worker) and every message's UUID are saved through a [`Journal`] in one save before the
+//! first push, and each message's CID right after its push, so a rerun after a crash continues where the last
+//! run stopped and sends no message twice (see [`crate::push`]). The new actor's addresses are not saved: a
+//! rerun reads them back from the recorded CreateMiner.
 
 use fvm_shared::address::Address;
 use fvm_shared::econ::TokenAmount;

@@ -30,7 +30,9 @@ pub async fn run(repo_dir: &Path, args: InitArgs) -> anyhow::Result<()> {
         // Nothing reached the chain: remove the half-made repo, as lotus-miner does.
         let _ = std::fs::remove_dir_all(repo_dir);
     } else if result.is_err() {
-        eprintln!("messages were sent: the repo keeps their record; run `sealstack-miner init` again to resume");
+        eprintln!(
+            "messages may have been sent: the repo keeps their record; run `sealstack-miner init` again to resume"
+        );
     }
     if resuming && result.is_ok() {
         tracing::info!("resumed an interrupted init");
