@@ -3,9 +3,10 @@
 //! child its last run applied, say) would see the status from before it. Writing that old status again
 //! is a wasted write; for a Miner, resuming chain work from it could send a message twice.
 //!
-//! [`OwnWrites`] keeps, per object, the version a write was based on and the object the API server
-//! returned. A later reconcile then takes the newest object it can prove: the store's when the store has
-//! caught up, the one written when the store still holds the version the write started from, and a fresh
+//! [`OwnWrites`] keeps, per object, the versions a run of writes started from and made, and the object the
+//! API server returned for the last. A later reconcile then takes the newest object it can prove: the
+//! store's when the store has caught up, the one written when the store still holds one of those older
+//! versions, and a fresh
 //! read ([`Fresh::Read`]) when the store holds some other version (someone else wrote in between, or
 //! later): resource versions are opaque, so they are compared only for equality.
 
@@ -26,8 +27,9 @@ pub enum Fresh<K> {
 }
 
 struct Written<K> {
-    /// The resource version the write (or the first of a run of writes) started from.
-    base: String,
+    /// The versions older than `object` that the operator's writes started from or made: the base of the
+    /// first write, and each write's result after it. A store at one of them is behind `object`.
+    older: Vec<String>,
     /// The object as the last write stored it.
     object: Arc<K>,
 }
@@ -55,7 +57,7 @@ impl<K: Resource> OwnWrites<K> {
             // The store has caught up.
             by_uid.remove(&uid);
             Fresh::Known(stored)
-        } else if written.base == version {
+        } else if written.older.contains(&version) {
             Fresh::Known(written.object.clone())
         } else {
             by_uid.remove(&uid);
@@ -64,13 +66,28 @@ impl<K: Resource> OwnWrites<K> {
     }
 
     /// Records that a write starting from `base` (the object the reconcile works from) stored `written`.
-    /// Further writes of the same reconcile pass the same `base`.
-    pub fn record(&self, base: &K, written: K) {
+    /// Further writes of the same reconcile pass the same `base`; a later reconcile that started from the
+    /// last object written continues the same chain.
+    pub fn record(&self, base: &K, mut written: K) {
         let (Some(uid), Some(version)) = (base.meta().uid.clone(), base.meta().resource_version.clone()) else {
             return;
         };
+        // Kept as the stores keep objects: without the bulk no reconcile reads.
+        written.meta_mut().managed_fields = None;
         let mut by_uid = self.by_uid.lock().expect("not poisoned");
-        by_uid.insert(uid, Written { base: version, object: Arc::new(written) });
+        let older = match by_uid.remove(&uid) {
+            Some(mut chain) => {
+                let last = chain.object.meta().resource_version.clone().unwrap_or_default();
+                if last == version || chain.older.contains(&version) {
+                    chain.older.push(last);
+                    chain.older
+                } else {
+                    vec![version]
+                }
+            }
+            None => vec![version],
+        };
+        by_uid.insert(uid, Written { older, object: Arc::new(written) });
     }
 
     /// Objects whose write the store has not shown yet.
@@ -87,9 +104,15 @@ where
     /// The object to work from: [`OwnWrites::resolve`], reading it from `api` when needed. `None` when it
     /// is gone.
     pub async fn current(&self, api: &Api<K>, stored: Arc<K>) -> Result<Option<Arc<K>>, kube::Error> {
+        Ok(self.current_or_read(api, stored).await?.map(|(object, _)| object))
+    }
+
+    /// Like [`OwnWrites::current`], also telling whether the object was just read from the API server (a
+    /// quorum read: nothing written before is missing from it).
+    pub async fn current_or_read(&self, api: &Api<K>, stored: Arc<K>) -> Result<Option<(Arc<K>, bool)>, kube::Error> {
         match self.resolve(stored.clone()) {
-            Fresh::Known(object) => Ok(Some(object)),
-            Fresh::Read => Ok(api.get_opt(&stored.name_any()).await?.map(Arc::new)),
+            Fresh::Known(object) => Ok(Some((object, false))),
+            Fresh::Read => Ok(api.get_opt(&stored.name_any()).await?.map(|object| (Arc::new(object), true))),
         }
     }
 }
@@ -131,6 +154,22 @@ mod tests {
         // A second write of the same run (the same base) replaces the first.
         writes.record(&object("1", "a"), object("3", "c"));
         assert_eq!(known(writes.resolve(Arc::new(object("1", "a")))), object("3", "c"));
+    }
+
+    #[test]
+    fn a_store_at_any_version_of_the_chain_of_writes_gives_the_last_one() {
+        let writes = OwnWrites::default();
+        // A reconcile writes three times from version 1 (a journal), the next one once from version 4.
+        writes.record(&object("1", "a"), object("2", "b"));
+        writes.record(&object("1", "a"), object("3", "c"));
+        writes.record(&object("1", "a"), object("4", "d"));
+        writes.record(&object("4", "d"), object("5", "e"));
+        for behind in ["1", "2", "3", "4"] {
+            assert_eq!(known(writes.resolve(Arc::new(object(behind, "old")))), object("5", "e"), "at {behind}");
+        }
+        // A write from a version outside the chain starts a new one.
+        writes.record(&object("9", "x"), object("10", "y"));
+        assert_eq!(writes.resolve(Arc::new(object("4", "d"))), Fresh::Read);
     }
 
     #[test]

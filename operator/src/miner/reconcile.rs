@@ -54,9 +54,12 @@ pub async fn reconcile(miner: Arc<Miner>, ctx: Arc<Context>) -> Result<Action> {
     let namespace = miner.namespace().ok_or_else(|| Error::InvalidObject("Miner without namespace".into()))?;
     // The store may not show this operator's last status write (or the chain journal's) yet.
     let api: Api<Miner> = Api::namespaced(ctx.client.clone(), &namespace);
-    let Some(miner) = ctx.own_writes.miners.current(&api, miner).await? else { return Ok(Action::await_change()) };
+    let Some((miner, read)) = ctx.own_writes.miners.current_or_read(&api, miner).await? else {
+        return Ok(Action::await_change());
+    };
     let previous = miner.status().cloned().unwrap_or_default();
     let mut progress = Progress::new(&previous, miner.meta().generation);
+    progress.status_read = read;
     let outcome = steps(&ctx, &miner, &namespace, &mut progress).await;
     finish(&ctx, &miner, &previous, progress, outcome).await
 }
@@ -68,12 +71,15 @@ struct Progress {
     /// A chain step failed after its journal may have recorded progress straight into the stored status
     /// (`creation`, `addressMessages`), which `status` then lacks.
     journal_ahead: bool,
+    /// The Miner this reconcile works from was read from the API server itself (a quorum read): its chain
+    /// records are as etcd holds them, and need not be read again before a chain step.
+    status_read: bool,
 }
 
 impl Progress {
     fn new(previous: &MinerStatus, generation: Option<i64>) -> Self {
         let status = MinerStatus { observed_generation: generation, ..previous.clone() };
-        Self { status, generation, journal_ahead: false }
+        Self { status, generation, journal_ahead: false, status_read: false }
     }
 
     fn condition(&mut self, type_: &str, (s, reason, message): Observed) {
@@ -208,6 +214,7 @@ async fn actor(ctx: &Context, miner: &Miner, node: &Node, peer: &PeerId, progres
         Some(done) if done.id_address.is_some() && done.robust_address.is_some() => done,
         // Not begun, or messages in flight: resume from the record as etcd holds it (a watch, or the API
         // server's watch cache behind a list, may lag), so that no step is sent twice.
+        record if progress.status_read => record.unwrap_or_default(),
         _ => stored_status(ctx, miner).await?.creation.unwrap_or_default(),
     };
     match ensure_created(node, miner, previous, ctx, peer.to_bytes()).await {
@@ -283,8 +290,12 @@ async fn announce_addresses(
         let addrs = addrs_differ.then_some(desired.as_slice());
         let peer_bytes = peer.to_bytes();
         let peer_id = peer_differs.then_some(peer_bytes.as_slice());
-        // About to send: resume from the log as etcd holds it (see `actor`).
-        let previous = stored_status(ctx, miner).await?.address_messages;
+        // About to send: resume from the log as etcd holds it (see `actor`). Only this step writes it, so a
+        // read at the start of this reconcile is as good as one now.
+        let previous = match progress.status_read {
+            true => miner.status.as_ref().map(|s| s.address_messages.clone()).unwrap_or_default(),
+            false => stored_status(ctx, miner).await?.address_messages,
+        };
         progress.status.address_messages = match publish(node, miner, previous, ctx, actor, addrs, peer_id).await {
             Ok(messages) => messages,
             Err(error) => {
@@ -388,8 +399,9 @@ mod tests {
         let (identity, peer_id) = build_identity_secret(&waiting);
         feeds.owned_secrets.put(identity);
         feeds.owned_secrets.put(build_api_secret(&waiting, "sp"));
-        feeds.services.put(build_p2p_service(&waiting));
-        feeds.services.put(build_api_service(&waiting));
+        // As the operator applied them: with the digest of what it applied.
+        feeds.services.put(crate::apply::stamped(&build_p2p_service(&waiting)));
+        feeds.services.put(crate::apply::stamped(&build_api_service(&waiting)));
 
         let action = reconcile(Arc::new(waiting.clone()), ctx.clone()).await.unwrap();
         assert_eq!(action, Action::requeue(WHILE_WAITING));
