@@ -167,12 +167,7 @@ async fn finish(
 /// The peer ID of the Miner's libp2p identity, from its Secret (made here the first time).
 async fn identity(ctx: &Context, miner: &Miner, namespace: &str) -> Result<PeerId> {
     let name = identity_secret_name(miner);
-    let secret = match secrets::read(&ctx.stores, &ctx.client, namespace, &name).await? {
-        Some(secret) => secret,
-        None => {
-            Arc::new(secrets_api(ctx, namespace).create(&PostParams::default(), &build_identity_secret(miner).0).await?)
-        }
-    };
+    let secret = made_once(ctx, namespace, &name, || build_identity_secret(miner).0).await?;
     let peer = peer_id_of(&secret)
         .ok_or_else(|| Error::InvalidSpec(format!("Secret {} holds no valid libp2p key", secret.name_any())))?;
     Ok(PeerId::from_str(&peer).expect("made from a key"))
@@ -181,14 +176,31 @@ async fn identity(ctx: &Context, miner: &Miner, namespace: &str) -> Result<PeerI
 /// The daemon's API secret and its workers' token, made the first time.
 async fn ensure_api_secret(ctx: &Context, miner: &Miner, namespace: &str) -> Result<()> {
     let name = crate::names::miner_api_secret(&miner.name_any());
-    if secrets::read(&ctx.stores, &ctx.client, namespace, &name).await?.is_none() {
-        secrets_api(ctx, namespace).create(&PostParams::default(), &build_api_secret(miner, namespace)).await?;
-    }
-    Ok(())
+    made_once(ctx, namespace, &name, || build_api_secret(miner, namespace)).await.map(drop)
 }
 
-fn secrets_api(ctx: &Context, namespace: &str) -> Api<Secret> {
-    Api::namespaced(ctx.client.clone(), namespace)
+/// A Secret made once and then kept (its content is random): from the watch of the operator's Secrets, else
+/// created from `build`. When the create finds it there (the watch has not shown it yet, or someone else
+/// made it), it is read. A new Miner's Secrets thus cost one request each, not a read and then a create.
+async fn made_once(ctx: &Context, namespace: &str, name: &str, build: impl FnOnce() -> Secret) -> Result<Arc<Secret>> {
+    if let Some(secret) = lookup(&ctx.stores.owned_secrets, namespace, name).await? {
+        return Ok(secret);
+    }
+    let read = || async {
+        secrets::read(&ctx.stores, &ctx.client, namespace, name)
+            .await?
+            .ok_or_else(|| Error::MissingDependency { kind: "Secret", name: name.to_owned() })
+    };
+    if lookup(&ctx.stores.secret_versions, namespace, name).await?.is_some() {
+        // Made by someone else (a key brought along): kept as it is.
+        return read().await;
+    }
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
+    match api.create(&PostParams::default(), &build()).await {
+        Ok(created) => Ok(Arc::new(created)),
+        Err(kube::Error::Api(status)) if status.code == 409 => read().await,
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// The p2p and API Services, applied; returns the p2p Service as stored.
@@ -421,6 +433,46 @@ mod tests {
         let again = reconcile(Arc::new(miner(Some(status))), ctx).await.unwrap();
         assert_eq!(again, Action::requeue(WHILE_WAITING));
         assert!(requests(&log).is_empty(), "no request at rest: {:?}", requests(&log));
+    }
+
+    #[tokio::test]
+    async fn a_new_miners_secrets_are_created_without_a_read_and_an_existing_one_is_read_after_a_conflict() {
+        let fresh = miner(None);
+        let (existing, _) = build_identity_secret(&fresh);
+        let identity_json = serde_json::to_value(&existing).unwrap();
+        let miner_json = serde_json::to_value(&fresh).unwrap();
+        let (client, log) = testing::client(move |request| match (request.method.clone(), request.path.as_str()) {
+            // The identity Secret is there already (the watch has not shown it): the create conflicts.
+            (http::Method::POST, "/api/v1/namespaces/sp/secrets")
+                if request.body["metadata"]["name"] == "m1-p2p-identity" =>
+            {
+                (
+                    409,
+                    json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "AlreadyExists", "code": 409}),
+                )
+            }
+            (http::Method::POST, "/api/v1/namespaces/sp/secrets") => (201, request.body.clone()),
+            (http::Method::GET, "/api/v1/namespaces/sp/secrets/m1-p2p-identity") => (200, identity_json.clone()),
+            _ => (200, miner_json.clone()),
+        });
+        let ctx = context(client);
+        let mut feeds = ctx.take_feeds();
+        feeds.owned_secrets.listed();
+        feeds.secret_versions.listed();
+        let peer = identity(&ctx, &fresh, "sp").await.unwrap();
+        assert_eq!(Some(peer.to_base58()), peer_id_of(&existing), "the key that is there, not a new one");
+        ensure_api_secret(&ctx, &fresh, "sp").await.unwrap();
+        let made: Vec<_> = requests(&log).iter().map(|r| (r.method.to_string(), r.path.clone())).collect();
+        let secrets = "/api/v1/namespaces/sp/secrets";
+        assert_eq!(
+            made,
+            [
+                ("POST".into(), secrets.into()),
+                ("GET".into(), format!("{secrets}/m1-p2p-identity")),
+                ("POST".into(), secrets.into())
+            ],
+            "a create each; a read only after the conflict"
+        );
     }
 
     fn journaled() -> MinerStatus {
