@@ -2,12 +2,15 @@
 //! so that a resync of an unchanged world makes no write call.
 //!
 //! Every applied object carries the digest of what was applied ([`APPLIED_DIGEST`]). That lets a watch keep
-//! a StatefulSet without its spec, the bulk of its memory ([`drop_spec_if_ours`]): while no other field
-//! manager has touched the spec, the digest stands for it.
+//! a StatefulSet without its spec, the bulk of its memory ([`drop_spec_if_ours`]), and a Service with only
+//! the part of its spec the announce addresses are made from ([`reduce_service_if_ours`]): while no other
+//! field manager has touched the spec, the digest stands for it.
 
 use std::fmt::Debug;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{Service, ServiceSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Patch, PatchParams};
 use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
@@ -39,17 +42,36 @@ pub fn stamped<K: Resource + Clone + Serialize>(desired: &K) -> K {
 /// [`APPLIED_DIGEST`] can stand for it. A spec someone else edited is kept whole, so that the comparison
 /// sees the edit and the next apply undoes it.
 pub fn drop_spec_if_ours(set: &mut StatefulSet) {
-    let edited_by_others = set.metadata.managed_fields.iter().flatten().any(|entry| {
+    if spec_is_ours(&mut set.metadata) {
+        set.spec = None;
+    }
+}
+
+/// [`drop_spec_if_ours`] for a Service, keeping of its spec what the announce addresses are made from:
+/// the type and the ports (with the node ports the API server allocated).
+pub fn reduce_service_if_ours(service: &mut Service) {
+    if spec_is_ours(&mut service.metadata) {
+        service.spec =
+            service.spec.take().map(|spec| ServiceSpec { type_: spec.type_, ports: spec.ports, ..Default::default() });
+    }
+}
+
+/// Drops `managedFields` from `meta`; returns whether the spec may be dropped (and marks it [`SPEC_DROPPED`]):
+/// the object carries an [`APPLIED_DIGEST`] and no other field manager set anything in its spec (the status
+/// subresource aside).
+fn spec_is_ours(meta: &mut ObjectMeta) -> bool {
+    let edited_by_others = meta.managed_fields.iter().flatten().any(|entry| {
         entry.manager.as_deref() != Some(FIELD_MANAGER)
             && entry.subresource.as_deref() != Some("status")
             && entry.fields_v1.as_ref().is_some_and(|fields| fields.0.get("f:spec").is_some())
     });
-    set.metadata.managed_fields = None;
-    let annotations = set.metadata.annotations.get_or_insert_with(Default::default);
-    if !edited_by_others && annotations.contains_key(APPLIED_DIGEST) {
+    meta.managed_fields = None;
+    let annotations = meta.annotations.get_or_insert_with(Default::default);
+    let ours = !edited_by_others && annotations.contains_key(APPLIED_DIGEST);
+    if ours {
         annotations.insert(SPEC_DROPPED.to_owned(), "true".to_owned());
-        set.spec = None;
     }
+    ours
 }
 
 /// Whether every field set in `desired` has the same value in `existing` (fields `existing` has beyond
@@ -214,5 +236,25 @@ mod tests {
             managed("kubectl", Some("scale"), json!({"f:spec": {"f:replicas": {}}})),
         ];
         assert!(in_store(&set_with(1), scaled).spec.is_some(), "the scale subresource sets the spec too");
+    }
+
+    #[test]
+    fn a_service_keeps_its_type_and_ports() {
+        let desired: Service = serde_json::from_value(json!({"metadata": {"name": "p2p"},
+            "spec": {"type": "NodePort", "selector": {"a": "1"}, "ports": [{"name": "p2p", "port": 24001}]}}))
+        .unwrap();
+        let mut stored = serde_json::to_value(stamped(&desired)).unwrap();
+        stored["spec"]["ports"][0]["nodePort"] = json!(30089);
+        stored["spec"]["clusterIP"] = json!("10.0.0.7");
+        stored["metadata"]["managedFields"] = json!([managed(FIELD_MANAGER, None, json!({"f:spec": {}}))]);
+        let mut stored: Service = serde_json::from_value(stored).unwrap();
+        reduce_service_if_ours(&mut stored);
+        let spec = stored.spec.as_ref().unwrap();
+        assert_eq!(
+            (spec.type_.as_deref(), spec.cluster_ip.as_deref(), spec.selector.is_none()),
+            (Some("NodePort"), None, true)
+        );
+        assert_eq!(spec.ports.as_ref().unwrap()[0].node_port, Some(30089), "the allocated node port stays");
+        assert!(!needs_apply(&stamped(&desired), Some(&stored)), "compared by its digest");
     }
 }

@@ -20,7 +20,7 @@ use sealstack_crds::{Miner, ParamCache, SealingWorker};
 use serde::de::DeserializeOwned;
 use tracing::{error, warn};
 
-use crate::apply::drop_spec_if_ours;
+use crate::apply::{drop_spec_if_ours, reduce_service_if_ours};
 use crate::context::Context;
 use crate::error::Error;
 use crate::miner::runtime_node::{
@@ -59,6 +59,19 @@ pub async fn controllers(client: Client, namespace: Option<String>, ctx: Arc<Con
     run_controllers(client, namespace, ctx, &ControllerKind::ALL).await;
 }
 
+/// A watch item handler that tells `pick(ctx.own_writes)` of each object the watch shows.
+fn observed<K: kube::Resource + 'static>(
+    ctx: &Arc<Context>,
+    pick: fn(&crate::context::OwnStatusWrites) -> &crate::own_writes::OwnWrites<K>,
+) -> impl FnMut(&Result<K, watcher::Error>) + Send + 'static {
+    let ctx = ctx.clone();
+    move |seen| {
+        if let Ok(object) = seen {
+            pick(&ctx.own_writes).observe(object);
+        }
+    }
+}
+
 /// Runs the Miner controller alone, with the ParamCache watch it reads (the e2e tests drive it beside a
 /// devnet).
 pub async fn run_miner(client: Client, namespace: Option<String>, ctx: Arc<Context>) {
@@ -74,7 +87,9 @@ pub async fn run_controllers(client: Client, namespace: Option<String>, ctx: Arc
     let runs = |kind| which.contains(&kind);
     let mut tasks: Vec<BoxFuture<'static, ()>> = Vec::new();
     // ParamCaches are read by every controller; Miners by the Miner and SealingWorker controllers.
-    let caches = reflect(api_for(client.clone(), &namespace), watch_config(None), feeds.caches);
+    // Each of the three kinds' watches also retires the operator's writes it shows (see `own_writes`).
+    let caches = reflect(api_for(client.clone(), &namespace), watch_config(None), feeds.caches)
+        .inspect(observed(&ctx, |writes| &writes.caches));
     tasks.push(match runs(ControllerKind::ParamCache) {
         true => {
             let config_maps = touched_metadata::<ConfigMap>(api_for(client.clone(), &namespace), watch_config(None));
@@ -82,7 +97,8 @@ pub async fn run_controllers(client: Client, namespace: Option<String>, ctx: Arc
         }
         false => drain(caches).boxed(),
     });
-    let miners = reflect(api_for(client.clone(), &namespace), watch_config(None), feeds.miners);
+    let miners = reflect(api_for(client.clone(), &namespace), watch_config(None), feeds.miners)
+        .inspect(observed(&ctx, |writes| &writes.miners));
     if runs(ControllerKind::Miner) {
         let runtime_sets = reflect_reduced(
             api_for(client.clone(), &namespace),
@@ -90,7 +106,12 @@ pub async fn run_controllers(client: Client, namespace: Option<String>, ctx: Arc
             feeds.runtime_sets,
             drop_spec_if_ours,
         );
-        let services = reflect(api_for(client.clone(), &namespace), watch_config(Some(MANAGED)), feeds.services);
+        let services = reflect_reduced(
+            api_for(client.clone(), &namespace),
+            watch_config(Some(MANAGED)),
+            feeds.services,
+            reduce_service_if_ours,
+        );
         let secrets = MinerSecrets {
             owned: reflect(api_for(client.clone(), &namespace), watch_config(Some(MANAGED)), feeds.owned_secrets),
             versions: reflect_metadata(
@@ -115,7 +136,8 @@ pub async fn run_controllers(client: Client, namespace: Option<String>, ctx: Arc
         tasks.push(drain(miners).boxed());
     }
     if runs(ControllerKind::SealingWorker) {
-        let workers = reflect(api_for(client.clone(), &namespace), watch_config(None), feeds.workers);
+        let workers = reflect(api_for(client.clone(), &namespace), watch_config(None), feeds.workers)
+            .inspect(observed(&ctx, |writes| &writes.workers));
         let worker_sets = reflect_reduced(
             api_for(client.clone(), &namespace),
             watch_config(Some(WORKER_SETS)),

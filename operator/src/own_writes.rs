@@ -90,6 +90,16 @@ impl<K: Resource> OwnWrites<K> {
         by_uid.insert(uid, Written { older, object: Arc::new(written) });
     }
 
+    /// Forgets the write to `seen`'s object once the watch shows it (`seen` is the version written last), so
+    /// that no copy outlives the lag it covers.
+    pub fn observe(&self, seen: &K) {
+        let Some(uid) = seen.meta().uid.as_ref() else { return };
+        let mut by_uid = self.by_uid.lock().expect("not poisoned");
+        if by_uid.get(uid).is_some_and(|w| w.object.meta().resource_version == seen.meta().resource_version) {
+            by_uid.remove(uid);
+        }
+    }
+
     /// Objects whose write the store has not shown yet.
     pub fn pending(&self) -> usize {
         self.by_uid.lock().expect("not poisoned").len()
@@ -177,6 +187,17 @@ mod tests {
         let writes = OwnWrites::default();
         writes.record(&object("1", "a"), object("2", "b"));
         assert_eq!(known(writes.resolve(Arc::new(object("2", "b")))), object("2", "b"));
+        assert_eq!(writes.pending(), 0);
+    }
+
+    #[test]
+    fn a_watch_showing_the_last_write_forgets_it() {
+        let writes = OwnWrites::default();
+        writes.record(&object("1", "a"), object("2", "b"));
+        writes.record(&object("1", "a"), object("3", "c"));
+        writes.observe(&object("2", "b"));
+        assert_eq!(writes.pending(), 1, "an earlier write seen: the last is still ahead of the store");
+        writes.observe(&object("3", "c"));
         assert_eq!(writes.pending(), 0);
     }
 
