@@ -1,7 +1,8 @@
 //! Operator scale benchmark on e2e/cluster (not a test): for N SealingWorkers, the time from applying them to
 //! all their StatefulSets existing, against two floors measured in the same run by a plain client: A, the N
 //! StatefulSets the operator makes (its own build function) applied directly; B, what the measured path
-//! applies in all, each SealingWorker and then its StatefulSet (owned by it, as the operator's are). Also the
+//! applies in all, each SealingWorker and then its StatefulSet (owned by it, as the operator's are); C, the
+//! same writes as the measured path, B plus the status the operator writes for each. Also the
 //! operator's writes and CPU and the control plane's CPU while creating, the operator's peak RSS, and the
 //! write calls it makes when it restarts into an unchanged world (a full resync). Then the same for N Miners, with the chain
 //! stubbed out by an in-process devnet ([`miners`]).
@@ -59,7 +60,24 @@ fn worker_set(name: &str, namespace: &str, owner: Option<&SealingWorker>) -> Sta
     if owner.is_none() {
         set.metadata.owner_references = None;
     }
-    set
+    // With the digest annotation the operator's apply adds.
+    sealstack_operator::apply::stamped(&set)
+}
+
+/// The status the operator writes for `worker` while its StatefulSet `set` has no pods, as an apply patch.
+fn worker_status(worker: &SealingWorker, set: &StatefulSet) -> serde_json::Value {
+    use sealstack_operator::sealing_worker::{build::selector_string, status::desired_status};
+    let now = k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now());
+    let status = desired_status(
+        &Default::default(),
+        worker.metadata.generation,
+        worker.spec.replicas,
+        selector_string(worker),
+        false,
+        Some(set),
+        now,
+    );
+    json!({"apiVersion": "sealstack.io/v1alpha1", "kind": "SealingWorker", "status": status})
 }
 
 async fn apply_set(api: &Api<StatefulSet>, set: &StatefulSet) -> Result<(), kube::Error> {
@@ -256,6 +274,26 @@ async fn run_size(cluster: &Cluster, client: &Client, bin: &str, kubeconfig: &st
     })
     .await;
     let floor_cpu = control_plane_cpu_seconds(cluster_dir) - floor_cpu;
+    // Floor C: the same writes as the measured path, by a plain client: each SealingWorker, its StatefulSet,
+    // and the status the operator writes (built by its own function).
+    let writes_ns = cluster.namespace("bench-cfloor").await.expect("a namespace");
+    let workers: Api<SealingWorker> = Api::namespaced(client.clone(), writes_ns.name());
+    let sets: Api<StatefulSet> = Api::namespaced(client.clone(), writes_ns.name());
+    let namespace = writes_ns.name().to_owned();
+    let writes_floor = timed_applies(n, |i| {
+        let (workers, sets, namespace) = (workers.clone(), sets.clone(), namespace.clone());
+        async move {
+            let name = format!("w{i}");
+            let params = PatchParams::apply("bench").force();
+            let owner = workers.patch(&name, &params, &Patch::Apply(worker_json(&name))).await?;
+            let set = worker_set(&name, &namespace, Some(&owner));
+            apply_set(&sets, &set).await?;
+            let status = worker_status(&owner, &set);
+            workers.patch_status(&name, &params, &Patch::Apply(status)).await.map(|_| ())
+        }
+    })
+    .await;
+    let _ = writes_ns.delete().await;
     let _ = pipeline_ns.delete().await;
     let _ = floor_ns.delete().await;
     settle(client).await;
@@ -312,17 +350,19 @@ async fn run_size(cluster: &Cluster, client: &Client, bin: &str, kubeconfig: &st
     tokio::time::sleep(Duration::from_secs(3)).await;
     let writes = metric(metrics_addr, "sealstack_operator_kube_requests_total", WRITES).await;
     let reconciled = metric(metrics_addr, "sealstack_operator_reconciles_total", &["sealingworker"]).await;
-    let rss = rss_first.max(operator.stop());
+    let rss_resync = operator.stop();
     let _ = ns.delete().await;
     let secs = |d: Duration| d.as_secs_f64();
     format!(
-        "| {n} | {:.2} | {:.2} ({floor_cpu:.2}) | {:.2} | {:.2} | {:.2} | {:.2} | {} / {} | {operator_cpu:.2} / {control_plane_cpu:.2} | {rss:.1} | {} (after {} reconciles) |",
+        "| {n} | {:.2} | {:.2} ({floor_cpu:.2}) | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {} / {} | {operator_cpu:.2} / {control_plane_cpu:.2} | {rss_first:.1} / {rss_resync:.1} | {} (after {} reconciles) |",
         secs(children_floor),
         secs(pipeline_floor),
+        secs(writes_floor),
         secs(operator_time),
         secs(applies),
         secs(operator_time) / secs(children_floor),
         secs(operator_time) / secs(pipeline_floor),
+        secs(operator_time) / secs(writes_floor),
         creation_writes.max(0.0) as u64,
         creation_reads.max(0.0) as u64,
         writes.max(0.0) as u64,
@@ -351,8 +391,8 @@ async fn main() {
     let kubeconfig = kubeconfig.to_str().unwrap_or_default();
     settle(&client).await;
     let mut rows = vec![
-        "| N SealingWorkers | floor A: N child applies (s) | floor B: N SealingWorker + N child applies (s) (control-plane CPU s) | operator: first apply to all children (s) | of which applying the N (s) | ratio to A | ratio to B | operator writes / GETs (watches included) while creating | CPU while creating (s): operator / control plane | operator peak RSS (MiB) | writes in a resync |".to_string(),
-        "|---|---|---|---|---|---|---|---|---|---|---|".to_string(),
+        "| N SealingWorkers | floor A: N child applies (s) | floor B: N SealingWorker + N child applies (s) (control-plane CPU s) | floor C: B + N status writes (s) | operator: first apply to all children (s) | of which applying the N (s) | ratio to A | ratio to B | ratio to C | operator writes / GETs (watches included) while creating | CPU while creating (s): operator / control plane | operator peak RSS (MiB): creating / resync | writes in a resync |".to_string(),
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|".to_string(),
     ];
     for n in sizes("SEALSTACK_BENCH_SIZES") {
         let row = run_size(&cluster, &client, &bin, kubeconfig, n).await;

@@ -1,7 +1,8 @@
 //! The Miner half of the benchmark: N Miners, with the chain stubbed out by an in-process devnet, from
 //! applying them to all their children existing (the runtime StatefulSet is made only once the actor is on
 //! chain, so that includes `ActorCreated`), against the floor of applying those same children directly
-//! (identity Secret, p2p and API Services, runtime StatefulSet: 4 server-side applies per Miner).
+//! (identity Secret, p2p and API Services, runtime StatefulSet: 4 server-side applies per Miner), and against
+//! floor C, a plain client making as many writes as the measured path did ([`writes_floor`]).
 //!
 //! Each Miner creates its own BLS worker key: two chain messages (the worker's account, CreateMiner), each
 //! waited for with confidence 1 on a 100 ms block time. Its p2p Service is ClusterIP with no announce
@@ -18,11 +19,12 @@ use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, Client, Resource, ResourceExt};
 use sealstack_crds::{Miner, ParamCache};
 use sealstack_e2e::Cluster;
+use sealstack_operator::apply::stamped;
 use sealstack_operator::miner::build::{build_api_service, build_identity_secret, build_p2p_service};
 use sealstack_operator::miner::runtime::{RuntimeInputs, api_info_digest, build_runtime_stateful_set};
 use serde_json::json;
 
-use super::{CONCURRENCY, Operator, WRITES, metric, wait_for_sets};
+use super::{CONCURRENCY, Operator, WRITES, metric, settle, wait_for_sets};
 
 fn miner(name: &str) -> Miner {
     serde_json::from_value(json!({
@@ -54,7 +56,9 @@ fn children(name: &str, namespace: &str) -> (Secret, Service, Service, StatefulS
     for meta in [secret.meta_mut(), p2p.meta_mut(), api.meta_mut(), runtime.meta_mut()] {
         meta.owner_references = None;
     }
-    (secret, p2p, api, runtime)
+    // The Services and the StatefulSet with the digest annotation the operator's apply adds (the Secret is
+    // created, not applied).
+    (secret, stamped(&p2p), stamped(&api), stamped(&runtime))
 }
 
 async fn apply<K>(api: Api<K>, object: K) -> Result<(), kube::Error>
@@ -133,6 +137,8 @@ pub async fn run_size(cluster: &Cluster, client: &Client, bin: &str, kubeconfig:
     let deadline = Instant::now() + Duration::from_secs(300 + n as u64);
     let created = wait_for_sets(client, ns.name(), Some(sealstack_operator::stores::RUNTIME_SETS), n, deadline).await;
     let operator_time = start.elapsed();
+    let creation_writes = metric(metrics_addr, "sealstack_operator_kube_requests_total", WRITES).await;
+    let creation_reads = metric(metrics_addr, "sealstack_operator_kube_requests_total", &["method=\"GET\""]).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss_first = operator.stop();
 
@@ -148,25 +154,74 @@ pub async fn run_size(cluster: &Cluster, client: &Client, bin: &str, kubeconfig:
     tokio::time::sleep(Duration::from_secs(3)).await;
     let writes = metric(metrics_addr, "sealstack_operator_kube_requests_total", WRITES).await;
     let reconciled = metric(metrics_addr, "sealstack_operator_reconcile_duration_seconds_count", &["miner"]).await;
-    let rss = rss_first.max(operator.stop());
+    let rss_resync = operator.stop();
     let actors = devnet.node.state().actors.miner_ids().len();
     devnet.stop().await;
     let _ = ns.delete().await;
     let _ = floor_ns.delete().await;
+    eprintln!(
+        "{n} Miners: floor {floor:?}, operator {operator_time:?}, {creation_writes} writes, RSS {rss_first:.1} / {rss_resync:.1} MiB"
+    );
+    // The Services of the namespaces just deleted still hold node ports until they are gone.
+    settle(client).await;
+    let writes_floor = writes_floor(cluster, client, n, creation_writes.max(0.0) as usize).await;
     let incomplete = if created < n { format!(" (only {created} of {n} after the deadline)") } else { String::new() };
     format!(
-        "| {n} | {:.2} | {:.2}{incomplete} | {:.2} | {:.2} | {rss:.1} | {} (after {} reconciles) | {actors} |",
+        "| {n} | {:.2} | {:.2} | {:.2}{incomplete} | {:.2} | {:.2} | {:.2} | {} / {} | {rss_first:.1} / {rss_resync:.1} | {} (after {} reconciles) | {actors} |",
         floor.as_secs_f64(),
+        writes_floor.as_secs_f64(),
         operator_time.as_secs_f64(),
         creates.as_secs_f64(),
         operator_time.as_secs_f64() / floor.as_secs_f64(),
+        operator_time.as_secs_f64() / writes_floor.as_secs_f64(),
+        creation_writes.max(0.0) as u64,
+        creation_reads.max(0.0) as u64,
         writes.max(0.0) as u64,
         reconciled.max(0.0) as u64,
     )
 }
 
+/// Floor C: as many writes as the measured path made (`operator_writes` by the operator, and the N Miners),
+/// by a plain client: each Miner created, then its children (the API Secret too), then the operator's other
+/// writes (status and journal writes, Events) as Miner status patches, the same number per Miner.
+async fn writes_floor(cluster: &Cluster, client: &Client, n: usize, operator_writes: usize) -> Duration {
+    let namespace = cluster.namespace("bench-mcfloor").await.expect("a namespace");
+    let ns_name = namespace.name().to_owned();
+    let per_miner = (operator_writes as f64 / n as f64).round() as usize;
+    let status_writes = per_miner.saturating_sub(5);
+    let start = Instant::now();
+    futures::stream::iter((0..n).map(|i| {
+        let name = format!("m{i}");
+        let (secret, p2p, api, runtime) = children(&name, &ns_name);
+        let (client, ns) = (client.clone(), ns_name.clone());
+        async move {
+            let miners: Api<Miner> = Api::namespaced(client.clone(), &ns);
+            let owner = miners.create(&PostParams::default(), &miner(&name)).await?;
+            let api_secret = sealstack_operator::miner::build::build_api_secret(&owner, &ns);
+            let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+            secrets.create(&PostParams::default(), &secret).await?;
+            secrets.create(&PostParams::default(), &api_secret).await?;
+            apply(Api::namespaced(client.clone(), &ns), p2p).await?;
+            apply(Api::namespaced(client.clone(), &ns), api).await?;
+            apply(Api::namespaced(client.clone(), &ns), runtime).await?;
+            for k in 0..status_writes {
+                let patch = json!({"status": {"peerId": format!("write-{k}")}});
+                miners.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+            }
+            Ok::<_, kube::Error>(())
+        }
+    }))
+    .buffer_unordered(CONCURRENCY)
+    .try_collect::<Vec<_>>()
+    .await
+    .expect("writes succeed");
+    let elapsed = start.elapsed();
+    let _ = namespace.delete().await;
+    elapsed
+}
+
 /// The header of the Miner table.
 pub const HEADER: [&str; 2] = [
-    "| N Miners | floor: 4 N applies (s) | operator: apply to all children (s) | of which creating the N (s) | ratio | operator peak RSS (MiB) | writes in a resync | actors on chain |",
-    "|---|---|---|---|---|---|---|---|",
+    "| N Miners | floor: 4 N applies (s) | floor C: the path's writes (s) | operator: apply to all children (s) | of which creating the N (s) | ratio to the floor | ratio to C | operator writes / GETs (watches included) until then | operator peak RSS (MiB): creating / resync | writes in a resync | actors on chain |",
+    "|---|---|---|---|---|---|---|---|---|---|---|",
 ];
