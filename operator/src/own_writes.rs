@@ -27,11 +27,14 @@ pub enum Fresh<K> {
 }
 
 struct Written<K> {
-    /// The versions older than `object` that the operator's writes started from or made: the base of the
-    /// first write, and each write's result after it. A store at one of them is behind `object`.
+    /// The versions older than `last` that the operator's writes started from or made: the base of the
+    /// first write, and each write's result after it. A store at one of them is behind `last`.
     older: Vec<String>,
-    /// The object as the last write stored it.
-    object: Arc<K>,
+    /// The version the last write made.
+    last: String,
+    /// The object as the last write stored it; `None` once the watch showed it (the store has it then, and
+    /// a reconcile still holding an older copy reads the object again).
+    object: Option<Arc<K>>,
 }
 
 /// The last write the operator made to each object of one kind, until the store shows it.
@@ -53,12 +56,12 @@ impl<K: Resource> OwnWrites<K> {
         };
         let mut by_uid = self.by_uid.lock().expect("not poisoned");
         let Some(written) = by_uid.get(&uid) else { return Fresh::Known(stored) };
-        if written.object.meta().resource_version.as_ref() == Some(&version) {
+        if written.last == version {
             // The store has caught up.
             by_uid.remove(&uid);
             Fresh::Known(stored)
-        } else if written.older.contains(&version) {
-            Fresh::Known(written.object.clone())
+        } else if let (true, Some(object)) = (written.older.contains(&version), &written.object) {
+            Fresh::Known(object.clone())
         } else {
             by_uid.remove(&uid);
             Fresh::Read
@@ -76,33 +79,32 @@ impl<K: Resource> OwnWrites<K> {
         written.meta_mut().managed_fields = None;
         let mut by_uid = self.by_uid.lock().expect("not poisoned");
         let older = match by_uid.remove(&uid) {
-            Some(mut chain) => {
-                let last = chain.object.meta().resource_version.clone().unwrap_or_default();
-                if last == version || chain.older.contains(&version) {
-                    chain.older.push(last);
-                    chain.older
-                } else {
-                    vec![version]
-                }
+            Some(mut chain) if chain.last == version || chain.older.contains(&version) => {
+                chain.older.push(chain.last);
+                chain.older
             }
-            None => vec![version],
+            _ => vec![version],
         };
-        by_uid.insert(uid, Written { older, object: Arc::new(written) });
+        let last = written.meta().resource_version.clone().unwrap_or_default();
+        by_uid.insert(uid, Written { older, last, object: Some(Arc::new(written)) });
     }
 
-    /// Forgets the write to `seen`'s object once the watch shows it (`seen` is the version written last), so
-    /// that no copy outlives the lag it covers.
+    /// Drops the copy of `seen`'s object once the watch shows the last write (`seen` is that version), so
+    /// that no copy outlives the lag it covers. The versions stay: a reconcile that took an older copy from
+    /// the store just before is told to read again.
     pub fn observe(&self, seen: &K) {
-        let Some(uid) = seen.meta().uid.as_ref() else { return };
+        let (Some(uid), Some(version)) = (seen.meta().uid.as_ref(), seen.meta().resource_version.as_ref()) else {
+            return;
+        };
         let mut by_uid = self.by_uid.lock().expect("not poisoned");
-        if by_uid.get(uid).is_some_and(|w| w.object.meta().resource_version == seen.meta().resource_version) {
-            by_uid.remove(uid);
+        if let Some(written) = by_uid.get_mut(uid).filter(|w| &w.last == version) {
+            written.object = None;
         }
     }
 
     /// Objects whose write the store has not shown yet.
     pub fn pending(&self) -> usize {
-        self.by_uid.lock().expect("not poisoned").len()
+        self.by_uid.lock().expect("not poisoned").values().filter(|w| w.object.is_some()).count()
     }
 }
 
@@ -199,6 +201,12 @@ mod tests {
         assert_eq!(writes.pending(), 1, "an earlier write seen: the last is still ahead of the store");
         writes.observe(&object("3", "c"));
         assert_eq!(writes.pending(), 0);
+        // A reconcile that took version 2 from the store just before the watch showed 3 reads again.
+        assert_eq!(writes.resolve(Arc::new(object("2", "b"))), Fresh::Read);
+        // A store at the last write takes its own object.
+        writes.record(&object("1", "a"), object("2", "b"));
+        writes.observe(&object("2", "b"));
+        assert_eq!(known(writes.resolve(Arc::new(object("2", "b")))), object("2", "b"));
     }
 
     #[test]
