@@ -170,6 +170,19 @@ where
     stream.predicate_filter(predicates::generation, Default::default())
 }
 
+/// Predicate of the StatefulSet triggers: what a reconcile reads of its StatefulSet (the object's identity,
+/// its spec's generation, labels and annotations with the applied digest, replicas and ready replicas).
+/// The StatefulSet controller's other status updates (revisions, observed generation, current and
+/// available replicas) wake no reconcile.
+pub fn stateful_set_changes(set: &StatefulSet) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    let meta = &set.metadata;
+    (&meta.uid, meta.generation, &meta.labels, &meta.annotations).hash(&mut hasher);
+    set.status.as_ref().map(|s| (s.replicas, s.ready_replicas)).hash(&mut hasher);
+    Some(hasher.finish())
+}
+
 fn controller_config(concurrency: u16) -> controller::Config {
     controller::Config::default().concurrency(concurrency)
 }
@@ -209,7 +222,7 @@ async fn run_sealing_worker(
 ) {
     let controller = Controller::for_stream(spec_changes(workers), ctx.stores.workers.store.clone())
         .with_config(controller_config(CONCURRENCY))
-        .owns_stream(sets);
+        .owns_stream(sets.predicate_filter(stateful_set_changes, Default::default()));
     drive(controller, "sealingworker", sealing_worker::reconcile::reconcile, ctx).await;
 }
 
@@ -268,7 +281,7 @@ async fn run_miner_controller(
     let controller = Controller::for_stream(spec_changes(miners), ctx.stores.miners.store.clone())
         .with_config(controller_config(MINER_CONCURRENCY))
         .owns_stream(services)
-        .owns_stream(runtime_sets)
+        .owns_stream(runtime_sets.predicate_filter(stateful_set_changes, Default::default()))
         .owns_stream(secrets.owned)
         .watches_stream(secrets.versions, move |secret| {
             let namespace = secret.metadata.namespace.as_deref().unwrap_or_default();
@@ -394,5 +407,18 @@ mod tests {
         let found = &caches_using_manifest(&caches, "b", "devnet-params")[0];
         assert_eq!((found.name.as_str(), found.namespace.as_deref()), ("p5", Some("b")));
         assert!(caches_using_manifest(&caches, "sp", "kube-root-ca.crt").is_empty(), "a ConfigMap no cache names");
+    }
+
+    #[test]
+    fn a_stateful_set_wakes_its_owner_only_for_what_it_reads() {
+        let set = |generation: i64, ready: Option<i32>, revision: &str| -> StatefulSet {
+            serde_json::from_value(serde_json::json!({"metadata": {"name": "s", "uid": "u", "generation": generation},
+                "status": {"replicas": 1, "readyReplicas": ready, "updateRevision": revision, "observedGeneration": 1}}))
+            .unwrap()
+        };
+        let base = stateful_set_changes(&set(1, None, "a"));
+        assert_eq!(base, stateful_set_changes(&set(1, None, "b")), "a new revision in the status: no");
+        assert_ne!(base, stateful_set_changes(&set(1, Some(1), "a")), "a pod ready: yes");
+        assert_ne!(base, stateful_set_changes(&set(2, None, "a")), "an edited spec: yes");
     }
 }
