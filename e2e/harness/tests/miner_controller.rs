@@ -201,6 +201,21 @@ async fn a_miner_gets_its_actor_once_and_its_addresses_follow_the_service() {
     assert_eq!(status.on_chain_multiaddrs, ["/ip4/198.51.100.7/tcp/24001"]);
     let creation = status.creation.clone().unwrap();
     assert!(creation.messages["create-miner"].cid.is_some(), "{creation:?}");
+    // An Event for every chain message, naming its step and CID, on the Miner.
+    let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(client.clone(), ns.name());
+    for (step, message) in &creation.messages {
+        let note = format!("{step}: message {}", message.cid.as_deref().unwrap_or_default());
+        wait_for(&format!("the Event of {step}"), Duration::from_secs(30), || async {
+            let list = events.list(&Default::default()).await?;
+            Ok(list.items.into_iter().find(|e| {
+                e.reason.as_deref() == Some("ChainMessagePushed")
+                    && e.note.as_deref() == Some(note.as_str())
+                    && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("m1")
+            }))
+        })
+        .await
+        .unwrap();
+    }
 
     // On chain, as the status says, with the identity Secret's peer ID.
     let node = Node::connect(&devnet.api_info, &ConnectOptions::default()).await.unwrap();

@@ -118,7 +118,10 @@ impl StatusJournal<'_> {
                     type_: EventType::Normal,
                     reason: "ChainMessagePushed".into(),
                     note: Some(format!("{step}: message {cid}")),
-                    action: "Push".into(),
+                    // The step as the action: kube's recorder folds Events of the same reason and action
+                    // on one object into one series (keeping the first note), which would hide every
+                    // message after the first.
+                    action: step.clone(),
                     secondary: None,
                 };
                 let _ = self.ctx.recorder.publish(&event, &self.miner.object_ref(&())).await;
