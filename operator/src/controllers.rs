@@ -176,12 +176,9 @@ where
 /// The StatefulSet controller's other status updates (revisions, observed generation, current and
 /// available replicas) wake no reconcile.
 pub fn stateful_set_changes(set: &StatefulSet) -> Option<u64> {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::hash::DefaultHasher::new();
     let meta = &set.metadata;
-    (&meta.uid, meta.generation, &meta.labels, &meta.annotations).hash(&mut hasher);
-    set.status.as_ref().map(|s| (s.replicas, s.ready_replicas)).hash(&mut hasher);
-    Some(hasher.finish())
+    let replicas = set.status.as_ref().map(|s| (s.replicas, s.ready_replicas));
+    Some(miner::runtime_node::hash(&(&meta.uid, meta.generation, &meta.labels, &meta.annotations, replicas)))
 }
 
 fn controller_config(concurrency: u16) -> controller::Config {

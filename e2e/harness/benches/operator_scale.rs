@@ -80,6 +80,26 @@ fn worker_status(worker: &SealingWorker, set: &StatefulSet) -> serde_json::Value
     json!({"apiVersion": "sealstack.io/v1alpha1", "kind": "SealingWorker", "status": status})
 }
 
+/// What a plain client applies for SealingWorker `w{i}` in floors B and C: the SealingWorker, then its
+/// StatefulSet (owned by it), then, with `status` (floor C), the status the operator writes.
+async fn apply_worker_path(
+    workers: &Api<SealingWorker>,
+    sets: &Api<StatefulSet>,
+    namespace: &str,
+    i: usize,
+    status: bool,
+) -> Result<(), kube::Error> {
+    let name = format!("w{i}");
+    let params = PatchParams::apply("bench").force();
+    let owner = workers.patch(&name, &params, &Patch::Apply(worker_json(&name))).await?;
+    let set = worker_set(&name, namespace, Some(&owner));
+    apply_set(sets, &set).await?;
+    if status {
+        workers.patch_status(&name, &params, &Patch::Apply(worker_status(&owner, &set))).await?;
+    }
+    Ok(())
+}
+
 async fn apply_set(api: &Api<StatefulSet>, set: &StatefulSet) -> Result<(), kube::Error> {
     let name = set.metadata.name.clone().unwrap_or_default();
     api.patch(&name, &PatchParams::apply("bench").force(), &Patch::Apply(set)).await.map(|_| ())
@@ -265,12 +285,7 @@ async fn run_size(cluster: &Cluster, client: &Client, bin: &str, kubeconfig: &st
     let namespace = pipeline_ns.name().to_owned();
     let pipeline_floor = timed_applies(n, |i| {
         let (workers, sets, namespace) = (workers.clone(), sets.clone(), namespace.clone());
-        async move {
-            let name = format!("w{i}");
-            let params = PatchParams::apply("bench").force();
-            let owner = workers.patch(&name, &params, &Patch::Apply(worker_json(&name))).await?;
-            apply_set(&sets, &worker_set(&name, &namespace, Some(&owner))).await
-        }
+        async move { apply_worker_path(&workers, &sets, &namespace, i, false).await }
     })
     .await;
     let floor_cpu = control_plane_cpu_seconds(cluster_dir) - floor_cpu;
@@ -282,15 +297,7 @@ async fn run_size(cluster: &Cluster, client: &Client, bin: &str, kubeconfig: &st
     let namespace = writes_ns.name().to_owned();
     let writes_floor = timed_applies(n, |i| {
         let (workers, sets, namespace) = (workers.clone(), sets.clone(), namespace.clone());
-        async move {
-            let name = format!("w{i}");
-            let params = PatchParams::apply("bench").force();
-            let owner = workers.patch(&name, &params, &Patch::Apply(worker_json(&name))).await?;
-            let set = worker_set(&name, &namespace, Some(&owner));
-            apply_set(&sets, &set).await?;
-            let status = worker_status(&owner, &set);
-            workers.patch_status(&name, &params, &Patch::Apply(status)).await.map(|_| ())
-        }
+        async move { apply_worker_path(&workers, &sets, &namespace, i, true).await }
     })
     .await;
     let _ = writes_ns.delete().await;

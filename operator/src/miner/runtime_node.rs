@@ -42,7 +42,8 @@ pub fn addresses_only(node: &mut KubeNode) {
     node.status = Some(NodeStatus { addresses, ..NodeStatus::default() });
 }
 
-fn hash(value: &impl Hash) -> u64 {
+/// The hash a trigger predicate compares (`predicate_filter` passes an object when it changes).
+pub(crate) fn hash(value: &impl Hash) -> u64 {
     let mut hasher = DefaultHasher::new();
     value.hash(&mut hasher);
     hasher.finish()
