@@ -8,6 +8,7 @@ pub mod node;
 pub mod proofs;
 pub mod repo;
 pub mod rpc;
+pub mod store;
 pub mod wallet;
 
 use std::net::SocketAddr;
@@ -25,6 +26,7 @@ use sealstack_chain::server_auth;
 use crate::model::SectorPolicy;
 use crate::node::{ChainState, DevnetNode};
 use crate::repo::Repo;
+use crate::store::ChainStore;
 
 /// How to run a devnet.
 #[derive(Clone, Debug)]
@@ -85,20 +87,16 @@ impl RunningDevnet {
 pub async fn start(config: DevnetConfig) -> anyhow::Result<RunningDevnet> {
     fvm_shared::address::set_current_network(fvm_shared::address::Network::Testnet);
     let repo = Repo::open(&config.repo)?;
-    let state = match std::fs::read(repo.state_file()) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", repo.state_file().display()))?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => ChainState::genesis(
+    let (state, store) = ChainStore::open(&repo, || {
+        ChainState::genesis(
             &config.network_name,
             config.genesis_balance.clone(),
             config.creation_deposit.clone(),
             config.policy.clone(),
-        ),
-        Err(e) => return Err(e.into()),
-    };
+        )
+    })?;
     let secret = Arc::new(repo.jwt_secret()?);
-    let node = DevnetNode::new(state, repo.state_file(), config.block_time);
-    node.persist(&node.state())?;
+    let node = DevnetNode::new(state, store, config.block_time);
 
     let http = tower::ServiceBuilder::new().layer_fn({
         let secret = secret.clone();

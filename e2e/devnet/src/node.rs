@@ -5,7 +5,6 @@
 //! (the tipset whose parent state includes it).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -24,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::model::{ActorTable, ChainEnv, GenesisAccount, PoStToVerify, SealToVerify, SectorPolicy, StateEngine};
+use crate::store::{ChainStore, Change};
 use crate::wallet::{KeyType, Wallet};
 
 /// Gas limit given to messages pushed with none (the devnet charges a flat amount, see `model`).
@@ -71,6 +71,9 @@ pub struct ChainState {
     pub creation_deposit: LotusJson<TokenAmount>,
     /// The sector lifecycle's parameters.
     pub policy: SectorPolicy,
+    /// The last logged change this state holds (see [`crate::store`]).
+    #[serde(default)]
+    pub log_seq: u64,
 }
 
 impl ChainState {
@@ -98,7 +101,62 @@ impl ChainState {
             by_uuid: BTreeMap::new(),
             creation_deposit: LotusJson(creation_deposit),
             policy,
+            log_seq: 0,
         }
+    }
+
+    /// Applies a logged change (see [`crate::store`]).
+    pub fn apply(&mut self, change: Change) {
+        match change {
+            Change::Key(info) => match self.wallet.import(info) {
+                Ok(address) if self.wallet.default_address().is_none() => {
+                    self.wallet.set_default(address).expect("just imported")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "a logged key does not load"),
+            },
+            Change::Pushed { signed, uuid } => {
+                let signed = *signed;
+                self.mempool.push(signed.clone());
+                if let Some(uuid) = uuid {
+                    self.by_uuid.insert(uuid, signed);
+                }
+            }
+            Change::Advanced => self.advance(),
+        }
+    }
+
+    /// Makes the next tipset: executes the head block's messages, runs end-of-epoch work and includes the
+    /// mempool in the new block.
+    fn advance(&mut self) {
+        let inclusion_height = self.height;
+        let included = std::mem::take(&mut self.included);
+        for signed in included {
+            let message = signed.message.to_message();
+            let ok = signed.signature.to_signature().is_some_and(|sig| {
+                crate::wallet::verify(&sig, &message.from, &message_cid(&message).to_bytes()).is_ok()
+            });
+            let receipt = if ok {
+                let env = Env::at(self, inclusion_height);
+                self.actors.apply(&message, &env)
+            } else {
+                crate::model::ApplyReceipt::fail(fvm_shared::error::ExitCode::SYS_SENDER_INVALID, 0, "bad signature")
+            };
+            let executed = Executed {
+                height: inclusion_height + 1,
+                exit_code: receipt.exit_code.value(),
+                return_data: LotusJson(receipt.return_data),
+                gas_used: receipt.gas_used,
+                to: LotusJson(message.to),
+                method: message.method_num,
+            };
+            tracing::info!(cid = %signed.cid.0, method = message.method_num, exit_code = executed.exit_code, "executed");
+            self.executed.insert(signed.cid.0.to_string(), executed);
+        }
+        self.height += 1;
+        let env = Env::at(self, self.height);
+        self.actors.end_epoch(&env);
+        self.included = std::mem::take(&mut self.mempool);
     }
 
     /// The key of the tipset at `height` (one block per tipset).
@@ -279,16 +337,16 @@ impl ChainEnv for Env {
 pub struct DevnetNode {
     state: Mutex<ChainState>,
     head: watch::Sender<i64>,
-    state_file: PathBuf,
+    store: ChainStore,
     /// Time between epochs.
     pub block_time: Duration,
 }
 
 impl DevnetNode {
-    /// A node over `state`, saving to `state_file`.
-    pub fn new(state: ChainState, state_file: PathBuf, block_time: Duration) -> Arc<Self> {
+    /// A node over `state`, saving its changes to `store`.
+    pub fn new(state: ChainState, store: ChainStore, block_time: Duration) -> Arc<Self> {
         let (head, _) = watch::channel(state.height);
-        Arc::new(DevnetNode { state: Mutex::new(state), head, state_file, block_time })
+        Arc::new(DevnetNode { state: Mutex::new(state), head, store, block_time })
     }
 
     /// The state, locked.
@@ -301,9 +359,14 @@ impl DevnetNode {
         self.head.subscribe()
     }
 
-    /// Writes the state to disk atomically (temporary file, fsync, rename).
-    pub fn persist(&self, state: &ChainState) -> std::io::Result<()> {
-        crate::repo::write_atomically(&self.state_file, &serde_json::to_vec(state)?)
+    /// Makes a key (`WalletNew`), saved before its address is returned.
+    pub fn new_key(&self, key_type: KeyType) -> std::io::Result<Address> {
+        let key = crate::wallet::Key::generate(key_type);
+        let mut state = self.state();
+        let seq = self.store.commit(&mut state, Change::Key(key.key_info().clone()));
+        drop(state);
+        self.store.sync(seq?)?;
+        Ok(key.address())
     }
 
     /// Assigns a nonce, fills gas, signs and queues a message (MpoolPushMessage).
@@ -356,51 +419,22 @@ impl DevnetNode {
             signature: SignatureJson::from(&signature),
             cid: LotusJson(signed_message_cid(&message, &signature)),
         };
-        state.mempool.push(signed.clone());
-        if let Some(uuid) = uuid {
-            state.by_uuid.insert(uuid, signed.clone());
-        }
-        self.persist(&state).map_err(|e| format!("cannot persist the devnet state: {e}"))?;
+        let seq = self.store.commit(&mut state, Change::Pushed { signed: Box::new(signed.clone()), uuid });
+        drop(state);
+        seq.and_then(|seq| self.store.sync(seq)).map_err(|e| format!("cannot save the devnet state: {e}"))?;
         Ok(signed)
     }
 
-    /// Makes the next tipset: executes the head block's messages, runs end-of-epoch work, includes the
-    /// mempool in the new block, saves, and wakes waiters.
+    /// Makes the next tipset (see [`ChainState::advance`]), saves it, and wakes waiters.
     pub fn advance(&self) {
         let mut state = self.state();
-        let inclusion_height = state.height;
-        let included = std::mem::take(&mut state.included);
-        for signed in included {
-            let message = signed.message.to_message();
-            let ok = signed.signature.to_signature().is_some_and(|sig| {
-                crate::wallet::verify(&sig, &message.from, &message_cid(&message).to_bytes()).is_ok()
-            });
-            let receipt = if ok {
-                let env = Env::at(&state, inclusion_height);
-                state.actors.apply(&message, &env)
-            } else {
-                crate::model::ApplyReceipt::fail(fvm_shared::error::ExitCode::SYS_SENDER_INVALID, 0, "bad signature")
-            };
-            let executed = Executed {
-                height: inclusion_height + 1,
-                exit_code: receipt.exit_code.value(),
-                return_data: LotusJson(receipt.return_data),
-                gas_used: receipt.gas_used,
-                to: LotusJson(message.to),
-                method: message.method_num,
-            };
-            tracing::info!(cid = %signed.cid.0, method = message.method_num, exit_code = executed.exit_code, "executed");
-            state.executed.insert(signed.cid.0.to_string(), executed);
-        }
-        state.height += 1;
+        let committed = self.store.commit(&mut state, Change::Advanced);
         let height = state.height;
-        let env = Env::at(&state, height);
-        state.actors.end_epoch(&env);
-        state.included = std::mem::take(&mut state.mempool);
-        if let Err(e) = self.persist(&state) {
-            tracing::error!(error = %e, "cannot persist the devnet state");
-        }
         drop(state);
+        if let Err(e) = committed.and_then(|seq| self.store.sync(seq)) {
+            tracing::error!(error = %e, "cannot save the devnet state");
+            return;
+        }
         self.head.send_replace(height);
     }
 

@@ -1,6 +1,7 @@
 //! The devnet's repo folder, laid out like a Lotus node repo: `api` (the listen multiaddr), `token` (an
 //! admin JWT), `keystore/MF2XI2BNNJ3XILLQOJUXMYLUMU` (the JWT secret as a Lotus KeyInfo, type
-//! `jwt-hmac-secret`), and `chain.json` (the devnet's state).
+//! `jwt-hmac-secret`), `chain.json` (a snapshot of the devnet's state) and `chain.log` (the changes since it,
+//! see [`crate::store`]).
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -22,9 +23,14 @@ impl Repo {
         Ok(Repo { dir: dir.to_path_buf() })
     }
 
-    /// The state file.
+    /// The state's snapshot.
     pub fn state_file(&self) -> PathBuf {
         self.dir.join("chain.json")
+    }
+
+    /// The log of the state's changes since its snapshot.
+    pub fn log_file(&self) -> PathBuf {
+        self.dir.join("chain.log")
     }
 
     /// The JWT secret, made on first use.

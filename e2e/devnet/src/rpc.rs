@@ -144,9 +144,7 @@ impl FullNodeServer for DevnetApi {
 
     async fn wallet_new(&self, key_type: String) -> RpcResult<LotusJson<Address>> {
         let key_type: KeyType = key_type.parse().map_err(|e: crate::wallet::WalletError| error(e.to_string()))?;
-        let mut state = self.node.state();
-        let address = state.wallet.generate(key_type);
-        self.node.persist(&state).map_err(|e| error(e.to_string()))?;
+        let address = self.node.new_key(key_type).map_err(|e| error(format!("cannot save the key: {e}")))?;
         Ok(LotusJson(address))
     }
 
