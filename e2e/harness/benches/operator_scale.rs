@@ -207,6 +207,11 @@ fn cpu_seconds(pid: u32) -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+/// The cluster's directory: the kubeconfig's.
+fn cluster_dir(kubeconfig: &str) -> &str {
+    std::path::Path::new(kubeconfig).parent().and_then(|d| d.to_str()).unwrap_or("/")
+}
+
 /// CPU time (seconds) used so far by this cluster's API server, etcd and controller-manager: the processes
 /// of those names whose command line names the cluster's directory (the kubeconfig's).
 fn control_plane_cpu_seconds(cluster_dir: &str) -> f64 {
@@ -280,7 +285,7 @@ async fn run_size(cluster: &Cluster, client: &Client, bin: &str, kubeconfig: &st
     let pipeline_ns = cluster.namespace("bench-pfloor").await.expect("a namespace");
     let workers: Api<SealingWorker> = Api::namespaced(client.clone(), pipeline_ns.name());
     let sets: Api<StatefulSet> = Api::namespaced(client.clone(), pipeline_ns.name());
-    let cluster_dir = std::path::Path::new(kubeconfig).parent().and_then(|d| d.to_str()).unwrap_or("/");
+    let cluster_dir = cluster_dir(kubeconfig);
     let floor_cpu = control_plane_cpu_seconds(cluster_dir);
     let namespace = pipeline_ns.name().to_owned();
     let pipeline_floor = timed_applies(n, |i| {

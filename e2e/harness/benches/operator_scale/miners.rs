@@ -24,7 +24,9 @@ use sealstack_operator::miner::build::{build_api_service, build_identity_secret,
 use sealstack_operator::miner::runtime::{RuntimeInputs, api_info_digest, build_runtime_stateful_set};
 use serde_json::json;
 
-use super::{CONCURRENCY, Operator, WRITES, metric, settle, wait_for_sets};
+use super::{
+    CONCURRENCY, Operator, WRITES, cluster_dir, control_plane_cpu_seconds, cpu_seconds, metric, settle, wait_for_sets,
+};
 
 fn miner(name: &str) -> Miner {
     serde_json::from_value(json!({
@@ -124,6 +126,9 @@ pub async fn run_size(cluster: &Cluster, client: &Client, bin: &str, kubeconfig:
     let extra = ["--controllers", "miner"];
     let operator = Operator::start(bin, kubeconfig, ns.name(), metrics_addr, &extra);
     let miners: Api<Miner> = Api::namespaced(client.clone(), ns.name());
+    let cluster_dir = cluster_dir(kubeconfig);
+    // The devnet runs in this process: its CPU is this process's, less the little the bench's requests take.
+    let cpu_before = (operator.cpu_seconds(), control_plane_cpu_seconds(cluster_dir), cpu_seconds(std::process::id()));
     let start = Instant::now();
     futures::stream::iter((0..n).map(|i| {
         let miners = miners.clone();
@@ -137,6 +142,11 @@ pub async fn run_size(cluster: &Cluster, client: &Client, bin: &str, kubeconfig:
     let deadline = Instant::now() + Duration::from_secs(300 + n as u64);
     let created = wait_for_sets(client, ns.name(), Some(sealstack_operator::stores::RUNTIME_SETS), n, deadline).await;
     let operator_time = start.elapsed();
+    let cpu = (
+        operator.cpu_seconds() - cpu_before.0,
+        control_plane_cpu_seconds(cluster_dir) - cpu_before.1,
+        cpu_seconds(std::process::id()) - cpu_before.2,
+    );
     let creation_writes = metric(metrics_addr, "sealstack_operator_kube_requests_total", WRITES).await;
     let creation_reads = metric(metrics_addr, "sealstack_operator_kube_requests_total", &["method=\"GET\""]).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -164,10 +174,12 @@ pub async fn run_size(cluster: &Cluster, client: &Client, bin: &str, kubeconfig:
     );
     // The Services of the namespaces just deleted still hold node ports until they are gone.
     settle(client).await;
+    let cpu_floor = control_plane_cpu_seconds(cluster_dir);
     let writes_floor = writes_floor(cluster, client, n, creation_writes.max(0.0) as usize).await;
+    let cpu_floor = control_plane_cpu_seconds(cluster_dir) - cpu_floor;
     let incomplete = if created < n { format!(" (only {created} of {n} after the deadline)") } else { String::new() };
     format!(
-        "| {n} | {:.2} | {:.2} | {:.2}{incomplete} | {:.2} | {:.2} | {:.2} | {} / {} | {rss_first:.1} / {rss_resync:.1} | {} (after {} reconciles) | {actors} |",
+        "| {n} | {:.2} | {:.2} | {:.2}{incomplete} | {:.2} | {:.2} | {:.2} | {} / {} | {:.1} / {:.1} / {:.1} ({cpu_floor:.1}) | {rss_first:.1} / {rss_resync:.1} | {} (after {} reconciles) | {actors} |",
         floor.as_secs_f64(),
         writes_floor.as_secs_f64(),
         operator_time.as_secs_f64(),
@@ -176,6 +188,9 @@ pub async fn run_size(cluster: &Cluster, client: &Client, bin: &str, kubeconfig:
         operator_time.as_secs_f64() / writes_floor.as_secs_f64(),
         creation_writes.max(0.0) as u64,
         creation_reads.max(0.0) as u64,
+        cpu.0,
+        cpu.1,
+        cpu.2,
         writes.max(0.0) as u64,
         reconciled.max(0.0) as u64,
     )
@@ -222,6 +237,6 @@ async fn writes_floor(cluster: &Cluster, client: &Client, n: usize, operator_wri
 
 /// The header of the Miner table.
 pub const HEADER: [&str; 2] = [
-    "| N Miners | floor: 4 N applies (s) | floor C: the path's writes (s) | operator: apply to all children (s) | of which creating the N (s) | ratio to the floor | ratio to C | operator writes / GETs (watches included) until then | operator peak RSS (MiB): creating / resync | writes in a resync | actors on chain |",
-    "|---|---|---|---|---|---|---|---|---|---|---|",
+    "| N Miners | floor: 4 N applies (s) | floor C: the path's writes (s) | operator: apply to all children (s) | of which creating the N (s) | ratio to the floor | ratio to C | operator writes / GETs (watches included) until then | CPU (s) until then: operator / control plane / devnet (control plane in floor C) | operator peak RSS (MiB): creating / resync | writes in a resync | actors on chain |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|",
 ];
