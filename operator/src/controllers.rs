@@ -172,13 +172,14 @@ where
 }
 
 /// Predicate of the StatefulSet triggers: what a reconcile reads of its StatefulSet (the object's identity,
-/// its spec's generation, labels and annotations with the applied digest, replicas and ready replicas).
-/// The StatefulSet controller's other status updates (revisions, observed generation, current and
-/// available replicas) wake no reconcile.
+/// its spec's generation, labels and annotations with the applied digest, replicas and ready replicas), and
+/// whether it is being deleted (or is gone: see [`crate::stores`]). The StatefulSet controller's other status
+/// updates (revisions, observed generation, current and available replicas) wake no reconcile.
 pub fn stateful_set_changes(set: &StatefulSet) -> Option<u64> {
     let meta = &set.metadata;
     let replicas = set.status.as_ref().map(|s| (s.replicas, s.ready_replicas));
-    Some(miner::runtime_node::hash(&(&meta.uid, meta.generation, &meta.labels, &meta.annotations, replicas)))
+    let deleted = meta.deletion_timestamp.is_some();
+    Some(miner::runtime_node::hash(&(&meta.uid, meta.generation, &meta.labels, &meta.annotations, replicas, deleted)))
 }
 
 fn controller_config(concurrency: u16) -> controller::Config {
@@ -418,5 +419,9 @@ mod tests {
         assert_eq!(base, stateful_set_changes(&set(1, None, "b")), "a new revision in the status: no");
         assert_ne!(base, stateful_set_changes(&set(1, Some(1), "a")), "a pod ready: yes");
         assert_ne!(base, stateful_set_changes(&set(2, None, "a")), "an edited spec: yes");
+        let mut deleted = set(1, None, "a");
+        deleted.metadata.deletion_timestamp =
+            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now()));
+        assert_ne!(base, stateful_set_changes(&deleted), "deleted: yes");
     }
 }

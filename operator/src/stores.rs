@@ -276,7 +276,23 @@ where
                 listed.send_replace(true);
             }
         })
-        .applied_objects()
+        .filter_map(|event| {
+            std::future::ready(match event {
+                Ok(watcher::Event::Apply(object) | watcher::Event::InitApply(object)) => Some(Ok(object)),
+                Ok(watcher::Event::Delete(object)) => Some(Ok(marked_deleted(object))),
+                Ok(watcher::Event::Init | watcher::Event::InitDone) => None,
+                Err(error) => Some(Err(error)),
+            })
+        })
+}
+
+/// A deleted object, as its watch yields it to triggers: with a deletion timestamp, so that a predicate over
+/// the metadata lets the deletion through (a child deleted by hand is made again at once, not at the next
+/// requeue). The store has already dropped it.
+fn marked_deleted<K: Resource>(mut object: K) -> K {
+    let now = k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now());
+    object.meta_mut().deletion_timestamp.get_or_insert(now);
+    object
 }
 
 /// Drives a watch whose objects only fill a store (no controller triggers on them).

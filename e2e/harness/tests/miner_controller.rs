@@ -12,7 +12,7 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{
     Namespace, Node as KubeNode, PersistentVolume, PersistentVolumeClaim, Secret, Service,
 };
-use kube::api::{ListParams, Patch, PatchParams, PostParams};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use sealstack_chain::{ConnectOptions, FullNodeClient, LotusJson, Node, TipSetKey};
 use sealstack_crds::conditions::{find_condition, is_true};
@@ -291,6 +291,16 @@ async fn a_miner_gets_its_actor_once_and_its_addresses_follow_the_service() {
     wait_for("the runtime's pod template with the new API info's digest", Duration::from_secs(20), || async {
         let runtime = sets.get("m1-runtime").await?;
         Ok((runtime_api_info_digest(&runtime).as_deref() == Some(respelled_digest.as_str())).then_some(()))
+    })
+    .await
+    .unwrap();
+
+    // The runtime StatefulSet deleted by hand is made again from the deletion's watch event, well before
+    // the settled Miner's next requeue (60 s).
+    let deleted_uid = sets.get("m1-runtime").await.unwrap().metadata.uid;
+    sets.delete("m1-runtime", &DeleteParams::background()).await.unwrap();
+    wait_for("the deleted runtime StatefulSet made again", Duration::from_secs(20), || async {
+        Ok(sets.get_opt("m1-runtime").await?.filter(|set| set.metadata.uid != deleted_uid))
     })
     .await
     .unwrap();
