@@ -191,7 +191,8 @@ pub fn watch_config(labels: Option<&str>) -> watcher::Config {
 }
 
 /// A watch of `api` that keeps `feed`'s store (objects without `managedFields`) and yields each object
-/// that was added or changed, retrying with backoff when the API server is unreachable.
+/// that was added, changed or deleted (given a deletion timestamp), retrying with backoff when the
+/// API server is unreachable.
 pub fn reflect<K>(
     api: Api<K>,
     config: watcher::Config,

@@ -425,7 +425,7 @@ impl DevnetNode {
         Ok(signed)
     }
 
-    /// Makes the next tipset (see [`ChainState::advance`]), saves it, and wakes waiters.
+    /// Makes the next tipset ([`Change::Advanced`]), saves it, and wakes waiters.
     pub fn advance(&self) {
         let mut state = self.state();
         let committed = self.store.commit(&mut state, Change::Advanced);

@@ -198,9 +198,11 @@ mod tests {
         serde_json::to_value(read_back).unwrap()
     }
 
-    /// A node over `repo` that made a key, pushed a message to it and executed it.
-    fn node_with_changes(repo: &Repo) -> Arc<DevnetNode> {
-        let (state, store) = ChainStore::open(repo, genesis).expect("opens");
+    /// A repo whose node made a key, pushed a message to it and executed it; with that state, as JSON.
+    fn repo_with_changes() -> (tempfile::TempDir, Repo, serde_json::Value) {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::open(dir.path()).unwrap();
+        let (state, store) = ChainStore::open(&repo, genesis).expect("opens");
         let node = DevnetNode::new(state, store, std::time::Duration::from_secs(1));
         let worker = node.new_key(KeyType::Bls).expect("a key");
         let from = node.state().wallet.default_address().expect("a default key");
@@ -209,21 +211,15 @@ mod tests {
         node.push_message(MessageJson::from_message(&send), Some(spec)).expect("pushed");
         node.advance();
         node.advance();
-        node
+        assert_eq!(node.state().log_seq, 4, "a key, a push, two tipsets");
+        assert_eq!(node.state().executed.len(), 1, "the message executed");
+        let state = as_json(&node.state());
+        (dir, repo, state)
     }
-
-    use std::sync::Arc;
 
     #[test]
     fn a_reopened_store_replays_every_change_since_the_snapshot() {
-        let dir = tempfile::tempdir().unwrap();
-        let repo = Repo::open(dir.path()).unwrap();
-        let node = node_with_changes(&repo);
-        let before = as_json(&node.state());
-        assert_eq!(node.state().log_seq, 4, "a key, a push, two tipsets");
-        assert_eq!(node.state().executed.len(), 1, "the message executed");
-        drop(node);
-
+        let (_dir, repo, before) = repo_with_changes();
         let (state, _store) = ChainStore::open(&repo, || panic!("the snapshot is there")).unwrap();
         assert_eq!(as_json(&state), before);
         assert_eq!(std::fs::metadata(repo.log_file()).unwrap().len(), 0, "folded into the snapshot at start");
@@ -231,11 +227,7 @@ mod tests {
 
     #[test]
     fn a_last_line_cut_short_is_dropped_and_the_rest_replayed() {
-        let dir = tempfile::tempdir().unwrap();
-        let repo = Repo::open(dir.path()).unwrap();
-        let node = node_with_changes(&repo);
-        let before = as_json(&node.state());
-        drop(node);
+        let (_dir, repo, before) = repo_with_changes();
         let mut log = OpenOptions::new().append(true).open(repo.log_file()).unwrap();
         log.write_all(br#"{"seq":5,"change":{"Pus"#).unwrap();
 

@@ -1,7 +1,7 @@
 //! Reconciling one Miner, as one pipeline: dereference (the ParamCache, the identity and API Secrets) ->
 //! build and apply the Services -> the actor on chain (connect, create or adopt) -> the runtime -> the
 //! addresses announced on chain. Each step records its condition as it goes and may stop the run early (a
-//! ParamCache not Ready) or fail; every exit then takes the same way out ([`finish`]): `Ready` summed up from
+//! ParamCache not Ready) or fail; every exit then takes the same way out (`finish`): `Ready` summed up from
 //! the step conditions ([`status::ready`]), and one status write when something changed.
 
 use std::str::FromStr;
