@@ -105,8 +105,9 @@ impl ChainState {
         }
     }
 
-    /// Applies a logged change (see [`crate::store`]).
-    pub fn apply(&mut self, change: Change) {
+    /// Applies logged change number `seq` (see [`crate::store`]).
+    pub fn apply(&mut self, seq: u64, change: Change) {
+        self.log_seq = seq;
         match change {
             Change::Key(info) => match self.wallet.import(info) {
                 Ok(address) if self.wallet.default_address().is_none() => {

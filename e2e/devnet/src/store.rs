@@ -111,8 +111,7 @@ impl ChainStore {
         log.file.write_all(&line)?;
         log.bytes += line.len() as u64;
         log.appended = seq;
-        state.apply(change);
-        state.log_seq = seq;
+        state.apply(seq, change);
         if log.bytes > log.snapshot_bytes.max(MIN_LOG_BYTES) {
             // The snapshot holds every change logged so far: the log can start again.
             log.snapshot_bytes = write_snapshot(&self.snapshot, state)?;
@@ -164,8 +163,7 @@ fn replay(log_path: &Path, state: &mut ChainState) -> anyhow::Result<usize> {
             entry.seq,
             state.log_seq
         );
-        state.apply(entry.change);
-        state.log_seq = entry.seq;
+        state.apply(entry.seq, entry.change);
         replayed += 1;
     }
     Ok(replayed)
