@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Stops every process up.sh started (by recorded pid, checked against our binaries) and
-# removes the cluster state dir. `down.sh --keep-logs` keeps $SEALSTACK_CLUSTER_DIR/logs.
+# removes the cluster state dir. `down.sh --keep-logs` keeps $SEALSTACK_CLUSTER_DIR/logs. A cluster in a
+# network namespace of its own (SEALSTACK_CLUSTER_NETNS) is stopped from inside it, and the namespace deleted.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+enter_cluster_netns "$@"
 
 keep_logs=0
 [[ ${1:-} == --keep-logs ]] && keep_logs=1
@@ -21,6 +23,8 @@ for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
   fi
   rm -f "$PIDS/$c.pid"
 done
+
+drop_cluster_netns
 
 if [[ -d $D ]]; then
   if ((keep_logs)); then

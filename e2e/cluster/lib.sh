@@ -3,6 +3,8 @@
 E2E_CLUSTER_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=versions.sh
 source "$E2E_CLUSTER_HERE/versions.sh"
+# shellcheck source=netns.sh
+source "$E2E_CLUSTER_HERE/netns.sh"
 
 D=$SEALSTACK_CLUSTER_DIR
 BIN=$SEALSTACK_K8S_BIN
@@ -20,6 +22,17 @@ KCM_PORT=$((PORT_BASE + 257))
 SCHED_PORT=$((PORT_BASE + 259))
 KWOK_PORT=$((PORT_BASE + 247))
 
+# What the cluster is for: `e2e` (set by e2e-env.sh) marks it with the ConfigMap kube-system/sealstack-e2e, the
+# only clusters the test harness and e2e/demo/test.sh run against.
+CLUSTER_PURPOSE=${SEALSTACK_CLUSTER_PURPOSE:-}
+E2E_MARKER_NS=kube-system
+E2E_MARKER=sealstack-e2e
+# mark_e2e_cluster: puts the test suite's mark on the running cluster.
+mark_e2e_cluster() {
+  kc -n "$E2E_MARKER_NS" create configmap "$E2E_MARKER" --from-literal=purpose=e2e --from-literal=dir="$D" \
+    --dry-run=client -o yaml | kc apply -f - >/dev/null
+}
+
 # Components in start order (down stops them in reverse).
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
 
@@ -35,6 +48,14 @@ ensure_cmds() {
   local sudo=(); [[ $(id -u) == 0 ]] || sudo=(sudo)
   "${sudo[@]}" apt-get update -qq
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+}
+
+# Every Debian package the cluster's scripts use on this host, installed before they enter a network namespace
+# of their own (which has no route to the package mirror).
+ensure_cluster_pkgs() {
+  ensure_cmds openssl curl jq
+  [[ $REAL_NODE == 0 || $(id -u) != 0 ]] ||
+    ensure_pkgs containerd runc containernetworking-plugins iptables umoci gcc libc6-dev
 }
 
 # True when the pid recorded for component $1 is alive and runs our binary.

@@ -18,6 +18,7 @@
 # Needs root (mounts, network namespaces, cgroups).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+enter_cluster_netns "$@"
 
 CTRD=$NODE_DIR/containerd
 KUBELET_ROOT=$NODE_DIR/kubelet
@@ -160,10 +161,16 @@ ensure_bridge() {
   if ! ip link show "$NODE_BRIDGE" >/dev/null 2>&1; then
     ip link add "$NODE_BRIDGE" address "$mac" type bridge
   fi
-  [[ $(<"/sys/class/net/$NODE_BRIDGE/address") == "$mac" ]] || ip link set dev "$NODE_BRIDGE" address "$mac"
+  # (Read with ip, not /sys/class/net: sysfs shows the host's network namespace, not the cluster's.)
+  [[ $(ip -br link show dev "$NODE_BRIDGE" | awk '{print $3}') == "$mac" ]] ||
+    ip link set dev "$NODE_BRIDGE" address "$mac"
   ip addr show dev "$NODE_BRIDGE" | grep -q " $GATEWAY_IP/" ||
     ip addr add "$GATEWAY_IP/$PREFIX_LEN" dev "$NODE_BRIDGE"
   ip link set "$NODE_BRIDGE" up
+  # In a network namespace of its own (netns.sh) no route leads anywhere but the bridge: give the Service range
+  # one through it, so that the node's own connections to ClusterIPs are routed at all (kube-proxy's rules then
+  # send them on to the pods). The host's network is never touched.
+  [[ -z $CLUSTER_NETNS ]] || ip route replace "$SERVICE_CIDR" dev "$NODE_BRIDGE"
 }
 
 # kubelet's --cgroup-root must exist; cpuset children start empty, so copy the root's sets.
@@ -263,20 +270,23 @@ clusterDNS: [$NODE_IP]
 EOF
 }
 
-# Pids of kube-proxy processes on this machine that are not this cluster's.
+# Pids of kube-proxy processes in this network namespace that are not this cluster's (a cluster in a namespace
+# of its own, netns.sh, has its own iptables and never meets another one).
 other_kube_proxies() {
   local p mine=""
   [[ -f $PIDS/kube-proxy.pid ]] && mine=$(<"$PIDS/kube-proxy.pid")
   for p in /proc/[0-9]*; do
-    [[ ${p#/proc/} != "$mine" && $(readlink "$p/exe" 2>/dev/null) == */kube-proxy* ]] && echo "${p#/proc/}"
+    [[ ${p#/proc/} != "$mine" && $(readlink "$p/exe" 2>/dev/null) == */kube-proxy* ]] && same_netns "${p#/proc/}" &&
+      echo "${p#/proc/}"
   done
   return 0
 }
 
 # kube-proxy, iptables mode, as a host process: Service ClusterIPs (and NodePorts on the node
 # IP) route to their endpoints, from pods and from this host. Its chains (KUBE-SERVICES, ...)
-# live in the host's global iptables tables, so only one kube-proxy per machine can work:
-# with another one running, this one is not started (Services do not route; a warning says why).
+# live in the network namespace's iptables tables, so only one kube-proxy per namespace can work:
+# with another one running there, this one is not started (Services do not route; a warning says
+# why). The test suite's cluster has a namespace of its own (e2e-env.sh) and always gets one.
 start_kube_proxy() {
   local others
   others=$(other_kube_proxies | paste -sd' ')
@@ -438,10 +448,14 @@ stop_pid() { # name pidfile exe
   rm -f "$2"
 }
 
+# other_kubelet_running [--netns]: whether a kubelet runs on this machine (with --netns: in this network
+# namespace; an earlier kubelet of this node is stopped before this is asked).
 other_kubelet_running() {
   local p
   for p in /proc/[0-9]*; do
-    [[ $(readlink "$p/exe" 2>/dev/null) == */kubelet ]] && return 0
+    [[ $(readlink "$p/exe" 2>/dev/null) == */kubelet ]] || continue
+    [[ ${1:-} != --netns ]] || same_netns "${p#/proc/}" || continue
+    return 0
   done
   return 1
 }
@@ -449,12 +463,15 @@ other_kubelet_running() {
 # What every kubelet creates outside its root dir, whatever its flags: the device-plugin socket
 # /var/lib/kubelet/device-plugins/kubelet.sock (a fixed path, so device plugins would only work
 # with one kubelet per machine; none are used here), and KUBE-IPTABLES-HINT, KUBE-KUBELET-CANARY
-# and KUBE-FIREWALL (drop non-loopback packets to 127.0.0.0/8) in the host's iptables. Removed
-# unless another kubelet still runs on this machine (it uses them, and would recreate them).
+# and KUBE-FIREWALL (drop non-loopback packets to 127.0.0.0/8) in the network namespace's iptables.
+# Each removed unless another kubelet still uses it: the socket on this machine, the chains in this
+# network namespace (it would recreate them).
 drop_kubelet_host_state() {
-  other_kubelet_running && return 0
-  rm -f /var/lib/kubelet/device-plugins/kubelet.sock
-  rmdir /var/lib/kubelet/device-plugins /var/lib/kubelet 2>/dev/null || true
+  if ! other_kubelet_running; then
+    rm -f /var/lib/kubelet/device-plugins/kubelet.sock
+    rmdir /var/lib/kubelet/device-plugins /var/lib/kubelet 2>/dev/null || true
+  fi
+  other_kubelet_running --netns && return 0
   # Both families: kubelet makes the canary and hint chains in ip6tables too.
   local ipt t
   for ipt in iptables ip6tables; do
@@ -514,7 +531,10 @@ down_node() {
   # 5. Network namespaces, mounts under the node dir (kubelet volumes, container rootfs, shm),
   #    the bridge, the cgroups, kubelet's log symlinks, and the sysctls kubelet changed.
   local n m
-  for n in "${netns[@]}"; do umount "$n" 2>/dev/null || true; rm -f "$n"; done
+  for n in "${netns[@]}"; do
+    umount "$n" 2>/dev/null || umount -l "$n" 2>/dev/null || true
+    rm -f "$n" 2>/dev/null || log "warning: could not remove $n"
+  done
   for m in $(awk -v d="$NODE_DIR/" 'index($5, d) == 1 {print $5}' /proc/self/mountinfo | sort -r); do
     umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
   done
@@ -532,7 +552,8 @@ down_node() {
   rm -f /var/lib/cni/results/"sealstack-$PORT_BASE"-* 2>/dev/null || true
   for id in "${ids[@]}"; do rm -f "/var/lib/cni/results/cni-loopback-$id-lo"; done
   drop_kubelet_host_state
-  if [[ -s $NODE_DIR/sysctl.orig ]]; then
+  # (Kernel-wide settings, not per namespace: left as they are while another kubelet, which wants them, runs.)
+  if [[ -s $NODE_DIR/sysctl.orig ]] && ! other_kubelet_running; then
     local s v
     while read -r s v; do echo "$v" >"/proc/sys/$s" 2>/dev/null || true; done <"$NODE_DIR/sysctl.orig"
   fi

@@ -5,9 +5,13 @@
 # node.sh; SEALSTACK_REAL_NODE=0 leaves it out, 1 requires it, auto (default) starts it where
 # the host allows). Binaries come from build.sh (run it first).
 # Idempotent: a healthy running cluster is reused. Prints the kubeconfig path (last line).
-# State in $SEALSTACK_CLUSTER_DIR (default ~/.cache/sealstack/cluster), logs in its logs/.
+# State in $SEALSTACK_CLUSTER_DIR (default ~/.cache/sealstack/cluster), logs in its logs/. With
+# SEALSTACK_CLUSTER_NETNS, the cluster runs in that network namespace (netns.sh), made when missing; with
+# SEALSTACK_CLUSTER_PURPOSE=e2e it is marked as a test cluster (e2e-env.sh sets both for the test suite).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+ensure_cluster_pkgs
+enter_cluster_netns --create "$@"
 
 for b in "${COMPONENTS[@]}" kubectl; do
   [[ -x $BIN/$b ]] || die "$BIN/$b missing: run e2e/cluster/build.sh first"
@@ -27,7 +31,6 @@ if compgen -G "$PIDS/*.pid" >/dev/null; then
   "$E2E_CLUSTER_HERE/down.sh"
 fi
 
-ensure_cmds openssl curl
 mkdir -p "$PKI" "$LOGS" "$PIDS"
 
 # --- PKI: one CA, apiserver serving cert, admin client cert (system:masters), SA keys ---
@@ -147,6 +150,8 @@ start kwok --kubeconfig="$KUBECONFIG_PATH" --config="$BIN/kwok-stages.yaml" \
 wait_for 30 curl -sf "http://127.0.0.1:$KWOK_PORT/healthz" || fail "kwok not healthy" kwok
 
 kc apply -f "$E2E_CLUSTER_HERE/nodes.yaml" >/dev/null
+# The test suite's mark (see lib.sh): the harness refuses clusters without it.
+[[ $CLUSTER_PURPOSE != e2e ]] || mark_e2e_cluster
 wait_for 60 kc wait --for=condition=Ready node --all --timeout=5s || fail "fake nodes not Ready" kwok
 # Pods are refused until the serviceaccount controller made the "default" ServiceAccount.
 wait_for 60 kc -n default get serviceaccount default || fail "no default ServiceAccount" kube-controller-manager

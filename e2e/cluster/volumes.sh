@@ -11,6 +11,7 @@
 # the real node (node.sh up). The directories go with the node (down.sh).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+enter_cluster_netns "$@"
 
 CLASS=sealstack-local
 make_default=false count=8

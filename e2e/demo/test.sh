@@ -6,16 +6,30 @@
 #      and no chain message is sent twice;
 #   4. `helm upgrade` with changed values rolls the operator and changes nothing on chain;
 #   5. deleting the samples and `helm uninstall` leave no object behind but the claims that hold data.
-# Needs a running cluster with the real node: e2e/cluster/test.sh runs it after the cargo e2e tests
-# (SEALSTACK_KUBECONFIG and SEALSTACK_K8S_BIN set), or by hand: `e2e/cluster/up.sh` then this script.
+# Needs a test cluster with the real node: e2e/cluster/test.sh runs it after the cargo e2e tests
+# (SEALSTACK_KUBECONFIG and SEALSTACK_K8S_BIN set); by hand, without SEALSTACK_KUBECONFIG, it starts (or reuses)
+# the test suite's own cluster (e2e/cluster/e2e-env.sh), never the demo's. A cluster without the test mark
+# (the ConfigMap kube-system/sealstack-e2e) is refused: this script deletes and uninstalls what it finds.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/../../scripts/lib.sh"
 cd "$REPO_ROOT"
 
 K8S=${SEALSTACK_K8S_BIN:-$(k8s_bin)}
-KUBECONFIG=${SEALSTACK_KUBECONFIG:-$(e2e/cluster/up.sh | tail -n 1)}
+if [[ -z ${SEALSTACK_KUBECONFIG:-} ]]; then
+  source e2e/cluster/e2e-env.sh
+  source e2e/cluster/lib.sh
+  ensure_cluster_pkgs
+  enter_cluster_netns --create "$@"
+  SEALSTACK_KUBECONFIG=$(SEALSTACK_REAL_NODE=1 e2e/cluster/up.sh | tail -n 1)
+fi
+KUBECONFIG=$SEALSTACK_KUBECONFIG
 export KUBECONFIG
+if ! "$K8S/kubectl" -n kube-system get configmap sealstack-e2e >/dev/null 2>&1; then
+  echo "refusing to run the demo's e2e test against $KUBECONFIG: its cluster was not started for tests" \
+    "(no ConfigMap kube-system/sealstack-e2e); e2e/cluster/test.sh starts a test cluster of its own" >&2
+  exit 1
+fi
 PARAMS=${SEALSTACK_GENERATED_PARAMS:-$(scripts/params.sh 2KiB | tail -n 1)}
 source e2e/demo/lib.sh
 

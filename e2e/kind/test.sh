@@ -54,6 +54,8 @@ for node in $(kc get nodes -l nvidia.com/gpu.present=true -o name); do
     -p '[{"op":"add","path":"/status/capacity/nvidia.com~1gpu","value":"8"}]'
 done
 kc wait --for=condition=Ready node --all --timeout=120s
+# The mark of a cluster started for tests (the harness refuses clusters without it).
+kc -n kube-system create configmap sealstack-e2e --from-literal=purpose=e2e --dry-run=client -o yaml | kc apply -f -
 
 cd "$ROOT"
 SEALSTACK_KUBECONFIG=$KUBECONFIG_PATH SEALSTACK_E2E=1 SEALSTACK_E2E_IMAGE=$IMAGE \

@@ -10,8 +10,12 @@
 //! }
 //! ```
 //!
-//! Without a cluster, [`Cluster::connect`] prints `skipped: no cluster` and returns `None`, so
-//! plain `cargo test` passes; with `SEALSTACK_E2E=1` a missing cluster fails the test instead.
+//! The cluster is the one `SEALSTACK_KUBECONFIG` names, and only a cluster started for tests: `e2e/cluster/up.sh`
+//! marks the test suite's cluster (e2e/cluster/e2e-env.sh) with the ConfigMap `kube-system/sealstack-e2e`, and
+//! any other cluster (the one `scripts/demo.sh` leaves running, say) is refused with a message saying why.
+//! Without `SEALSTACK_KUBECONFIG`, [`Cluster::connect`] prints one `skipped: no cluster` line per test binary and
+//! returns `None`, so plain `cargo test` passes whatever else runs on the machine; with `SEALSTACK_E2E=1` a
+//! missing cluster fails the test instead.
 
 use std::future::Future;
 use std::io::Write;
@@ -20,7 +24,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
-use k8s_openapi::api::core::v1::{Namespace, Node};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::ResourceExt;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
@@ -39,18 +43,14 @@ pub const REAL_NODE_LABEL: &str = "sealstack.io/real-node";
 /// Environment variable that, set to `1`, makes a cluster without a real node a test failure.
 pub const REQUIRE_REAL_NODE_ENV: &str = "SEALSTACK_E2E_REAL_NODE";
 
-/// The kubeconfig to use: `$SEALSTACK_KUBECONFIG`, else `admin.kubeconfig` in the state dir of
-/// `e2e/cluster/up.sh` (`$SEALSTACK_CLUSTER_DIR` or `~/.cache/sealstack/cluster`) if it exists.
+/// The ConfigMap (namespace, name) that marks a cluster as started for tests (`e2e/cluster/up.sh` with
+/// `SEALSTACK_CLUSTER_PURPOSE=e2e`, `e2e/kind/test.sh`).
+pub const TEST_CLUSTER_MARK: (&str, &str) = ("kube-system", "sealstack-e2e");
+
+/// The kubeconfig of the test cluster: `$SEALSTACK_KUBECONFIG`, and nothing else (a cluster found elsewhere,
+/// such as the demo's in `~/.cache/sealstack/cluster`, is a user's, not the tests').
 pub fn kubeconfig_path() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os(KUBECONFIG_ENV).filter(|p| !p.is_empty()) {
-        return Some(PathBuf::from(path));
-    }
-    let dir = match std::env::var_os("SEALSTACK_CLUSTER_DIR").filter(|p| !p.is_empty()) {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(std::env::var_os("HOME")?).join(".cache/sealstack/cluster"),
-    };
-    let path = dir.join("admin.kubeconfig");
-    path.exists().then_some(path)
+    std::env::var_os(KUBECONFIG_ENV).filter(|p| !p.is_empty()).map(PathBuf::from)
 }
 
 /// Whether `SEALSTACK_E2E=1`: tests must run, a missing cluster is an error.
@@ -71,25 +71,22 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// Connects to the test cluster; `None` (after printing `skipped: no cluster`) when there
-    /// is none (or only a stale kubeconfig in the state dir). Panics instead when
-    /// `SEALSTACK_E2E=1`, or when the cluster named by `SEALSTACK_KUBECONFIG` is unreachable.
+    /// Connects to the test cluster; `None` (after printing `skipped: no cluster`, once per test binary) when
+    /// `SEALSTACK_KUBECONFIG` names none. Panics instead when `SEALSTACK_E2E=1`, when the cluster named is
+    /// unreachable, or when it was not started for tests.
     pub async fn connect() -> Option<Self> {
+        static SKIPPED: std::sync::Once = std::sync::Once::new();
         match Self::try_connect().await {
             Ok(Some(cluster)) => Some(cluster),
             Ok(None) if cluster_required() => {
-                panic!("{REQUIRE_ENV}=1 but no cluster: set {KUBECONFIG_ENV} or run e2e/cluster/up.sh")
+                panic!("{REQUIRE_ENV}=1 but no cluster: set {KUBECONFIG_ENV} (e2e/cluster/test.sh starts one)")
             }
             Ok(None) => {
-                say(&format!(
-                    "skipped: no cluster (set {KUBECONFIG_ENV} or run e2e/cluster/up.sh; {REQUIRE_ENV}=1 makes this a failure)"
-                ));
-                None
-            }
-            // A kubeconfig left in the default state dir by a cluster that is gone is no cluster;
-            // one named by SEALSTACK_KUBECONFIG, or with SEALSTACK_E2E=1, must work.
-            Err(e) if !cluster_required() && std::env::var_os(KUBECONFIG_ENV).is_none() => {
-                say(&format!("skipped: no cluster (stale kubeconfig in the state dir: {e:#})"));
+                SKIPPED.call_once(|| {
+                    say(&format!(
+                        "skipped: no cluster (cluster tests run with {KUBECONFIG_ENV} set: e2e/cluster/test.sh)"
+                    ))
+                });
                 None
             }
             Err(e) => panic!("test cluster unusable: {e:#}"),
@@ -109,6 +106,20 @@ impl Cluster {
             .await
             .with_context(|| format!("no answer from the API server of {} in 20 s", path.display()))?
             .with_context(|| format!("API server of {}", path.display()))?;
+        let (mark_ns, mark) = TEST_CLUSTER_MARK;
+        let marked = Api::<ConfigMap>::namespaced(client.clone(), mark_ns)
+            .get_opt(mark)
+            .await
+            .with_context(|| format!("reading the test mark of {}", path.display()))?;
+        if marked.is_none() {
+            bail!(
+                "refusing to run cluster tests against {} ({}): it was not started for tests (no ConfigMap \
+                 {mark_ns}/{mark}); the tests never touch a user's cluster such as the demo's. \
+                 e2e/cluster/test.sh starts a test cluster of its own",
+                config.cluster_url,
+                path.display()
+            );
+        }
         say(&format!("e2e cluster: {} ({})", version.git_version, path.display()));
         Ok(Some(Self { client, config }))
     }
