@@ -11,6 +11,8 @@ dir="$SEALSTACK_CACHE/params/generated"
 sizes=("$@")
 [[ ${#sizes[@]} -gt 0 ]] || sizes=(2KiB)
 declare -A bytes=([2KiB]=2048 [8MiB]=8388608)
+# Measured on 2 cores with nothing else running (shared/notes/proofs-measured.md, the demo's cold runs).
+declare -A estimate=([2KiB]="8 minutes" [8MiB]="18 minutes")
 
 # has_size SIZE: the manifest lists three .params files of that size and every listed file exists.
 has_size() {
@@ -34,7 +36,12 @@ for size in "${sizes[@]}"; do
     echo "generated $size parameters present in $dir"
     continue
   fi
-  step "build sealstack-miner" cargo build -p sealstack-miner
-  step "generate $size parameters (once per machine)" "$CARGO_TARGET_DIR/debug/sealstack-miner" params generate "$size" --out "$dir"
+  bin=$(scripts/build-binaries.sh | tail -n 1)
+  # The library prints nothing while it works: a line a minute says it is alive.
+  (while sleep 60; do echo "    ... still generating the $size parameters (${estimate[$size]} in all)"; done) &
+  ticker=$!
+  step "generate $size parameters (once per machine; about ${estimate[$size]} on 2 cores)" \
+    "$bin/sealstack-miner" params generate "$size" --out "$dir" || { kill "$ticker"; exit 1; }
+  kill "$ticker" 2>/dev/null || true
 done
 echo "$dir"

@@ -6,7 +6,10 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
 step "cargo fmt --check" cargo fmt --all -- --check
-step "crdgen --check (CRD YAML in charts/ and manifests/)" cargo crdgen --check
+# The binaries (crdgen among them), built once with the features the tests use: every later step shares this
+# build of the dependencies (scripts/build-binaries.sh).
+step "build the binaries" scripts/build-binaries.sh
+step "crdgen --check (CRD YAML in charts/ and manifests/)" "$CARGO_TARGET_DIR/debug/crdgen" --check
 # The Helm chart: strict lint with the default values and with every optional object on (ServiceMonitor,
 # PodMonitor, NetworkPolicy, PDB, dashboard), manifests/operator.yaml rendered from it, the dashboard is JSON.
 k8s="$(k8s_bin)"

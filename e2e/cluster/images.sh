@@ -87,11 +87,16 @@ pack() {
   rm -rf "$w" "$r.bundle" "$r"
 }
 
-cargo_binary() { # crate -> path of the freshly built binary
-  local crate=$1 flags=()
-  [[ $profile == release ]] && flags=(--release)
-  (cd "$ROOT" && nice -n 10 cargo build -q --locked "${flags[@]}" -p "$crate" --bin "$crate" >&2)
-  echo "$CARGO_TARGET_DIR/$profile/$crate"
+# The Rust binaries, built once per run by scripts/build-binaries.sh (one cargo invocation for all of them,
+# sharing its dependencies with the test suite's build), before any image is packed.
+BIN_DIR=""
+if [[ " ${names[*]} " =~ \ (operator|miner|devnet)\  ]]; then
+  build_flags=()
+  [[ $profile == release ]] && build_flags=(--release)
+  BIN_DIR=$("$ROOT/scripts/build-binaries.sh" "${build_flags[@]}" | tail -n 1)
+fi
+cargo_binary() { # crate -> path of its binary
+  echo "$BIN_DIR/$1"
 }
 
 # Image definitions: binary, rootfs extras and config, mirroring the Dockerfile's targets.
