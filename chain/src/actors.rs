@@ -15,6 +15,10 @@ pub const BURNT_FUNDS_ACTOR: Address = Address::new_id(99);
 /// The first ID the init actor assigns on a network made from scratch.
 pub const FIRST_NON_SINGLETON_ID: u64 = 100;
 
+/// The most partitions one SubmitWindowedPoSt may prove (builtin-actors runtime policy `POSTED_PARTITIONS_MAX`;
+/// with the small sector sizes' 2-sector partitions the per-message sector bound is far above it).
+pub const POSTED_PARTITIONS_MAX: u64 = 3;
+
 /// Method numbers sealstack sends. The power and miner methods are the legacy numbers `lotus-miner` uses
 /// (callable by account actors); the FRC-42 exported numbers work too.
 pub mod methods {

@@ -23,6 +23,7 @@ pub mod miner_creation;
 pub mod node;
 pub mod push;
 pub mod randomness;
+pub mod replace;
 pub mod repo_files;
 pub mod server_auth;
 pub mod tipset;
