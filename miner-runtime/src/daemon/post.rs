@@ -53,9 +53,18 @@ async fn prove_current_deadline(daemon: &Daemon, handled: &mut HashSet<i64>) -> 
         api.state_miner_partitions(actor.clone(), info.index, TipSetKey::head()).await.map_err(daemon.node.err())?;
     let mut to_prove: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
     for (index, partition) in partitions.iter().enumerate() {
-        let active = partition.active_sectors.numbers();
-        if !active.is_empty() {
-            to_prove.insert(index as u64, active);
+        // As lotus-miner's wdpost: live sectors less the faulty, plus those declared recovering. New sectors
+        // are due too: they are not active (they carry no power) until this first proof.
+        let faulty: HashSet<u64> = partition.faulty_sectors.numbers().into_iter().collect();
+        let recovering: HashSet<u64> = partition.recovering_sectors.numbers().into_iter().collect();
+        let due: Vec<u64> = partition
+            .live_sectors
+            .numbers()
+            .into_iter()
+            .filter(|n| !faulty.contains(n) || recovering.contains(n))
+            .collect();
+        if !due.is_empty() {
+            to_prove.insert(index as u64, due);
         }
     }
     if to_prove.is_empty() {
