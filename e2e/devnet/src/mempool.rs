@@ -252,6 +252,35 @@ mod tests {
         (dir, node, from, to)
     }
 
+    /// The state as a reopened repo holds it (a message's JSON gains its CID once read back).
+    fn as_json(state: &ChainState) -> serde_json::Value {
+        let read_back: ChainState = serde_json::from_value(serde_json::to_value(state).unwrap()).unwrap();
+        serde_json::to_value(read_back).unwrap()
+    }
+
+    #[test]
+    fn base_fee_changes_and_replacements_are_replayed_after_a_restart() {
+        let (dir, node, from, to) = node();
+        let send = unsigned_message(from, to, TokenAmount::from_whole(1), 0, Default::default());
+        let stuck = node.push_message(MessageJson::from_message(&send), None).unwrap();
+        node.set_base_fee(TokenAmount::from_nano(1_000u64)).unwrap();
+        node.advance();
+        let mut replacement = stuck.message.to_message();
+        replacement.gas_fee_cap = TokenAmount::from_nano(2_000u64);
+        replacement.gas_premium = min_replacement_premium(&stuck.message.gas_premium.0);
+        let signed = node.sign_message(&from, MessageJson::from_message(&replacement)).unwrap();
+        node.push_signed(signed).unwrap();
+        node.advance();
+        node.advance();
+        let before = as_json(&node.state());
+        drop(node);
+        let repo = Repo::open(dir.path()).unwrap();
+        let (state, _store) = ChainStore::open(&repo, || panic!("the snapshot is there")).unwrap();
+        assert_eq!(as_json(&state), before);
+        assert_eq!(state.base_fee_at(state.height), TokenAmount::from_nano(1_000u64));
+        assert_eq!(state.base_fee_at(0), TokenAmount::from_atto(crate::model::BASE_FEE_ATTO));
+    }
+
     #[test]
     fn a_stuck_message_replaced_by_fee_lands_once() {
         let (_dir, node, from, to) = node();
