@@ -76,8 +76,9 @@ impl ChainState {
             .find(|m| m.message.nonce == nonce && self.signer_of(&m.message.from.0).as_ref() == Some(key))
     }
 
-    /// Lotus's checks of a signed message before it enters the pool.
-    pub fn check_push(&self, signed: &SignedMessageJson) -> Result<(), String> {
+    /// Lotus's checks of a signed message before it enters the pool. `signed_here` skips the signature check
+    /// of a message the node's wallet just signed (MpoolPushMessage; Lotus caches it as verified).
+    pub fn check_push(&self, signed: &SignedMessageJson, signed_here: bool) -> Result<(), String> {
         let message = signed.message.to_message();
         if message.version != 0 {
             return Err(format!("message not valid for block inclusion: 'Version' unsupported ({})", message.version));
@@ -97,13 +98,17 @@ impl ChainState {
         let key = self.signer_of(&message.from).ok_or_else(|| {
             format!("failed to look up actor state nonce: resolution lookup failed ({})", message.from)
         })?;
-        let valid = signed
-            .signature
-            .to_signature()
-            .ok_or_else(|| format!("unrecognized signature type: {}", signed.signature.sig_type))
-            .and_then(|sig| {
-                crate::wallet::verify(&sig, &key, &message_cid(&message).to_bytes()).map_err(|e| e.to_string())
-            });
+        let valid = if signed_here {
+            Ok(())
+        } else {
+            signed
+                .signature
+                .to_signature()
+                .ok_or_else(|| format!("unrecognized signature type: {}", signed.signature.sig_type))
+                .and_then(|sig| {
+                    crate::wallet::verify(&sig, &key, &message_cid(&message).to_bytes()).map_err(|e| e.to_string())
+                })
+        };
         if let Err(e) = valid {
             return Err(format!("signature verification failed: failed to validate signature: {e}"));
         }

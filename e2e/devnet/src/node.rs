@@ -472,7 +472,7 @@ impl DevnetNode {
         message.sequence = state.next_nonce(&from);
         estimate_gas(&mut message, &state.base_fee_at(state.height), spec.as_ref());
         let signed = sign(&state, message)?;
-        state.check_push(&signed)?;
+        state.check_push(&signed, true)?;
         let seq = self.store.commit(&mut state, Change::Pushed { signed: Box::new(signed.clone()), uuid });
         drop(state);
         seq.and_then(|seq| self.store.sync(seq)).map_err(|e| format!("cannot save the devnet state: {e}"))?;
@@ -491,7 +491,7 @@ impl DevnetNode {
             cid: LotusJson(signed_message_cid(&message, &signature)),
         };
         let mut state = self.state();
-        state.check_push(&signed)?;
+        state.check_push(&signed, false)?;
         let cid = signed.cid.0;
         let seq = self.store.commit(&mut state, Change::Pushed { signed: Box::new(signed), uuid: None });
         drop(state);
