@@ -241,6 +241,32 @@ mod tests {
         assert!(again.cid.is_some());
     }
 
+    /// ChainGetMessage, MpoolPending, MpoolPush and WalletSignMessage examples of Lotus's API reference: each
+    /// decodes, and a message re-encoded from its fields gives back the example (with its computed CID).
+    #[test]
+    fn lotus_message_method_examples_decode() {
+        let value: serde_json::Value =
+            serde_json::from_str(include_str!("../tests/vectors/chain_get_message.json")).unwrap();
+        let message: MessageJson = serde_json::from_value(value.clone()).unwrap();
+        assert_eq!(serde_json::to_value(MessageJson::from_message(&message.to_message())).unwrap(), value);
+
+        let pending: Vec<SignedMessageJson> =
+            serde_json::from_str(include_str!("../tests/vectors/mpool_pending.json")).unwrap();
+        assert_eq!(pending[0].message.to_message().sequence, 42);
+        let (pushed,): (SignedMessageJson,) =
+            serde_json::from_str(include_str!("../tests/vectors/mpool_push_params.json")).unwrap();
+        assert_eq!(pushed.signature.sig_type, 2);
+        let cid: LotusJson<Cid> = serde_json::from_str(include_str!("../tests/vectors/mpool_push.json")).unwrap();
+        assert_eq!(cid.to_string(), "bafy2bzacea3wsdh6y3a36tb3skempjoxqpuyompjbmfeyf34fi3uy6uue42v4");
+
+        let (signer, unsigned): (LotusJson<Address>, MessageJson) =
+            serde_json::from_str(include_str!("../tests/vectors/wallet_sign_message_params.json")).unwrap();
+        assert_eq!(signer.to_string(), "f01234");
+        let signed: SignedMessageJson =
+            serde_json::from_str(include_str!("../tests/vectors/wallet_sign_message.json")).unwrap();
+        assert_eq!(signed.message.to_message(), unsigned.to_message());
+    }
+
     #[test]
     fn bls_signed_cid_is_the_message_cid_and_secp_differs() {
         let message = example();

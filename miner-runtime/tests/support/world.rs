@@ -225,6 +225,9 @@ impl World {
         config.block_time = Duration::from_millis(block_time_ms);
         config.policy.challenge_window = challenge_window;
         config.policy.pre_commit_challenge_delay = 3;
+        // New sectors go to the deadline that opens soonest, not builtin-actors' spread over the period: the
+        // tests wait a deadline or two for a WindowPoSt, not up to a proving period.
+        config.policy.deadline_assignment = sealstack_devnet::model::DeadlineAssignment::Pack;
         let devnet = sealstack_devnet::start(config).await.unwrap();
         let world = World {
             dir: dir.to_path_buf(),
