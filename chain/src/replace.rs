@@ -66,8 +66,10 @@ pub async fn replace_by_fee(node: &Node, cid: Cid, max_fee: &TokenAmount) -> Res
             base_fee.atto()
         ))
     })?;
-    let signed =
-        api.wallet_sign_message(LotusJson(replaced.from), MessageJson::from_message(&replaced)).await.map_err(node.err())?;
+    let signed = api
+        .wallet_sign_message(LotusJson(replaced.from), MessageJson::from_message(&replaced))
+        .await
+        .map_err(node.err())?;
     let new = api.mpool_push(signed).await.map_err(node.err())?.0;
     tracing::info!(
         replaced = %cid,
@@ -109,7 +111,10 @@ mod tests {
         assert_eq!(replaced.sequence, 7, "same nonce: only one of them can ever execute");
         assert_eq!(replaced.gas_premium, TokenAmount::from_atto(126));
         assert_eq!(replaced.gas_fee_cap, TokenAmount::from_atto(1_000), "1,000,000 attoFIL over 1,000 gas");
-        assert_eq!((replaced.to, replaced.method_num, &replaced.params), (pending.to, pending.method_num, &pending.params));
+        assert_eq!(
+            (replaced.to, replaced.method_num, &replaced.params),
+            (pending.to, pending.method_num, &pending.params)
+        );
     }
 
     #[test]
@@ -118,6 +123,8 @@ mod tests {
         // 300 per gas cannot pay a base fee of 200 plus the minimum replacement premium of 126.
         assert!(replacement(&pending, &TokenAmount::from_atto(300_000), &TokenAmount::from_atto(200)).is_none());
         // Nor lower the fee cap the pending message already has.
-        assert!(replacement(&message(1, 5_000), &TokenAmount::from_atto(1_000_000), &TokenAmount::from_atto(0)).is_none());
+        assert!(
+            replacement(&message(1, 5_000), &TokenAmount::from_atto(1_000_000), &TokenAmount::from_atto(0)).is_none()
+        );
     }
 }

@@ -90,7 +90,10 @@ spec:
       - name: devnet
         image: docker.io/sealstack/devnet:$DEVNET_TAG
         imagePullPolicy: IfNotPresent
-        args: [run, --listen, "0.0.0.0:1234", --repo, /devnet/chain]
+        # 10-second deadlines (10 epochs of 1 s): room to prove on a busy machine; 12 of them a proving period,
+        # so a fault and its recovery show within minutes (e2e/devnet/README.md names every scaled period).
+        args: [run, --listen, "0.0.0.0:1234", --repo, /devnet/chain, --challenge-window, "10", --challenge-lookback, "3",
+          --fault-declaration-cutoff, "12", --period-deadlines, "12"]
         ports: [{name: api, containerPort: 1234}]
         readinessProbe: {tcpSocket: {port: api}, periodSeconds: 2}
         volumeMounts:

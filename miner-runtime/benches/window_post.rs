@@ -68,7 +68,9 @@ async fn main() {
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();
-    println!("| sectors | partitions | messages | daemon: checks (s) | daemon: SNARKs (s) | daemon: start to last push (s) | bare generate_window_post (s) | daemon / bare | check per sector (ms) |");
+    println!(
+        "| sectors | partitions | messages | daemon: checks (s) | daemon: SNARKs (s) | daemon: start to last push (s) | bare generate_window_post (s) | daemon / bare | check per sector (ms) |"
+    );
     println!("|---|---|---|---|---|---|---|---|---|");
     for n in sizes {
         let dir = tempfile::tempdir().unwrap();

@@ -130,9 +130,7 @@ async fn faults_are_declared_and_recovered_and_deadlines_of_many_partitions_are_
             chain.recoveries().await == BTreeSet::from([gone, corrupt])
         })
         .await;
-    chain
-        .until("both recovered and proven", period * 2, || async { chain.faults().await.is_empty() })
-        .await;
+    chain.until("both recovered and proven", period * 2, || async { chain.faults().await.is_empty() }).await;
     assert_eq!(chain.power().await, SECTORS * SECTOR_BYTES);
     eprintln!("[{}] recovered; power {} bytes", elapsed(), chain.power().await);
 

@@ -43,7 +43,9 @@ async fn a_stuck_windowpost_is_replaced_by_fee_and_lands_in_time() {
     // Epochs until the daemon's WindowPoSt waits in the pool.
     let pending_post = || async {
         let pending = api.mpool_pending(TipSetKey::head()).await.unwrap();
-        pending.into_iter().find(|m| m.message.from.0 == worker_key.0 && m.message.method == methods::SUBMIT_WINDOWED_POST)
+        pending
+            .into_iter()
+            .find(|m| m.message.from.0 == worker_key.0 && m.message.method == methods::SUBMIT_WINDOWED_POST)
     };
     let give_up = Instant::now() + Duration::from_secs(240);
     let stuck = loop {
@@ -57,7 +59,12 @@ async fn a_stuck_windowpost_is_replaced_by_fee_and_lands_in_time() {
     // Congestion: the base fee above what the message offers.
     let base_fee = stuck.message.gas_fee_cap.0.clone() * 2u64;
     devnet.set_base_fee(base_fee.clone()).unwrap();
-    eprintln!("WindowPoSt {} waits with fee cap {}; base fee now {}", stuck.cid.0, stuck.message.gas_fee_cap.0.atto(), base_fee.atto());
+    eprintln!(
+        "WindowPoSt {} waits with fee cap {}; base fee now {}",
+        stuck.cid.0,
+        stuck.message.gas_fee_cap.0.atto(),
+        base_fee.atto()
+    );
 
     // The daemon replaces it after --message-stuck-epochs (3) epochs; the replacement lands.
     let give_up = Instant::now() + Duration::from_secs(120);

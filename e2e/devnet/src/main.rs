@@ -33,9 +33,17 @@ enum Command {
         /// Network name of a new chain.
         #[arg(long, default_value = "sealstack-devnet")]
         network_name: String,
-        /// Epochs per WindowPoSt deadline of a new chain.
+        /// Epochs per WindowPoSt deadline of a new chain (builtin-actors WPOST_CHALLENGE_WINDOW; mainnet 60).
         #[arg(long, default_value_t = 4)]
         challenge_window: i64,
+        /// Epochs before a deadline opens that its challenge is drawn, in a new chain
+        /// (builtin-actors WPOST_CHALLENGE_LOOKBACK; mainnet 20).
+        #[arg(long, default_value_t = 2)]
+        challenge_lookback: i64,
+        /// Deadlines per proving period of a new chain (builtin-actors' wpost_period_deadlines: 48 on every
+        /// network; fewer make the devnet's proving period shorter without shorter deadlines).
+        #[arg(long, default_value_t = 48, value_parser = clap::value_parser!(u64).range(4..=48))]
+        period_deadlines: u64,
         /// Epochs between PreCommit and the interactive seed of a new chain.
         #[arg(long, default_value_t = 10)]
         pre_commit_challenge_delay: i64,
@@ -65,6 +73,8 @@ fn main() -> anyhow::Result<()> {
                 block_time_ms,
                 network_name,
                 challenge_window,
+                challenge_lookback,
+                period_deadlines,
                 pre_commit_challenge_delay,
                 fault_declaration_cutoff,
                 pack_sectors,
@@ -75,6 +85,8 @@ fn main() -> anyhow::Result<()> {
     config.block_time = Duration::from_millis(block_time_ms.max(10));
     config.network_name = network_name;
     config.policy.challenge_window = challenge_window.max(1);
+    config.policy.challenge_lookback = challenge_lookback.clamp(0, config.policy.challenge_window);
+    config.policy.period_deadlines = period_deadlines;
     config.policy.pre_commit_challenge_delay = pre_commit_challenge_delay.max(1);
     config.policy.fault_declaration_cutoff = fault_declaration_cutoff.max(0);
     if pack_sectors {

@@ -42,13 +42,22 @@ pub async fn run(repo_dir: &Path, api: MinerApiArgs) -> anyhow::Result<()> {
     println!("\tRaw: {}", share(&mine.raw_byte_power, &total.raw_byte_power));
     println!("\tCommitted: {}", size(counts.live as f64 * info.sector_size as f64));
     let faulty_bytes = counts.faulty as f64 * info.sector_size as f64;
-    println!("\tProving: {} ({} faulty)", size((counts.live - counts.faulty) as f64 * info.sector_size as f64), size(faulty_bytes));
+    println!(
+        "\tProving: {} ({} faulty)",
+        size((counts.live - counts.faulty) as f64 * info.sector_size as f64),
+        size(faulty_bytes)
+    );
     if power.has_min_power {
         println!("Meets the consensus minimum power: eligible to win blocks");
     } else {
         println!("Below the consensus minimum power: no blocks will be won");
     }
-    println!("Proving deadline: {} of {}, open {}", deadline.index, deadline.wpost_period_deadlines, epoch_time(deadline.open, &head, delay));
+    println!(
+        "Proving deadline: {} of {}, open {}",
+        deadline.index,
+        deadline.wpost_period_deadlines,
+        epoch_time(deadline.open, &head, delay)
+    );
     println!();
     println!("Miner Balance:    {}", fil(&state.balance.0));
     println!("      PreCommit:  {}", fil(&funds.pre_commit_deposits.0));

@@ -106,7 +106,9 @@ fn import_pre_sealed(
 ) -> anyhow::Result<()> {
     use sealstack_chain::genesis::{pre_seal_file_names, read_manifest};
     use sealstack_miner::daemon::sectors::{SectorRecord, SectorState, SectorStore};
-    use sealstack_miner::sealing::{PreCommit2Output, SEALED_CODEC, SectorFiles, SectorRef, UNSEALED_CODEC, commitment_of};
+    use sealstack_miner::sealing::{
+        PreCommit2Output, SEALED_CODEC, SectorFiles, SectorRef, UNSEALED_CODEC, commitment_of,
+    };
 
     let manifest_path = match metadata {
         Some(path) => path.to_path_buf(),

@@ -19,6 +19,10 @@ pub const LIBP2P_KEY_FILE: &str = "libp2p.key";
 
 /// Runs `preseal`.
 pub async fn run(args: PresealArgs) -> anyhow::Result<()> {
+    // Addresses are written in the network's form the miner is given in (`t01000` for a devnet or a testnet).
+    if args.miner.starts_with('t') {
+        fvm_shared::address::set_current_network(fvm_shared::address::Network::Testnet);
+    }
     let miner = chain::address(&args.miner)?;
     let miner_id = miner.id().map_err(|_| anyhow::anyhow!("--miner {miner} is not an ID address (t01000)"))?;
     let proof = sealstack_chain::actors::seal_proof(
@@ -28,7 +32,10 @@ pub async fn run(args: PresealArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.dir)?;
     let key = match &args.key {
         Some(path) => read_key_file(path)?,
-        None => KeyInfo { key_type: "bls".into(), private_key: bls_signatures::PrivateKey::generate(&mut rand::rngs::OsRng).as_bytes() },
+        None => KeyInfo {
+            key_type: "bls".into(),
+            private_key: bls_signatures::PrivateKey::generate(&mut rand::rngs::OsRng).as_bytes(),
+        },
     };
     anyhow::ensure!(key.key_type == "bls", "the worker key must be a BLS key, not {}", key.key_type);
     let private = bls_signatures::PrivateKey::from_bytes(&key.private_key)
@@ -40,7 +47,8 @@ pub async fn run(args: PresealArgs) -> anyhow::Result<()> {
     let mut sectors = Vec::new();
     for number in args.sector_offset..args.sector_offset + args.num_sectors {
         let dir = args.dir.clone();
-        let (_, commitments) = tokio::task::spawn_blocking(move || preseal_sector(&dir, miner_id, number, proof)).await??;
+        let (_, commitments) =
+            tokio::task::spawn_blocking(move || preseal_sector(&dir, miner_id, number, proof)).await??;
         println!("sector {number}: CommR {}", sealed_cid(commitments.comm_r));
         sectors.push(PreSeal {
             comm_r: LotusJson(sealed_cid(commitments.comm_r)),

@@ -31,7 +31,10 @@ pub async fn run(repo_dir: &Path, api: MinerApiArgs, command: ProvingCommand) ->
             println!("Current Epoch:           {}", info.current_epoch);
             println!("Proving Period Boundary: {}", info.period_start.rem_euclid(info.wpost_proving_period));
             println!("Proving Period Start:    {}", epoch_time(info.period_start, &head, delay));
-            println!("Next Period Start:       {}", epoch_time(info.period_start + info.wpost_proving_period, &head, delay));
+            println!(
+                "Next Period Start:       {}",
+                epoch_time(info.period_start + info.wpost_proving_period, &head, delay)
+            );
             println!();
             println!("Faults:      {faults} ({share:.2}%)");
             println!("Recovering:  {recovering}");
@@ -47,10 +50,14 @@ pub async fn run(repo_dir: &Path, api: MinerApiArgs, command: ProvingCommand) ->
             let info = chain.state_miner_proving_deadline(actor.clone(), head_key.clone()).await.map_err(&err)?;
             let deadlines = chain.state_miner_deadlines(actor.clone(), head_key.clone()).await.map_err(&err)?;
             println!("Miner: {miner}");
-            println!("{:<14} {:<10} {:<12} {:<18} PROVEN PARTITIONS", "DEADLINE", "OPEN", "PARTITIONS", "SECTORS (FAULTS)");
+            println!(
+                "{:<14} {:<10} {:<12} {:<18} PROVEN PARTITIONS",
+                "DEADLINE", "OPEN", "PARTITIONS", "SECTORS (FAULTS)"
+            );
             for (index, deadline) in deadlines.iter().enumerate() {
                 let index = index as u64;
-                let partitions = chain.state_miner_partitions(actor.clone(), index, head_key.clone()).await.map_err(&err)?;
+                let partitions =
+                    chain.state_miner_partitions(actor.clone(), index, head_key.clone()).await.map_err(&err)?;
                 let sectors: u64 = partitions.iter().map(|p| p.live_sectors.count()).sum();
                 let faults: u64 = partitions.iter().map(|p| p.faulty_sectors.count()).sum();
                 let offset = (index as i64 - info.index as i64).rem_euclid(info.wpost_period_deadlines as i64);
@@ -71,7 +78,8 @@ pub async fn run(repo_dir: &Path, api: MinerApiArgs, command: ProvingCommand) ->
             println!("{:<10} {:<10} SECTORS", "DEADLINE", "PARTITION");
             let info = chain.state_miner_proving_deadline(actor.clone(), head_key.clone()).await.map_err(&err)?;
             for index in 0..info.wpost_period_deadlines {
-                let partitions = chain.state_miner_partitions(actor.clone(), index, head_key.clone()).await.map_err(&err)?;
+                let partitions =
+                    chain.state_miner_partitions(actor.clone(), index, head_key.clone()).await.map_err(&err)?;
                 for (partition, p) in partitions.iter().enumerate() {
                     let recovering: BTreeSet<u64> = p.recovering_sectors.numbers().into_iter().collect();
                     for number in p.faulty_sectors.numbers() {

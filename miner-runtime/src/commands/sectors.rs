@@ -24,7 +24,10 @@ pub async fn run(repo_dir: &Path, api: MinerApiArgs, command: SectorsCommand) ->
                     Some(chain) => chain.state(number).await.unwrap_or_else(|e| format!("? ({e})")),
                     None => "-".into(),
                 };
-                println!("{:<8} {:<16} {:<10} {:<8} {}", number, sector.state, on_chain, sector.retries, sector.last_err);
+                println!(
+                    "{:<8} {:<16} {:<10} {:<8} {}",
+                    number, sector.state, on_chain, sector.retries, sector.last_err
+                );
             }
         }
         SectorsCommand::Status { number } => {
@@ -32,7 +35,10 @@ pub async fn run(repo_dir: &Path, api: MinerApiArgs, command: SectorsCommand) ->
                 Ok(sector) => sector,
                 Err(e) => {
                     let known = client.sectors_list().await.map_err(unreachable)?;
-                    anyhow::ensure!(known.contains(&number), "the miner has no sector {number} (its sectors: {known:?})");
+                    anyhow::ensure!(
+                        known.contains(&number),
+                        "the miner has no sector {number} (its sectors: {known:?})"
+                    );
                     return Err(unreachable(e));
                 }
             };
@@ -101,12 +107,16 @@ impl OnChain {
     async fn state(&self, number: u64) -> anyhow::Result<String> {
         let api = self.node.api();
         let Some(location) = self.location(number).await? else {
-            let precommit =
-                api.state_sector_pre_commit_info(self.miner.clone(), number, TipSetKey::head()).await.map_err(self.node.err())?;
+            let precommit = api
+                .state_sector_pre_commit_info(self.miner.clone(), number, TipSetKey::head())
+                .await
+                .map_err(self.node.err())?;
             return Ok(if precommit.is_some() { "PreCommit" } else { "-" }.into());
         };
-        let partitions =
-            api.state_miner_partitions(self.miner.clone(), location.deadline, TipSetKey::head()).await.map_err(self.node.err())?;
+        let partitions = api
+            .state_miner_partitions(self.miner.clone(), location.deadline, TipSetKey::head())
+            .await
+            .map_err(self.node.err())?;
         let partition = partitions
             .get(location.partition as usize)
             .ok_or_else(|| anyhow::anyhow!("no partition {} in deadline {}", location.partition, location.deadline))?;

@@ -180,19 +180,31 @@ impl Default for Metrics {
             "The miner's sectors on chain, by state (live, active, faulty, recovering)",
             chain_sectors.clone(),
         );
-        registry.register("balance_fil", "Balances in FIL, by kind (actor, available, locked, ..., worker, owner)", balances.clone());
+        registry.register(
+            "balance_fil",
+            "Balances in FIL, by kind (actor, available, locked, ..., worker, owner)",
+            balances.clone(),
+        );
         registry.register(
             "worker_balance_low",
             "1 while the worker's balance is under --worker-balance-low",
             worker_balance_low.clone(),
         );
-        registry.register("sector_checks", "Sectors checked before proving, by outcome (good, bad)", sector_checks.clone());
+        registry.register(
+            "sector_checks",
+            "Sectors checked before proving, by outcome (good, bad)",
+            sector_checks.clone(),
+        );
         registry.register(
             "sector_check_seconds",
             "Duration of one round of sector checks, by purpose (proof: the deadline's challenge; declaration: ahead of a fault cutoff; request: CheckProvable)",
             check_seconds.clone(),
         );
-        registry.register("window_post_snark_seconds", "Duration of one WindowPoSt message's SNARK", snark_seconds.clone());
+        registry.register(
+            "window_post_snark_seconds",
+            "Duration of one WindowPoSt message's SNARK",
+            snark_seconds.clone(),
+        );
         registry.register(
             "window_post_deadline_seconds",
             "Duration of a deadline's WindowPoSt work: from its start to the last message pushed",
@@ -384,6 +396,13 @@ mod tests {
         metrics.task("Commit2", "ok", Some(1.0));
         metrics.window_post("accepted");
         metrics.chain_message("pre-commit", "ok");
+        metrics.set_power("2048", "2048");
+        metrics.set_sector_counts(1, 1, 0, 0);
+        metrics.set_balances(&Balances::default());
+        metrics.sector_checks("proof", 1, 0, 0.1);
+        metrics.faults_declared(1);
+        metrics.window_post_snark(1.0);
+        metrics.window_post_deadline(1.0);
         let exported = metrics.encode();
         let families: Vec<&str> =
             exported.lines().filter_map(|l| l.strip_prefix("# TYPE ")).filter_map(|l| l.split(' ').next()).collect();

@@ -87,7 +87,13 @@ pub fn check_files(sector: &ProvingSector) -> Result<(), SealingError> {
     let invalid = |why: String| Err(SealingError::InvalidInput(why));
     match std::fs::metadata(&sector.files.sealed) {
         Ok(meta) if meta.len() == size => {}
-        Ok(meta) => return invalid(format!("sealed file {} is {} bytes, expected {size}", sector.files.sealed.display(), meta.len())),
+        Ok(meta) => {
+            return invalid(format!(
+                "sealed file {} is {} bytes, expected {size}",
+                sector.files.sealed.display(),
+                meta.len()
+            ));
+        }
         Err(e) => return Err(SealingError::io("stat", &sector.files.sealed, e)),
     }
     for name in ["p_aux", "t_aux"] {
@@ -121,8 +127,9 @@ pub fn window_post_challenges(
 ) -> Result<BTreeMap<u64, Vec<u64>>, SealingError> {
     let api_type = api_window_post_proof(post_type)?;
     let ids: Vec<api::SectorId> = sectors.iter().map(|n| api::SectorId::from(*n)).collect();
-    let challenges = api::post::generate_fallback_sector_challenges(api_type, &masked(randomness), &ids, prover_id(miner))
-        .map_err(|e| SealingError::proofs("WindowPoSt challenges", e))?;
+    let challenges =
+        api::post::generate_fallback_sector_challenges(api_type, &masked(randomness), &ids, prover_id(miner))
+            .map_err(|e| SealingError::proofs("WindowPoSt challenges", e))?;
     Ok(challenges.into_iter().map(|(id, leaves)| (u64::from(id), leaves)).collect())
 }
 
@@ -151,7 +158,8 @@ pub fn vanilla_proof(sector: &ProvingSector, challenges: &[u64]) -> Result<Vanil
     let replica =
         api::PrivateReplicaInfo::new(api_type, sector.comm_r, sector.files.cache.clone(), sector.files.sealed.clone());
     let id = api::SectorId::from(sector.sector.number);
-    let generated = catch_unwind(AssertUnwindSafe(|| api::post::generate_single_vanilla_proof(api_type, id, &replica, challenges)));
+    let generated =
+        catch_unwind(AssertUnwindSafe(|| api::post::generate_single_vanilla_proof(api_type, id, &replica, challenges)));
     match generated {
         Ok(Ok(bytes)) => Ok(VanillaProof { sector: sector.sector.number, bytes }),
         Ok(Err(e)) => Err(SealingError::proofs("vanilla proof", e)),

@@ -295,4 +295,3 @@ impl World {
         world
     }
 }
-

@@ -65,7 +65,9 @@ pub async fn read(node: &Node, actor: Address, info: &MinerInfo) -> Result<Chain
         None
     };
     let state = api.state_read_state(miner.clone(), at.clone()).await.map_err(&err)?;
-    let funds = state.miner_state().map_err(|e| ChainError::Decode { what: "the miner actor's state".into(), reason: e.to_string() })?;
+    let funds = state
+        .miner_state()
+        .map_err(|e| ChainError::Decode { what: "the miner actor's state".into(), reason: e.to_string() })?;
     let available = api.state_miner_available_balance(miner, at).await.map_err(&err)?.0;
     let worker_balance = api.wallet_balance(info.worker.clone()).await.map_err(&err)?.0;
     let owner_balance = api.wallet_balance(info.owner.clone()).await.map_err(&err)?.0;
@@ -154,7 +156,11 @@ pub fn proving_condition(view: &ChainView) -> Observed {
         }
         None => String::new(),
     };
-    (FALSE, "SectorsFaulty".into(), format!("{faulty} of {} live sectors faulty{deadlines}{recovering}", view.sectors.live))
+    (
+        FALSE,
+        "SectorsFaulty".into(),
+        format!("{faulty} of {} live sectors faulty{deadlines}{recovering}", view.sectors.live),
+    )
 }
 
 /// A decimal count of bytes as a Kubernetes quantity with a binary suffix when one divides it (`4096` is `4Ki`).
@@ -188,7 +194,11 @@ mod tests {
         let claim = |bytes: u64| PowerClaim { raw_byte_power: bytes.to_string(), quality_adj_power: bytes.to_string() };
         let active = live - faulty;
         ChainView {
-            power: MinerPower { miner_power: claim(active * 2048), total_power: claim(1 << 20), has_min_power: active > 0 },
+            power: MinerPower {
+                miner_power: claim(active * 2048),
+                total_power: claim(1 << 20),
+                has_min_power: active > 0,
+            },
             sectors: MinerSectorCount { live, active, faulty },
             recovering,
             current_deadline: 7,
@@ -231,7 +241,10 @@ mod tests {
         assert_eq!(proving_condition(&view(2, 0, 0, Some(&[]))).0, TRUE);
         let (s, reason, message) = proving_condition(&view(8, 2, 1, Some(&[3, 9])));
         assert_eq!((s, reason.as_str()), (FALSE, "SectorsFaulty"));
-        assert_eq!(message, "2 of 8 live sectors faulty in deadlines 3, 9, 1 of them declared recovered and waiting for their next proof");
+        assert_eq!(
+            message,
+            "2 of 8 live sectors faulty in deadlines 3, 9, 1 of them declared recovered and waiting for their next proof"
+        );
         assert_eq!(proving_condition(&view(8, 1, 0, Some(&[3]))).2, "1 of 8 live sectors faulty in deadline 3");
         assert_eq!(proving_condition(&view(900, 100, 0, None)).2, "100 of 900 live sectors faulty");
     }

@@ -226,7 +226,7 @@ impl ActorTable {
         let worker = self.worker_id(&params.worker)?;
         let id = self.next_id;
         let robust = next_actor_address(&message.from, message.sequence, 0);
-        let miner = MinerActor::new(owner, worker, &params, id, env.epoch())?;
+        let miner = MinerActor::new(owner, worker, &params, id, env.epoch(), env.policy().period_deadlines)?;
         self.next_id += 1;
         let state = ActorState {
             kind: ActorKind::Miner(Box::new(miner)),

@@ -69,7 +69,7 @@ impl MinerActor {
 
     /// The cron of deadline `index`, whose last epoch is `last`.
     pub fn end_deadline(&mut self, index: u64, last: i64, policy: &SectorPolicy, balance: &TokenAmount) -> DeadlineEnd {
-        self.ensure_deadlines();
+        self.ensure_deadlines(policy);
         let mut end = DeadlineEnd { deadline: index, ..Default::default() };
         let deadline = &mut self.deadlines[index as usize];
         let previously_faulty = deadline.faulty_sectors();

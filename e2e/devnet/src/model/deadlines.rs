@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use sealstack_chain::miner::DeadlineInfo;
 use serde::{Deserialize, Serialize};
 
-use super::policy::{DeadlineAssignment, MAX_PARTITIONS_PER_DEADLINE, PERIOD_DEADLINES, SectorPolicy};
+use super::policy::{DeadlineAssignment, MAX_PARTITIONS_PER_DEADLINE, SectorPolicy};
 
 /// One partition: sets of sector numbers as builtin-actors' `Partition` bitfields.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -150,7 +150,7 @@ pub fn deadline_info(policy: &SectorPolicy, period_start: i64, index: u64, curre
         close: open + policy.challenge_window,
         challenge: open - policy.challenge_lookback,
         fault_cutoff: open - policy.fault_declaration_cutoff,
-        wpost_period_deadlines: PERIOD_DEADLINES,
+        wpost_period_deadlines: policy.period_deadlines,
         wpost_proving_period: policy.proving_period(),
         wpost_challenge_window: policy.challenge_window,
         wpost_challenge_lookback: policy.challenge_lookback,
@@ -249,7 +249,7 @@ pub fn mutable_candidates(
     period_start: i64,
     epoch: i64,
 ) -> Vec<AssignmentCandidate> {
-    (0..PERIOD_DEADLINES)
+    (0..policy.period_deadlines)
         .filter(|&index| deadline_is_mutable(policy, period_start, index, epoch))
         .map(|index| {
             let deadline = deadlines.get(index as usize);

@@ -17,7 +17,7 @@ use super::ChainEnv;
 use super::actors::decode;
 use super::deadlines::{DeadlineTiming, deadline_info, next_not_elapsed};
 use super::miner::{MinerActor, illegal};
-use super::policy::{ADDRESSED_PARTITIONS_MAX, ADDRESSED_SECTORS_MAX, PERIOD_DEADLINES, SectorPolicy};
+use super::policy::{ADDRESSED_PARTITIONS_MAX, ADDRESSED_SECTORS_MAX, SectorPolicy};
 
 /// Sector numbers by deadline, then partition (builtin-actors `DeadlineSectorMap`).
 type DeadlineSectorMap = BTreeMap<u64, BTreeMap<u64, BTreeSet<u64>>>;
@@ -41,10 +41,11 @@ impl Declaration {
 /// Groups declarations and checks their size (builtin-actors `DeadlineSectorMap::add` and `check`).
 fn group(
     declarations: impl IntoIterator<Item = (u64, u64, BitField)>,
+    period_deadlines: u64,
 ) -> Result<DeadlineSectorMap, (ExitCode, String)> {
     let mut map = DeadlineSectorMap::new();
     for (deadline, partition, sectors) in declarations {
-        if deadline >= PERIOD_DEADLINES {
+        if deadline >= period_deadlines {
             return Err(illegal(format!(
                 "failed to process deadline {deadline}, partition {partition}: invalid deadline {deadline}"
             )));
@@ -76,11 +77,12 @@ impl MinerActor {
         env: &dyn ChainEnv,
     ) -> Result<Vec<u8>, (ExitCode, String)> {
         let params: miner_state::DeclareFaultsParams = decode(&message.params)?;
-        let map = group(params.faults.into_iter().map(|f| (f.deadline, f.partition, f.sectors)))?;
+        let declared = params.faults.into_iter().map(|f| (f.deadline, f.partition, f.sectors));
+        let map = group(declared, env.policy().period_deadlines)?;
         self.check_control_caller(caller)?;
         let policy = env.policy();
         let epoch = env.epoch();
-        self.ensure_deadlines();
+        self.ensure_deadlines(&policy);
         let period_start = self.current_period_start(epoch, &policy);
         for (deadline_index, partitions) in map {
             let target = Self::declaration_target(&policy, deadline_index, period_start, epoch, Declaration::Fault)?;
@@ -119,12 +121,13 @@ impl MinerActor {
         env: &dyn ChainEnv,
     ) -> Result<TokenAmount, (ExitCode, String)> {
         let params: miner_state::DeclareFaultsRecoveredParams = decode(&message.params)?;
-        let map = group(params.recoveries.into_iter().map(|r| (r.deadline, r.partition, r.sectors)))?;
+        let declared = params.recoveries.into_iter().map(|r| (r.deadline, r.partition, r.sectors));
+        let map = group(declared, env.policy().period_deadlines)?;
         let to_burn = self.funds.repay_debts(balance)?;
         self.check_control_caller(caller)?;
         let policy = env.policy();
         let epoch = env.epoch();
-        self.ensure_deadlines();
+        self.ensure_deadlines(&policy);
         let period_start = self.current_period_start(epoch, &policy);
         for (deadline_index, partitions) in map {
             Self::declaration_target(&policy, deadline_index, period_start, epoch, Declaration::Recovery)?;

@@ -66,8 +66,8 @@ impl ActorTable {
             peer: spec.peer_id.clone(),
             multiaddrs: Vec::new(),
         };
-        let mut miner =
-            MinerActor::new(worker, worker, &params, id, 0).map_err(|(_, e)| format!("genesis miner f0{id}: {e}"))?;
+        let mut miner = MinerActor::new(worker, worker, &params, id, 0, policy.period_deadlines)
+            .map_err(|(_, e)| format!("genesis miner f0{id}: {e}"))?;
         let seal_proof = i64::from(miner.seal_proof());
         let mut numbers = std::collections::BTreeSet::new();
         let mut sectors = Vec::with_capacity(spec.sectors.len());

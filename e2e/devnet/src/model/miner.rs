@@ -19,7 +19,7 @@ use super::ChainEnv;
 use super::actors::{ActorTable, decode};
 use super::deadlines::Deadline;
 use super::funds::MinerFunds;
-use super::policy::{PERIOD_DEADLINES, SectorPolicy};
+use super::policy::SectorPolicy;
 use super::sectors::{PreCommit, SectorOnChain};
 
 /// builtin-actors policy.max_peer_id_length.
@@ -72,6 +72,7 @@ impl MinerActor {
         params: &power_state::CreateMinerParams,
         id: u64,
         epoch: i64,
+        period_deadlines: u64,
     ) -> Result<Self, (ExitCode, String)> {
         let proof = params.window_post_proof_type;
         // The devnet bundle allows the small sector sizes only (builtin-actors runtime/build.rs, "devnet").
@@ -101,14 +102,14 @@ impl MinerActor {
             proving_period_offset: proving_period_offset(id),
             precommits: BTreeMap::new(),
             sectors: BTreeMap::new(),
-            deadlines: vec![Deadline::default(); PERIOD_DEADLINES as usize],
+            deadlines: vec![Deadline::default(); period_deadlines as usize],
             processed_epoch: epoch,
         })
     }
 
-    /// The 48 deadlines exist (a state written before they were kept has none).
-    pub(super) fn ensure_deadlines(&mut self) {
-        self.deadlines.resize_with(PERIOD_DEADLINES as usize, Deadline::default);
+    /// The period's deadlines exist (a state written before they were kept has none).
+    pub(super) fn ensure_deadlines(&mut self, policy: &SectorPolicy) {
+        self.deadlines.resize_with(policy.period_deadlines as usize, Deadline::default);
     }
 
     /// The start of the proving period `epoch` is in.

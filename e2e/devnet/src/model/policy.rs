@@ -5,7 +5,8 @@
 use fvm_shared::econ::TokenAmount;
 use serde::{Deserialize, Serialize};
 
-/// WindowPoSt deadlines per proving period (builtin-actors `WPOST_PERIOD_DEADLINES`, not scaled).
+/// WindowPoSt deadlines per proving period on mainnet and every builtin-actors network
+/// (`WPOST_PERIOD_DEADLINES`); the devnet's [`SectorPolicy::period_deadlines`] defaults to it.
 pub const PERIOD_DEADLINES: u64 = 48;
 /// Partitions one SubmitWindowedPoSt may prove (builtin-actors `POSTED_PARTITIONS_MAX`, not scaled).
 pub const POSTED_PARTITIONS_MAX: u64 = 3;
@@ -46,8 +47,12 @@ pub struct SectorPolicy {
     /// How far back a sealing ticket may be when the PreCommit lands (builtin-actors'
     /// `MAX_PRE_COMMIT_RANDOMNESS_LOOKBACK`: a day of epochs plus chain finality, 3780, kept).
     pub max_seal_ticket_age: i64,
-    /// Epochs per WindowPoSt deadline (`WPOST_CHALLENGE_WINDOW`, mainnet 60); a proving period is 48 of them.
+    /// Epochs per WindowPoSt deadline (`WPOST_CHALLENGE_WINDOW`, mainnet 60).
     pub challenge_window: i64,
+    /// Deadlines per proving period (builtin-actors' `Policy::wpost_period_deadlines`, 48 on every network): a
+    /// devnet option, fewer to make the proving period, the devnet's "day", shorter without making a deadline
+    /// too short to prove in. Clients read it from `DeadlineInfo.WPoStPeriodDeadlines`.
+    pub period_deadlines: u64,
     /// Epochs before a deadline opens that its challenge is drawn (`WPOST_CHALLENGE_LOOKBACK`, mainnet 20).
     pub challenge_lookback: i64,
     /// Epochs before a deadline opens after which faults and recoveries for it are refused
@@ -78,6 +83,7 @@ impl Default for SectorPolicy {
             pre_commit_challenge_delay: 10,
             max_seal_ticket_age: 2880 + 900,
             challenge_window: 4,
+            period_deadlines: PERIOD_DEADLINES,
             challenge_lookback: 2,
             fault_declaration_cutoff: 5,
             fault_max_age_periods: 3,
@@ -93,7 +99,7 @@ impl Default for SectorPolicy {
 impl SectorPolicy {
     /// Epochs per proving period (`WPOST_PROVING_PERIOD`, mainnet 2880).
     pub fn proving_period(&self) -> i64 {
-        self.challenge_window * PERIOD_DEADLINES as i64
+        self.challenge_window * self.period_deadlines as i64
     }
 
     /// Epochs a sector may stay faulty (`FAULT_MAX_AGE`).

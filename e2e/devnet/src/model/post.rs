@@ -18,7 +18,7 @@ use super::ChainEnv;
 use super::actors::decode;
 use super::deadlines::DeadlineTiming;
 use super::miner::{MinerActor, illegal};
-use super::policy::{ADDRESSED_PARTITIONS_MAX, ADDRESSED_SECTORS_MAX, PERIOD_DEADLINES, POSTED_PARTITIONS_MAX};
+use super::policy::{ADDRESSED_PARTITIONS_MAX, ADDRESSED_SECTORS_MAX, POSTED_PARTITIONS_MAX};
 use super::sectors::{PoStToVerify, SEALED_CODEC, commitment, prover_id};
 
 /// The most randomness bytes a submission may carry.
@@ -38,8 +38,8 @@ impl MinerActor {
         if params.proofs.len() != 1 {
             return Err(illegal(format!("expected exactly one proof, got {}", params.proofs.len())));
         }
-        if params.deadline >= PERIOD_DEADLINES {
-            return Err(illegal(format!("invalid deadline {} of {PERIOD_DEADLINES}", params.deadline)));
+        if params.deadline >= policy.period_deadlines {
+            return Err(illegal(format!("invalid deadline {} of {}", params.deadline, policy.period_deadlines)));
         }
         if params.chain_commit_rand.0.len() > RANDOMNESS_LENGTH {
             return Err(illegal(format!(
@@ -98,7 +98,7 @@ impl MinerActor {
         }
 
         // Record the proven partitions (builtin-actors `record_proven_sectors`).
-        self.ensure_deadlines();
+        self.ensure_deadlines(&policy);
         let fault_expiration = current.last() + policy.fault_max_age();
         let indexes: BTreeSet<u64> = params.partitions.iter().map(|p| p.index).collect();
         if indexes.len() != params.partitions.len() {

@@ -229,7 +229,7 @@ impl MinerActor {
     ) -> Result<(), String> {
         // Sorted by number for runs in the partitions (builtin-actors `assign_sectors_to_deadlines`).
         sectors.sort_by_key(|s| s.0);
-        self.ensure_deadlines();
+        self.ensure_deadlines(policy);
         let period_start = self.current_period_start(epoch, policy);
         let chosen = assign(policy, &self.deadlines, period_start, epoch, sectors.len(), self.partition_sectors)?;
         for ((number, seal_proof, sealed_cid, expiration), deadline) in sectors.into_iter().zip(chosen) {

@@ -60,9 +60,9 @@ impl MinerActor {
         self.sector_size * self.active_sectors().len() as u64
     }
 
-    /// The 48 deadlines (`StateMinerDeadlines`).
+    /// The period's deadlines (`StateMinerDeadlines`).
     pub fn deadlines_json(&self) -> Vec<MinerDeadline> {
-        (0..super::policy::PERIOD_DEADLINES as usize)
+        (0..self.deadlines.len())
             .map(|index| {
                 let deadline = self.deadlines.get(index).cloned().unwrap_or_default();
                 let daily_fee = deadline

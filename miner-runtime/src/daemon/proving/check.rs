@@ -70,22 +70,25 @@ pub async fn check_sectors(daemon: &Daemon, sectors: &[ToCheck], randomness: [u8
     };
     let numbers: Vec<u64> = sectors.iter().map(|s| s.number).collect();
     let miner = daemon.actor_id;
-    let challenges = match tokio::task::spawn_blocking(move || window_post_challenges(post_type, randomness, miner, &numbers)).await {
-        Ok(Ok(challenges)) => Arc::new(challenges),
-        Ok(Err(e)) => {
-            checked.bad.extend(sectors.iter().map(|s| (s.number, e.to_string())));
-            return checked;
-        }
-        Err(e) => {
-            checked.bad.extend(sectors.iter().map(|s| (s.number, format!("challenge generation: {e}"))));
-            return checked;
-        }
-    };
+    let challenges =
+        match tokio::task::spawn_blocking(move || window_post_challenges(post_type, randomness, miner, &numbers)).await
+        {
+            Ok(Ok(challenges)) => Arc::new(challenges),
+            Ok(Err(e)) => {
+                checked.bad.extend(sectors.iter().map(|s| (s.number, e.to_string())));
+                return checked;
+            }
+            Err(e) => {
+                checked.bad.extend(sectors.iter().map(|s| (s.number, format!("challenge generation: {e}"))));
+                return checked;
+            }
+        };
     let limit = Arc::new(Semaphore::new(daemon.config.check_parallel.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
     for sector in sectors {
         let reference = SectorRef { miner, number: sector.number, proof: daemon.seal_proof };
-        let proving = ProvingSector { sector: reference, files: daemon.storage.files(&reference), comm_r: sector.comm_r };
+        let proving =
+            ProvingSector { sector: reference, files: daemon.storage.files(&reference), comm_r: sector.comm_r };
         let (limit, challenges, timeout) = (limit.clone(), challenges.clone(), daemon.config.check_timeout);
         tasks.spawn(async move {
             let _permit = limit.acquire_owned().await.expect("the semaphore is never closed");

@@ -28,6 +28,9 @@ use crate::repo::FileJournal;
 use crate::sealing::post::{VanillaProof, window_post_from_vanilla};
 use crate::sealing::{SEALED_CODEC, commitment_of, window_post_proof_of};
 
+/// The kind of a WindowPoSt message, in metrics.
+const STEP_KIND: &str = "window-post";
+
 /// A partition to prove and its sectors due: live and not faulty, or declared recovering (what lotus proves).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DuePartition {
@@ -59,7 +62,7 @@ pub fn batches(due: &[DuePartition], per_message: usize) -> Vec<Vec<DuePartition
 /// The journal step of a message proving `partitions`: `window-post-p0-1-2`.
 pub fn step_name(partitions: &[DuePartition]) -> String {
     let indexes: Vec<String> = partitions.iter().map(|p| p.index.to_string()).collect();
-    format!("window-post-p{}", indexes.join("-"))
+    format!("{STEP_KIND}-p{}", indexes.join("-"))
 }
 
 /// The partitions of deadline `info` that still need a proof: those with sectors to prove that the chain does not
@@ -67,7 +70,8 @@ pub fn step_name(partitions: &[DuePartition]) -> String {
 async fn due_partitions(daemon: &Daemon, info: &DeadlineInfo) -> anyhow::Result<Vec<DuePartition>> {
     let api = daemon.node.api();
     let actor = LotusJson(daemon.actor);
-    let partitions = api.state_miner_partitions(actor.clone(), info.index, TipSetKey::head()).await.map_err(daemon.node.err())?;
+    let partitions =
+        api.state_miner_partitions(actor.clone(), info.index, TipSetKey::head()).await.map_err(daemon.node.err())?;
     let deadlines = api.state_miner_deadlines(actor, TipSetKey::head()).await.map_err(daemon.node.err())?;
     let proven: BTreeSet<u64> = deadlines
         .get(info.index as usize)
@@ -82,7 +86,8 @@ async fn due_partitions(daemon: &Daemon, info: &DeadlineInfo) -> anyhow::Result<
         let live: BTreeSet<u64> = partition.live_sectors.numbers().into_iter().collect();
         let faulty: BTreeSet<u64> = partition.faulty_sectors.numbers().into_iter().collect();
         let recovering: BTreeSet<u64> = partition.recovering_sectors.numbers().into_iter().collect();
-        let sectors: Vec<u64> = live.difference(&faulty).chain(recovering.iter()).copied().collect::<BTreeSet<_>>().into_iter().collect();
+        let sectors: Vec<u64> =
+            live.difference(&faulty).chain(recovering.iter()).copied().collect::<BTreeSet<_>>().into_iter().collect();
         if !sectors.is_empty() {
             due.push(DuePartition { index, sectors });
         }
@@ -101,7 +106,8 @@ pub async fn prove_deadline(daemon: Arc<Daemon>, info: DeadlineInfo) -> anyhow::
     // What an earlier run of this deadline sent: wait for it first, so its partitions show as proven.
     for (step, record) in log.0.clone() {
         let Some(cid) = record.cid.as_deref() else { continue };
-        let delivery = Delivery { step: step.clone(), max_fee: max_fee.clone(), land_before: info.close };
+        let delivery =
+            Delivery { kind: STEP_KIND, step: step.clone(), max_fee: max_fee.clone(), land_before: info.close };
         let landing = watch(&daemon, parse_cid(cid)?, &delivery).await?;
         tracing::info!(deadline = info.index, step, ?landing, "WindowPoSt message of an earlier run");
     }
@@ -152,7 +158,9 @@ pub async fn prove_deadline(daemon: Arc<Daemon>, info: DeadlineInfo) -> anyhow::
         }
         let miner = daemon.actor_id;
         let snark_started = Instant::now();
-        let proofs = tokio::task::spawn_blocking(move || window_post_from_vanilla(post_type, randomness, miner, &vanilla)).await??;
+        let proofs =
+            tokio::task::spawn_blocking(move || window_post_from_vanilla(post_type, randomness, miner, &vanilla))
+                .await??;
         daemon.metrics.window_post_snark(snark_started.elapsed().as_secs_f64());
         let head = api.chain_head().await.map_err(daemon.node.err())?.height;
         if head + 1 >= info.close {
@@ -183,8 +191,10 @@ pub async fn prove_deadline(daemon: Arc<Daemon>, info: DeadlineInfo) -> anyhow::
             RawBytes::serialize(&params)?,
         );
         // The push is journaled before the next batch's SNARK starts; the wait runs alongside it.
-        let delivery = Delivery { step: step_name(&batch), max_fee: max_fee.clone(), land_before: info.close };
-        let cid = push_journaled(&daemon.node, &mut log, &mut journal, &delivery.step, &message, &delivery.spec()).await?;
+        let delivery =
+            Delivery { kind: STEP_KIND, step: step_name(&batch), max_fee: max_fee.clone(), land_before: info.close };
+        let cid =
+            push_journaled(&daemon.node, &mut log, &mut journal, &delivery.step, &message, &delivery.spec()).await?;
         let daemon = daemon.clone();
         deliveries.spawn(async move { (indexes, watch(&daemon, cid, &delivery).await) });
     }

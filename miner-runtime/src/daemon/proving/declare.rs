@@ -35,7 +35,9 @@ pub fn target_deadline(current: &DeadlineInfo) -> DeadlineInfo {
     let mut offset = 1;
     loop {
         let open = current.open + offset * current.wpost_challenge_window;
-        if open - current.fault_declaration_cutoff - LANDING_EPOCHS > current.current_epoch || offset >= current.wpost_period_deadlines as i64 {
+        if open - current.fault_declaration_cutoff - LANDING_EPOCHS > current.current_epoch
+            || offset >= current.wpost_period_deadlines as i64
+        {
             return shifted(current, offset);
         }
         offset += 1;
@@ -71,7 +73,8 @@ pub struct Declared {
 pub async fn declare_for(daemon: &Daemon, target: &DeadlineInfo) -> anyhow::Result<Declared> {
     let api = daemon.node.api();
     let actor = LotusJson(daemon.actor);
-    let partitions = api.state_miner_partitions(actor.clone(), target.index, TipSetKey::head()).await.map_err(daemon.node.err())?;
+    let partitions =
+        api.state_miner_partitions(actor.clone(), target.index, TipSetKey::head()).await.map_err(daemon.node.err())?;
     // Per partition: sectors to check for new faults (live, not faulty) and for recovery (faulty, not recovering).
     let mut healthy: BTreeMap<u64, u64> = BTreeMap::new();
     let mut faulty: BTreeMap<u64, u64> = BTreeMap::new();
@@ -117,7 +120,9 @@ pub async fn declare_for(daemon: &Daemon, target: &DeadlineInfo) -> anyhow::Resu
                 .collect(),
         };
         let step = step_name("declare-faults", new_faults.keys());
-        if send(daemon, &mut log, &mut journal, target, &step, methods::DECLARE_FAULTS, &params).await? {
+        if send(daemon, &mut log, &mut journal, target, ("declare-faults", &step), methods::DECLARE_FAULTS, &params)
+            .await?
+        {
             tracing::warn!(deadline = target.index, sectors = ?new_faults.keys().collect::<Vec<_>>(), "faults declared");
             daemon.metrics.faults_declared(new_faults.len() as u64);
             declared.faults = new_faults.into_keys().collect();
@@ -135,7 +140,7 @@ pub async fn declare_for(daemon: &Daemon, target: &DeadlineInfo) -> anyhow::Resu
                 .collect(),
         };
         let (step, method) = (step_name("declare-recoveries", recovered.keys()), methods::DECLARE_FAULTS_RECOVERED);
-        if send(daemon, &mut log, &mut journal, target, &step, method, &params).await? {
+        if send(daemon, &mut log, &mut journal, target, ("declare-recoveries", &step), method, &params).await? {
             tracing::info!(deadline = target.index, sectors = ?recovered.keys().collect::<Vec<_>>(), "recoveries declared");
             daemon.metrics.recoveries_declared(recovered.len() as u64);
             declared.recoveries = recovered.into_keys().collect();
@@ -169,14 +174,18 @@ async fn send(
     log: &mut MessageLog,
     journal: &mut FileJournal,
     target: &DeadlineInfo,
-    step: &str,
+    (kind, step): (&'static str, &str),
     method: u64,
     params: &impl serde::Serialize,
 ) -> anyhow::Result<bool> {
     let message =
         unsigned_message(daemon.worker, daemon.actor, TokenAmount::from_atto(0), method, RawBytes::serialize(params)?);
-    let delivery =
-        Delivery { step: step.to_string(), max_fee: daemon.config.post_max_fee.clone(), land_before: target.fault_cutoff };
+    let delivery = Delivery {
+        kind,
+        step: step.to_string(),
+        max_fee: daemon.config.post_max_fee.clone(),
+        land_before: target.fault_cutoff,
+    };
     match deliver(daemon, log, journal, &delivery, &message).await? {
         Landing::Landed(_) => Ok(true),
         Landing::Refused { exit_code, cid } => {

@@ -34,7 +34,10 @@ pub enum Landing {
 /// How to deliver a message: its journal step, its fee budget, and by when it must land to count.
 #[derive(Clone, Debug)]
 pub struct Delivery {
-    /// The step name in the journal (`window-post-p0-1`, `declare-faults`, ...).
+    /// What the message is, for the metrics' bounded `method` label: `window-post`, `declare-faults`,
+    /// `declare-recoveries`.
+    pub kind: &'static str,
+    /// The step name in the journal (`window-post-p0-1`, `declare-faults-<sectors>`, ...).
     pub step: String,
     /// The most it may cost in fees, attoFIL (its replacements too).
     pub max_fee: TokenAmount,
@@ -69,33 +72,26 @@ pub async fn watch(daemon: &Daemon, cid: Cid, delivery: &Delivery) -> anyhow::Re
     loop {
         if let Some(lookup) = search_landed(&daemon.node, cid).await? {
             if lookup.receipt.exit_code != 0 {
-                daemon.metrics.chain_message(delivery.step_kind(), "failed");
+                daemon.metrics.chain_message(delivery.kind, "failed");
                 return Ok(Landing::Refused { exit_code: lookup.receipt.exit_code, cid: lookup.message.0 });
             }
-            daemon.metrics.chain_message(delivery.step_kind(), "ok");
+            daemon.metrics.chain_message(delivery.kind, "ok");
             return Ok(Landing::Landed(lookup));
         }
         let head = api.chain_head().await.map_err(daemon.node.err())?.height;
         if head >= delivery.land_before {
-            daemon.metrics.chain_message(delivery.step_kind(), "missed");
+            daemon.metrics.chain_message(delivery.kind, "missed");
             tracing::warn!(step = delivery.step, %cid, head, land_before = delivery.land_before, "message did not land in time");
             return Ok(Landing::Missed);
         }
         let since = *waited_since.get_or_insert(head);
         if head - since >= daemon.config.stuck_epochs && head + 1 < delivery.land_before {
             match replace_by_fee(&daemon.node, cid, &delivery.max_fee).await {
-                Ok(_) => daemon.metrics.chain_message(delivery.step_kind(), "replaced"),
+                Ok(_) => daemon.metrics.chain_message(delivery.kind, "replaced"),
                 Err(error) => tracing::warn!(step = delivery.step, %cid, error = %error, "stuck message not replaced"),
             }
             waited_since = Some(head);
         }
         tokio::time::sleep(daemon.config.poll).await;
-    }
-}
-
-impl Delivery {
-    /// The step's kind for the metrics' bounded `method` label: the step name without its partition suffix.
-    fn step_kind(&self) -> &str {
-        self.step.split_once("-p").map_or(self.step.as_str(), |(kind, _)| kind)
     }
 }

@@ -46,8 +46,10 @@ async fn tick(
     last_status: &mut Option<i64>,
 ) -> anyhow::Result<()> {
     let api = daemon.node.api();
-    let info =
-        api.state_miner_proving_deadline(LotusJson(daemon.actor), TipSetKey::head()).await.map_err(daemon.node.err())?;
+    let info = api
+        .state_miner_proving_deadline(LotusJson(daemon.actor), TipSetKey::head())
+        .await
+        .map_err(daemon.node.err())?;
     daemon.metrics.proving_deadline.set(info.index as i64);
     if *last_status != Some(info.open) {
         // Once a deadline: power, faults and balances.
@@ -76,7 +78,11 @@ async fn tick(
         let daemon = daemon.clone();
         tokio::spawn(async move {
             if let Err(error) = declare::declare_for(&daemon, &target).await {
-                tracing::warn!(deadline = target.index, error = format!("{error:#}"), "fault and recovery declarations");
+                tracing::warn!(
+                    deadline = target.index,
+                    error = format!("{error:#}"),
+                    "fault and recovery declarations"
+                );
             }
         });
     }
