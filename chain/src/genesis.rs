@@ -150,12 +150,12 @@ mod base64_bytes {
 #[derive(Debug, thiserror::Error)]
 pub enum GenesisFileError {
     /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: PathBuf,
         /// The cause.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A file's content is not what `lotus-seed` writes.
     #[error("{path}: {reason}")]
@@ -199,13 +199,13 @@ pub fn pre_seal_file_names(miner: &str) -> (String, String) {
 
 /// Reads a manifest file.
 pub fn read_manifest(path: &Path) -> Result<PreSealManifest, GenesisFileError> {
-    let bytes = std::fs::read(path).map_err(|source| GenesisFileError::Io { path: path.into(), source })?;
+    let bytes = std::fs::read(path).map_err(|error| GenesisFileError::Io { path: path.into(), error })?;
     serde_json::from_slice(&bytes).map_err(|e| GenesisFileError::Invalid { path: path.into(), reason: e.to_string() })
 }
 
 /// Reads a key file.
 pub fn read_key_file(path: &Path) -> Result<KeyInfo, GenesisFileError> {
-    let text = std::fs::read_to_string(path).map_err(|source| GenesisFileError::Io { path: path.into(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|error| GenesisFileError::Io { path: path.into(), error })?;
     decode_key_file(&text).map_err(|reason| GenesisFileError::Invalid { path: path.into(), reason })
 }
 
@@ -217,10 +217,9 @@ pub fn write_pre_seal_files(dir: &Path, miner: &GenesisMiner, key: &KeyInfo) -> 
     let manifest_path = dir.join(manifest_name);
     let json = serde_json::to_vec_pretty(&manifest).expect("a manifest always encodes");
     std::fs::write(&manifest_path, json)
-        .map_err(|source| GenesisFileError::Io { path: manifest_path.clone(), source })?;
+        .map_err(|error| GenesisFileError::Io { path: manifest_path.clone(), error })?;
     let key_path = dir.join(key_name);
-    std::fs::write(&key_path, encode_key_file(key))
-        .map_err(|source| GenesisFileError::Io { path: key_path, source })?;
+    std::fs::write(&key_path, encode_key_file(key)).map_err(|error| GenesisFileError::Io { path: key_path, error })?;
     Ok(manifest_path)
 }
 

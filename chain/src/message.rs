@@ -51,6 +51,18 @@ pub fn unsigned_message(from: Address, to: Address, value: TokenAmount, method_n
     }
 }
 
+/// Replace-by-fee: a pending message is replaced by one of the same sender and nonce whose premium is at
+/// least this percentage of its own, plus one attoFIL (lotus chain/messagepool `ReplaceByFeePercentageMinimum`).
+pub const REPLACE_BY_FEE_PERCENT: u64 = 110;
+
+/// The smallest premium that replaces a pending message whose premium is `current` (lotus `ComputeMinRBF`).
+/// To replace a message stuck in the pool, as `lotus mpool replace` does: the same message with this premium
+/// (or more) and a fee cap over the base fee, signed with WalletSignMessage and sent with MpoolPush
+/// (MpoolPushMessage always takes a new nonce).
+pub fn min_replacement_premium(current: &TokenAmount) -> TokenAmount {
+    (current.clone() * REPLACE_BY_FEE_PERCENT).div_floor(100u64) + TokenAmount::from_atto(1)
+}
+
 /// A message in Lotus JSON; `CID` is computed on output and ignored on input.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MessageJson {
@@ -265,6 +277,12 @@ mod tests {
         let signed: SignedMessageJson =
             serde_json::from_str(include_str!("../tests/vectors/wallet_sign_message.json")).unwrap();
         assert_eq!(signed.message.to_message(), unsigned.to_message());
+    }
+
+    #[test]
+    fn replacement_needs_ten_percent_more_premium_plus_one() {
+        assert_eq!(min_replacement_premium(&TokenAmount::from_atto(100_000)), TokenAmount::from_atto(110_001));
+        assert_eq!(min_replacement_premium(&TokenAmount::from_atto(0)), TokenAmount::from_atto(1));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! - a pushed message is checked (version, fee cap at least the minimum base fee, premium at most the fee cap,
 //!   signature, nonce not below the sender's, funds for it and the sender's other pending messages);
 //! - a message with the nonce of a pending one replaces it when its premium is at least 110 % of the old one
-//!   plus one (replace-by-fee, `ComputeMinRBF`);
+//!   plus one (replace-by-fee, `sealstack_chain::message::min_replacement_premium`);
 //! - a block includes each sender's pending messages in nonce order, stopping at a gap or at a message whose
 //!   fee cap is below the block's base fee: such messages wait, as they do in Lotus.
 
@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use fvm_shared::address::Address;
 use fvm_shared::econ::TokenAmount;
-use sealstack_chain::message::{SignedMessageJson, message_cid};
+use sealstack_chain::message::{SignedMessageJson, message_cid, min_replacement_premium};
 
 use crate::model::StateEngine;
 use crate::node::ChainState;
@@ -19,14 +19,6 @@ use crate::node::ChainState;
 pub const MINIMUM_BASE_FEE_ATTO: u64 = 100;
 /// The largest gas limit of one message: a block's (`BlockGasLimit`).
 pub const BLOCK_GAS_LIMIT: u64 = 10_000_000_000;
-/// Replace-by-fee needs a premium of at least this percentage of the old one, plus one
-/// (`ReplaceByFeePercentageMinimum`).
-pub const REPLACE_BY_FEE_PERCENT: u64 = 110;
-
-/// The smallest premium that replaces a pending message with premium `current` (lotus `ComputeMinRBF`).
-pub fn min_replacement_premium(current: &TokenAmount) -> TokenAmount {
-    (current.clone() * REPLACE_BY_FEE_PERCENT).div_floor(100u64) + TokenAmount::from_atto(1)
-}
 
 /// Whether two messages make the same call, gas aside (lotus `Message.EqualCall`): a valid replacement.
 pub fn equal_call(a: &SignedMessageJson, b: &SignedMessageJson) -> bool {
@@ -231,12 +223,6 @@ mod tests {
     use crate::repo::Repo;
     use crate::store::ChainStore;
     use crate::wallet::KeyType;
-
-    #[test]
-    fn replacement_needs_ten_percent_more_premium_plus_one() {
-        assert_eq!(min_replacement_premium(&TokenAmount::from_atto(100_000)), TokenAmount::from_atto(110_001));
-        assert_eq!(min_replacement_premium(&TokenAmount::from_atto(0)), TokenAmount::from_atto(1));
-    }
 
     /// A node on a fresh repo whose default key holds 100 FIL, and a BLS key to send to.
     fn node() -> (tempfile::TempDir, Arc<DevnetNode>, Address, Address) {

@@ -33,10 +33,11 @@ use sealstack_devnet::model::prover_id;
 use sealstack_devnet::proofs::{api_seal_proof, api_window_post_proof};
 use sealstack_devnet::wallet::{Key, KeyType};
 
-/// Epoch length: a WindowPoSt of two 2KiB sectors takes about a second.
+/// Epoch length.
 const BLOCK_TIME_MS: u64 = 200;
-/// Epochs per deadline: 8 s.
-const CHALLENGE_WINDOW: i64 = 40;
+/// Epochs per deadline: 30 s, room for two WindowPoSts (about a second each on an idle machine, ten on a
+/// loaded one) and their two messages.
+const CHALLENGE_WINDOW: i64 = 150;
 /// The genesis miner's ID.
 const MINER: u64 = 1000;
 /// Its sectors: two partitions of two.
