@@ -1,8 +1,8 @@
-//! Replacing a message stuck in the message pool by one that pays more, as `lotus mpool replace` does: the same
-//! message with the same nonce, a premium raised by at least Lotus's replace-by-fee ratio and the fee cap raised
-//! to what the sender allows, signed by the node's wallet and pushed with `MpoolPush`. Only one message of a
-//! sender's nonce can ever execute, so a replacement can never make the message land twice; `StateSearchMsg`
-//! with `allowReplaced` finds the one that did under the original CID.
+//! Replacing a message stuck in the message pool by one that pays more, as `lotus mpool replace --auto` does: the
+//! same message with the same nonce, the least premium the pool takes as a replacement
+//! ([`min_replacement_premium`]) and the fee cap raised to what the sender allows, signed by the node's wallet and
+//! pushed with `MpoolPush`. Only one message of a sender's nonce can ever execute, so a replacement can never make
+//! the message land twice; `StateSearchMsg` with `allowReplaced` finds the one that did under the original CID.
 
 use cid::Cid;
 use fvm_shared::econ::TokenAmount;
@@ -12,25 +12,15 @@ use crate::api::FullNodeClient;
 use crate::client::Node;
 use crate::error::ChainError;
 use crate::json::{LotusJson, TipSetKey};
-use crate::message::MessageJson;
-
-/// The premium ratio, in percent, a replacement pays over the message it replaces (lotus messagepool
-/// `ReplaceByFeePercentageDefault`; the pool accepts no less than 110 %).
-pub const REPLACE_BY_FEE_PERCENT: u64 = 125;
-
-/// The smallest premium that replaces one of `premium` (lotus `ComputeRBF`: ratio × premium / 100 + 1).
-pub fn replacement_premium(premium: &TokenAmount) -> TokenAmount {
-    TokenAmount::from_atto(premium.atto() * REPLACE_BY_FEE_PERCENT / 100u64 + 1u64)
-}
+use crate::message::{MessageJson, min_replacement_premium};
 
 /// The message that replaces `pending` when the sender pays at most `max_fee` in all: the premium raised to
-/// [`replacement_premium`] (or more, when `base_fee` leaves room) and the fee cap to `max_fee` over the gas
-/// limit, the most the budget allows. `None` when the budget cannot pay the minimum replacement premium on top
-/// of `base_fee`.
+/// [`min_replacement_premium`] and the fee cap to `max_fee` over the gas limit, the most the budget allows. `None`
+/// when the budget cannot pay the minimum replacement premium on top of `base_fee`.
 pub fn replacement(pending: &Message, max_fee: &TokenAmount, base_fee: &TokenAmount) -> Option<Message> {
     let gas_limit = pending.gas_limit.max(1);
     let fee_cap = TokenAmount::from_atto(max_fee.atto() / gas_limit);
-    let premium = replacement_premium(&pending.gas_premium);
+    let premium = min_replacement_premium(&pending.gas_premium);
     if fee_cap < premium.clone() + base_fee || fee_cap < pending.gas_fee_cap {
         return None;
     }
@@ -105,11 +95,11 @@ mod tests {
 
     #[test]
     fn replacement_raises_premium_by_the_ratio_and_spends_the_budget_on_the_fee_cap() {
-        assert_eq!(replacement_premium(&TokenAmount::from_atto(100)), TokenAmount::from_atto(126));
+        assert_eq!(min_replacement_premium(&TokenAmount::from_atto(100)), TokenAmount::from_atto(111));
         let pending = message(100, 200);
         let replaced = replacement(&pending, &TokenAmount::from_atto(1_000_000), &TokenAmount::from_atto(500)).unwrap();
         assert_eq!(replaced.sequence, 7, "same nonce: only one of them can ever execute");
-        assert_eq!(replaced.gas_premium, TokenAmount::from_atto(126));
+        assert_eq!(replaced.gas_premium, TokenAmount::from_atto(111));
         assert_eq!(replaced.gas_fee_cap, TokenAmount::from_atto(1_000), "1,000,000 attoFIL over 1,000 gas");
         assert_eq!(
             (replaced.to, replaced.method_num, &replaced.params),
@@ -120,7 +110,7 @@ mod tests {
     #[test]
     fn no_replacement_beyond_the_budget() {
         let pending = message(100, 200);
-        // 300 per gas cannot pay a base fee of 200 plus the minimum replacement premium of 126.
+        // 300 per gas cannot pay a base fee of 200 plus the minimum replacement premium of 111.
         assert!(replacement(&pending, &TokenAmount::from_atto(300_000), &TokenAmount::from_atto(200)).is_none());
         // Nor lower the fee cap the pending message already has.
         assert!(

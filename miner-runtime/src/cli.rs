@@ -178,6 +178,10 @@ pub struct PresealArgs {
     /// An existing worker key file (`pre-seal-<miner>.key` format) instead of a new BLS key.
     #[arg(long)]
     pub key: Option<PathBuf>,
+    /// FIL the genesis gives the miner actor beyond its pledge (the metadata's `PowerBalance`; lotus-seed: 0), for
+    /// its fees.
+    #[arg(long, default_value = "0", value_parser = crate::commands::amount::fil)]
+    pub balance: fvm_shared::econ::TokenAmount,
 }
 
 /// Options of `run`.

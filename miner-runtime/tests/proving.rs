@@ -23,10 +23,11 @@ use fvm_shared::address::Address;
 use sealstack_chain::{FullNodeClient, LotusJson, Node, TipSetKey};
 use world::{GENESIS_MINER, Keep, World};
 
-/// 8-second deadlines (20 epochs of 400 ms): room to check 8 sectors, make 2 SNARKs and land 2 messages.
+/// 12-second deadlines (30 epochs of 400 ms): room to check 8 sectors, make 2 SNARKs and land 2 messages on a
+/// busy 2-core machine.
 const BLOCK_TIME_MS: u64 = 400;
-const CHALLENGE_WINDOW: i64 = 20;
-/// A proving period of 4 deadlines (mainnet 48), so the sectors' deadline comes round every 32 s.
+const CHALLENGE_WINDOW: i64 = 30;
+/// A proving period of 4 deadlines (mainnet 48), so the sectors' deadline comes round every 48 s.
 const PERIOD_DEADLINES: u64 = 4;
 const SECTORS: u64 = 8;
 const SECTOR_BYTES: u64 = 2048;

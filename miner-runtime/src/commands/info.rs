@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use fvm_shared::econ::TokenAmount;
+use sealstack_chain::json::format_fil as fil;
 use sealstack_chain::{FullNodeClient, LotusJson, TipSetKey};
 use sealstack_miner::protocol::MinerApiClient;
 
@@ -97,11 +97,6 @@ pub async fn run(repo_dir: &Path, api: MinerApiArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// An amount in FIL, as Lotus prints balances.
-fn fil(amount: &TokenAmount) -> String {
-    format!("{amount} FIL")
-}
-
 /// Bytes in binary units, as Lotus prints power (`2 KiB`, `1.5 TiB`).
 fn size(bytes: f64) -> String {
     const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
@@ -123,10 +118,5 @@ mod tests {
         assert_eq!(size(2048.0), "2 KiB");
         assert_eq!(size(0.0), "0 B");
         assert_eq!(size(3.0 * 1024.0 * 1024.0 / 2.0), "1.50 MiB");
-    }
-
-    #[test]
-    fn amounts_print_in_fil() {
-        assert_eq!(fil(&TokenAmount::from_whole(5)), "5 FIL");
     }
 }

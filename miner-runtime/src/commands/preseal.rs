@@ -65,7 +65,7 @@ pub async fn run(args: PresealArgs) -> anyhow::Result<()> {
         worker: LotusJson(worker),
         peer_id: libp2p.public().to_peer_id().to_base58(),
         market_balance: LotusJson(TokenAmount::from_atto(0)),
-        power_balance: LotusJson(TokenAmount::from_atto(0)),
+        power_balance: LotusJson(args.balance.clone()),
         sector_size: args.sector_size.bytes(),
         sectors,
     };

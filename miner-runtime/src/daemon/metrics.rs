@@ -197,7 +197,8 @@ impl Default for Metrics {
         );
         registry.register(
             "sector_check_seconds",
-            "Duration of one round of sector checks, by purpose (proof: the deadline's challenge; declaration: ahead of a fault cutoff; request: CheckProvable)",
+            "Duration of one round of sector checks, by purpose (proof: the deadline's challenge; declaration: \
+             ahead of a fault cutoff; request: CheckProvable)",
             check_seconds.clone(),
         );
         registry.register(

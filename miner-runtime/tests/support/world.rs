@@ -261,7 +261,7 @@ impl World {
         let preseal = dir.join("preseal");
         let status = Command::new(BIN)
             .env("FIL_PROOFS_PARAMETER_CACHE", &params)
-            .args(["preseal", "--miner", GENESIS_MINER, "--sector-size", "2KiB", "--num-sectors"])
+            .args(["preseal", "--miner", GENESIS_MINER, "--sector-size", "2KiB", "--balance", "100", "--num-sectors"])
             .arg(sectors.to_string())
             .arg("--dir")
             .arg(&preseal)
@@ -275,6 +275,9 @@ impl World {
         config.block_time = Duration::from_millis(block_time_ms);
         config.policy.challenge_window = challenge_window;
         config.policy.period_deadlines = period_deadlines;
+        // Mainnet's proportions: the challenge a third of a window before it opens, the fault cutoff 7/6 of one.
+        config.policy.challenge_lookback = challenge_window / 3;
+        config.policy.fault_declaration_cutoff = challenge_window * 7 / 6;
         config.policy.deadline_assignment = sealstack_devnet::model::DeadlineAssignment::Pack;
         config.genesis_miners = sealstack_devnet::genesis::GenesisMinerSetup::load(&manifest, None).unwrap();
         let devnet = sealstack_devnet::start(config).await.unwrap();

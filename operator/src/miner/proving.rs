@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use fvm_shared::address::Address;
 use fvm_shared::econ::TokenAmount;
 use sealstack_chain::actor_state::MinerStateJson;
+use sealstack_chain::json::format_fil as fil;
 use sealstack_chain::miner::{MinerInfo, MinerPower, MinerSectorCount};
 use sealstack_chain::{ChainError, FullNodeClient, LotusJson, Node, TipSetKey};
 use sealstack_crds::conditions::status::{FALSE, TRUE};
@@ -178,11 +179,6 @@ pub fn quantity(bytes: &str) -> String {
         suffix = next;
     }
     format!("{value}{suffix}")
-}
-
-/// An amount as Lotus prints balances: `12.5 FIL`.
-pub fn fil(amount: &TokenAmount) -> String {
-    format!("{amount} FIL")
 }
 
 #[cfg(test)]

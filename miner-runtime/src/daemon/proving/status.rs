@@ -4,7 +4,7 @@
 //! worker's and owner's wallet balances. A fee debt, or a worker balance under `--worker-balance-low`, is logged
 //! as a warning each time (and is a metric the chart's alert rules watch).
 
-use fvm_shared::econ::TokenAmount;
+use sealstack_chain::json::format_fil as fil;
 use sealstack_chain::{FullNodeClient, LotusJson, TipSetKey};
 
 use crate::daemon::Daemon;
@@ -67,9 +67,4 @@ async fn refresh_or_fail(daemon: &Daemon) -> anyhow::Result<()> {
         tracing::warn!(faulty = counts.faulty, recovering, "the miner has faulty sectors");
     }
     Ok(())
-}
-
-/// An amount as FIL with its unit, as Lotus prints it (`1.5 FIL`).
-pub fn fil(amount: &TokenAmount) -> String {
-    format!("{} FIL", fvm_shared::econ::TokenAmount::from_atto(amount.atto().clone()))
 }
