@@ -99,6 +99,34 @@ async fn faults_are_declared_and_recovered_and_deadlines_of_many_partitions_are_
     assert!(chain.faults().await.is_empty());
     eprintln!("[{}] proven in 2 messages; power {} bytes", elapsed(), chain.power().await);
 
+    // The proving CLI, as a user types it beside the daemon; bad input refused with the valid choices named.
+    let cli = |args: &[&str]| {
+        let output = std::process::Command::new(world::BIN)
+            .arg("--repo")
+            .arg(world.repo())
+            .args(args)
+            .env("FULLNODE_API_INFO", world.devnet.api_info.to_env_value())
+            .output()
+            .unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        (output.status.success(), text)
+    };
+    let deadline = location.deadline.to_string();
+    let (ok, text) = cli(&["proving", "check", &deadline]);
+    assert!(ok && text.matches(" good").count() == SECTORS as usize, "{text}");
+    let (ok, text) = cli(&["proving", "check", "4"]);
+    assert!(!ok && text.contains("deadline 4 out of range") && text.contains("0 to 3"), "{text}");
+    let (ok, text) = cli(&["proving", "check", &deadline, "--sectors", "1,99"]);
+    assert!(!ok && text.contains("[99] are not due in deadline"), "{text}");
+    let (ok, text) = cli(&["sectors", "status", "99"]);
+    assert!(!ok && text.contains("no sector 99"), "{text}");
+    for args in [&["info"][..], &["proving", "info"], &["proving", "deadlines"], &["proving", "faults"]] {
+        let (ok, text) = cli(args);
+        assert!(ok, "sealstack-miner {args:?}: {text}");
+    }
+    let (_, info) = cli(&["info"]);
+    assert!(info.contains("Miner: t01000") && info.contains("Fee debt:") && info.contains("Live: 8"), "{info}");
+
     // 2. A sealed file gone and another corrupt: both declared faulty, the other six proven.
     let files = |n: u64| world.repo().join("storage").join("sealed").join(format!("s-t01000-{n}"));
     let (gone, corrupt) = (3, 5);
