@@ -208,7 +208,11 @@ demo_report() {
   echo "Conditions:"
   kd get miner "$MINER" \
     -o jsonpath='{range .status.conditions[*]}{"  "}{.type}={.status} ({.reason}): {.message}{"\n"}{end}'
+  echo "Power, sectors and funds on chain (the Miner's status):"
+  kd get miner "$MINER" -o jsonpath='{"  power: "}{.status.power}{"\n  sectors: "}{.status.sectors}{"\n  proving: "}{.status.proving}{"\n  balances: "}{.status.balances}{"\n"}'
   echo "Sectors (sealstack-miner sectors list in $RUNTIME_POD):"
   kd exec "$RUNTIME_POD" -c miner -- sealstack-miner sectors list | sed 's/^/  /'
+  echo "The miner as sealstack-miner info shows it in $RUNTIME_POD:"
+  kd exec "$RUNTIME_POD" -c miner -- sealstack-miner info | sed 's/^/  /'
   echo "The devnet's view of $actor: $(devnet_call StateMinerPower "[\"$actor\",null]")"
 }

@@ -142,6 +142,11 @@ pub fn proving_condition(view: &ChainView) -> Observed {
     if view.sectors.live == 0 {
         return (TRUE, "NoSectors".into(), "no sectors to prove yet".into());
     }
+    let unproven = view.sectors.live.saturating_sub(view.sectors.active + faulty);
+    if faulty == 0 && unproven > 0 {
+        let message = format!("{unproven} of {} live sectors waiting for their first WindowPoSt", view.sectors.live);
+        return (TRUE, "AwaitingFirstProof".into(), message);
+    }
     if faulty == 0 {
         let message = format!("all {} live sectors were proven in their deadlines", view.sectors.live);
         return (TRUE, "AllProven".into(), message);
@@ -235,6 +240,12 @@ mod tests {
     fn proving_names_the_faulty_deadlines() {
         assert_eq!(proving_condition(&view(0, 0, 0, Some(&[]))).1, "NoSectors");
         assert_eq!(proving_condition(&view(2, 0, 0, Some(&[]))).0, TRUE);
+        let mut new = view(2, 0, 0, Some(&[]));
+        new.sectors.active = 1;
+        assert_eq!(
+            proving_condition(&new),
+            (TRUE, "AwaitingFirstProof".into(), "1 of 2 live sectors waiting for their first WindowPoSt".into())
+        );
         let (s, reason, message) = proving_condition(&view(8, 2, 1, Some(&[3, 9])));
         assert_eq!((s, reason.as_str()), (FALSE, "SectorsFaulty"));
         assert_eq!(

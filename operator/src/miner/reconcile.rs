@@ -154,7 +154,7 @@ async fn steps(ctx: &Context, miner: &Miner, namespace: &str, progress: &mut Pro
         }
         Err(error) => (FALSE, "ChainError".into(), format!("reading the proving state: {error}")),
     };
-    let proven = proving.0 == TRUE;
+    let proven = proving.1 == "AllProven" || proving.1 == "NoSectors";
     progress.condition(PROVING, proving);
     Ok(Action::requeue(if published && proven { WHEN_SETTLED } else { WHILE_WAITING }))
 }
