@@ -55,6 +55,10 @@ until [[ $last == Proving ]]; do
   sleep 3
 done
 
+say "sector 0: its first WindowPoSt, from which it carries power (the Miner's status shows the chain's view)"
+miner_power() { [[ $(kd get miner "$MINER" -o jsonpath='{.status.power.raw}') == 2Ki ]]; }
+step "power on chain" demo_wait 300 "the Miner's status showing 2Ki of power" miner_power
+
 demo_report
 cat <<EOF
 
@@ -62,6 +66,8 @@ Look around (the cluster keeps running):
   export KUBECONFIG=$KUBECONFIG
   $K8S/kubectl get sealstack -A
   $K8S/kubectl -n $DEMO_NS describe miner $MINER
+  $K8S/kubectl -n $DEMO_NS exec $RUNTIME_POD -- sealstack-miner info
+  $K8S/kubectl -n $DEMO_NS exec $RUNTIME_POD -- sealstack-miner proving info
   $K8S/kubectl -n $DEMO_NS exec $RUNTIME_POD -- sealstack-miner sectors status 0
   $K8S/kubectl -n $DEMO_NS logs -l app.kubernetes.io/component=sealing-worker --tail=20
   $K8S/kubectl -n $OPERATOR_NS logs deploy/$RELEASE-operator --tail=20

@@ -15,6 +15,10 @@ pub const BURNT_FUNDS_ACTOR: Address = Address::new_id(99);
 /// The first ID the init actor assigns on a network made from scratch.
 pub const FIRST_NON_SINGLETON_ID: u64 = 100;
 
+/// The most partitions one SubmitWindowedPoSt may prove (builtin-actors runtime policy `POSTED_PARTITIONS_MAX`;
+/// with the small sector sizes' 2-sector partitions the per-message sector bound is far above it).
+pub const POSTED_PARTITIONS_MAX: u64 = 3;
+
 /// Method numbers sealstack sends. The power and miner methods are the legacy numbers `lotus-miner` uses
 /// (callable by account actors); the FRC-42 exported numbers work too.
 pub mod methods {
@@ -36,6 +40,10 @@ pub mod methods {
     pub const CHANGE_MULTIADDRS_EXPORTED: u64 = miner_state::Method::ChangeMultiaddrsExported as u64;
     /// miner.SubmitWindowedPoSt.
     pub const SUBMIT_WINDOWED_POST: u64 = miner_state::Method::SubmitWindowedPoSt as u64;
+    /// miner.DeclareFaults.
+    pub const DECLARE_FAULTS: u64 = miner_state::Method::DeclareFaults as u64;
+    /// miner.DeclareFaultsRecovered.
+    pub const DECLARE_FAULTS_RECOVERED: u64 = miner_state::Method::DeclareFaultsRecovered as u64;
     /// miner.PreCommitSectorBatch2.
     pub const PRE_COMMIT_SECTOR_BATCH2: u64 = miner_state::Method::PreCommitSectorBatch2 as u64;
     /// miner.ProveCommitSectors3.
@@ -165,6 +173,9 @@ mod tests {
         assert_eq!(methods::CHANGE_MULTIADDRS_EXPORTED, 1063480576);
         assert_eq!(methods::PRE_COMMIT_SECTOR_BATCH2, 28);
         assert_eq!(methods::PROVE_COMMIT_SECTORS3, 34);
+        assert_eq!(methods::SUBMIT_WINDOWED_POST, 5);
+        assert_eq!(methods::DECLARE_FAULTS, 10);
+        assert_eq!(methods::DECLARE_FAULTS_RECOVERED, 11);
     }
 
     #[test]

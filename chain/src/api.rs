@@ -11,12 +11,13 @@ use fvm_shared::econ::TokenAmount;
 use jsonrpsee::core::RpcResult;
 use jsonrpsee::proc_macros::rpc;
 
+use crate::actor_state::ActorStateJson;
 use crate::auth::Permission;
 use crate::json::{LotusJson, TipSetKey};
 use crate::message::{MessageJson, MessageSendSpec, SignedMessageJson};
 use crate::miner::{
-    BitFieldJson, DeadlineInfo, MinerInfo, MinerPower, PartitionJson, SectorOnChainInfoJson, SectorPreCommitInfoJson,
-    SectorPreCommitOnChainInfoJson,
+    BitFieldJson, DeadlineInfo, MinerDeadline, MinerInfo, MinerPower, MinerSectorCount, PartitionJson, SectorLocation,
+    SectorOnChainInfoJson, SectorPreCommitInfoJson, SectorPreCommitOnChainInfoJson,
 };
 use crate::node::{ActorJson, AddrInfo, ApiVersion, MsgLookup, NetworkParams, SyncState};
 use crate::tipset::TipSet;
@@ -220,6 +221,85 @@ pub trait FullNode {
         filter: Option<BitFieldJson>,
         tsk: TipSetKey,
     ) -> RpcResult<Vec<SectorOnChainInfoJson>>;
+
+    /// The miner's faulty sectors: the union of its partitions' `FaultySectors`.
+    #[method(name = "StateMinerFaults")]
+    async fn state_miner_faults(&self, miner: LotusJson<Address>, tsk: TipSetKey) -> RpcResult<BitFieldJson>;
+
+    /// The miner's sectors declared recovered and not proven yet: the union of its partitions'
+    /// `RecoveringSectors`.
+    #[method(name = "StateMinerRecoveries")]
+    async fn state_miner_recoveries(&self, miner: LotusJson<Address>, tsk: TipSetKey) -> RpcResult<BitFieldJson>;
+
+    /// The miner's 48 deadlines: partitions proven in the current window, disputable proofs, daily fee.
+    #[method(name = "StateMinerDeadlines")]
+    async fn state_miner_deadlines(&self, miner: LotusJson<Address>, tsk: TipSetKey) -> RpcResult<Vec<MinerDeadline>>;
+
+    /// The miner's balance less locked funds, deposits, pledge and fee debt (negative in debt), plus funds
+    /// vested but not yet unlocked.
+    #[method(name = "StateMinerAvailableBalance")]
+    async fn state_miner_available_balance(
+        &self,
+        miner: LotusJson<Address>,
+        tsk: TipSetKey,
+    ) -> RpcResult<LotusJson<TokenAmount>>;
+
+    /// Counts of the miner's live, active and faulty sectors.
+    #[method(name = "StateMinerSectorCount")]
+    async fn state_miner_sector_count(&self, miner: LotusJson<Address>, tsk: TipSetKey) -> RpcResult<MinerSectorCount>;
+
+    /// The miner's active sectors (live, not faulty, proven at least once): those that carry power.
+    #[method(name = "StateMinerActiveSectors")]
+    async fn state_miner_active_sectors(
+        &self,
+        miner: LotusJson<Address>,
+        tsk: TipSetKey,
+    ) -> RpcResult<Vec<SectorOnChainInfoJson>>;
+
+    /// One sector's on-chain info, or null when the miner has no such sector.
+    #[method(name = "StateSectorGetInfo")]
+    async fn state_sector_get_info(
+        &self,
+        miner: LotusJson<Address>,
+        sector: u64,
+        tsk: TipSetKey,
+    ) -> RpcResult<Option<SectorOnChainInfoJson>>;
+
+    /// The deadline and partition of a sector. Lotus answers an error ("sector N not due at any deadline")
+    /// for a sector in no partition; null is read as that too.
+    #[method(name = "StateSectorPartition")]
+    async fn state_sector_partition(
+        &self,
+        miner: LotusJson<Address>,
+        sector: u64,
+        tsk: TipSetKey,
+    ) -> RpcResult<Option<SectorLocation>>;
+
+    /// An actor's balance, code and state (a miner's: [`crate::actor_state::MinerStateJson`]).
+    #[method(name = "StateReadState")]
+    async fn state_read_state(&self, actor: LotusJson<Address>, tsk: TipSetKey) -> RpcResult<ActorStateJson>;
+
+    /// Pushes a message signed elsewhere (a higher premium with the same sender and nonce replaces a pending
+    /// message, as Lotus's message pool allows); returns its CID.
+    #[method(name = "MpoolPush")]
+    async fn mpool_push(&self, message: SignedMessageJson) -> RpcResult<LotusJson<Cid>>;
+
+    /// Signs a message with the wallet's key of `address` (an ID address resolves to its key), as given:
+    /// nonce and gas are not filled in.
+    #[method(name = "WalletSignMessage")]
+    async fn wallet_sign_message(
+        &self,
+        address: LotusJson<Address>,
+        message: MessageJson,
+    ) -> RpcResult<SignedMessageJson>;
+
+    /// A message by its CID (signed or unsigned), pending, replaced or executed.
+    #[method(name = "ChainGetMessage")]
+    async fn chain_get_message(&self, cid: LotusJson<Cid>) -> RpcResult<MessageJson>;
+
+    /// The messages waiting in the message pool (not yet in a block).
+    #[method(name = "MpoolPending")]
+    async fn mpool_pending(&self, tsk: TipSetKey) -> RpcResult<Vec<SignedMessageJson>>;
 }
 
 /// A method's permission and exact parameter count.
@@ -281,6 +361,19 @@ pub const METHODS: &[MethodSpec] = &[
     spec("StateMinerProvingDeadline", Permission::Read, 2),
     spec("StateMinerPartitions", Permission::Read, 3),
     spec("StateMinerSectors", Permission::Read, 3),
+    spec("StateMinerFaults", Permission::Read, 2),
+    spec("StateMinerRecoveries", Permission::Read, 2),
+    spec("StateMinerDeadlines", Permission::Read, 2),
+    spec("StateMinerAvailableBalance", Permission::Read, 2),
+    spec("StateMinerSectorCount", Permission::Read, 2),
+    spec("StateMinerActiveSectors", Permission::Read, 2),
+    spec("StateSectorGetInfo", Permission::Read, 3),
+    spec("StateSectorPartition", Permission::Read, 3),
+    spec("StateReadState", Permission::Read, 2),
+    spec("MpoolPush", Permission::Write, 1),
+    spec("WalletSignMessage", Permission::Sign, 2),
+    spec("ChainGetMessage", Permission::Read, 1),
+    spec("MpoolPending", Permission::Read, 1),
 ];
 
 /// The spec of a fully qualified method name (`Filecoin.ChainHead`).
@@ -300,6 +393,9 @@ mod tests {
         assert_eq!(names.len(), METHODS.len());
         assert_eq!(method_spec("Filecoin.MpoolPushMessage").unwrap().permission, Permission::Sign);
         assert_eq!(method_spec("Filecoin.StateWaitMsg").unwrap().params, 4);
+        assert_eq!(method_spec("Filecoin.MpoolPush").unwrap().permission, Permission::Write);
+        assert_eq!(method_spec("Filecoin.WalletSignMessage").unwrap().permission, Permission::Sign);
+        assert_eq!(method_spec("Filecoin.StateSectorPartition").unwrap().params, 3);
         assert!(method_spec("Eth.ChainHead").is_none());
     }
 }

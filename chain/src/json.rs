@@ -40,6 +40,14 @@ impl<T> From<T> for LotusJson<T> {
     }
 }
 
+/// An amount as Lotus prints one (`types.FIL`'s String): FIL with no trailing zeros, and the unit
+/// (`5 FIL`, `0.5 FIL`, `0.000000000000000001 FIL`).
+pub fn format_fil(amount: &TokenAmount) -> String {
+    let text = amount.to_string();
+    let text = if text.contains('.') { text.trim_end_matches('0').trim_end_matches('.') } else { text.as_str() };
+    format!("{text} FIL")
+}
+
 /// Parses an address in either network's text form (`f...` or `t...`), as go-address does.
 pub fn parse_address(text: &str) -> Result<Address, fvm_shared::address::Error> {
     Network::Testnet.parse_address(text).or_else(|_| Network::Mainnet.parse_address(text))
@@ -146,6 +154,15 @@ fn null_as_empty<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fil_prints_like_lotus() {
+        assert_eq!(format_fil(&TokenAmount::from_whole(5)), "5 FIL");
+        assert_eq!(format_fil(&TokenAmount::from_nano(500_000_000u64)), "0.5 FIL");
+        assert_eq!(format_fil(&TokenAmount::from_atto(1)), "0.000000000000000001 FIL");
+        assert_eq!(format_fil(&TokenAmount::from_atto(0)), "0 FIL");
+        assert_eq!(format_fil(&-TokenAmount::from_whole(2)), "-2 FIL");
+    }
     use serde_json::json;
 
     #[test]

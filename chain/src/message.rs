@@ -51,6 +51,18 @@ pub fn unsigned_message(from: Address, to: Address, value: TokenAmount, method_n
     }
 }
 
+/// Replace-by-fee: a pending message is replaced by one of the same sender and nonce whose premium is at
+/// least this percentage of its own, plus one attoFIL (lotus chain/messagepool `ReplaceByFeePercentageMinimum`).
+pub const REPLACE_BY_FEE_PERCENT: u64 = 110;
+
+/// The smallest premium that replaces a pending message whose premium is `current` (lotus `ComputeMinRBF`).
+/// To replace a message stuck in the pool, as `lotus mpool replace` does: the same message with this premium
+/// (or more) and a fee cap over the base fee, signed with WalletSignMessage and sent with MpoolPush
+/// (MpoolPushMessage always takes a new nonce).
+pub fn min_replacement_premium(current: &TokenAmount) -> TokenAmount {
+    (current.clone() * REPLACE_BY_FEE_PERCENT).div_floor(100u64) + TokenAmount::from_atto(1)
+}
+
 /// A message in Lotus JSON; `CID` is computed on output and ignored on input.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MessageJson {
@@ -239,6 +251,38 @@ mod tests {
         // The input side ignores `CID`; the output side recomputes it.
         let again = MessageJson::from_message(&signed.message.to_message());
         assert!(again.cid.is_some());
+    }
+
+    /// ChainGetMessage, MpoolPending, MpoolPush and WalletSignMessage examples of Lotus's API reference: each
+    /// decodes, and a message re-encoded from its fields gives back the example (with its computed CID).
+    #[test]
+    fn lotus_message_method_examples_decode() {
+        let value: serde_json::Value =
+            serde_json::from_str(include_str!("../tests/vectors/chain_get_message.json")).unwrap();
+        let message: MessageJson = serde_json::from_value(value.clone()).unwrap();
+        assert_eq!(serde_json::to_value(MessageJson::from_message(&message.to_message())).unwrap(), value);
+
+        let pending: Vec<SignedMessageJson> =
+            serde_json::from_str(include_str!("../tests/vectors/mpool_pending.json")).unwrap();
+        assert_eq!(pending[0].message.to_message().sequence, 42);
+        let (pushed,): (SignedMessageJson,) =
+            serde_json::from_str(include_str!("../tests/vectors/mpool_push_params.json")).unwrap();
+        assert_eq!(pushed.signature.sig_type, 2);
+        let cid: LotusJson<Cid> = serde_json::from_str(include_str!("../tests/vectors/mpool_push.json")).unwrap();
+        assert_eq!(cid.to_string(), "bafy2bzacea3wsdh6y3a36tb3skempjoxqpuyompjbmfeyf34fi3uy6uue42v4");
+
+        let (signer, unsigned): (LotusJson<Address>, MessageJson) =
+            serde_json::from_str(include_str!("../tests/vectors/wallet_sign_message_params.json")).unwrap();
+        assert_eq!(signer.to_string(), "f01234");
+        let signed: SignedMessageJson =
+            serde_json::from_str(include_str!("../tests/vectors/wallet_sign_message.json")).unwrap();
+        assert_eq!(signed.message.to_message(), unsigned.to_message());
+    }
+
+    #[test]
+    fn replacement_needs_ten_percent_more_premium_plus_one() {
+        assert_eq!(min_replacement_premium(&TokenAmount::from_atto(100_000)), TokenAmount::from_atto(110_001));
+        assert_eq!(min_replacement_premium(&TokenAmount::from_atto(0)), TokenAmount::from_atto(1));
     }
 
     #[test]

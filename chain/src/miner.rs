@@ -195,6 +195,16 @@ impl BitFieldJson {
         BitFieldJson(runs)
     }
 
+    /// How many numbers this bitfield holds.
+    pub fn count(&self) -> u64 {
+        self.0.iter().skip(1).step_by(2).sum()
+    }
+
+    /// Whether it holds no number.
+    pub fn is_empty(&self) -> bool {
+        self.count() == 0
+    }
+
     /// The numbers this bitfield holds.
     pub fn numbers(&self) -> Vec<u64> {
         let mut out = Vec::new();
@@ -227,6 +237,45 @@ pub struct PartitionJson {
     /// Live and not faulty.
     #[serde(rename = "ActiveSectors")]
     pub active_sectors: BitFieldJson,
+}
+
+/// One deadline of a miner (`Filecoin.StateMinerDeadlines`, lotus api.Deadline).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MinerDeadline {
+    /// The partitions proven in the deadline's current challenge window.
+    #[serde(rename = "PostSubmissions")]
+    pub post_submissions: BitFieldJson,
+    /// WindowPoSts of the last challenge window that may still be disputed (accepted optimistically).
+    #[serde(rename = "DisputableProofCount")]
+    pub disputable_proof_count: u64,
+    /// The FIP-0100 daily fee of the deadline's live sectors, charged at each of its ends.
+    #[serde(rename = "DailyFee")]
+    pub daily_fee: LotusJson<TokenAmount>,
+}
+
+/// How many sectors a miner has (`Filecoin.StateMinerSectorCount`, lotus api.MinerSectors).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct MinerSectorCount {
+    /// Live sectors (not terminated), which must be proven.
+    #[serde(rename = "Live")]
+    pub live: u64,
+    /// Sectors contributing power: live, not faulty, proven at least once.
+    #[serde(rename = "Active")]
+    pub active: u64,
+    /// Faulty sectors.
+    #[serde(rename = "Faulty")]
+    pub faulty: u64,
+}
+
+/// Where a sector is proven (`Filecoin.StateSectorPartition`, lotus miner.SectorLocation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SectorLocation {
+    /// The deadline's index.
+    #[serde(rename = "Deadline")]
+    pub deadline: u64,
+    /// The partition's index in that deadline.
+    #[serde(rename = "Partition")]
+    pub partition: u64,
 }
 
 /// What a miner declares in PreCommit (lotus's miner.SectorPreCommitInfo in JSON).
@@ -344,6 +393,35 @@ mod tests {
         let precommit: SectorPreCommitOnChainInfoJson =
             round_trip(include_str!("../tests/vectors/state_sector_pre_commit_info.json"));
         assert_eq!(precommit.info.deal_ids, Some(vec![5432]));
+        let faults: BitFieldJson = round_trip(include_str!("../tests/vectors/state_miner_faults.json"));
+        assert_eq!(faults.numbers(), vec![5]);
+        let recoveries: BitFieldJson = round_trip(include_str!("../tests/vectors/state_miner_recoveries.json"));
+        assert_eq!(recoveries.count(), 1);
+        let deadlines: Vec<MinerDeadline> = round_trip(include_str!("../tests/vectors/state_miner_deadlines.json"));
+        assert_eq!(deadlines[0].disputable_proof_count, 42);
+        assert_eq!(deadlines[0].post_submissions.numbers(), vec![5]);
+        let balance: LotusJson<TokenAmount> =
+            round_trip(include_str!("../tests/vectors/state_miner_available_balance.json"));
+        assert!(balance.is_zero());
+        let count: MinerSectorCount = round_trip(include_str!("../tests/vectors/state_miner_sector_count.json"));
+        assert_eq!(count, MinerSectorCount { live: 42, active: 42, faulty: 42 });
+        let active: Vec<SectorOnChainInfoJson> =
+            round_trip(include_str!("../tests/vectors/state_miner_active_sectors.json"));
+        assert_eq!(active[0].sector_number, 9);
+        let info: Option<SectorOnChainInfoJson> =
+            round_trip(include_str!("../tests/vectors/state_sector_get_info.json"));
+        assert_eq!(info.unwrap().seal_proof, 8);
+        let location: Option<SectorLocation> = round_trip(include_str!("../tests/vectors/state_sector_partition.json"));
+        assert_eq!(location, Some(SectorLocation { deadline: 42, partition: 42 }));
+        assert_eq!(serde_json::from_str::<Option<SectorLocation>>("null").unwrap(), None);
+    }
+
+    #[test]
+    fn a_negative_available_balance_reads_back() {
+        // A miner in fee debt has a negative available balance (builtin-actors get_available_balance).
+        let balance: LotusJson<TokenAmount> = serde_json::from_str("\"-5\"").unwrap();
+        assert!(balance.is_negative());
+        assert_eq!(serde_json::to_string(&balance).unwrap(), "\"-5\"");
     }
 
     #[test]
@@ -352,5 +430,7 @@ mod tests {
         assert_eq!(BitFieldJson::from_numbers(&[0, 1, 2, 7]).0, vec![0, 3, 4, 1]);
         assert_eq!(BitFieldJson::from_numbers(&[]).0, Vec::<u64>::new());
         assert_eq!(BitFieldJson(vec![0, 3, 4, 1]).numbers(), vec![0, 1, 2, 7]);
+        assert_eq!(BitFieldJson(vec![0, 3, 4, 1]).count(), 4);
+        assert!(BitFieldJson::default().is_empty());
     }
 }

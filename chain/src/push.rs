@@ -89,9 +89,28 @@ where
     T: AsMut<MessageLog> + Sync,
     J: Journal<T>,
 {
+    let cid = push_journaled(node, record, journal, step, message, &MessageSendSpec::default()).await?;
+    wait_ok(node, cid, step, confidence).await
+}
+
+/// The journaled half of [`push_once`]: returns the CID of `step`'s message, pushing it first (with a UUID saved
+/// before and the CID saved after) unless the log shows it was pushed. `spec` gives the fee limits; its
+/// `MsgUuid` is the step's. Does not wait: [`search_landed`] says whether it executed.
+pub async fn push_journaled<T, J>(
+    node: &Node,
+    record: &mut T,
+    journal: &mut J,
+    step: &str,
+    message: &Message,
+    spec: &MessageSendSpec,
+) -> Result<Cid, ChainError>
+where
+    T: AsMut<MessageLog> + Sync,
+    J: Journal<T>,
+{
     let existing = record.as_mut().0.get(step).cloned();
-    let cid = match existing {
-        Some(PushRecord { cid: Some(cid), .. }) => parse_cid(&cid)?,
+    match existing {
+        Some(PushRecord { cid: Some(cid), .. }) => parse_cid(&cid),
         existing => {
             let uuid = match existing {
                 Some(entry) => entry.uuid,
@@ -102,19 +121,26 @@ where
                     uuid
                 }
             };
+            let spec = MessageSendSpec { msg_uuid: uuid.clone(), ..spec.clone() };
             let signed = node
                 .api()
-                .mpool_push_message(MessageJson::from_message(message), Some(MessageSendSpec::idempotent(&uuid)))
+                .mpool_push_message(MessageJson::from_message(message), Some(spec))
                 .await
                 .map_err(node.err())?;
             let cid = signed.cid.0;
             tracing::info!(step, %cid, nonce = signed.message.nonce, "pushed message");
             record.as_mut().0.insert(step.to_string(), PushRecord { uuid, cid: Some(cid.to_string()) });
             journal.save(record).await?;
-            cid
+            Ok(cid)
         }
-    };
-    wait_ok(node, cid, step, confidence).await
+    }
+}
+
+/// Whether the message `cid` (or one that replaced it: same sender and nonce) executed: its lookup, or `None`
+/// while it has not. Does not wait.
+pub async fn search_landed(node: &Node, cid: Cid) -> Result<Option<MsgLookup>, ChainError> {
+    let search = node.api().state_search_msg(crate::json::TipSetKey::head(), LotusJson(cid), LOOKBACK_NO_LIMIT, true);
+    search.await.map_err(node.err())
 }
 
 /// Forgets `step`'s record when its message executed successfully and yet the chain no longer shows what it
@@ -137,8 +163,7 @@ where
         return Ok(());
     }
     let cid = parse_cid(&cid)?;
-    let search = node.api().state_search_msg(crate::json::TipSetKey::head(), LotusJson(cid), LOOKBACK_NO_LIMIT, true);
-    if search.await.map_err(node.err())?.is_some_and(|lookup| lookup.receipt.exit_code == 0) {
+    if search_landed(node, cid).await?.is_some_and(|lookup| lookup.receipt.exit_code == 0) {
         tracing::info!(step, %cid, "the chain no longer shows what this message set: a new one is due");
         record.as_mut().0.remove(step);
         journal.save(record).await?;
@@ -160,7 +185,7 @@ pub async fn wait_ok(node: &Node, cid: Cid, what: &str, confidence: u64) -> Resu
     Ok(lookup)
 }
 
-pub(crate) fn parse_cid(text: &str) -> Result<Cid, ChainError> {
+pub fn parse_cid(text: &str) -> Result<Cid, ChainError> {
     Cid::try_from(text)
         .map_err(|e| ChainError::Decode { what: format!("recorded message CID {text:?}"), reason: e.to_string() })
 }

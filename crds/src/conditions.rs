@@ -15,6 +15,8 @@ pub mod types {
     pub const ADDRESSES_PUBLISHED: &str = "AddressesPublished";
     /// The resource does its job; the summary of the others.
     pub const READY: &str = "Ready";
+    /// Miner: every deadline with sectors was proven in the last proving period (no faulty sectors).
+    pub const PROVING: &str = "Proving";
     /// The spec was refused by the operator's own checks (beyond the schema).
     pub const SPEC_VALID: &str = "SpecValid";
 }

@@ -26,6 +26,10 @@ use crate::sector_size::SectorSize;
     printcolumn(name = "Actor", type_ = "string", json_path = ".status.actorAddress"),
     printcolumn(name = "Sector Size", type_ = "string", json_path = ".spec.sectorSize"),
     printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
+    printcolumn(name = "Power", type_ = "string", json_path = ".status.power.qualityAdjusted"),
+    printcolumn(name = "Faults", type_ = "integer", json_path = ".status.sectors.faulty"),
+    printcolumn(name = "Deadline", type_ = "integer", json_path = ".status.proving.currentDeadline", priority = 1),
+    printcolumn(name = "Balance", type_ = "string", json_path = ".status.balances.actor", priority = 1),
     printcolumn(name = "Peer", type_ = "string", json_path = ".status.peerId", priority = 1),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
@@ -231,10 +235,82 @@ pub struct MinerStatus {
     /// ChangeMultiaddrs / ChangePeerID messages pushed, by step (one step per distinct target).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub address_messages: BTreeMap<String, PushedMessage>,
-    /// `ParamsReady`, `ActorCreated`, `RuntimeReady`, `AddressesPublished` and `Ready`.
+    /// The actor's power on chain, as quantities of bytes (`4Ki`, `32Gi`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power: Option<MinerPowerStatus>,
+    /// The actor's sectors on chain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sectors: Option<MinerSectorsStatus>,
+    /// Where the proving schedule stands (while the actor has sectors).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proving: Option<ProvingStatus>,
+    /// The actor's funds and its addresses' balances, in FIL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balances: Option<MinerBalances>,
+    /// `ParamsReady`, `ActorCreated`, `RuntimeReady`, `AddressesPublished`, `Proving` and `Ready`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(schema_with = "conditions_schema")]
     pub conditions: Vec<Condition>,
+}
+
+/// Power of a miner actor (StateMinerPower), as Kubernetes quantities of bytes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MinerPowerStatus {
+    /// Raw-byte power.
+    pub raw: String,
+    /// Quality-adjusted power (what elections count).
+    pub quality_adjusted: String,
+    /// Whether it meets the network's consensus minimum (it can win blocks).
+    pub meets_consensus_minimum: bool,
+}
+
+/// Sector counts of a miner actor on chain.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MinerSectorsStatus {
+    /// Live sectors (not terminated), all of which must be proven.
+    pub live: u64,
+    /// Sectors carrying power.
+    pub active: u64,
+    /// Faulty sectors (recovering ones included).
+    pub faulty: u64,
+    /// Faulty sectors declared recovered, awaiting their next proof.
+    pub recovering: u64,
+}
+
+/// The proving schedule as last read from the chain.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProvingStatus {
+    /// The current WindowPoSt deadline (0 to 47).
+    pub current_deadline: u64,
+    /// The deadlines holding faulty sectors.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faulty_deadlines: Vec<u64>,
+}
+
+/// A miner actor's funds (StateReadState, StateMinerAvailableBalance) and its addresses' balances, in FIL
+/// (`"12.5 FIL"`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MinerBalances {
+    /// The actor's balance.
+    pub actor: String,
+    /// What the actor could spend: balance less locked funds, pledge, deposits and fee debt (negative in debt).
+    pub available: String,
+    /// Vesting funds locked (rewards, the creation deposit).
+    pub locked: String,
+    /// The initial pledge of its sectors.
+    pub initial_pledge: String,
+    /// Deposits of pre-committed sectors.
+    pub pre_commit_deposits: String,
+    /// Unpaid fees; a miner in fee debt cannot pre-commit.
+    pub fee_debt: String,
+    /// The worker address's balance (it pays for the miner's messages).
+    pub worker: String,
+    /// The owner address's balance.
+    pub owner: String,
 }
 
 /// A chain message the operator pushes: its idempotency key first, its CID once the node accepted it.

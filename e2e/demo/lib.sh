@@ -90,7 +90,10 @@ spec:
       - name: devnet
         image: docker.io/sealstack/devnet:$DEVNET_TAG
         imagePullPolicy: IfNotPresent
-        args: [run, --listen, "0.0.0.0:1234", --repo, /devnet/chain]
+        # 10-second deadlines (10 epochs of 1 s): room to prove on a busy machine; 12 of them a proving period,
+        # so a fault and its recovery show within minutes (e2e/devnet/README.md names every scaled period).
+        args: [run, --listen, "0.0.0.0:1234", --repo, /devnet/chain, --challenge-window, "10", --challenge-lookback, "3",
+          --fault-declaration-cutoff, "12", --period-deadlines, "12"]
         ports: [{name: api, containerPort: 1234}]
         readinessProbe: {tcpSocket: {port: api}, periodSeconds: 2}
         volumeMounts:
@@ -205,7 +208,11 @@ demo_report() {
   echo "Conditions:"
   kd get miner "$MINER" \
     -o jsonpath='{range .status.conditions[*]}{"  "}{.type}={.status} ({.reason}): {.message}{"\n"}{end}'
+  echo "Power, sectors and funds on chain (the Miner's status):"
+  kd get miner "$MINER" -o jsonpath='{"  power: "}{.status.power}{"\n  sectors: "}{.status.sectors}{"\n  proving: "}{.status.proving}{"\n  balances: "}{.status.balances}{"\n"}'
   echo "Sectors (sealstack-miner sectors list in $RUNTIME_POD):"
   kd exec "$RUNTIME_POD" -c miner -- sealstack-miner sectors list | sed 's/^/  /'
+  echo "The miner as sealstack-miner info shows it in $RUNTIME_POD:"
+  kd exec "$RUNTIME_POD" -c miner -- sealstack-miner info | sed 's/^/  /'
   echo "The devnet's view of $actor: $(devnet_call StateMinerPower "[\"$actor\",null]")"
 }

@@ -111,8 +111,39 @@ for s in pre-commit prove-commit; do
     awk '{s += $2} END {print s + 0}')
   assert "one $s message landed ($landed)" test "$landed" = 1
 done
-power=$(devnet_call StateMinerPower "[\"$actor\",null]" | jq -r '.MinerPower.RawBytePower')
-assert "the devnet counts the sector's 2048 bytes of power ($power)" test "$power" = 2048
+# A new sector carries power from its first WindowPoSt on (builtin-actors), at its deadline within a period.
+raw_power() { devnet_call StateMinerPower "[\"$actor\",null]" | jq -r '.MinerPower.RawBytePower'; }
+has_power() { [[ $(raw_power) == 2048 ]]; }
+step "the sector's first WindowPoSt" demo_wait 300 "the devnet counting the sector's power" has_power
+assert "the devnet counts the sector's 2048 bytes of power ($(raw_power))" has_power
+
+# --- a lost sector file: the fault shows in the Miner's status and goes once the file is back ---
+# The runtime's claim is a local volume on the real node: the sealed file is moved aside there, as a lost disk
+# would take it. The runtime finds it at its next check, declares the sector faulty (or skips it in the proof),
+# and the operator's next read of the chain shows it; back in place, the recovery is declared and proven.
+pv=$(kd get pvc "storage-$MINER-runtime-0" -o jsonpath='{.spec.volumeName}')
+volume=$(k get pv "$pv" -o jsonpath='{.spec.local.path}')
+sealed=$volume/storage/sealed/s-t0${actor:2}-0
+assert "sector 0's sealed file is on the runtime's volume ($sealed)" test -f "$sealed"
+mv "$sealed" "$sealed.aside"
+faulty_shown() {
+  [[ $(jsonpath miner "$MINER" '{.status.sectors.faulty}') == 1 && $(condition miner "$MINER" Proving) == False ]]
+}
+step "the lost sector shows as faulty in the Miner's status" demo_wait 600 "Miner faulty 1, Proving False" faulty_shown
+message=$(kd get miner "$MINER" -o jsonpath='{.status.conditions[?(@.type=="Proving")].message}')
+deadline=$(devnet_call StateSectorPartition "[\"$actor\",0,null]" | jq -r '.Deadline')
+assert "Proving names the sector's deadline $deadline: $message" grep -q "deadline $deadline" <<<"$message"
+assert "Ready is False while a sector is faulty" test "$(condition miner "$MINER" Ready)" = False
+assert "the devnet takes its power ($(raw_power))" test "$(raw_power)" = 0
+kd exec "$RUNTIME_POD" -c miner -- sealstack-miner proving faults | sed 's/^/    /'
+mv "$sealed.aside" "$sealed"
+recovered() {
+  [[ $(jsonpath miner "$MINER" '{.status.sectors.faulty}') == 0 && $(condition miner "$MINER" Proving) == True ]]
+}
+step "the restored sector is recovered" demo_wait 900 "Miner faulty 0, Proving True" recovered
+assert "the devnet counts its power again ($(raw_power))" has_power
+step "Miner Ready again" demo_wait 120 "Miner Ready" is_true miner "$MINER" Ready
+kd exec "$RUNTIME_POD" -c miner -- sealstack-miner info | sed 's/^/    /'
 
 # --- the addresses on chain: the p2p NodePort on the runtime pod's node ---
 node_ip=$(kd get pod "$RUNTIME_POD" -o jsonpath='{.status.hostIP}')

@@ -31,6 +31,8 @@ pub enum Command {
     Params(ParamsCommand),
     /// Create the miner repository and the miner actor on chain (like `lotus-miner init`).
     Init(InitArgs),
+    /// Seal committed-capacity sectors for a genesis miner and write its genesis metadata (lotus-seed pre-seal).
+    Preseal(PresealArgs),
     /// Run the miner daemon: API, libp2p host, sealing scheduler, PoSt.
     Run(RunArgs),
     /// Run a sealing worker attached to a miner (like `lotus-worker run`).
@@ -38,8 +40,18 @@ pub enum Command {
     /// Manage the miner actor on chain.
     #[command(subcommand)]
     Actor(ActorCommand),
-    /// Print the miner's actor, power and sectors summary.
-    Info,
+    /// Print the miner's actor, power, proving deadline, balances and sectors (lotus-miner info).
+    Info {
+        #[command(flatten)]
+        api: MinerApiArgs,
+    },
+    /// The proving schedule, faults and recoveries, and checks of a deadline's sectors (lotus-miner proving).
+    Proving {
+        #[command(flatten)]
+        api: MinerApiArgs,
+        #[command(subcommand)]
+        command: ProvingCommand,
+    },
     /// Inspect and pledge sectors (through the running daemon's API).
     Sectors {
         #[command(flatten)]
@@ -133,9 +145,43 @@ pub struct InitArgs {
     /// A parameters.json to check the cache against instead of the built-in official one.
     #[arg(long)]
     pub manifest: Option<PathBuf>,
+    /// A genesis miner's pre-sealed sectors (`sealstack-miner preseal --dir`): moved into the repo's storage and
+    /// taken over as proving sectors (needs --actor, the genesis miner).
+    #[arg(long, requires = "actor")]
+    pub pre_sealed_sectors: Option<PathBuf>,
+    /// The pre-seal metadata (default: `pre-seal-<actor>.json` in --pre-sealed-sectors).
+    #[arg(long, requires = "pre_sealed_sectors")]
+    pub pre_sealed_metadata: Option<PathBuf>,
     /// Parameter cache directory that must hold the sector size's parameters.
     #[arg(long, env = "FIL_PROOFS_PARAMETER_CACHE", default_value = "/var/tmp/filecoin-proof-parameters")]
     pub parameter_cache: PathBuf,
+}
+
+/// Options of `preseal`, as `lotus-seed pre-seal` spells them.
+#[derive(Debug, Args)]
+pub struct PresealArgs {
+    /// The miner's ID address, known in advance: a genesis gives miners IDs from t01000 in order.
+    #[arg(long, default_value = "t01000")]
+    pub miner: String,
+    /// Sector size.
+    #[arg(long, default_value = "2KiB")]
+    pub sector_size: SectorSize,
+    /// Sectors to seal.
+    #[arg(long, default_value_t = 1)]
+    pub num_sectors: u64,
+    /// The first sector number.
+    #[arg(long, default_value_t = 0)]
+    pub sector_offset: u64,
+    /// Where the sectors (Lotus's layout), the metadata and the keys go.
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// An existing worker key file (`pre-seal-<miner>.key` format) instead of a new BLS key.
+    #[arg(long)]
+    pub key: Option<PathBuf>,
+    /// FIL the genesis gives the miner actor beyond its pledge (the metadata's `PowerBalance`; lotus-seed: 0), for
+    /// its fees.
+    #[arg(long, default_value = "0", value_parser = crate::commands::amount::fil)]
+    pub balance: fvm_shared::econ::TokenAmount,
 }
 
 /// Options of `run`.
@@ -181,6 +227,24 @@ pub struct RunArgs {
     /// Committed-capacity sectors to pledge at start when the miner has none.
     #[arg(long, default_value_t = 0)]
     pub pledge: u32,
+    /// The most a WindowPoSt or a fault or recovery declaration may cost in fees, its replacements included
+    /// (lotus-miner's MaxWindowPoStGasFee).
+    #[arg(long, default_value = "5", value_parser = crate::commands::amount::fil)]
+    pub post_max_fee: fvm_shared::econ::TokenAmount,
+    /// Epochs a proving message may wait in the message pool before it is replaced by one paying more.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(i64).range(1..))]
+    pub message_stuck_epochs: i64,
+    /// Seconds one sector's proving check (its files and a vanilla proof) may take before the sector counts as
+    /// bad (lotus-miner's SingleCheckTimeout).
+    #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub check_timeout_secs: u64,
+    /// Sectors checked at once (lotus-miner's ParallelCheckLimit).
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..))]
+    pub check_parallel: u64,
+    /// A worker balance under this is warned about, in the log and the `worker_balance_low` metric. The default
+    /// pays a day of WindowPoSts (48) at a tenth of --post-max-fee each.
+    #[arg(long, value_parser = crate::commands::amount::fil)]
+    pub worker_balance_low: Option<fvm_shared::econ::TokenAmount>,
 }
 
 /// Options of `worker`.
@@ -239,7 +303,30 @@ pub enum SectorsCommand {
     Pledge,
 }
 
-/// Where the `sectors` commands find the miner: `MINER_API_INFO`, else the repo's `api` and `token` files.
+/// `proving` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ProvingCommand {
+    /// The current proving period and deadline, faults and recoveries.
+    Info,
+    /// Every deadline: its partitions, sectors, faults and the partitions proven in its current window.
+    Deadlines,
+    /// Every faulty sector, by deadline and partition.
+    Faults,
+    /// Checks that the sectors of a deadline can be proven (files, then a vanilla proof), through the daemon.
+    Check {
+        /// The deadline's index (0 to 47).
+        deadline: u64,
+        /// Check only these sectors of the deadline.
+        #[arg(long, value_delimiter = ',')]
+        sectors: Vec<u64>,
+        /// Print only the sectors that fail.
+        #[arg(long)]
+        only_bad: bool,
+    },
+}
+
+/// Where the `sectors`, `proving` and `info` commands find the miner: `MINER_API_INFO`, else the repo's `api` and
+/// `token` files.
 #[derive(Debug, Args)]
 pub struct MinerApiArgs {
     /// The miner's API, as `token:multiaddr`.

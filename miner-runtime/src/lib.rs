@@ -2,6 +2,7 @@
 
 pub mod daemon;
 pub mod params;
+pub mod preseal;
 pub mod protocol;
 pub mod repo;
 pub mod sealing;

@@ -51,6 +51,12 @@ pub trait MinerApi {
     #[method(name = "StorageList")]
     async fn storage_list(&self) -> RpcResult<BTreeMap<String, Vec<StoredSector>>>;
 
+    /// Checks that sectors can be proven, as the daemon does before each deadline (files, then a vanilla proof
+    /// of random challenges, each sector within the check timeout): the bad ones with the reason (lotus-miner's
+    /// `CheckProvable`; the daemon knows its proof type). Sectors the miner has not proven on chain are refused.
+    #[method(name = "CheckProvable")]
+    async fn check_provable(&self, sectors: Vec<u64>) -> RpcResult<BTreeMap<u64, String>>;
+
     /// A worker asks for a task; answered within 5 s (half a lease at most), with `null` when none fits.
     #[method(name = "SealstackTaskAcquire")]
     async fn task_acquire(&self, worker: WorkerReport) -> RpcResult<Option<Task>>;
@@ -74,6 +80,7 @@ pub const METHODS: &[MethodSpec] = &[
     spec("SectorPledge", Permission::Write, 0),
     spec("WorkerStats", Permission::Admin, 0),
     spec("StorageList", Permission::Admin, 0),
+    spec("CheckProvable", Permission::Admin, 1),
     spec("SealstackTaskAcquire", Permission::Admin, 1),
     spec("SealstackTaskProgress", Permission::Admin, 2),
     spec("SealstackTaskDone", Permission::Admin, 3),

@@ -1,4 +1,6 @@
-//! Prometheus metrics of the operator: reconciles, their durations and errors, and chain messages.
+//! Prometheus metrics of the operator: reconciles, their durations and errors, chain messages, and per Miner
+//! whether its runtime is ready and how soon its next deadline with sectors opens (for the alert on a runtime
+//! down before a deadline).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -6,8 +8,10 @@ use std::time::Instant;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
 
 /// Labels of the reconcile metrics.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -41,6 +45,15 @@ pub struct KubeRequestLabels {
     pub method: String,
 }
 
+/// Labels of the per-Miner gauges (one series per Miner: bounded by the Miners the operator serves).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MinerLabels {
+    /// The Miner's namespace.
+    pub namespace: String,
+    /// The Miner's name.
+    pub miner: String,
+}
+
 /// Every metric the operator exports.
 pub struct Metrics {
     registry: Registry,
@@ -49,6 +62,8 @@ pub struct Metrics {
     durations: Family<ControllerLabels, Histogram>,
     chain_messages: Family<ChainMessageLabels, Counter>,
     kube_requests: Family<KubeRequestLabels, Counter>,
+    runtime_ready: Family<MinerLabels, Gauge>,
+    next_deadline: Family<MinerLabels, Gauge<f64, AtomicU64>>,
 }
 
 impl Default for Metrics {
@@ -70,7 +85,15 @@ impl Default for Metrics {
             chain_messages.clone(),
         );
         registry.register("kube_requests", "Requests to the Kubernetes API, by HTTP method", kube_requests.clone());
-        Self { registry, reconciles, errors, durations, chain_messages, kube_requests }
+        let runtime_ready = Family::<MinerLabels, Gauge>::default();
+        let next_deadline = Family::<MinerLabels, Gauge<f64, AtomicU64>>::default();
+        registry.register("miner_runtime_ready", "1 while the Miner's runtime pod is ready", runtime_ready.clone());
+        registry.register(
+            "miner_next_deadline_seconds",
+            "Seconds until the next WindowPoSt deadline holding sectors opens, while the runtime is not ready (NaN otherwise)",
+            next_deadline.clone(),
+        );
+        Self { registry, reconciles, errors, durations, chain_messages, kube_requests, runtime_ready, next_deadline }
     }
 }
 
@@ -89,6 +112,14 @@ impl Metrics {
     /// Counts a chain message event.
     pub fn chain_message(&self, method: &'static str, outcome: &'static str) {
         self.chain_messages.get_or_create(&ChainMessageLabels { method, outcome }).inc();
+    }
+
+    /// Records whether a Miner's runtime is ready and, while it is not, how many seconds remain until its next
+    /// deadline with sectors opens (`None`: none, or not known).
+    pub fn miner_runtime(&self, namespace: &str, miner: &str, ready: bool, next_deadline: Option<f64>) {
+        let labels = MinerLabels { namespace: namespace.to_owned(), miner: miner.to_owned() };
+        self.runtime_ready.get_or_create(&labels).set(i64::from(ready));
+        self.next_deadline.get_or_create(&labels).set(next_deadline.unwrap_or(f64::NAN));
     }
 
     /// Counts a request to the Kubernetes API.

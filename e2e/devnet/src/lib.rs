@@ -3,6 +3,9 @@
 //! sealstack talks to (see [`model`]) and verifies proofs for real; the README lists where it departs from
 //! Lotus.
 
+pub mod genesis;
+pub mod lookup;
+pub mod mempool;
 pub mod model;
 pub mod node;
 pub mod proofs;
@@ -23,6 +26,7 @@ use sealstack_chain::api::{FullNodeServer, method_spec};
 use sealstack_chain::api_info::ApiInfo;
 use sealstack_chain::server_auth;
 
+use crate::genesis::GenesisMinerSetup;
 use crate::model::SectorPolicy;
 use crate::node::{ChainState, DevnetNode};
 use crate::repo::Repo;
@@ -45,6 +49,10 @@ pub struct DevnetConfig {
     pub creation_deposit: TokenAmount,
     /// Sector lifecycle parameters of a new chain.
     pub policy: SectorPolicy,
+    /// Miners a new chain starts with, their pre-sealed sectors active (IDs from 1000 in this order).
+    pub genesis_miners: Vec<GenesisMinerSetup>,
+    /// The genesis balance of each genesis miner's worker account.
+    pub genesis_worker_balance: TokenAmount,
 }
 
 impl DevnetConfig {
@@ -58,6 +66,8 @@ impl DevnetConfig {
             genesis_balance: TokenAmount::from_whole(10_000),
             creation_deposit: TokenAmount::from_atto(5_937_181_320u64),
             policy: SectorPolicy::default(),
+            genesis_miners: Vec::new(),
+            genesis_worker_balance: genesis::default_worker_balance(),
         }
     }
 }
@@ -88,12 +98,14 @@ pub async fn start(config: DevnetConfig) -> anyhow::Result<RunningDevnet> {
     fvm_shared::address::set_current_network(fvm_shared::address::Network::Testnet);
     let repo = Repo::open(&config.repo)?;
     let (state, store) = ChainStore::open(&repo, || {
-        ChainState::genesis(
+        Ok(ChainState::genesis_with_miners(
             &config.network_name,
             config.genesis_balance.clone(),
             config.creation_deposit.clone(),
             config.policy.clone(),
-        )
+            &config.genesis_miners,
+            &config.genesis_worker_balance,
+        )?)
     })?;
     let secret = Arc::new(repo.jwt_secret()?);
     let node = DevnetNode::new(state, store, config.block_time);

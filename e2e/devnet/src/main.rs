@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use sealstack_devnet::genesis::GenesisMinerSetup;
+use sealstack_devnet::model::DeadlineAssignment;
 use sealstack_devnet::{DevnetConfig, start};
 
 /// A single-node Filecoin devnet with the Lotus full-node API.
@@ -31,12 +33,32 @@ enum Command {
         /// Network name of a new chain.
         #[arg(long, default_value = "sealstack-devnet")]
         network_name: String,
-        /// Epochs per WindowPoSt deadline of a new chain.
+        /// Epochs per WindowPoSt deadline of a new chain (builtin-actors WPOST_CHALLENGE_WINDOW; mainnet 60).
         #[arg(long, default_value_t = 4)]
         challenge_window: i64,
+        /// Epochs before a deadline opens that its challenge is drawn, in a new chain
+        /// (builtin-actors WPOST_CHALLENGE_LOOKBACK; mainnet 20).
+        #[arg(long, default_value_t = 2)]
+        challenge_lookback: i64,
+        /// Deadlines per proving period of a new chain (builtin-actors' wpost_period_deadlines: 48 on every
+        /// network; fewer make the devnet's proving period shorter without shorter deadlines).
+        #[arg(long, default_value_t = 48, value_parser = clap::value_parser!(u64).range(4..=48))]
+        period_deadlines: u64,
         /// Epochs between PreCommit and the interactive seed of a new chain.
         #[arg(long, default_value_t = 10)]
         pre_commit_challenge_delay: i64,
+        /// Epochs before a deadline opens after which faults and recoveries for it are refused, in a new
+        /// chain (builtin-actors FAULT_DECLARATION_CUTOFF; mainnet 70).
+        #[arg(long, default_value_t = 5)]
+        fault_declaration_cutoff: i64,
+        /// New sectors go to the mutable deadline that opens soonest, filling its partitions, instead of
+        /// builtin-actors' spread (a devnet option for tests), in a new chain.
+        #[arg(long)]
+        pack_sectors: bool,
+        /// A `lotus-seed pre-seal` manifest (`pre-seal-t01000.json`, with its `.key` file beside it) whose
+        /// miners a new chain starts with, their sectors active; repeat for several, in ID order from t01000.
+        #[arg(long = "genesis-miner", value_name = "MANIFEST")]
+        genesis_miners: Vec<PathBuf>,
     },
 }
 
@@ -45,13 +67,34 @@ fn main() -> anyhow::Result<()> {
     sealstack_telemetry::init_logging(sealstack_telemetry::LogFormat::Text);
     let Cli {
         command:
-            Command::Run { repo, listen, block_time_ms, network_name, challenge_window, pre_commit_challenge_delay },
+            Command::Run {
+                repo,
+                listen,
+                block_time_ms,
+                network_name,
+                challenge_window,
+                challenge_lookback,
+                period_deadlines,
+                pre_commit_challenge_delay,
+                fault_declaration_cutoff,
+                pack_sectors,
+                genesis_miners,
+            },
     } = Cli::parse();
     let mut config = DevnetConfig::new(repo, listen);
     config.block_time = Duration::from_millis(block_time_ms.max(10));
     config.network_name = network_name;
     config.policy.challenge_window = challenge_window.max(1);
+    config.policy.challenge_lookback = challenge_lookback.clamp(0, config.policy.challenge_window);
+    config.policy.period_deadlines = period_deadlines;
     config.policy.pre_commit_challenge_delay = pre_commit_challenge_delay.max(1);
+    config.policy.fault_declaration_cutoff = fault_declaration_cutoff.max(0);
+    if pack_sectors {
+        config.policy.deadline_assignment = DeadlineAssignment::Pack;
+    }
+    for manifest in &genesis_miners {
+        config.genesis_miners.extend(GenesisMinerSetup::load(manifest, None)?);
+    }
     tokio::runtime::Runtime::new()?.block_on(async {
         let devnet = start(config).await?;
         println!("FULLNODE_API_INFO={}", devnet.api_info.to_env_value());

@@ -1,4 +1,5 @@
-//! The devnet node: chain state, mempool, the epoch loop, message lookups and randomness.
+//! The devnet node: chain state, the epoch loop, pushing and signing messages, the base fee, and randomness
+//! (the message pool's rules are in [`crate::mempool`], message lookups in [`crate::lookup`]).
 //!
 //! Messages pushed in one epoch are included in the next tipset and executed when the tipset after it is
 //! made, as in Lotus: a message included at height H executes at epoch H and its lookup reports height H+1
@@ -16,18 +17,16 @@ use sealstack_chain::json::{LotusJson, TipSetKey};
 use sealstack_chain::message::{
     MessageJson, MessageSendSpec, SignatureJson, SignedMessageJson, cbor_cid, message_cid, signed_message_cid,
 };
-use sealstack_chain::node::{MsgLookup, Receipt};
+use sealstack_chain::node::MsgLookup;
 use sealstack_chain::randomness::draw_randomness;
 use sealstack_chain::tipset::{BlockHeader, TipSet};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
+use crate::genesis::{GenesisError, GenesisMinerSetup};
 use crate::model::{ActorTable, ChainEnv, GenesisAccount, PoStToVerify, SealToVerify, SectorPolicy, StateEngine};
 use crate::store::{ChainStore, Change};
 use crate::wallet::{KeyType, Wallet};
-
-/// Gas limit given to messages pushed with none (the devnet charges a flat amount, see `model`).
-pub const ESTIMATED_GAS_LIMIT: i64 = 10_000_000;
 
 /// A message that executed.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -74,6 +73,15 @@ pub struct ChainState {
     /// The last logged change this state holds (see [`crate::store`]).
     #[serde(default)]
     pub log_seq: u64,
+    /// Every message pushed, by CID: pending, replaced or executed (`ChainGetMessage`).
+    #[serde(default)]
+    pub messages: BTreeMap<String, SignedMessageJson>,
+    /// The CID of the message that executed for each sender key address and nonce (`<address>/<nonce>`).
+    #[serde(default)]
+    pub executed_nonces: BTreeMap<String, String>,
+    /// Base fee changes: from which height on a fee is the blocks' `ParentBaseFee`.
+    #[serde(default)]
+    pub base_fees: BTreeMap<i64, LotusJson<TokenAmount>>,
 }
 
 impl ChainState {
@@ -84,12 +92,43 @@ impl ChainState {
         creation_deposit: TokenAmount,
         policy: SectorPolicy,
     ) -> Self {
+        Self::genesis_with_miners(network_name, balance, creation_deposit, policy, &[], &TokenAmount::from_atto(0))
+            .expect("a genesis without miners always builds")
+    }
+
+    /// A new chain whose genesis funds a fresh secp256k1 default wallet key and creates `miners` (IDs from
+    /// 1000 in order) with their sectors active; their worker keys go into the wallet, their worker accounts
+    /// get `worker_balance` each.
+    pub fn genesis_with_miners(
+        network_name: &str,
+        balance: TokenAmount,
+        creation_deposit: TokenAmount,
+        policy: SectorPolicy,
+        miners: &[GenesisMinerSetup],
+        worker_balance: &TokenAmount,
+    ) -> Result<Self, GenesisError> {
         let mut wallet = Wallet::new();
         let owner = wallet.generate(KeyType::Secp256k1);
-        let actors = ActorTable::genesis(&[GenesisAccount { key: owner, balance }]);
+        let mut accounts = vec![GenesisAccount { key: owner, balance }];
+        let mut specs = Vec::with_capacity(miners.len());
+        for miner in miners {
+            let key = miner.wallet_key()?;
+            let address =
+                wallet.import(key).map_err(|e| GenesisError::Invalid { miner: miner.name(), reason: e.to_string() })?;
+            if !accounts.iter().any(|a| a.key == address) {
+                accounts.push(GenesisAccount { key: address, balance: worker_balance.clone() });
+            }
+            specs.push((miner.name(), miner.spec()?));
+        }
+        let mut actors = ActorTable::genesis(&accounts);
+        for (name, spec) in &specs {
+            actors
+                .add_genesis_miner(spec, &policy, &creation_deposit)
+                .map_err(|reason| GenesisError::Invalid { miner: name.clone(), reason })?;
+        }
         let genesis_timestamp =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
-        ChainState {
+        Ok(ChainState {
             network_name: network_name.to_string(),
             height: 0,
             genesis_timestamp,
@@ -102,7 +141,19 @@ impl ChainState {
             creation_deposit: LotusJson(creation_deposit),
             policy,
             log_seq: 0,
-        }
+            messages: BTreeMap::new(),
+            executed_nonces: BTreeMap::new(),
+            base_fees: BTreeMap::new(),
+        })
+    }
+
+    /// The base fee of the block at `height`: its `ParentBaseFee`, which its messages pay.
+    pub fn base_fee_at(&self, height: i64) -> TokenAmount {
+        self.base_fees
+            .range(..=height)
+            .next_back()
+            .map(|(_, fee)| fee.0.clone())
+            .unwrap_or_else(|| TokenAmount::from_atto(crate::model::BASE_FEE_ATTO))
     }
 
     /// Applies logged change number `seq` (see [`crate::store`]).
@@ -118,25 +169,29 @@ impl ChainState {
             },
             Change::Pushed { signed, uuid } => {
                 let signed = *signed;
-                self.mempool.push(signed.clone());
                 if let Some(uuid) = uuid {
-                    self.by_uuid.insert(uuid, signed);
+                    self.by_uuid.insert(uuid, signed.clone());
                 }
+                self.queue(signed);
             }
             Change::Advanced => self.advance(),
+            Change::BaseFee(fee) => {
+                self.base_fees.insert(self.height + 1, fee);
+            }
         }
     }
 
-    /// Makes the next tipset: executes the head block's messages, runs end-of-epoch work and includes the
-    /// mempool in the new block.
+    /// Makes the next tipset: executes the head block's messages (at the head's base fee), runs end-of-epoch
+    /// work and includes in the new block what the message pool allows at its base fee.
     fn advance(&mut self) {
         let inclusion_height = self.height;
         let included = std::mem::take(&mut self.included);
         for signed in included {
             let message = signed.message.to_message();
-            let ok = signed.signature.to_signature().is_some_and(|sig| {
-                crate::wallet::verify(&sig, &message.from, &message_cid(&message).to_bytes()).is_ok()
-            });
+            let signer = self.signer_of(&message.from);
+            let ok = signer
+                .zip(signed.signature.to_signature())
+                .is_some_and(|(key, sig)| crate::wallet::verify(&sig, &key, &message_cid(&message).to_bytes()).is_ok());
             let receipt = if ok {
                 let env = Env::at(self, inclusion_height);
                 self.actors.apply(&message, &env)
@@ -152,12 +207,13 @@ impl ChainState {
                 method: message.method_num,
             };
             tracing::info!(cid = %signed.cid.0, method = message.method_num, exit_code = executed.exit_code, "executed");
-            self.executed.insert(signed.cid.0.to_string(), executed);
+            self.record_executed(&signed, executed);
         }
         self.height += 1;
         let env = Env::at(self, self.height);
         self.actors.end_epoch(&env);
-        self.included = std::mem::take(&mut self.mempool);
+        let base_fee = self.base_fee_at(self.height);
+        self.included = self.select_for_block(&base_fee);
     }
 
     /// The key of the tipset at `height` (one block per tipset).
@@ -190,7 +246,7 @@ impl ChainState {
             timestamp: self.genesis_timestamp + height as u64,
             block_sig: None,
             fork_signaling: 0,
-            parent_base_fee: LotusJson(TokenAmount::from_atto(crate::model::BASE_FEE_ATTO)),
+            parent_base_fee: LotusJson(self.base_fee_at(height)),
         };
         TipSet { cids: self.tipset_key(height), blocks: vec![header], height }
     }
@@ -218,14 +274,6 @@ impl ChainState {
         Ok(draw(&self.network_name, beacon, tag, round, entropy))
     }
 
-    /// The next nonce of a sender, counting pending messages.
-    pub fn next_nonce(&self, address: &Address) -> u64 {
-        let on_chain = self.actors.actor(address).map(|a| a.nonce).unwrap_or(0);
-        let key = self.key_address(address).unwrap_or(*address);
-        let pending = self.mempool.iter().chain(&self.included).filter(|m| m.message.from.0 == key).count() as u64;
-        on_chain + pending
-    }
-
     /// The key address of an account address (ID or key).
     pub fn key_address(&self, address: &Address) -> Option<Address> {
         match address.protocol() {
@@ -233,29 +281,51 @@ impl ChainState {
             _ => self.actors.account_key(address),
         }
     }
+}
 
-    /// The lookup of an executed message, if it executed.
-    pub fn lookup(&self, cid: &Cid) -> Option<MsgLookup> {
-        let executed = self.executed.get(&cid.to_string())?;
-        Some(MsgLookup {
-            message: LotusJson(*cid),
-            receipt: Receipt {
-                exit_code: executed.exit_code,
-                return_data: executed.return_data.clone(),
-                gas_used: executed.gas_used,
-                events_root: None,
-            },
-            return_dec: decode_return(executed),
-            tipset: self.tipset_key(executed.height),
-            height: executed.height,
-        })
-    }
+/// Gas premium MpoolPushMessage gives a message without one: Lotus's `MinGasPremium` floor of its estimate.
+pub const MIN_GAS_PREMIUM_ATTO: u64 = 100_000;
+/// Lotus's gas limit estimate is the gas used times this, in hundredths (`GasLimitOverestimation`, 1.25).
+pub const GAS_LIMIT_OVERESTIMATION_PERCENT: u64 = 125;
+/// The fee cap estimate allows the base fee to rise for 20 blocks at 12.5 % each: × 2699 / 256 (lotus
+/// `GasEstimateFeeCap` with `maxqueueblks` 20).
+const FEE_CAP_FACTOR: (u64, u64) = (2699, 256);
+/// The most fees MpoolPushMessage spends on a message when the sender sets no `MaxFee` (Lotus's
+/// `DefaultMaxFee`, 0.07 FIL).
+pub fn default_max_fee() -> TokenAmount {
+    TokenAmount::from_nano(70_000_000u64)
+}
 
-    /// Whether the node has seen a message at all.
-    pub fn knows(&self, cid: &Cid) -> bool {
-        let text = cid.to_string();
-        self.executed.contains_key(&text) || self.mempool.iter().chain(&self.included).any(|m| m.cid.0 == *cid)
+/// Fills a message's unset gas fields as Lotus's MpoolPushMessage does: the gas limit from the gas used, the
+/// premium, the fee cap from the base fee, then the cap of `MaxFee` (lotus `CapGasFee`).
+pub fn estimate_gas(message: &mut Message, base_fee: &TokenAmount, spec: Option<&MessageSendSpec>) {
+    if message.gas_limit == 0 {
+        message.gas_limit = crate::model::BASE_GAS as u64 * GAS_LIMIT_OVERESTIMATION_PERCENT / 100;
     }
+    if message.gas_premium.is_zero() {
+        message.gas_premium = TokenAmount::from_atto(MIN_GAS_PREMIUM_ATTO);
+    }
+    if message.gas_fee_cap.is_zero() {
+        message.gas_fee_cap = (base_fee.clone() * FEE_CAP_FACTOR.0).div_floor(FEE_CAP_FACTOR.1) + &message.gas_premium;
+    }
+    let max_fee = spec.map(|s| s.max_fee.0.clone()).filter(|f| !f.is_zero()).unwrap_or_else(default_max_fee);
+    let maximize = spec.is_some_and(|s| s.maximize_fee_cap);
+    if maximize || message.gas_fee_cap.clone() * message.gas_limit > max_fee {
+        message.gas_fee_cap = max_fee.div_floor(message.gas_limit);
+    }
+    if message.gas_premium > message.gas_fee_cap {
+        message.gas_premium = message.gas_fee_cap.clone();
+    }
+}
+
+/// Signs a message with the wallet key of its sender.
+fn sign(state: &ChainState, message: Message) -> Result<SignedMessageJson, String> {
+    let signature = state.wallet.sign(&message.from, &message_cid(&message).to_bytes()).map_err(|e| e.to_string())?;
+    Ok(SignedMessageJson {
+        message: MessageJson::from_message(&message),
+        signature: SignatureJson::from(&signature),
+        cid: LotusJson(signed_message_cid(&message, &signature)),
+    })
 }
 
 /// Randomness of a round: the actors' draw over the devnet's ticket or beacon value of that round.
@@ -276,7 +346,7 @@ fn base(network: &str, kind: &str, round: i64) -> [u8; 32] {
 }
 
 /// `ReturnDec` for the returns the devnet knows (CreateMiner), else null.
-fn decode_return(executed: &Executed) -> serde_json::Value {
+pub(crate) fn decode_return(executed: &Executed) -> serde_json::Value {
     use sealstack_chain::actors::{STORAGE_POWER_ACTOR, methods};
     let create = [methods::CREATE_MINER, methods::CREATE_MINER_EXPORTED];
     if executed.exit_code == 0
@@ -295,6 +365,7 @@ struct Env {
     epoch: i64,
     creation_deposit: TokenAmount,
     policy: SectorPolicy,
+    base_fee: TokenAmount,
 }
 
 impl Env {
@@ -306,6 +377,7 @@ impl Env {
             epoch,
             creation_deposit: state.creation_deposit.0.clone(),
             policy: state.policy.clone(),
+            base_fee: state.base_fee_at(epoch),
         }
     }
 }
@@ -325,6 +397,9 @@ impl ChainEnv for Env {
     }
     fn policy(&self) -> SectorPolicy {
         self.policy.clone()
+    }
+    fn base_fee(&self) -> TokenAmount {
+        self.base_fee.clone()
     }
     fn verify_seal(&self, seal: &SealToVerify) -> Result<bool, String> {
         crate::proofs::verify_seal(seal)
@@ -370,7 +445,7 @@ impl DevnetNode {
         Ok(key.address())
     }
 
-    /// Assigns a nonce, fills gas, signs and queues a message (MpoolPushMessage).
+    /// Assigns a nonce, estimates gas as Lotus does, signs and queues a message (MpoolPushMessage).
     pub fn push_message(
         &self,
         message: MessageJson,
@@ -384,8 +459,8 @@ impl DevnetNode {
             return Ok(signed.clone());
         }
         let mut message: Message = message.to_message();
-        if message.version != 0 {
-            return Err(format!("unsupported message version {}", message.version));
+        if message.sequence != 0 {
+            return Err(format!("MpoolPushMessage expects message nonce to be 0, was {}", message.sequence));
         }
         let from = state
             .key_address(&message.from)
@@ -395,35 +470,58 @@ impl DevnetNode {
         }
         message.from = from;
         message.sequence = state.next_nonce(&from);
-        if message.gas_limit == 0 {
-            message.gas_limit = ESTIMATED_GAS_LIMIT as u64;
-        }
-        if message.gas_premium.is_zero() {
-            message.gas_premium = TokenAmount::from_atto(100);
-        }
-        if message.gas_fee_cap.is_zero() {
-            message.gas_fee_cap = TokenAmount::from_atto(crate::model::BASE_FEE_ATTO) + &message.gas_premium;
-        }
-        let balance = state.actors.actor(&from).map(|a| a.balance.0.clone()).unwrap_or_default();
-        let required = message.gas_fee_cap.clone() * message.gas_limit + &message.value;
-        if balance < required {
-            return Err(format!(
-                "not enough funds including pending messages (required: {}, balance: {})",
-                required.atto(),
-                balance.atto()
-            ));
-        }
-        let unsigned = message_cid(&message);
-        let signature = state.wallet.sign(&from, &unsigned.to_bytes()).map_err(|e| e.to_string())?;
+        estimate_gas(&mut message, &state.base_fee_at(state.height), spec.as_ref());
+        let signed = sign(&state, message)?;
+        state.check_push(&signed, true)?;
+        let seq = self.store.commit(&mut state, Change::Pushed { signed: Box::new(signed.clone()), uuid });
+        drop(state);
+        seq.and_then(|seq| self.store.sync(seq)).map_err(|e| format!("cannot save the devnet state: {e}"))?;
+        Ok(signed)
+    }
+
+    /// Queues a message signed elsewhere (MpoolPush), replacing a pending one by fee when its premium is high
+    /// enough.
+    pub fn push_signed(&self, signed: SignedMessageJson) -> Result<Cid, String> {
+        let message = signed.message.to_message();
+        let signature = signed.signature.to_signature().ok_or("unrecognized signature type")?;
+        // The CID is computed, not trusted (Lotus's JSON input ignores it).
         let signed = SignedMessageJson {
             message: MessageJson::from_message(&message),
             signature: SignatureJson::from(&signature),
             cid: LotusJson(signed_message_cid(&message, &signature)),
         };
-        let seq = self.store.commit(&mut state, Change::Pushed { signed: Box::new(signed.clone()), uuid });
+        let mut state = self.state();
+        state.check_push(&signed, false)?;
+        let cid = signed.cid.0;
+        let seq = self.store.commit(&mut state, Change::Pushed { signed: Box::new(signed), uuid: None });
         drop(state);
         seq.and_then(|seq| self.store.sync(seq)).map_err(|e| format!("cannot save the devnet state: {e}"))?;
-        Ok(signed)
+        Ok(cid)
+    }
+
+    /// Signs a message as given with the wallet key of `address` (WalletSignMessage).
+    pub fn sign_message(&self, address: &Address, message: MessageJson) -> Result<SignedMessageJson, String> {
+        let state = self.state();
+        let key = state.key_address(address).ok_or_else(|| format!("failed to resolve ID address: {address}"))?;
+        let message = message.to_message();
+        let signature = state.wallet.sign(&key, &message_cid(&message).to_bytes()).map_err(|e| e.to_string())?;
+        Ok(SignedMessageJson {
+            message: MessageJson::from_message(&message),
+            signature: SignatureJson::from(&signature),
+            cid: LotusJson(signed_message_cid(&message, &signature)),
+        })
+    }
+
+    /// Sets the base fee of the tipsets made from now on (a test's congestion; Lotus computes it from block
+    /// fullness). Lotus's minimum, 100 attoFIL, is the least.
+    pub fn set_base_fee(&self, fee: TokenAmount) -> Result<(), String> {
+        if fee < TokenAmount::from_atto(crate::mempool::MINIMUM_BASE_FEE_ATTO) {
+            return Err(format!("the base fee cannot be below {} attoFIL", crate::mempool::MINIMUM_BASE_FEE_ATTO));
+        }
+        let mut state = self.state();
+        let seq = self.store.commit(&mut state, Change::BaseFee(LotusJson(fee)));
+        drop(state);
+        seq.and_then(|seq| self.store.sync(seq)).map_err(|e| format!("cannot save the devnet state: {e}"))
     }
 
     /// Makes the next tipset ([`Change::Advanced`]), saves it, and wakes waiters.
@@ -453,8 +551,9 @@ impl DevnetNode {
         }
     }
 
-    /// Waits until `cid` executed with `confidence` tipsets on top (StateWaitMsg).
-    pub async fn wait_message(&self, cid: Cid, confidence: u64) -> Result<MsgLookup, String> {
+    /// Waits until `cid` (or, with `allow_replaced`, its replacement) executed with `confidence` tipsets on
+    /// top (StateWaitMsg).
+    pub async fn wait_message(&self, cid: Cid, confidence: u64, allow_replaced: bool) -> Result<MsgLookup, String> {
         let mut heads = self.subscribe();
         loop {
             {
@@ -462,7 +561,7 @@ impl DevnetNode {
                 if !state.knows(&cid) {
                     return Err(format!("failed to load message {cid}: not found"));
                 }
-                if let Some(lookup) = state.lookup(&cid)
+                if let Some(lookup) = state.search(&cid, allow_replaced)?
                     && state.height >= lookup.height + confidence as i64
                 {
                     return Ok(lookup);

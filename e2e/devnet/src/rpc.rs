@@ -7,20 +7,21 @@ use fvm_shared::address::Address;
 use fvm_shared::econ::TokenAmount;
 use jsonrpsee::core::{RpcResult, async_trait};
 use jsonrpsee::types::ErrorObjectOwned;
+use sealstack_chain::actor_state::ActorStateJson;
 use sealstack_chain::api::FullNodeServer;
 use sealstack_chain::auth::{Permission, create_token, verify_token};
 use sealstack_chain::json::{LotusJson, TipSetKey};
 use sealstack_chain::message::{MessageJson, MessageSendSpec, SignedMessageJson};
 use sealstack_chain::miner::{
-    BitFieldJson, DeadlineInfo, MinerInfo, MinerPower, PartitionJson, PowerClaim, SectorOnChainInfoJson,
-    SectorPreCommitInfoJson, SectorPreCommitOnChainInfoJson,
+    BitFieldJson, DeadlineInfo, MinerDeadline, MinerInfo, MinerPower, MinerSectorCount, PartitionJson, PowerClaim,
+    SectorLocation, SectorOnChainInfoJson, SectorPreCommitInfoJson, SectorPreCommitOnChainInfoJson,
 };
 use sealstack_chain::node::{
     ActiveSync, ActorJson, AddrInfo, ApiVersion, FULL_API_VERSION_V1, MsgLookup, NetworkParams, SyncState, sync_stage,
 };
 use sealstack_chain::tipset::TipSet;
 
-use crate::model::{MinerActor, StateEngine};
+use crate::model::{ActorKind, MinerActor, StateEngine};
 use crate::node::{ChainState, DevnetNode};
 use crate::wallet::KeyType;
 
@@ -178,9 +179,9 @@ impl FullNodeServer for DevnetApi {
         cid: LotusJson<Cid>,
         confidence: u64,
         _limit: i64,
-        _allow_replaced: bool,
+        allow_replaced: bool,
     ) -> RpcResult<MsgLookup> {
-        self.node.wait_message(cid.0, confidence).await.map_err(error)
+        self.node.wait_message(cid.0, confidence, allow_replaced).await.map_err(error)
     }
 
     async fn state_search_msg(
@@ -188,9 +189,9 @@ impl FullNodeServer for DevnetApi {
         _tsk: TipSetKey,
         cid: LotusJson<Cid>,
         _limit: i64,
-        _allow_replaced: bool,
+        allow_replaced: bool,
     ) -> RpcResult<Option<MsgLookup>> {
-        Ok(self.node.state().lookup(&cid))
+        self.node.state().search(&cid, allow_replaced).map_err(error)
     }
 
     async fn state_lookup_id(&self, address: LotusJson<Address>, tsk: TipSetKey) -> RpcResult<LotusJson<Address>> {
@@ -217,7 +218,7 @@ impl FullNodeServer for DevnetApi {
         let state = self.node.state();
         at(&state, &tsk)?;
         let actor = state.actors.actor(&address).ok_or_else(|| error(format!("actor not found: {}", address.0)))?;
-        let code = sealstack_chain::message::cbor_cid(format!("fil/18/{}", actor.kind.name()).as_bytes());
+        let code = code_cid(actor);
         let head = sealstack_chain::message::cbor_cid(&serde_json::to_vec(actor).unwrap_or_default());
         Ok(ActorJson {
             code: LotusJson(code),
@@ -243,10 +244,14 @@ impl FullNodeServer for DevnetApi {
     async fn state_miner_power(&self, address: LotusJson<Address>, tsk: TipSetKey) -> RpcResult<MinerPower> {
         let state = self.node.state();
         at(&state, &tsk)?;
-        let power = |m: &MinerActor| m.sector_size * m.sectors.values().filter(|s| !s.faulty).count() as u64;
-        let own = power(miner(&state, &address)?);
-        let total: u64 =
-            state.actors.miner_ids().iter().filter_map(|id| state.actors.miner(&Address::new_id(*id))).map(power).sum();
+        let own = miner(&state, &address)?.power();
+        let total: u64 = state
+            .actors
+            .miner_ids()
+            .iter()
+            .filter_map(|id| state.actors.miner(&Address::new_id(*id)))
+            .map(MinerActor::power)
+            .sum();
         let claim = |bytes: u64| PowerClaim { raw_byte_power: bytes.to_string(), quality_adj_power: bytes.to_string() };
         // The devnet's consensus minimum is one sector (Lotus's 2k devnet build: 2 KiB; mainnet: 10 TiB).
         let min = miner(&state, &address)?.sector_size;
@@ -341,24 +346,7 @@ impl FullNodeServer for DevnetApi {
     ) -> RpcResult<Vec<PartitionJson>> {
         let state = self.node.state();
         at(&state, &tsk)?;
-        let miner = miner(&state, &address)?;
-        let mut partitions: Vec<PartitionJson> = Vec::new();
-        let in_deadline: Vec<_> = miner.sectors.iter().filter(|(_, s)| s.deadline == deadline).collect();
-        let count = in_deadline.iter().map(|(_, s)| s.partition + 1).max().unwrap_or(0);
-        for index in 0..count {
-            let members: Vec<_> = in_deadline.iter().filter(|(_, s)| s.partition == index).collect();
-            let all: Vec<u64> = members.iter().map(|(n, _)| **n).collect();
-            let faulty: Vec<u64> = members.iter().filter(|(_, s)| s.faulty).map(|(n, _)| **n).collect();
-            let active: Vec<u64> = members.iter().filter(|(_, s)| !s.faulty).map(|(n, _)| **n).collect();
-            partitions.push(PartitionJson {
-                all_sectors: BitFieldJson::from_numbers(&all),
-                faulty_sectors: BitFieldJson::from_numbers(&faulty),
-                recovering_sectors: BitFieldJson::default(),
-                live_sectors: BitFieldJson::from_numbers(&all),
-                active_sectors: BitFieldJson::from_numbers(&active),
-            });
-        }
-        Ok(partitions)
+        Ok(miner(&state, &address)?.partitions_json(deadline))
     }
 
     async fn state_miner_sectors(
@@ -371,28 +359,137 @@ impl FullNodeServer for DevnetApi {
         at(&state, &tsk)?;
         let miner = miner(&state, &address)?;
         let wanted = filter.map(|f| f.numbers());
-        let zero = || LotusJson(TokenAmount::from_atto(0));
         Ok(miner
             .sectors
-            .iter()
-            .filter(|(n, _)| wanted.as_ref().is_none_or(|w| w.contains(n)))
-            .map(|(n, s)| SectorOnChainInfoJson {
-                sector_number: *n,
-                seal_proof: s.seal_proof,
-                sealed_cid: s.sealed_cid.clone(),
-                activation: s.activation,
-                expiration: s.expiration,
-                deal_weight: "0".into(),
-                verified_deal_weight: "0".into(),
-                initial_pledge: s.pledge.clone(),
-                expected_day_reward: zero(),
-                expected_storage_pledge: zero(),
-                power_base_epoch: s.activation,
-                replaced_day_reward: zero(),
-                sector_key_cid: None,
-                flags: 0,
-                daily_fee: zero(),
-            })
+            .keys()
+            .filter(|n| wanted.as_ref().is_none_or(|w| w.contains(n)))
+            .filter_map(|n| miner.sector_info_json(*n))
             .collect())
     }
+
+    async fn state_miner_faults(&self, address: LotusJson<Address>, tsk: TipSetKey) -> RpcResult<BitFieldJson> {
+        let state = self.node.state();
+        at(&state, &tsk)?;
+        Ok(BitFieldJson::from_numbers(&miner(&state, &address)?.faults()))
+    }
+
+    async fn state_miner_recoveries(&self, address: LotusJson<Address>, tsk: TipSetKey) -> RpcResult<BitFieldJson> {
+        let state = self.node.state();
+        at(&state, &tsk)?;
+        Ok(BitFieldJson::from_numbers(&miner(&state, &address)?.recoveries()))
+    }
+
+    async fn state_miner_deadlines(
+        &self,
+        address: LotusJson<Address>,
+        tsk: TipSetKey,
+    ) -> RpcResult<Vec<MinerDeadline>> {
+        let state = self.node.state();
+        at(&state, &tsk)?;
+        Ok(miner(&state, &address)?.deadlines_json())
+    }
+
+    async fn state_miner_available_balance(
+        &self,
+        address: LotusJson<Address>,
+        tsk: TipSetKey,
+    ) -> RpcResult<LotusJson<TokenAmount>> {
+        let state = self.node.state();
+        at(&state, &tsk)?;
+        let miner = miner(&state, &address)?;
+        // Nothing vests on the devnet, so there are no vested funds to add (Lotus adds them).
+        Ok(LotusJson(miner.funds.available(&state.actors.balance(miner.id))))
+    }
+
+    async fn state_miner_sector_count(
+        &self,
+        address: LotusJson<Address>,
+        tsk: TipSetKey,
+    ) -> RpcResult<MinerSectorCount> {
+        let state = self.node.state();
+        at(&state, &tsk)?;
+        Ok(miner(&state, &address)?.sector_count())
+    }
+
+    async fn state_miner_active_sectors(
+        &self,
+        address: LotusJson<Address>,
+        tsk: TipSetKey,
+    ) -> RpcResult<Vec<SectorOnChainInfoJson>> {
+        let state = self.node.state();
+        at(&state, &tsk)?;
+        let miner = miner(&state, &address)?;
+        Ok(miner.active_sectors().into_iter().filter_map(|n| miner.sector_info_json(n)).collect())
+    }
+
+    async fn state_sector_get_info(
+        &self,
+        address: LotusJson<Address>,
+        sector: u64,
+        tsk: TipSetKey,
+    ) -> RpcResult<Option<SectorOnChainInfoJson>> {
+        let state = self.node.state();
+        at(&state, &tsk)?;
+        Ok(miner(&state, &address)?.sector_info_json(sector))
+    }
+
+    async fn state_sector_partition(
+        &self,
+        address: LotusJson<Address>,
+        sector: u64,
+        tsk: TipSetKey,
+    ) -> RpcResult<Option<SectorLocation>> {
+        let state = self.node.state();
+        at(&state, &tsk)?;
+        // As Lotus: a sector in no partition is an error, not null.
+        miner(&state, &address)?
+            .sector_location(sector)
+            .map(Some)
+            .ok_or_else(|| error(format!("sector {sector} not due at any deadline")))
+    }
+
+    async fn state_read_state(&self, address: LotusJson<Address>, tsk: TipSetKey) -> RpcResult<ActorStateJson> {
+        let state = self.node.state();
+        let height = at(&state, &tsk)?;
+        let actor = state
+            .actors
+            .actor(&address)
+            .ok_or_else(|| error(format!("getting actor: actor not found: {}", address.0)))?;
+        let json = match &actor.kind {
+            ActorKind::Miner(miner) => miner.state_json(height, &state.policy),
+            ActorKind::Account(key) => serde_json::json!({ "Address": key.0.to_string() }),
+            ActorKind::Builtin(_) => serde_json::json!({}),
+        };
+        Ok(ActorStateJson { balance: actor.balance.clone(), code: LotusJson(code_cid(actor)), state: json })
+    }
+
+    async fn mpool_push(&self, message: SignedMessageJson) -> RpcResult<LotusJson<Cid>> {
+        self.node.push_signed(message).map(LotusJson).map_err(error)
+    }
+
+    async fn wallet_sign_message(
+        &self,
+        address: LotusJson<Address>,
+        message: MessageJson,
+    ) -> RpcResult<SignedMessageJson> {
+        self.node.sign_message(&address, message).map_err(error)
+    }
+
+    async fn chain_get_message(&self, cid: LotusJson<Cid>) -> RpcResult<MessageJson> {
+        let state = self.node.state();
+        let signed =
+            state.message(&cid).ok_or_else(|| error(format!("failed to load message: {} not found", cid.0)))?;
+        Ok(MessageJson::from_message(&signed.message.to_message()))
+    }
+
+    async fn mpool_pending(&self, tsk: TipSetKey) -> RpcResult<Vec<SignedMessageJson>> {
+        let state = self.node.state();
+        at(&state, &tsk)?;
+        Ok(state.mempool.clone())
+    }
+}
+
+/// The devnet's code CID of an actor: the CID of `fil/18/<name>` (not the real bundle's).
+fn code_cid(actor: &crate::model::ActorState) -> Cid {
+    sealstack_chain::message::cbor_cid(format!("fil/18/{}", actor.kind.name()).as_bytes())
 }

@@ -37,6 +37,8 @@ pub enum Change {
     },
     /// A tipset made. Replayed by making it again: execution depends on the state alone.
     Advanced,
+    /// The base fee of the tipsets made after this change.
+    BaseFee(sealstack_chain::json::LotusJson<fvm_shared::econ::TokenAmount>),
 }
 
 /// A logged change and its number (the state's `log_seq` once applied).
@@ -74,7 +76,10 @@ struct Log {
 impl ChainStore {
     /// Loads the state in `repo` (the snapshot, then the logged changes after it) or makes it with
     /// `genesis`, and folds it into a new snapshot with an empty log.
-    pub fn open(repo: &Repo, genesis: impl FnOnce() -> ChainState) -> anyhow::Result<(ChainState, ChainStore)> {
+    pub fn open(
+        repo: &Repo,
+        genesis: impl FnOnce() -> anyhow::Result<ChainState>,
+    ) -> anyhow::Result<(ChainState, ChainStore)> {
         let (snapshot, log_path) = (repo.state_file(), repo.log_file());
         let mut state = match std::fs::read(&snapshot) {
             Ok(bytes) => serde_json::from_slice::<ChainState>(&bytes)
@@ -82,7 +87,7 @@ impl ChainStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 // A log without its snapshot belongs to no chain this can rebuild.
                 let _ = std::fs::remove_file(&log_path);
-                genesis()
+                genesis()?
             }
             Err(e) => return Err(e.into()),
         };
@@ -200,7 +205,7 @@ mod tests {
     fn repo_with_changes() -> (tempfile::TempDir, Repo, serde_json::Value) {
         let dir = tempfile::tempdir().unwrap();
         let repo = Repo::open(dir.path()).unwrap();
-        let (state, store) = ChainStore::open(&repo, genesis).expect("opens");
+        let (state, store) = ChainStore::open(&repo, || Ok(genesis())).expect("opens");
         let node = DevnetNode::new(state, store, std::time::Duration::from_secs(1));
         let worker = node.new_key(KeyType::Bls).expect("a key");
         let from = node.state().wallet.default_address().expect("a default key");
@@ -237,10 +242,10 @@ mod tests {
     fn a_gap_in_the_log_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let repo = Repo::open(dir.path()).unwrap();
-        drop(ChainStore::open(&repo, genesis).unwrap());
+        drop(ChainStore::open(&repo, || Ok(genesis())).unwrap());
         std::fs::write(repo.log_file(), b"{\"seq\":2,\"change\":\"Advanced\"}\n{\"seq\":3,\"change\":\"Advanced\"}\n")
             .unwrap();
-        let error = ChainStore::open(&repo, genesis).err().expect("refused").to_string();
+        let error = ChainStore::open(&repo, || Ok(genesis())).err().expect("refused").to_string();
         assert!(error.contains("change 2 follows 0"), "{error}");
     }
 
@@ -248,7 +253,7 @@ mod tests {
     fn a_log_larger_than_the_snapshot_is_folded_into_it() {
         let dir = tempfile::tempdir().unwrap();
         let repo = Repo::open(dir.path()).unwrap();
-        let (mut state, store) = ChainStore::open(&repo, genesis).unwrap();
+        let (mut state, store) = ChainStore::open(&repo, || Ok(genesis())).unwrap();
         let snapshot_bytes = std::fs::metadata(repo.state_file()).unwrap().len();
         let threshold = MIN_LOG_BYTES.max(snapshot_bytes);
         let log_bytes = || std::fs::metadata(repo.log_file()).unwrap().len();
@@ -266,7 +271,7 @@ mod tests {
         let seq = store.commit(&mut state, Change::Advanced).unwrap();
         store.sync(seq).unwrap();
         drop(store);
-        let (reopened, _store) = ChainStore::open(&repo, genesis).unwrap();
+        let (reopened, _store) = ChainStore::open(&repo, || Ok(genesis())).unwrap();
         assert_eq!(as_json(&reopened), as_json(&state));
     }
 }

@@ -258,3 +258,47 @@ async fn websocket_transport_works_too() {
     let created = create_miner(&node, &request(), &mut CreationRecord::default(), &mut NoJournal).await.unwrap();
     assert!(created.id_address.id().is_ok());
 }
+
+#[tokio::test]
+async fn a_message_signed_with_wallet_sign_message_is_pushed_with_mpool_push() {
+    use fvm_shared::econ::TokenAmount;
+    use sealstack_chain::message::{MessageJson, unsigned_message};
+    let dir = tempfile::tempdir().unwrap();
+    let devnet = DevnetProcess::start(dir.path());
+    let admin = devnet.connect().await;
+    let api = admin.api();
+    let from = api.wallet_default_address().await.unwrap();
+    let to = api.wallet_new("bls".into()).await.unwrap();
+    let nonce = api.mpool_get_nonce(from.clone()).await.unwrap();
+    let mut message = unsigned_message(from.0, to.0, TokenAmount::from_atto(42), 0, Default::default());
+    message.sequence = nonce;
+    message.gas_limit = 1_250_000;
+    message.gas_fee_cap = TokenAmount::from_atto(200_000);
+    message.gas_premium = TokenAmount::from_atto(100_000);
+    let signed = api.wallet_sign_message(from.clone(), MessageJson::from_message(&message)).await.unwrap();
+    assert_eq!(signed.message.to_message(), message, "signed as given");
+
+    // MpoolPush needs `write`, WalletSignMessage `sign` (lotus api_full.go perms).
+    let bytes = api.auth_new(vec![Permission::Read, Permission::Write]).await.unwrap();
+    let writer =
+        Node::connect(&devnet.with_token(Some(String::from_utf8(bytes.0).unwrap())), &ConnectOptions::default())
+            .await
+            .unwrap();
+    let refused = writer.api().wallet_sign_message(from.clone(), MessageJson::from_message(&message)).await;
+    let refused = refused.map_err(writer.err()).unwrap_err();
+    assert!(
+        matches!(refused, ChainError::MissingPermission { ref permission, .. } if permission == "sign"),
+        "{refused}"
+    );
+    let cid = writer.api().mpool_push(signed.clone()).await.unwrap();
+    assert_eq!(cid, signed.cid);
+    assert_eq!(api.chain_get_message(cid.clone()).await.unwrap().to_message(), message);
+
+    let lookup = api.state_wait_msg(cid.clone(), 0, -1, true).await.unwrap();
+    assert_eq!(lookup.receipt.exit_code, 0);
+    assert_eq!(api.wallet_balance(to).await.unwrap().0, TokenAmount::from_atto(42));
+    assert!(api.mpool_pending(TipSetKey::head()).await.unwrap().is_empty());
+    // Pushed again: its nonce is used.
+    let again = writer.api().mpool_push(signed).await.map_err(writer.err()).unwrap_err();
+    assert!(again.to_string().contains("message nonce too low"), "{again}");
+}

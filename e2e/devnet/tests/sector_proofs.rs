@@ -66,9 +66,11 @@ fn generated_dir() -> Option<PathBuf> {
     }
 }
 
-/// The devnet with this test's epochs and deadlines.
+/// The devnet with this test's epochs and deadlines; new sectors go to the deadline that opens soonest
+/// (`--pack-sectors`), so the test waits a deadline or two for its WindowPoSt, not up to a proving period.
 fn start_devnet(repo: &Path, block_time_ms: u64) -> DevnetProcess {
-    DevnetProcess::start_with(repo, block_time_ms, CHALLENGE_WINDOW, PRE_COMMIT_CHALLENGE_DELAY)
+    let pack = [std::ffi::OsStr::new("--pack-sectors")];
+    DevnetProcess::start_with_args(repo, block_time_ms, CHALLENGE_WINDOW, PRE_COMMIT_CHALLENGE_DELAY, &pack)
 }
 
 async fn head(node: &Node) -> i64 {

@@ -4,7 +4,6 @@
 use std::path::Path;
 use std::time::Duration;
 
-use fvm_shared::econ::TokenAmount;
 use sealstack_chain::miner_creation::{CreateMinerRequest, CreationRecord, create_miner};
 use sealstack_chain::{FullNodeClient, LotusJson, Node, TipSetKey};
 use sealstack_miner::params::manifest;
@@ -47,6 +46,14 @@ async fn initialise(
     journal: &mut FileJournal,
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(repo.dir())?;
+    if let Some(dir) = &args.pre_sealed_sectors {
+        // The pre-seal's libp2p key is the one its genesis metadata announces: it becomes the repo's.
+        let libp2p = dir.join(super::preseal::LIBP2P_KEY_FILE);
+        if libp2p.is_file() {
+            std::fs::create_dir_all(repo.file("keystore"))?;
+            std::fs::copy(&libp2p, repo.file("keystore/libp2p-host"))?;
+        }
+    }
     let key = repo.libp2p_key()?;
     let peer_id = key.public().to_peer_id();
     println!("libp2p peer ID {peer_id}");
@@ -67,8 +74,8 @@ async fn initialise(
             request.worker = args.worker.as_deref().map(chain::address).transpose()?;
             request.create_worker_key = args.create_worker_key;
             request.sender = args.from.as_deref().map(chain::address).transpose()?;
-            request.gas_premium = attofil(&args.gas_premium)?;
-            request.worker_funding = fil(&args.worker_funding)?;
+            request.gas_premium = super::amount::attofil(&args.gas_premium)?;
+            request.worker_funding = super::amount::fil(&args.worker_funding)?;
             request.confidence = args.confidence;
             let created = create_miner(&node, &request, record, journal).await?;
             println!("created miner actor {} ({})", created.id_address, created.robust_address);
@@ -80,8 +87,87 @@ async fn initialise(
             }
         }
     };
+    if let Some(dir) = &args.pre_sealed_sectors {
+        import_pre_sealed(repo, &identity, dir, args.pre_sealed_metadata.as_deref())?;
+    }
     repo.write_identity(&identity)?;
     println!("miner {} initialised in {}", identity.actor, repo.dir().display());
+    Ok(())
+}
+
+/// Takes over a genesis miner's pre-sealed sectors (lotus-miner init --genesis-miner --pre-sealed-sectors): their
+/// files move into the repo's storage (`<repo>/storage`, the daemon's default) and each becomes a proving sector
+/// of the daemon (the pre-seal's libp2p key became the repo's first, so the peer ID on chain is the daemon's).
+fn import_pre_sealed(
+    repo: &MinerRepo,
+    identity: &MinerIdentity,
+    dir: &Path,
+    metadata: Option<&Path>,
+) -> anyhow::Result<()> {
+    use sealstack_chain::genesis::{pre_seal_file_names, read_manifest};
+    use sealstack_miner::daemon::sectors::{SectorRecord, SectorState, SectorStore};
+    use sealstack_miner::sealing::{
+        PreCommit2Output, SEALED_CODEC, SectorFiles, SectorRef, UNSEALED_CODEC, commitment_of,
+    };
+
+    let manifest_path = match metadata {
+        Some(path) => path.to_path_buf(),
+        None => dir.join(pre_seal_file_names(&identity.actor).0),
+    };
+    let manifest = read_manifest(&manifest_path)?;
+    let actor = chain::address(&identity.actor)?;
+    let miner = manifest
+        .iter()
+        .find(|(_, m)| m.id.0 == actor)
+        .map(|(_, m)| m)
+        .ok_or_else(|| anyhow::anyhow!("{} has no pre-sealed sectors of {actor}", manifest_path.display()))?;
+    anyhow::ensure!(
+        miner.sector_size == identity.sector_size,
+        "the pre-sealed sectors are of {} bytes, the actor's of {}",
+        miner.sector_size,
+        identity.sector_size
+    );
+    let miner_id = actor.id()?;
+    let storage = repo.file("storage");
+    let store = SectorStore::open(repo.dir())?;
+    for preseal in &miner.sectors {
+        let sector = SectorRef { miner: miner_id, number: preseal.sector_id, proof: preseal.proof_type.into() };
+        let (from, to) = (SectorFiles::new(dir, &sector), SectorFiles::new(&storage, &sector));
+        to.create_dirs()?;
+        move_path(&from.sealed, &to.sealed)?;
+        move_path(&from.cache, &to.cache)?;
+        let mut record = SectorRecord::new(sector);
+        record.commitments = Some(PreCommit2Output {
+            comm_r: commitment_of(&preseal.comm_r.0, SEALED_CODEC)?,
+            comm_d: commitment_of(&preseal.comm_d.0, UNSEALED_CODEC)?,
+        });
+        record.enter(SectorState::Proving, "pre-sealed for a genesis miner: active on chain since genesis");
+        store.save(&record)?;
+    }
+    println!("took over {} pre-sealed sectors into {}", miner.sectors.len(), storage.display());
+    Ok(())
+}
+
+/// Moves a file or directory, copying when a rename cannot (another filesystem). An existing target is kept
+/// when the source is gone (a rerun after a crash).
+fn move_path(from: &Path, to: &Path) -> anyhow::Result<()> {
+    if !from.exists() && to.exists() {
+        return Ok(());
+    }
+    if std::fs::rename(from, to).is_ok() {
+        return Ok(());
+    }
+    if from.is_dir() {
+        std::fs::create_dir_all(to)?;
+        for entry in std::fs::read_dir(from)? {
+            let entry = entry?;
+            std::fs::copy(entry.path(), to.join(entry.file_name()))?;
+        }
+        std::fs::remove_dir_all(from)?;
+    } else {
+        std::fs::copy(from, to)?;
+        std::fs::remove_file(from)?;
+    }
     Ok(())
 }
 
@@ -95,6 +181,20 @@ async fn adopt(node: &Node, actor: fvm_shared::address::Address) -> anyhow::Resu
         worker: info.worker.to_string(),
         sector_size: info.sector_size,
     })
+}
+
+/// Waits until the node reports its sync complete (lotus-miner init does the same unless --nosync).
+async fn wait_for_sync(node: &Node) -> anyhow::Result<()> {
+    use sealstack_chain::node::sync_stage;
+    loop {
+        let state = node.api().sync_state().await.map_err(node.err())?;
+        let synced = state.active_syncs.iter().all(|s| s.stage == sync_stage::COMPLETE || s.stage == sync_stage::IDLE);
+        if synced {
+            return Ok(());
+        }
+        println!("waiting for the node to sync...");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
 }
 
 /// The PoRep parameters and verifying keys of the sector size must be in the cache (fetch-params puts them
@@ -121,47 +221,4 @@ fn check_parameters(args: &InitArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-/// Waits until the node reports its sync complete (lotus-miner init does the same unless --nosync).
-async fn wait_for_sync(node: &Node) -> anyhow::Result<()> {
-    use sealstack_chain::node::sync_stage;
-    loop {
-        let state = node.api().sync_state().await.map_err(node.err())?;
-        let synced = state.active_syncs.iter().all(|s| s.stage == sync_stage::COMPLETE || s.stage == sync_stage::IDLE);
-        if synced {
-            return Ok(());
-        }
-        println!("waiting for the node to sync...");
-        tokio::time::sleep(Duration::from_secs(2)).await;
-    }
-}
-
-fn attofil(text: &str) -> anyhow::Result<TokenAmount> {
-    let atto: fvm_shared::bigint::BigInt =
-        text.parse().map_err(|_| anyhow::anyhow!("invalid attoFIL amount {text:?}"))?;
-    Ok(TokenAmount::from_atto(atto))
-}
-
-/// Whole or fractional FIL ("10", "0.5").
-fn fil(text: &str) -> anyhow::Result<TokenAmount> {
-    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
-    let digits = whole.chars().chain(fraction.chars()).all(|c| c.is_ascii_digit());
-    if whole.is_empty() || fraction.len() > 18 || !digits {
-        anyhow::bail!("invalid FIL amount {text:?}");
-    }
-    attofil(&format!("{whole}{fraction:0<18}"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn amounts_parse() {
-        assert_eq!(fil("10").unwrap(), TokenAmount::from_whole(10));
-        assert_eq!(fil("0.5").unwrap().atto().to_string(), "500000000000000000");
-        assert!(fil("1.2.3").is_err() && fil("-1").is_err() && fil("").is_err());
-        assert_eq!(attofil("100").unwrap().atto().to_string(), "100");
-    }
 }

@@ -46,6 +46,13 @@ pub async fn run(repo_dir: &Path, args: RunArgs) -> anyhow::Result<()> {
         sector_lifetime: args.sector_lifetime,
         confidence: args.message_confidence,
         libp2p_key: key,
+        worker_balance_low: args
+            .worker_balance_low
+            .unwrap_or_else(|| (args.post_max_fee.clone() * 48u64).div_floor(10u64)),
+        post_max_fee: args.post_max_fee,
+        stuck_epochs: args.message_stuck_epochs,
+        check_timeout: Duration::from_secs(args.check_timeout_secs),
+        check_parallel: args.check_parallel as usize,
     };
     let running = daemon::start(repo, node, actor, config).await?;
     if running.daemon.store.all().is_empty() {

@@ -1,34 +1,47 @@
 //! `sealstack-miner sectors list | status N | pledge` (lotus-miner sectors ...), through the daemon's API.
 
 use std::path::Path;
-use std::time::Duration;
 
-use sealstack_chain::ApiInfo;
+use sealstack_chain::miner::SectorLocation;
+use sealstack_chain::{FullNodeClient, LotusJson, TipSetKey};
 use sealstack_miner::protocol::MinerApiClient;
-use sealstack_miner::worker::miner_client;
 
+use super::context;
 use crate::cli::{MinerApiArgs, SectorsCommand};
 
 /// Runs a `sectors` subcommand.
 pub async fn run(repo_dir: &Path, api: MinerApiArgs, command: SectorsCommand) -> anyhow::Result<()> {
-    let info = match &api.miner_api {
-        Some(text) => ApiInfo::parse(text)?,
-        None => ApiInfo::from_repo(repo_dir).map_err(|e| {
-            anyhow::anyhow!("{e}: is `sealstack-miner run` running on this repo? (or set MINER_API_INFO)")
-        })?,
-    };
-    let client = miner_client(&info, Duration::from_secs(30))?;
-    let unreachable = |e: jsonrpsee::core::ClientError| anyhow::anyhow!("miner API {}: {e}", info.base_url);
+    let (client, url) = context::daemon_api(repo_dir, api.miner_api.as_deref())?;
+    let unreachable = |e: jsonrpsee::core::ClientError| anyhow::anyhow!("miner API {url}: {e}");
     match command {
         SectorsCommand::List => {
-            println!("{:<8} {:<16} {:<8} LAST ERROR", "ID", "STATE", "RETRIES");
-            for number in client.sectors_list().await.map_err(unreachable)? {
+            let numbers = client.sectors_list().await.map_err(unreachable)?;
+            let chain = OnChain::connect(&client).await;
+            println!("{:<8} {:<16} {:<10} {:<8} LAST ERROR", "ID", "STATE", "ON CHAIN", "RETRIES");
+            for number in numbers {
                 let sector = client.sectors_status(number, false).await.map_err(unreachable)?;
-                println!("{:<8} {:<16} {:<8} {}", number, sector.state, sector.retries, sector.last_err);
+                let on_chain = match &chain {
+                    Some(chain) => chain.state(number).await.unwrap_or_else(|e| format!("? ({e})")),
+                    None => "-".into(),
+                };
+                println!(
+                    "{:<8} {:<16} {:<10} {:<8} {}",
+                    number, sector.state, on_chain, sector.retries, sector.last_err
+                );
             }
         }
         SectorsCommand::Status { number } => {
-            let sector = client.sectors_status(number, true).await.map_err(unreachable)?;
+            let sector = match client.sectors_status(number, true).await {
+                Ok(sector) => sector,
+                Err(e) => {
+                    let known = client.sectors_list().await.map_err(unreachable)?;
+                    anyhow::ensure!(
+                        known.contains(&number),
+                        "the miner has no sector {number} (its sectors: {known:?})"
+                    );
+                    return Err(unreachable(e));
+                }
+            };
             println!("SectorID:   {}", sector.sector_id);
             println!("Status:     {}", sector.state);
             let cid =
@@ -44,13 +57,22 @@ pub async fn run(repo_dir: &Path, api: MinerApiArgs, command: SectorsCommand) ->
                 println!("Activation: {}", sector.activation);
                 println!("Expiration: {}", sector.expiration);
             }
+            match OnChain::connect(&client).await {
+                Some(chain) => {
+                    println!("On chain:   {}", chain.state(number).await.unwrap_or_else(|e| format!("unknown ({e})")));
+                    if let Ok(Some(location)) = chain.location(number).await {
+                        println!("Deadline:   {} (partition {})", location.deadline, location.partition);
+                    }
+                }
+                None => println!("On chain:   - (set FULLNODE_API_INFO to see the chain's view)"),
+            }
             println!("Retries:    {}", sector.retries);
             if !sector.last_err.is_empty() {
                 println!("Last error: {}", sector.last_err);
             }
             println!("Log:");
             for entry in sector.log {
-                println!("  {} {:<6} {}", entry.timestamp, entry.kind, entry.message);
+                println!("  {} {:<6} {}", context::date(entry.timestamp as i64), entry.kind, entry.message);
             }
         }
         SectorsCommand::Pledge => {
@@ -59,4 +81,57 @@ pub async fn run(repo_dir: &Path, api: MinerApiArgs, command: SectorsCommand) ->
         }
     }
     Ok(())
+}
+
+/// The chain's view of the miner's sectors, when `FULLNODE_API_INFO` names a node.
+struct OnChain {
+    node: sealstack_chain::Node,
+    miner: LotusJson<fvm_shared::address::Address>,
+}
+
+impl OnChain {
+    async fn connect(client: &jsonrpsee::http_client::HttpClient) -> Option<Self> {
+        std::env::var_os("FULLNODE_API_INFO")?;
+        let node = super::chain::connect().await.ok()?;
+        let miner = client.actor_address().await.ok()?;
+        Some(OnChain { node, miner })
+    }
+
+    async fn location(&self, number: u64) -> anyhow::Result<Option<SectorLocation>> {
+        let located = self.node.api().state_sector_partition(self.miner.clone(), number, TipSetKey::head()).await;
+        // Lotus answers an error for a sector in no partition; the devnet answers null.
+        Ok(located.ok().flatten())
+    }
+
+    /// `Active`, `Faulty`, `Recovering`, `PreCommit` or `-` (not on chain).
+    async fn state(&self, number: u64) -> anyhow::Result<String> {
+        let api = self.node.api();
+        let Some(location) = self.location(number).await? else {
+            let precommit = api
+                .state_sector_pre_commit_info(self.miner.clone(), number, TipSetKey::head())
+                .await
+                .map_err(self.node.err())?;
+            return Ok(if precommit.is_some() { "PreCommit" } else { "-" }.into());
+        };
+        let partitions = api
+            .state_miner_partitions(self.miner.clone(), location.deadline, TipSetKey::head())
+            .await
+            .map_err(self.node.err())?;
+        let partition = partitions
+            .get(location.partition as usize)
+            .ok_or_else(|| anyhow::anyhow!("no partition {} in deadline {}", location.partition, location.deadline))?;
+        let has = |field: &sealstack_chain::miner::BitFieldJson| field.numbers().contains(&number);
+        Ok(if has(&partition.recovering_sectors) {
+            "Recovering"
+        } else if has(&partition.faulty_sectors) {
+            "Faulty"
+        } else if has(&partition.active_sectors) {
+            "Active"
+        } else if has(&partition.live_sectors) {
+            "Unproven"
+        } else {
+            "Terminated"
+        }
+        .into())
+    }
 }

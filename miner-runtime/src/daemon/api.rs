@@ -129,6 +129,35 @@ impl MinerApiServer for MinerApiImpl {
         Ok(BTreeMap::from([("local".to_string(), stored)]))
     }
 
+    async fn check_provable(&self, sectors: Vec<u64>) -> RpcResult<BTreeMap<u64, String>> {
+        let daemon = &self.0;
+        if sectors.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let wanted: std::collections::BTreeSet<u64> = sectors.iter().copied().collect();
+        let filter = Some(sealstack_chain::miner::BitFieldJson::from_numbers(&wanted));
+        let on_chain = daemon
+            .node
+            .api()
+            .state_miner_sectors(LotusJson(daemon.actor), filter, TipSetKey::head())
+            .await
+            .map_err(|e| error(format!("reading the sectors from the chain: {e}")))?;
+        let known: std::collections::BTreeSet<u64> = on_chain.iter().map(|s| s.sector_number).collect();
+        let unknown: Vec<u64> = wanted.difference(&known).copied().collect();
+        if !unknown.is_empty() {
+            return Err(error(format!("the miner has no sector {unknown:?} on chain")));
+        }
+        let mut to_check = Vec::new();
+        for sector in &on_chain {
+            let comm_r = crate::sealing::commitment_of(&sector.sealed_cid.0, crate::sealing::SEALED_CODEC)
+                .map_err(|e| error(e.to_string()))?;
+            to_check.push(super::proving::check::ToCheck { number: sector.sector_number, comm_r });
+        }
+        let randomness = super::proving::check::random_challenge();
+        let purpose = super::proving::check::Purpose::Request;
+        Ok(super::proving::check::check_sectors(daemon, &to_check, randomness, purpose).await.bad)
+    }
+
     async fn task_acquire(&self, worker: WorkerReport) -> RpcResult<Option<Task>> {
         let deadline = Instant::now() + ACQUIRE_WAIT.min(self.0.config.lease / 2);
         loop {

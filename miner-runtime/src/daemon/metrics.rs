@@ -57,6 +57,61 @@ pub struct MessageLabels {
     pub outcome: &'static str,
 }
 
+/// `kind` label of the balance gauges.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BalanceLabels {
+    /// Which balance: `actor`, `available`, `locked`, `initial_pledge`, `pre_commit_deposits`, `fee_debt`, `worker`,
+    /// `owner`.
+    pub kind: &'static str,
+}
+
+/// `purpose` label of the check durations: `proof`, `declaration` or `request`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PurposeLabels {
+    /// Why the sectors were checked.
+    pub purpose: &'static str,
+}
+
+/// `kind` label of the power gauges: `raw` or `quality_adjusted`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PowerLabels {
+    /// Raw-byte or quality-adjusted power.
+    pub kind: &'static str,
+}
+
+/// `state` label of the on-chain sector counts: `live`, `active`, `faulty`, `recovering`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ChainSectorLabels {
+    /// The sectors' state on chain.
+    pub state: &'static str,
+}
+
+/// The actor's and its addresses' balances, attoFIL.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Balances {
+    /// The actor's balance.
+    pub balance: fvm_shared::econ::TokenAmount,
+    /// What it could spend (negative in fee debt).
+    pub available: fvm_shared::econ::TokenAmount,
+    /// Vesting funds locked.
+    pub locked: fvm_shared::econ::TokenAmount,
+    /// The pledge of its sectors.
+    pub initial_pledge: fvm_shared::econ::TokenAmount,
+    /// Deposits of pre-committed sectors.
+    pub pre_commit_deposits: fvm_shared::econ::TokenAmount,
+    /// Unpaid fees.
+    pub fee_debt: fvm_shared::econ::TokenAmount,
+    /// The worker address's wallet balance.
+    pub worker: fvm_shared::econ::TokenAmount,
+    /// The owner address's wallet balance.
+    pub owner: fvm_shared::econ::TokenAmount,
+}
+
+/// An attoFIL amount as FIL, for a gauge (FIL fit a float's precision where an operator looks).
+fn as_fil(amount: &fvm_shared::econ::TokenAmount) -> f64 {
+    amount.atto().to_string().parse::<f64>().unwrap_or(f64::NAN) / 1e18
+}
+
 /// Every metric of the daemon.
 pub struct Metrics {
     registry: Registry,
@@ -71,6 +126,16 @@ pub struct Metrics {
     pub winning_post_eligible: Gauge,
     window_posts: Family<OutcomeLabels, Counter>,
     chain_messages: Family<MessageLabels, Counter>,
+    power: Family<PowerLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    chain_sectors: Family<ChainSectorLabels, Gauge>,
+    balances: Family<BalanceLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    /// 1 while the worker's balance is under `--worker-balance-low`.
+    pub worker_balance_low: Gauge,
+    sector_checks: Family<OutcomeLabels, Counter>,
+    check_seconds: Family<PurposeLabels, Histogram>,
+    snark_seconds: Histogram,
+    deadline_seconds: Histogram,
+    declarations: Family<OutcomeLabels, Counter>,
     /// Whether the daemon is ready (chain connected, API serving).
     pub ready: AtomicBool,
 }
@@ -98,7 +163,65 @@ impl Default for Metrics {
         );
         registry.register("window_posts", "WindowPoSt attempts by outcome", window_posts.clone());
         registry.register("chain_messages", "Chain messages sent, by step and outcome", chain_messages.clone());
+        let power = Family::<PowerLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+        let chain_sectors = Family::<ChainSectorLabels, Gauge>::default();
+        let balances = Family::<BalanceLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+        let worker_balance_low = Gauge::default();
+        let sector_checks = Family::<OutcomeLabels, Counter>::default();
+        let check_seconds = Family::<PurposeLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.001, 2.0, 20))
+        });
+        let snark_seconds = Histogram::new(exponential_buckets(0.01, 2.0, 20));
+        let deadline_seconds = Histogram::new(exponential_buckets(0.01, 2.0, 20));
+        let declarations = Family::<OutcomeLabels, Counter>::default();
+        registry.register("power_bytes", "The miner's power on chain, by kind (raw, quality_adjusted)", power.clone());
+        registry.register(
+            "chain_sectors",
+            "The miner's sectors on chain, by state (live, active, faulty, recovering)",
+            chain_sectors.clone(),
+        );
+        registry.register(
+            "balance_fil",
+            "Balances in FIL, by kind (actor, available, locked, ..., worker, owner)",
+            balances.clone(),
+        );
+        registry.register(
+            "worker_balance_low",
+            "1 while the worker's balance is under --worker-balance-low",
+            worker_balance_low.clone(),
+        );
+        registry.register(
+            "sector_checks",
+            "Sectors checked before proving, by outcome (good, bad)",
+            sector_checks.clone(),
+        );
+        registry.register(
+            "sector_check_seconds",
+            "Duration of one round of sector checks, by purpose (proof: the deadline's challenge; declaration: \
+             ahead of a fault cutoff; request: CheckProvable)",
+            check_seconds.clone(),
+        );
+        registry.register(
+            "window_post_snark_seconds",
+            "Duration of one WindowPoSt message's SNARK",
+            snark_seconds.clone(),
+        );
+        registry.register(
+            "window_post_deadline_seconds",
+            "Duration of a deadline's WindowPoSt work: from its start to the last message pushed",
+            deadline_seconds.clone(),
+        );
+        registry.register("declarations", "Sectors declared, by outcome (faulty, recovered)", declarations.clone());
         Metrics {
+            power,
+            chain_sectors,
+            balances,
+            worker_balance_low,
+            sector_checks,
+            check_seconds,
+            snark_seconds,
+            deadline_seconds,
+            declarations,
             registry,
             sectors,
             tasks,
@@ -138,6 +261,63 @@ impl Metrics {
     /// Counts a WindowPoSt attempt.
     pub fn window_post(&self, outcome: &'static str) {
         self.window_posts.get_or_create(&OutcomeLabels { outcome }).inc();
+    }
+
+    /// Sets the power gauges from StateMinerPower's decimal strings.
+    pub fn set_power(&self, raw: &str, quality_adjusted: &str) {
+        for (kind, value) in [("raw", raw), ("quality_adjusted", quality_adjusted)] {
+            self.power.get_or_create(&PowerLabels { kind }).set(value.parse().unwrap_or(f64::NAN));
+        }
+    }
+
+    /// Sets the on-chain sector counts.
+    pub fn set_sector_counts(&self, live: u64, active: u64, faulty: u64, recovering: u64) {
+        for (state, count) in [("live", live), ("active", active), ("faulty", faulty), ("recovering", recovering)] {
+            self.chain_sectors.get_or_create(&ChainSectorLabels { state }).set(count as i64);
+        }
+    }
+
+    /// Sets the balance gauges.
+    pub fn set_balances(&self, balances: &Balances) {
+        for (kind, amount) in [
+            ("actor", &balances.balance),
+            ("available", &balances.available),
+            ("locked", &balances.locked),
+            ("initial_pledge", &balances.initial_pledge),
+            ("pre_commit_deposits", &balances.pre_commit_deposits),
+            ("fee_debt", &balances.fee_debt),
+            ("worker", &balances.worker),
+            ("owner", &balances.owner),
+        ] {
+            self.balances.get_or_create(&BalanceLabels { kind }).set(as_fil(amount));
+        }
+    }
+
+    /// Counts one round of sector checks and records its duration.
+    pub fn sector_checks(&self, purpose: &'static str, good: u64, bad: u64, seconds: f64) {
+        self.sector_checks.get_or_create(&OutcomeLabels { outcome: "good" }).inc_by(good);
+        self.sector_checks.get_or_create(&OutcomeLabels { outcome: "bad" }).inc_by(bad);
+        self.check_seconds.get_or_create(&PurposeLabels { purpose }).observe(seconds);
+    }
+
+    /// Records the duration of a deadline's WindowPoSt work, start to last push.
+    pub fn window_post_deadline(&self, seconds: f64) {
+        self.deadline_seconds.observe(seconds);
+    }
+
+    /// Records the duration of one WindowPoSt SNARK.
+    pub fn window_post_snark(&self, seconds: f64) {
+        self.snark_seconds.observe(seconds);
+    }
+
+    /// Counts sectors declared faulty.
+    pub fn faults_declared(&self, sectors: u64) {
+        self.declarations.get_or_create(&OutcomeLabels { outcome: "faulty" }).inc_by(sectors);
+    }
+
+    /// Counts sectors declared recovered.
+    pub fn recoveries_declared(&self, sectors: u64) {
+        self.declarations.get_or_create(&OutcomeLabels { outcome: "recovered" }).inc_by(sectors);
     }
 
     /// Counts a chain message.
@@ -211,17 +391,26 @@ mod tests {
     }
 
     #[test]
-    fn the_chart_dashboard_queries_only_metrics_the_daemon_exports() {
+    fn the_chart_dashboard_and_alerts_query_only_metrics_the_daemon_exports() {
         let metrics = Metrics::default();
         metrics.set_sectors([SectorState::Proving]);
         metrics.task("Commit2", "ok", Some(1.0));
         metrics.window_post("accepted");
         metrics.chain_message("pre-commit", "ok");
+        metrics.set_power("2048", "2048");
+        metrics.set_sector_counts(1, 1, 0, 0);
+        metrics.set_balances(&Balances::default());
+        metrics.sector_checks("proof", 1, 0, 0.1);
+        metrics.faults_declared(1);
+        metrics.window_post_snark(1.0);
+        metrics.window_post_deadline(1.0);
         let exported = metrics.encode();
         let families: Vec<&str> =
             exported.lines().filter_map(|l| l.strip_prefix("# TYPE ")).filter_map(|l| l.split(' ').next()).collect();
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../charts/sealstack/dashboards/sealstack.json");
-        let dashboard = std::fs::read_to_string(path).unwrap();
+        // The dashboard's panels and the chart's alert rules.
+        let read =
+            |file: &str| std::fs::read_to_string(format!("{}/../charts/sealstack/{file}", env!("CARGO_MANIFEST_DIR")));
+        let dashboard = read("dashboards/sealstack.json").unwrap() + &read("templates/prometheusrule.yaml").unwrap();
         let mut queried = std::collections::BTreeSet::new();
         for (at, _) in dashboard.match_indices("sealstack_miner_") {
             let tail = &dashboard[at..];

@@ -1,12 +1,13 @@
 //! The miner daemon (`sealstack-miner run`, what `lotus-miner run` does): the JSON-RPC API with JWT auth and the
 //! `/remote` sector file endpoints, the sealing scheduler handing tasks to workers, the chain steps of sealing,
-//! WindowPoSt at each deadline, a libp2p host, and `/metrics` with health endpoints.
+//! WindowPoSt at each deadline with its checks, fault and recovery declarations ([`proving`]), a libp2p host, and
+//! `/metrics` with health endpoints.
 
 pub mod api;
 pub mod metrics;
 pub mod p2p;
 pub mod pipeline;
-pub mod post;
+pub mod proving;
 pub mod scheduler;
 pub mod sectors;
 pub mod storage;
@@ -61,6 +62,16 @@ pub struct DaemonConfig {
     pub jwt_secret: Vec<u8>,
     /// The libp2p identity (the one whose peer ID is on chain).
     pub libp2p_key: libp2p_identity::Keypair,
+    /// The most a WindowPoSt or a fault or recovery declaration may cost in fees, replacements included.
+    pub post_max_fee: fvm_shared::econ::TokenAmount,
+    /// Epochs a proving message may wait in the message pool before it is replaced by fee.
+    pub stuck_epochs: i64,
+    /// How long one sector's check (its files and a vanilla proof) may take before the sector counts as bad.
+    pub check_timeout: Duration,
+    /// Sectors checked at once.
+    pub check_parallel: usize,
+    /// Under this balance the worker is warned about (a log line and a metric).
+    pub worker_balance_low: fvm_shared::econ::TokenAmount,
 }
 
 /// The daemon's state, shared by the API, the scheduler, the chain steps and WindowPoSt.
@@ -286,7 +297,7 @@ pub async fn start(repo: MinerRepo, node: Node, actor: Address, config: DaemonCo
     });
     p2p::spawn(config.libp2p_key.clone(), &config.p2p_listen)?;
     tokio::spawn(pipeline::run(daemon.clone()));
-    tokio::spawn(post::run(daemon.clone()));
+    tokio::spawn(proving::run(daemon.clone()));
     metrics.ready.store(true, std::sync::atomic::Ordering::Relaxed);
     tracing::info!(%actor, %api_addr, sectors = daemon.store.all().len(), "miner daemon running");
     Ok(RunningDaemon { daemon, api_addr, server })

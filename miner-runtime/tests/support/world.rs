@@ -225,6 +225,9 @@ impl World {
         config.block_time = Duration::from_millis(block_time_ms);
         config.policy.challenge_window = challenge_window;
         config.policy.pre_commit_challenge_delay = 3;
+        // New sectors go to the deadline that opens soonest, not builtin-actors' spread over the period: the
+        // tests wait a deadline or two for a WindowPoSt, not up to a proving period.
+        config.policy.deadline_assignment = sealstack_devnet::model::DeadlineAssignment::Pack;
         let devnet = sealstack_devnet::start(config).await.unwrap();
         let world = World {
             dir: dir.to_path_buf(),
@@ -236,5 +239,62 @@ impl World {
         };
         let actor = init(&world);
         (world, actor)
+    }
+}
+
+/// The genesis miner of [`World::start_genesis`].
+pub const GENESIS_MINER: &str = "t01000";
+
+impl World {
+    /// A devnet whose genesis holds miner t01000 with `sectors` pre-sealed 2KiB sectors (sealed here with
+    /// `sealstack-miner preseal`, no seal proof needed), all in one deadline of a proving period of
+    /// `period_deadlines` deadlines of `challenge_window` epochs, and the miner's repo taken over with
+    /// `sealstack-miner init --actor t01000 --pre-sealed-sectors`.
+    pub async fn start_genesis(
+        dir: &Path,
+        params: PathBuf,
+        block_time_ms: u64,
+        challenge_window: i64,
+        period_deadlines: u64,
+        sectors: u64,
+    ) -> World {
+        let preseal = dir.join("preseal");
+        let status = Command::new(BIN)
+            .env("FIL_PROOFS_PARAMETER_CACHE", &params)
+            .args(["preseal", "--miner", GENESIS_MINER, "--sector-size", "2KiB", "--balance", "100", "--num-sectors"])
+            .arg(sectors.to_string())
+            .arg("--dir")
+            .arg(&preseal)
+            .stdout(std::fs::File::create(dir.join("preseal.log")).unwrap())
+            .stderr(std::fs::File::create(dir.join("preseal.err")).unwrap())
+            .status()
+            .unwrap();
+        assert!(status.success(), "preseal failed: see {}", dir.join("preseal.err").display());
+        let manifest = preseal.join(format!("pre-seal-{GENESIS_MINER}.json"));
+        let mut config = DevnetConfig::new(dir.join("devnet"), "127.0.0.1:0".parse().unwrap());
+        config.block_time = Duration::from_millis(block_time_ms);
+        config.policy.challenge_window = challenge_window;
+        config.policy.period_deadlines = period_deadlines;
+        // Mainnet's proportions: the challenge a third of a window before it opens, the fault cutoff 7/6 of one.
+        config.policy.challenge_lookback = challenge_window / 3;
+        config.policy.fault_declaration_cutoff = challenge_window * 7 / 6;
+        config.policy.deadline_assignment = sealstack_devnet::model::DeadlineAssignment::Pack;
+        config.genesis_miners = sealstack_devnet::genesis::GenesisMinerSetup::load(&manifest, None).unwrap();
+        let devnet = sealstack_devnet::start(config).await.unwrap();
+        let world = World {
+            dir: dir.to_path_buf(),
+            params,
+            devnet,
+            api_port: free_port(),
+            metrics_port: free_port(),
+            lease_secs: 3,
+        };
+        let mut command = world.command("init.log");
+        command.arg("--repo").arg(world.repo()).args(["init", "--actor", GENESIS_MINER, "--sector-size", "2KiB"]);
+        command.args(["--nosync", "--manifest"]).arg(world.params.join("parameters.json"));
+        command.arg("--pre-sealed-sectors").arg(&preseal);
+        let status = command.status().unwrap();
+        assert!(status.success(), "init of the genesis miner failed: see {}", world.dir.join("init.log").display());
+        world
     }
 }

@@ -1,8 +1,10 @@
-//! The Miner controller: on-chain creation, the miner runtime, and the addresses announced on chain.
+//! The Miner controller: on-chain creation, the miner runtime, the addresses announced on chain, and the
+//! power, faults and funds the chain shows.
 
 pub mod announce;
 pub mod build;
 pub mod chain;
+pub mod proving;
 pub mod reconcile;
 pub mod runtime;
 pub mod runtime_node;

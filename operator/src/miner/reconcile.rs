@@ -24,7 +24,9 @@ use sealstack_crds::Miner;
 use sealstack_crds::ParamCache;
 use sealstack_crds::conditions::set_condition;
 use sealstack_crds::conditions::status::{FALSE, TRUE};
-use sealstack_crds::conditions::types::{ACTOR_CREATED, ADDRESSES_PUBLISHED, PARAMS_READY, READY, RUNTIME_READY};
+use sealstack_crds::conditions::types::{
+    ACTOR_CREATED, ADDRESSES_PUBLISHED, PARAMS_READY, PROVING, READY, RUNTIME_READY,
+};
 use sealstack_crds::miner::MinerStatus;
 use tracing::{info, instrument, warn};
 
@@ -33,6 +35,7 @@ use super::build::{
     build_api_secret, build_api_service, build_identity_secret, build_p2p_service, identity_secret_name, peer_id_of,
 };
 use super::chain::{connect, ensure_created, publish};
+use super::proving;
 use super::runtime::{RuntimeInputs, build_runtime_stateful_set};
 use super::runtime_node::runtime_node;
 use super::status::{self, Observed};
@@ -124,10 +127,36 @@ async fn steps(ctx: &Context, miner: &Miner, namespace: &str, progress: &mut Pro
     let runtime = apply_runtime(ctx, miner, namespace, &cache, actor, api_info_digest).await?;
     let ready_replicas = runtime.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0);
     progress.condition(RUNTIME_READY, status::runtime_ready(&runtime.name_any(), ready_replicas));
+    let next_deadline = if ready_replicas > 0 {
+        None
+    } else {
+        // Down: how soon a deadline with sectors needs it (the chart's alert fires within an hour of one).
+        proving::next_deadline_with_sectors(&node, actor).await.unwrap_or_else(|error| {
+            warn!(%error, "cannot read the proving schedule");
+            None
+        })
+    };
+    ctx.metrics.miner_runtime(namespace, &miner.name_any(), ready_replicas > 0, next_deadline);
 
     // The addresses announced on chain.
     let published = announce_addresses(ctx, miner, &node, actor, &info, &peer, &p2p, progress).await?;
-    Ok(Action::requeue(if published { WHEN_SETTLED } else { WHILE_WAITING }))
+
+    // Power, faults, schedule and funds, as the chain shows them now. While sectors are faulty, they are looked
+    // at as often as a step in progress: a recovery should show as soon as it lands.
+    let proving = match proving::read(&node, actor, &info).await {
+        Ok(view) => {
+            let (power, sectors, schedule, balances) = proving::summarise(&view);
+            progress.status.power = Some(power);
+            progress.status.sectors = Some(sectors);
+            progress.status.proving = schedule;
+            progress.status.balances = Some(balances);
+            proving::proving_condition(&view)
+        }
+        Err(error) => (FALSE, "ChainError".into(), format!("reading the proving state: {error}")),
+    };
+    let proven = proving.1 == "AllProven" || proving.1 == "NoSectors";
+    progress.condition(PROVING, proving);
+    Ok(Action::requeue(if published && proven { WHEN_SETTLED } else { WHILE_WAITING }))
 }
 
 /// The one way out of every reconcile: `Ready` from the step conditions, then the status, written when it

@@ -8,8 +8,8 @@ use sealstack_crds::conditions::{find_condition, status, types};
 pub type Observed = (&'static str, String, String);
 
 /// The conditions `Ready` needs, in the order the reconcile takes their steps.
-pub const READY_NEEDS: [&str; 4] =
-    [types::PARAMS_READY, types::ACTOR_CREATED, types::RUNTIME_READY, types::ADDRESSES_PUBLISHED];
+pub const READY_NEEDS: [&str; 5] =
+    [types::PARAMS_READY, types::ACTOR_CREATED, types::RUNTIME_READY, types::ADDRESSES_PUBLISHED, types::PROVING];
 
 /// `ParamsReady`: whether the Miner's ParamCache is Ready.
 pub fn params_ready(cache: &str, ready: bool) -> Observed {
@@ -40,7 +40,8 @@ pub fn ready(conditions: &[Condition], actor: Option<&str>) -> Observed {
         .collect();
     let Some(&(first, first_found)) = missing.first() else {
         let actor = actor.unwrap_or("?");
-        let message = format!("miner actor {actor} is on chain with its addresses, and its runtime is ready");
+        let message =
+            format!("miner actor {actor} is on chain with its addresses, its runtime is ready and its sectors proven");
         return (status::TRUE, "MinerReady".into(), message);
     };
     let reason = first_found.map_or_else(|| format!("{first}Unknown"), |c| c.reason.clone());
@@ -78,6 +79,7 @@ mod tests {
             (types::ACTOR_CREATED, &t("miner actor t01000")),
             (types::RUNTIME_READY, &runtime_ready("m1-runtime", 1)),
             (types::ADDRESSES_PUBLISHED, &t("on chain: [/ip4/1.2.3.4/tcp/1]")),
+            (types::PROVING, &t("all 1 live sectors were proven in their deadlines")),
         ])
     }
 
@@ -107,7 +109,7 @@ mod tests {
         assert_eq!(
             message,
             "not ready: ParamsReady (waiting for ParamCache params to be Ready); ActorCreated (not reached yet); \
-             RuntimeReady (not reached yet); AddressesPublished (not reached yet)"
+             RuntimeReady (not reached yet); AddressesPublished (not reached yet); Proving (not reached yet)"
         );
 
         // The full node down: ActorCreated says why; the later steps keep what they last reported.

@@ -12,6 +12,7 @@ use sealstack_chain::json::LotusJson;
 use sealstack_chain::miner::MinerInfo;
 use serde::{Deserialize, Serialize};
 
+use super::gas::GasOutputs;
 use super::miner::MinerActor;
 use super::{ApplyReceipt, ChainEnv, StateEngine};
 
@@ -35,9 +36,9 @@ pub mod ids {
     pub const BURNT_FUNDS: u64 = 99;
 }
 
-/// The devnet's base fee in attoFIL per gas unit (Lotus's minimum, 100 attoFIL).
+/// The devnet's default base fee in attoFIL per gas unit (Lotus's minimum, `MinimumBaseFee`, 100 attoFIL).
 pub const BASE_FEE_ATTO: u64 = 100;
-/// Gas charged for any message (the devnet does not meter execution).
+/// Gas every message uses (the devnet does not meter execution).
 pub const BASE_GAS: i64 = 1_000_000;
 
 /// What kind of actor, with its kind-specific state.
@@ -150,6 +151,32 @@ impl ActorTable {
         self.actors.get_mut(&id)
     }
 
+    /// The ID the next actor gets.
+    pub fn next_id(&self) -> u64 {
+        self.next_id
+    }
+
+    /// Adds an actor at `id` (the next ID), indexed by its robust address.
+    pub(super) fn insert_actor(&mut self, id: u64, state: ActorState) {
+        if let Some(robust) = &state.robust {
+            self.index.insert(robust.to_string(), id);
+        }
+        self.actors.insert(id, state);
+        self.next_id = self.next_id.max(id + 1);
+    }
+
+    /// An actor's balance (zero for none).
+    pub fn balance(&self, id: u64) -> TokenAmount {
+        self.actors.get(&id).map(|a| a.balance.0.clone()).unwrap_or_default()
+    }
+
+    /// Moves `amount` from an actor to the burnt-funds actor; the caller checked the balance covers it.
+    pub(super) fn burn(&mut self, from: u64, amount: &TokenAmount) {
+        if let Err(e) = self.transfer(from, ids::BURNT_FUNDS, amount) {
+            tracing::error!(actor = from, error = %e, "cannot burn funds");
+        }
+    }
+
     /// Every miner actor's ID.
     pub fn miner_ids(&self) -> Vec<u64> {
         self.actors.iter().filter(|(_, a)| matches!(a.kind, ActorKind::Miner(_))).map(|(id, _)| *id).collect()
@@ -199,7 +226,7 @@ impl ActorTable {
         let worker = self.worker_id(&params.worker)?;
         let id = self.next_id;
         let robust = next_actor_address(&message.from, message.sequence, 0);
-        let miner = MinerActor::new(owner, worker, &params, id, env.epoch())?;
+        let miner = MinerActor::new(owner, worker, &params, id, env.epoch(), env.policy().period_deadlines)?;
         self.next_id += 1;
         let state = ActorState {
             kind: ActorKind::Miner(Box::new(miner)),
@@ -210,8 +237,9 @@ impl ActorTable {
         self.actors.insert(id, state);
         self.index.insert(robust.to_string(), id);
         self.transfer(caller, id, &message.value).map_err(|e| (ExitCode::USR_INSUFFICIENT_FUNDS, e))?;
+        // The deposit vests over 180 days in builtin-actors (FIP-0077); the devnet keeps it locked.
         if let ActorKind::Miner(miner) = &mut self.actors.get_mut(&id).expect("inserted").kind {
-            miner.locked_funds.0 += &message.value;
+            miner.funds.locked_funds.0 += &deposit;
         }
         let ret = power_state::CreateMinerReturn { id_address: Address::new_id(id), robust_address: robust };
         Ok(fvm_ipld_encoding::to_vec(&ret).expect("encodes"))
@@ -277,38 +305,49 @@ impl StateEngine for ActorTable {
         if sender.nonce != message.sequence {
             return ApplyReceipt::fail(ExitCode::SYS_SENDER_STATE_INVALID, 0, "nonce mismatch");
         }
-        let gas_used = BASE_GAS;
-        let fee = TokenAmount::from_atto(BASE_FEE_ATTO) * gas_used as u64;
-        if sender.balance.0 < fee.clone() + &message.value {
-            return ApplyReceipt::fail(ExitCode::SYS_SENDER_STATE_INVALID, 0, "insufficient balance for gas and value");
+        // The sender locks fee cap × gas limit; what the gas did not cost is refunded after execution.
+        let gas_limit = message.gas_limit;
+        let gas_cost = message.gas_fee_cap.clone() * gas_limit;
+        if sender.balance.0 < gas_cost {
+            return ApplyReceipt::fail(
+                ExitCode::SYS_SENDER_STATE_INVALID,
+                0,
+                "sender does not have enough balance to cover gas cost",
+            );
         }
-        // Gas is burnt and the nonce used whatever the outcome.
-        self.transfer(from, ids::BURNT_FUNDS, &fee).expect("balance checked");
+        self.actors.get_mut(&from).expect("sender exists").balance.0 -= &gas_cost;
         self.actors.get_mut(&from).expect("sender exists").nonce += 1;
 
         let before = self.clone();
-        let Some(to) = self.receiver(&message.to) else {
-            return ApplyReceipt::fail(ExitCode::SYS_INVALID_RECEIVER, gas_used, format!("no actor at {}", message.to));
+        let (receipt, gas_used) = if gas_limit < BASE_GAS as u64 {
+            (ApplyReceipt::fail(ExitCode::SYS_OUT_OF_GAS, gas_limit as i64, "out of gas"), gas_limit)
+        } else {
+            let outcome = self.call(message, from, env);
+            let receipt = match outcome {
+                Ok(return_data) => ApplyReceipt::ok(return_data, BASE_GAS),
+                Err((code, reason)) => {
+                    *self = before;
+                    ApplyReceipt::fail(code, BASE_GAS, reason)
+                }
+            };
+            (receipt, BASE_GAS as u64)
         };
-        if let Err(e) = self.transfer(from, to, &message.value) {
-            *self = before;
-            return ApplyReceipt::fail(ExitCode::SYS_INSUFFICIENT_FUNDS, gas_used, e);
-        }
-        let outcome = self.dispatch(message, from, to, env);
-        match outcome {
-            Ok(return_data) => ApplyReceipt { exit_code: ExitCode::OK, return_data, gas_used },
-            Err((code, reason)) => {
-                *self = before;
-                ApplyReceipt::fail(code, gas_used, reason)
-            }
-        }
+        // Gas is burnt and the nonce used whatever the outcome.
+        let gas = GasOutputs::compute(gas_used, gas_limit, &env.base_fee(), &message.gas_fee_cap, &message.gas_premium);
+        self.credit(ids::BURNT_FUNDS, &gas.burnt());
+        self.credit(ids::REWARD, &gas.miner_tip);
+        self.credit(from, &gas.refund);
+        receipt
     }
 
     fn end_epoch(&mut self, env: &dyn ChainEnv) {
+        let policy = env.policy();
         for id in self.miner_ids() {
-            if let Some(ActorState { kind: ActorKind::Miner(miner), .. }) = self.actors.get_mut(&id) {
-                miner.end_deadlines(env.epoch(), &env.policy());
-            }
+            let Some(ActorState { kind: ActorKind::Miner(miner), balance, .. }) = self.actors.get_mut(&id) else {
+                continue;
+            };
+            let burnt = miner.end_deadlines(env.epoch(), &policy, &balance.0);
+            self.burn(id, &burnt);
         }
     }
 
@@ -340,6 +379,22 @@ impl StateEngine for ActorTable {
 }
 
 impl ActorTable {
+    /// Adds `amount` to an actor's balance.
+    fn credit(&mut self, id: u64, amount: &TokenAmount) {
+        if let Some(actor) = self.actors.get_mut(&id) {
+            actor.balance.0 += amount;
+        }
+    }
+
+    /// The value transfer and the receiver's method.
+    fn call(&mut self, message: &Message, from: u64, env: &dyn ChainEnv) -> Result<Vec<u8>, (ExitCode, String)> {
+        let to = self
+            .receiver(&message.to)
+            .ok_or_else(|| (ExitCode::SYS_INVALID_RECEIVER, format!("no actor at {}", message.to)))?;
+        self.transfer(from, to, &message.value).map_err(|e| (ExitCode::SYS_INSUFFICIENT_FUNDS, e))?;
+        self.dispatch(message, from, to, env)
+    }
+
     /// Runs the receiver's method after the value transfer.
     fn dispatch(
         &mut self,

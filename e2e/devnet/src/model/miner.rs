@@ -1,5 +1,7 @@
-//! The storage miner actor: info, peer ID and multiaddrs (builtin-actors actors/miner/src/lib.rs), and the
-//! entry points of the sector lifecycle in [`super::sectors`].
+//! The storage miner actor: info, peer ID and multiaddrs (builtin-actors actors/miner/src/lib.rs), its
+//! proving schedule, and the method dispatch into onboarding (`sectors`), WindowPoSt
+//! (`post`), fault and recovery declarations (`faults`) and the deadline cron
+//! (`cron`).
 
 use std::collections::BTreeMap;
 
@@ -15,7 +17,10 @@ use serde::{Deserialize, Serialize};
 
 use super::ChainEnv;
 use super::actors::{ActorTable, decode};
-use super::sectors::{PreCommit, ProvenSector};
+use super::deadlines::Deadline;
+use super::funds::MinerFunds;
+use super::policy::SectorPolicy;
+use super::sectors::{PreCommit, SectorOnChain};
 
 /// builtin-actors policy.max_peer_id_length.
 pub const MAX_PEER_ID_LENGTH: usize = 128;
@@ -43,14 +48,18 @@ pub struct MinerActor {
     pub partition_sectors: u64,
     /// This actor's ID.
     pub id: u64,
-    /// Funds locked: the creation deposit, pre-commit deposits and pledges.
-    pub locked_funds: LotusJson<TokenAmount>,
+    /// Locked funds, deposits, pledge and fee debt.
+    #[serde(default)]
+    pub funds: MinerFunds,
     /// The proving period's offset within the period length, fixed at creation.
     pub proving_period_offset: i64,
     /// Pre-committed sectors by number.
     pub precommits: BTreeMap<u64, PreCommit>,
-    /// Proven sectors by number.
-    pub sectors: BTreeMap<u64, ProvenSector>,
+    /// Activated sectors by number, terminated ones included.
+    pub sectors: BTreeMap<u64, SectorOnChain>,
+    /// The 48 deadlines and their partitions.
+    #[serde(default)]
+    pub deadlines: Vec<Deadline>,
     /// The last epoch whose deadline end was processed.
     pub processed_epoch: i64,
 }
@@ -63,6 +72,7 @@ impl MinerActor {
         params: &power_state::CreateMinerParams,
         id: u64,
         epoch: i64,
+        period_deadlines: u64,
     ) -> Result<Self, (ExitCode, String)> {
         let proof = params.window_post_proof_type;
         // The devnet bundle allows the small sector sizes only (builtin-actors runtime/build.rs, "devnet").
@@ -88,12 +98,32 @@ impl MinerActor {
             sector_size,
             partition_sectors,
             id,
-            locked_funds: LotusJson(TokenAmount::from_atto(0)),
+            funds: MinerFunds::default(),
             proving_period_offset: proving_period_offset(id),
             precommits: BTreeMap::new(),
             sectors: BTreeMap::new(),
+            deadlines: vec![Deadline::default(); period_deadlines as usize],
             processed_epoch: epoch,
         })
+    }
+
+    /// The period's deadlines exist (a state written before they were kept has none).
+    pub(super) fn ensure_deadlines(&mut self, policy: &SectorPolicy) {
+        self.deadlines.resize_with(policy.period_deadlines as usize, Deadline::default);
+    }
+
+    /// The start of the proving period `epoch` is in.
+    pub fn current_period_start(&self, epoch: i64, policy: &SectorPolicy) -> i64 {
+        let period = policy.proving_period();
+        let offset = self.proving_period_offset.rem_euclid(period);
+        epoch - (epoch - offset).rem_euclid(period)
+    }
+
+    /// The deadline open at `epoch` (builtin-actors `State::deadline_info`).
+    pub fn deadline_info(&self, epoch: i64, policy: &SectorPolicy) -> sealstack_chain::miner::DeadlineInfo {
+        let period_start = self.current_period_start(epoch, policy);
+        let index = ((epoch - period_start) / policy.challenge_window) as u64;
+        super::deadlines::deadline_info(policy, period_start, index, epoch)
     }
 
     /// The StateMinerInfo view.
@@ -148,28 +178,38 @@ impl MinerActor {
             }
             methods::PRE_COMMIT_SECTOR_BATCH2 => {
                 self.check_control_caller(caller)?;
-                self.pre_commit_batch(message, table, env)
+                let burn = self.pre_commit_batch(message, &table.balance(self.id), env)?;
+                table.burn(self.id, &burn);
+                Ok(Vec::new())
             }
             methods::PROVE_COMMIT_SECTORS3 => {
                 self.check_control_caller(caller)?;
-                self.prove_commit(message, env)
+                self.prove_commit(message, &table.balance(self.id), env)
             }
-            methods::SUBMIT_WINDOWED_POST => {
-                self.check_control_caller(caller)?;
-                self.submit_windowed_post(message, env)
+            methods::SUBMIT_WINDOWED_POST => self.submit_windowed_post(message, caller, env),
+            methods::DECLARE_FAULTS => self.declare_faults(message, caller, env),
+            methods::DECLARE_FAULTS_RECOVERED => {
+                let burn = self.declare_faults_recovered(message, caller, &table.balance(self.id), env)?;
+                table.burn(self.id, &burn);
+                Ok(Vec::new())
             }
             other => Err((ExitCode::USR_UNHANDLED_MESSAGE, format!("miner method {other} not handled by the devnet"))),
         }
     }
 
     /// Owner, worker or a control address may call (builtin-actors validate_caller_addr).
-    fn check_control_caller(&self, caller: u64) -> Result<(), (ExitCode, String)> {
+    pub(super) fn check_control_caller(&self, caller: u64) -> Result<(), (ExitCode, String)> {
         if caller == self.owner || caller == self.worker || self.control.contains(&caller) {
             Ok(())
         } else {
             Err((ExitCode::USR_FORBIDDEN, format!("caller {caller} is not one of the miner's control addresses")))
         }
     }
+}
+
+/// A refusal with USR_ILLEGAL_ARGUMENT, the actors' answer to bad parameters.
+pub(super) fn illegal(reason: impl Into<String>) -> (ExitCode, String) {
+    (ExitCode::USR_ILLEGAL_ARGUMENT, reason.into())
 }
 
 fn check_peer_id(peer_id: &[u8]) -> Result<(), (ExitCode, String)> {

@@ -1,19 +1,46 @@
 //! The devnet's model of the built-in actors, behind the [`StateEngine`] trait so a VM-backed engine could
 //! replace it. The model keeps the checks and exit codes of builtin-actors v18 for what sealstack sends;
 //! everything else is refused with `USR_UNHANDLED_MESSAGE`. See the crate README for the departures.
+//!
+//! The miner actor is modelled at the level of sector numbers: deadlines and partitions hold sets of them
+//! (`deadlines`), with onboarding (`sectors`), WindowPoSt (`post`), fault and recovery declarations
+//! (`faults`), the deadline cron (`cron`) and fees (`funds`) following builtin-actors' rules.
 
 mod actors;
+mod cron;
+mod deadlines;
+mod faults;
+mod funds;
+mod gas;
+mod genesis;
 mod miner;
+mod policy;
+mod post;
 mod sectors;
+mod views;
 
 use fvm_shared::address::Address;
 use fvm_shared::econ::TokenAmount;
 use fvm_shared::error::ExitCode;
 use fvm_shared::message::Message;
 
-pub use actors::{ActorKind, ActorState, ActorTable, BASE_FEE_ATTO, GenesisAccount};
+pub use actors::{ActorKind, ActorState, ActorTable, BASE_FEE_ATTO, BASE_GAS, GenesisAccount};
+pub use cron::DeadlineEnd;
+pub use deadlines::{Deadline, DeadlineTiming, Partition, deadline_info, deadline_is_mutable, next_not_elapsed};
+pub use funds::MinerFunds;
+pub use gas::GasOutputs;
+pub use genesis::{GENESIS_SECTOR_LIFETIME_PERIODS, GenesisMinerSpec};
 pub use miner::MinerActor;
-pub use sectors::{PoStToVerify, PreCommit, ProvenSector, SealToVerify, SectorPolicy, commitment, prover_id};
+pub use policy::{
+    DeadlineAssignment, MAX_PARTITIONS_PER_DEADLINE, PERIOD_DEADLINES, POSTED_PARTITIONS_MAX, SectorPolicy,
+};
+pub use post::submission_partition_limit;
+#[cfg(test)]
+mod tests;
+
+pub use sectors::{
+    PoStToVerify, PreCommit, SEALED_CODEC, SealToVerify, SectorOnChain, UNSEALED_CODEC, commitment, prover_id,
+};
 
 use sealstack_chain::miner::MinerInfo;
 
@@ -26,13 +53,20 @@ pub struct ApplyReceipt {
     pub return_data: Vec<u8>,
     /// Gas charged.
     pub gas_used: i64,
+    /// Why it failed (Lotus shows this in execution traces, not in receipts).
+    pub reason: Option<String>,
 }
 
 impl ApplyReceipt {
-    /// A failed message with a reason, logged at debug level (Lotus shows it in traces, not receipts).
+    /// A successful message.
+    pub fn ok(return_data: Vec<u8>, gas_used: i64) -> Self {
+        ApplyReceipt { exit_code: ExitCode::OK, return_data, gas_used, reason: None }
+    }
+
+    /// A failed message with a reason, logged.
     pub fn fail(exit_code: ExitCode, gas_used: i64, reason: impl std::fmt::Display) -> Self {
         tracing::info!(%exit_code, %reason, "message failed");
-        ApplyReceipt { exit_code, return_data: Vec::new(), gas_used }
+        ApplyReceipt { exit_code, return_data: Vec::new(), gas_used, reason: Some(reason.to_string()) }
     }
 }
 
@@ -46,6 +80,8 @@ pub trait ChainEnv {
     fn beacon_randomness(&self, tag: i64, epoch: i64, entropy: &[u8]) -> [u8; 32];
     /// The deposit a new miner must send.
     fn creation_deposit(&self) -> TokenAmount;
+    /// The base fee messages of this epoch pay per gas unit.
+    fn base_fee(&self) -> TokenAmount;
     /// The sector lifecycle's parameters.
     fn policy(&self) -> SectorPolicy;
     /// Checks a seal proof: `Ok(false)` for a proof that does not verify.

@@ -1,6 +1,7 @@
-//! The sector lifecycle on the miner actor: PreCommitSectorBatch2 with deposits, ProveCommitSectors3 with the
-//! seal proof verified, WindowPoSt deadlines with SubmitWindowedPoSt verified, and faults for sectors whose
-//! deadline closed unproven. Verification goes through [`ChainEnv`] (real filecoin-proofs in the devnet).
+//! Sector onboarding on the miner actor: PreCommitSectorBatch2 with its deposit and fee-debt checks, and
+//! ProveCommitSectors3 with the seal proof verified, the pledge locked and the sectors assigned to deadlines
+//! (builtin-actors actors/miner/src/lib.rs `pre_commit_sector_batch2`, `prove_commit_sectors3`,
+//! `activate_new_sector_infos`). Verification goes through [`ChainEnv`] (real filecoin-proofs in the devnet).
 
 use std::collections::BTreeSet;
 
@@ -12,54 +13,14 @@ use fvm_shared::message::Message;
 use fvm_shared::sector::{RegisteredPoStProof, RegisteredSealProof};
 use sealstack_chain::actors::miner_state;
 use sealstack_chain::json::LotusJson;
-use sealstack_chain::miner::DeadlineInfo;
 use sealstack_chain::randomness::{miner_entropy, tags};
 use serde::{Deserialize, Serialize};
 
 use super::ChainEnv;
-use super::actors::{ActorTable, decode};
-use super::miner::MinerActor;
-
-/// WindowPoSt deadlines per proving period (builtin-actors policy).
-pub const PERIOD_DEADLINES: u64 = 48;
-
-/// Chain parameters of the sector lifecycle (Lotus's 2k devnet build shortens the mainnet ones likewise).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SectorPolicy {
-    /// Epochs between PreCommit and the interactive seed (mainnet 150).
-    pub pre_commit_challenge_delay: i64,
-    /// How far back a sealing ticket may be when the PreCommit lands (builtin-actors' MaxPreCommitRandomnessLookback:
-    /// a day of epochs plus chain finality, so a miner drawing its ticket a finality back has a day to pre-commit).
-    pub max_seal_ticket_age: i64,
-    /// Epochs per WindowPoSt deadline (mainnet 60).
-    pub challenge_window: i64,
-    /// Epochs before a deadline opens that its challenge is drawn (mainnet 20).
-    pub challenge_lookback: i64,
-    /// PreCommit deposit per sector, in attoFIL.
-    pub pre_commit_deposit: u64,
-    /// Initial pledge per sector, in attoFIL.
-    pub initial_pledge: u64,
-}
-
-impl Default for SectorPolicy {
-    fn default() -> Self {
-        SectorPolicy {
-            pre_commit_challenge_delay: 10,
-            max_seal_ticket_age: 2880 + 900,
-            challenge_window: 4,
-            challenge_lookback: 2,
-            pre_commit_deposit: 1_000_000_000_000,
-            initial_pledge: 2_000_000_000_000,
-        }
-    }
-}
-
-impl SectorPolicy {
-    /// Epochs per proving period.
-    pub fn proving_period(&self) -> i64 {
-        self.challenge_window * PERIOD_DEADLINES as i64
-    }
-}
+use super::actors::decode;
+use super::deadlines::assign;
+use super::miner::{MinerActor, illegal};
+use super::policy::SectorPolicy;
 
 /// A pre-committed sector.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -80,65 +41,42 @@ pub struct PreCommit {
     pub deposit: LotusJson<TokenAmount>,
 }
 
-/// A proven sector with its WindowPoSt assignment.
+/// A sector's on-chain info (builtin-actors `SectorOnChainInfo`, the fields the devnet keeps) with where it
+/// is proven. Terminated sectors stay (builtin-actors removes them only when their partition is compacted).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ProvenSector {
+pub struct SectorOnChain {
     /// `RegisteredSealProof` as an integer.
     pub seal_proof: i64,
     /// CommR.
     pub sealed_cid: LotusJson<Cid>,
-    /// The epoch it was proven.
+    /// The epoch it was activated.
     pub activation: i64,
-    /// When it expires.
+    /// The epoch it expires (on time).
     pub expiration: i64,
-    /// The pledge locked.
+    /// The pledge locked for it.
     pub pledge: LotusJson<TokenAmount>,
+    /// Its FIP-0100 daily fee.
+    pub daily_fee: LotusJson<TokenAmount>,
+    /// Its expected reward per day (proving period).
+    pub expected_day_reward: LotusJson<TokenAmount>,
     /// Its deadline.
     pub deadline: u64,
     /// Its partition in that deadline.
     pub partition: u64,
-    /// The last epoch a WindowPoSt covered it.
-    pub last_proven: Option<i64>,
-    /// Whether it missed a deadline since.
-    pub faulty: bool,
+    /// While faulty: the epoch it is terminated at if it stays faulty (its deadline's last epoch when it
+    /// became faulty plus `FAULT_MAX_AGE`).
+    pub fault_expiration: Option<i64>,
 }
 
 impl MinerActor {
-    /// The deadline open at `epoch`.
-    pub fn deadline_info(&self, epoch: i64, policy: &SectorPolicy) -> DeadlineInfo {
-        let period = policy.proving_period();
-        let offset = self.proving_period_offset.rem_euclid(period);
-        let period_start = epoch - (epoch - offset).rem_euclid(period);
-        let index = ((epoch - period_start) / policy.challenge_window) as u64;
-        let open = period_start + index as i64 * policy.challenge_window;
-        DeadlineInfo {
-            current_epoch: epoch,
-            period_start,
-            index,
-            open,
-            close: open + policy.challenge_window,
-            challenge: open - policy.challenge_lookback,
-            fault_cutoff: open - policy.challenge_lookback,
-            wpost_period_deadlines: PERIOD_DEADLINES,
-            wpost_proving_period: period,
-            wpost_challenge_window: policy.challenge_window,
-            wpost_challenge_lookback: policy.challenge_lookback,
-            fault_declaration_cutoff: policy.challenge_lookback,
-        }
-    }
-
-    fn available_balance(&self, table: &ActorTable) -> TokenAmount {
-        let balance = table.get(self.id).map(|a| a.balance.0.clone()).unwrap_or_default();
-        balance - &self.locked_funds.0
-    }
-
-    /// miner.PreCommitSectorBatch2.
+    /// miner.PreCommitSectorBatch2: the parameters' checks, the fee debt repaid (or the message refused), the
+    /// deposits locked from the available balance. Returns the debt to burn.
     pub(super) fn pre_commit_batch(
         &mut self,
         message: &Message,
-        table: &mut ActorTable,
+        balance: &TokenAmount,
         env: &dyn ChainEnv,
-    ) -> Result<Vec<u8>, (ExitCode, String)> {
+    ) -> Result<TokenAmount, (ExitCode, String)> {
         let params: miner_state::PreCommitSectorBatchParams2 = decode(&message.params)?;
         let policy = env.policy();
         let epoch = env.epoch();
@@ -170,16 +108,18 @@ impl MinerActor {
                 return Err(illegal(format!("sector expiration {} must be after {epoch}", sector.expiration)));
             }
         }
+        // The available balance accounts for the debt, so it is taken before the debt is repaid.
+        let available = self.funds.available(balance);
+        let to_burn = self.funds.repay_debts(balance)?;
         let deposit = TokenAmount::from_atto(policy.pre_commit_deposit);
         let total = deposit.clone() * params.sectors.len() as u64;
-        let available = self.available_balance(table);
         if available < total {
             return Err((
                 ExitCode::USR_INSUFFICIENT_FUNDS,
                 format!("insufficient funds {} for pre-commit deposit: {}", available.atto(), total.atto()),
             ));
         }
-        self.locked_funds.0 += &total;
+        self.funds.pre_commit_deposits.0 += &total;
         for sector in params.sectors {
             let precommit = PreCommit {
                 seal_proof: i64::from(sector.seal_proof),
@@ -192,13 +132,15 @@ impl MinerActor {
             };
             self.precommits.insert(sector.sector_number, precommit);
         }
-        Ok(Vec::new())
+        Ok(to_burn)
     }
 
-    /// miner.ProveCommitSectors3 with one proof per sector (no aggregation).
+    /// miner.ProveCommitSectors3 with one proof per sector (no aggregation): each proof verified, the proven
+    /// sectors activated.
     pub(super) fn prove_commit(
         &mut self,
         message: &Message,
+        balance: &TokenAmount,
         env: &dyn ChainEnv,
     ) -> Result<Vec<u8>, (ExitCode, String)> {
         let params: miner_state::ProveCommitSectors3Params = decode(&message.params)?;
@@ -214,8 +156,7 @@ impl MinerActor {
         }
         let epoch = env.epoch();
         let policy = env.policy();
-        let miner_address = Address::new_id(self.id);
-        let entropy = miner_entropy(&miner_address);
+        let entropy = miner_entropy(&Address::new_id(self.id));
         let mut proven = Vec::new();
         let mut failures = Vec::new();
         for (activation, proof) in params.sector_activations.iter().zip(&params.sector_proofs) {
@@ -231,8 +172,6 @@ impl MinerActor {
                     format!("too early to prove sector {number}: seed epoch {seed_epoch}"),
                 ));
             }
-            let ticket = env.ticket_randomness(tags::SEAL_RANDOMNESS, precommit.seal_rand_epoch, &entropy);
-            let seed = env.beacon_randomness(tags::INTERACTIVE_SEAL_CHALLENGE_SEED, seed_epoch, &entropy);
             let seal = SealToVerify {
                 proof_type: RegisteredSealProof::from(precommit.seal_proof),
                 comm_r: commitment(&precommit.sealed_cid, SEALED_CODEC).map_err(illegal)?,
@@ -242,8 +181,8 @@ impl MinerActor {
                 },
                 prover_id: prover_id(self.id),
                 sector: number,
-                ticket,
-                seed,
+                ticket: env.ticket_randomness(tags::SEAL_RANDOMNESS, precommit.seal_rand_epoch, &entropy),
+                seed: env.beacon_randomness(tags::INTERACTIVE_SEAL_CHALLENGE_SEED, seed_epoch, &entropy),
                 proof: proof.bytes().to_vec(),
             };
             match env.verify_seal(&seal) {
@@ -255,116 +194,61 @@ impl MinerActor {
         if proven.is_empty() || (params.require_activation_success && !failures.is_empty()) {
             return Err(illegal(failures.join("; ")));
         }
+        let mut activated = Vec::with_capacity(proven.len());
         for number in proven {
             let precommit = self.precommits.remove(&number).expect("checked above");
-            let pledge = TokenAmount::from_atto(policy.initial_pledge);
-            // The pre-commit deposit is released; the pledge is locked (the devnet does not check the balance
-            // for the pledge, which builtin-actors takes from the message value and available balance).
-            self.locked_funds.0 -= &precommit.deposit.0;
-            self.locked_funds.0 += &pledge;
-            let deadline = (self.deadline_info(epoch, &policy).index + 2) % PERIOD_DEADLINES;
-            let in_deadline = self.sectors.values().filter(|s| s.deadline == deadline).count() as u64;
-            let sector = ProvenSector {
-                seal_proof: precommit.seal_proof,
-                sealed_cid: precommit.sealed_cid,
+            // The deposit is released, available for the pledge.
+            self.funds.pre_commit_deposits.0 -= &precommit.deposit.0;
+            activated.push((number, precommit.seal_proof, precommit.sealed_cid, precommit.expiration));
+        }
+        let total_pledge = TokenAmount::from_atto(policy.initial_pledge) * activated.len() as u64;
+        let unlocked = self.funds.unlocked(balance);
+        if unlocked < total_pledge {
+            return Err((
+                ExitCode::USR_INSUFFICIENT_FUNDS,
+                format!(
+                    "insufficient funds for aggregate initial pledge requirement {}, available: {}",
+                    total_pledge.atto(),
+                    unlocked.atto()
+                ),
+            ));
+        }
+        self.funds.initial_pledge.0 += &total_pledge;
+        self.activate(activated, epoch, &policy)
+            .map_err(|e| (ExitCode::USR_ILLEGAL_STATE, format!("failed to assign new sectors to deadlines: {e}")))?;
+        Ok(Vec::new())
+    }
+
+    /// Adds proven sectors (number, seal proof, CommR, expiration) with the policy's pledge and fees, and
+    /// assigns them to deadlines as unproven (power comes with their first WindowPoSt).
+    pub(super) fn activate(
+        &mut self,
+        mut sectors: Vec<(u64, i64, LotusJson<Cid>, i64)>,
+        epoch: i64,
+        policy: &SectorPolicy,
+    ) -> Result<(), String> {
+        // Sorted by number for runs in the partitions (builtin-actors `assign_sectors_to_deadlines`).
+        sectors.sort_by_key(|s| s.0);
+        self.ensure_deadlines(policy);
+        let period_start = self.current_period_start(epoch, policy);
+        let chosen = assign(policy, &self.deadlines, period_start, epoch, sectors.len(), self.partition_sectors)?;
+        for ((number, seal_proof, sealed_cid, expiration), deadline) in sectors.into_iter().zip(chosen) {
+            let (_, partition) = self.deadlines[deadline as usize].add_sectors(&[number], self.partition_sectors)[0];
+            let sector = SectorOnChain {
+                seal_proof,
+                sealed_cid,
                 activation: epoch,
-                expiration: precommit.expiration,
-                pledge: LotusJson(pledge),
+                expiration,
+                pledge: LotusJson(TokenAmount::from_atto(policy.initial_pledge)),
+                daily_fee: LotusJson(TokenAmount::from_atto(policy.daily_fee)),
+                expected_day_reward: LotusJson(TokenAmount::from_atto(policy.expected_day_reward)),
                 deadline,
-                partition: in_deadline / self.partition_sectors,
-                last_proven: None,
-                faulty: false,
+                partition,
+                fault_expiration: None,
             };
             self.sectors.insert(number, sector);
         }
-        Ok(Vec::new())
-    }
-
-    /// miner.SubmitWindowedPoSt for the current deadline.
-    pub(super) fn submit_windowed_post(
-        &mut self,
-        message: &Message,
-        env: &dyn ChainEnv,
-    ) -> Result<Vec<u8>, (ExitCode, String)> {
-        let params: miner_state::SubmitWindowedPoStParams = decode(&message.params)?;
-        let epoch = env.epoch();
-        let policy = env.policy();
-        let info = self.deadline_info(epoch, &policy);
-        if params.deadline != info.index {
-            return Err(illegal(format!(
-                "invalid deadline {} at epoch {epoch}, expected {}",
-                params.deadline, info.index
-            )));
-        }
-        if params.chain_commit_epoch < info.challenge || params.chain_commit_epoch >= epoch {
-            return Err(illegal(format!(
-                "expected chain commit epoch in [{}, {epoch}), got {}",
-                info.challenge, params.chain_commit_epoch
-            )));
-        }
-        let miner_address = Address::new_id(self.id);
-        let entropy = miner_entropy(&miner_address);
-        let commit_rand = env.ticket_randomness(tags::POST_CHAIN_COMMIT, params.chain_commit_epoch, &entropy);
-        if params.chain_commit_rand.0 != commit_rand {
-            return Err(illegal("post commit randomness mismatched"));
-        }
-        if params.proofs.len() != 1 || i64::from(params.proofs[0].post_proof) != self.window_post_proof {
-            return Err(illegal("expected exactly one proof of the miner's WindowPoSt type"));
-        }
-        let partitions: BTreeSet<u64> = params.partitions.iter().map(|p| p.index).collect();
-        let skipped: BTreeSet<u64> = params.partitions.iter().flat_map(|p| p.skipped.iter()).collect();
-        let challenged: Vec<u64> = self
-            .sectors
-            .iter()
-            .filter(|(n, s)| s.deadline == info.index && partitions.contains(&s.partition) && !skipped.contains(n))
-            .map(|(n, _)| *n)
-            .collect();
-        if challenged.is_empty() {
-            return Err(illegal(format!("no sectors to prove in deadline {} partitions {partitions:?}", info.index)));
-        }
-        let post = PoStToVerify {
-            proof_type: params.proofs[0].post_proof,
-            randomness: env.beacon_randomness(tags::WINDOWED_POST_CHALLENGE_SEED, info.challenge, &entropy),
-            prover_id: prover_id(self.id),
-            sectors: challenged
-                .iter()
-                .map(|n| Ok((*n, commitment(&self.sectors[n].sealed_cid, SEALED_CODEC)?)))
-                .collect::<Result<_, String>>()
-                .map_err(illegal)?,
-            proof: params.proofs[0].proof_bytes.clone(),
-        };
-        match env.verify_window_post(&post) {
-            Ok(true) => {}
-            Ok(false) => return Err(illegal("invalid PoSt")),
-            Err(e) => return Err(illegal(format!("PoSt failed to verify: {e}"))),
-        }
-        for n in challenged {
-            let sector = self.sectors.get_mut(&n).expect("listed");
-            sector.last_proven = Some(epoch);
-            sector.faulty = false;
-        }
-        Ok(Vec::new())
-    }
-
-    /// Marks faulty the sectors of every deadline that closed since the last call without a proof.
-    pub fn end_deadlines(&mut self, epoch: i64, policy: &SectorPolicy) {
-        for e in (self.processed_epoch + 1)..=epoch {
-            let info = self.deadline_info(e, policy);
-            if e != info.open {
-                continue;
-            }
-            // `e` opens deadline `index`: the previous deadline just closed.
-            let closed = self.deadline_info(e - 1, policy);
-            for sector in self.sectors.values_mut() {
-                let due = sector.deadline == closed.index && sector.activation < closed.open;
-                let proven = sector.last_proven.is_some_and(|p| p >= closed.open);
-                if due && !proven && !sector.faulty {
-                    tracing::info!(miner = self.id, deadline = closed.index, "sector missed its WindowPoSt: faulty");
-                    sector.faulty = true;
-                }
-            }
-        }
-        self.processed_epoch = self.processed_epoch.max(epoch);
+        Ok(())
     }
 
     /// The seal proof type new sectors of this miner use.
@@ -429,8 +313,4 @@ pub fn prover_id(miner: u64) -> [u8; 32] {
     let mut out = [0u8; 32];
     out[..payload.len()].copy_from_slice(&payload);
     out
-}
-
-fn illegal(reason: impl Into<String>) -> (ExitCode, String) {
-    (ExitCode::USR_ILLEGAL_ARGUMENT, reason.into())
 }

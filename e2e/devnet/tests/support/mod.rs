@@ -25,6 +25,17 @@ impl DevnetProcess {
     /// Starts a devnet with the given epoch length, challenge window and pre-commit challenge delay (the
     /// last two only matter to a new chain).
     pub fn start_with(repo: &Path, block_time_ms: u64, challenge_window: i64, challenge_delay: i64) -> Self {
+        Self::start_with_args(repo, block_time_ms, challenge_window, challenge_delay, &[])
+    }
+
+    /// [`Self::start_with`] with more `run` arguments.
+    pub fn start_with_args(
+        repo: &Path,
+        block_time_ms: u64,
+        challenge_window: i64,
+        challenge_delay: i64,
+        extra: &[&std::ffi::OsStr],
+    ) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_sealstack-devnet"));
         command
             .args(["run", "--listen", "127.0.0.1:0", "--block-time-ms", &block_time_ms.to_string()])
@@ -32,6 +43,7 @@ impl DevnetProcess {
             .args(["--pre-commit-challenge-delay", &challenge_delay.to_string()])
             .arg("--repo")
             .arg(repo)
+            .args(extra)
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());

@@ -1,0 +1,110 @@
+//! WindowPoSt of one deadline through the daemon against the bare library call, in one run on this machine
+//! (`cargo bench -p sealstack-miner --bench window_post`; needs `SEALSTACK_GENERATED_PARAMS`, see
+//! scripts/params.sh). For N pre-sealed 2KiB sectors (default 2, 8 and 32; `SEALSTACK_BENCH_SECTORS=2,8`) of a
+//! genesis miner, all in one deadline of N/2 partitions on an in-process devnet:
+//!
+//! - daemon: `sealstack-miner run` proving the deadline: every sector checked (its files, then a vanilla proof of
+//!   the deadline's challenge), the partitions in messages of at most 3, each message's SNARK, each message
+//!   pushed; from its metrics, at the deadline's second occurrence (parameters loaded, as a running daemon has
+//!   them): the time from the deadline's start to the last push, and the checks' and SNARKs' shares of it;
+//! - bare: `generate_window_post` of the same N sectors from their files in one call, in this process (run twice:
+//!   the second, with the parameters loaded, is the one compared).
+//!
+//! Writes a Markdown table to stdout.
+
+#[path = "../tests/support/world.rs"]
+mod world;
+
+use std::time::{Duration, Instant};
+
+use sealstack_chain::{FullNodeClient, LotusJson, Node, TipSetKey};
+use sealstack_miner::sealing::{ProvingSector, SEALED_CODEC, SectorRef, commitment_of, generate_window_post};
+
+/// `sum` of one of the daemon's histograms.
+fn histogram_sum(world: &world::World, name: &str) -> f64 {
+    world.metric(&format!("sealstack_miner_{name}_sum"))
+}
+
+/// Seconds of the bare call over the world's stored sectors.
+async fn bare(world: &world::World, sectors: u64) -> f64 {
+    let node = Node::connect(&world.devnet.api_info, &Default::default()).await.unwrap();
+    let miner = LotusJson(sealstack_chain::json::parse_address(world::GENESIS_MINER).unwrap());
+    let on_chain = node.api().state_miner_sectors(miner, None, TipSetKey::head()).await.unwrap();
+    assert_eq!(on_chain.len() as u64, sectors);
+    let storage = world.repo().join("storage");
+    let proving: Vec<ProvingSector> = on_chain
+        .iter()
+        .map(|s| {
+            let sector = SectorRef {
+                miner: 1000,
+                number: s.sector_number,
+                proof: fvm_shared::sector::RegisteredSealProof::StackedDRG2KiBV1P1,
+            };
+            let files = sealstack_miner::sealing::SectorFiles::new(&storage, &sector);
+            ProvingSector { sector, files, comm_r: commitment_of(&s.sealed_cid.0, SEALED_CODEC).unwrap() }
+        })
+        .collect();
+    let mut seconds = 0.0;
+    for _ in 0..2 {
+        let proving = proving.clone();
+        let started = Instant::now();
+        tokio::task::spawn_blocking(move || generate_window_post([7; 32], &proving).unwrap()).await.unwrap();
+        seconds = started.elapsed().as_secs_f64();
+    }
+    seconds
+}
+
+#[tokio::main]
+async fn main() {
+    let Some(params) = std::env::var_os("SEALSTACK_GENERATED_PARAMS") else {
+        println!("window_post needs SEALSTACK_GENERATED_PARAMS (scripts/params.sh prints the directory)");
+        return;
+    };
+    let params = std::path::PathBuf::from(params);
+    // SAFETY: set before any thread of this process reads the environment (the runtime's workers do not).
+    unsafe { std::env::set_var("FIL_PROOFS_PARAMETER_CACHE", &params) };
+    let sizes: Vec<u64> = std::env::var("SEALSTACK_BENCH_SECTORS")
+        .unwrap_or_else(|_| "2,8,32".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    println!(
+        "| sectors | partitions | messages | daemon: checks (s) | daemon: SNARKs (s) | daemon: start to last push (s) | bare generate_window_post (s) | daemon / bare | check per sector (ms) |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for n in sizes {
+        let dir = tempfile::tempdir().unwrap();
+        // Deadlines long enough for 32 sectors on 2 cores: 40 epochs of 500 ms.
+        let world = world::World::start_genesis(dir.path(), params.clone(), 500, 40, 4, n).await;
+        let partitions = n.div_ceil(2);
+        let messages = partitions.div_ceil(3);
+        let daemon = world.daemon("daemon.log", None);
+        // Two occurrences of the deadline: the first loads the parameters, the second is measured.
+        let accepted = |w: &world::World| w.metric("sealstack_miner_window_posts_total{outcome=\"accepted\"}");
+        let give_up = Instant::now() + Duration::from_secs(900);
+        while accepted(&world) < messages as f64 {
+            assert!(Instant::now() < give_up, "the first deadline was not proven: see {}", dir.path().display());
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let (checks0, snarks0, total0) = (
+            histogram_sum(&world, "sector_check_seconds"),
+            histogram_sum(&world, "window_post_snark_seconds"),
+            histogram_sum(&world, "window_post_deadline_seconds"),
+        );
+        while accepted(&world) < 2.0 * messages as f64 {
+            assert!(Instant::now() < give_up, "the second deadline was not proven: see {}", dir.path().display());
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        // The declaration checks of other deadlines run in between; the deadline's own checks are the last ones.
+        let checks = histogram_sum(&world, "sector_check_seconds") - checks0;
+        let snarks = histogram_sum(&world, "window_post_snark_seconds") - snarks0;
+        let total = histogram_sum(&world, "window_post_deadline_seconds") - total0;
+        drop(daemon);
+        let bare = bare(&world, n).await;
+        println!(
+            "| {n} | {partitions} | {messages} | {checks:.3} | {snarks:.3} | {total:.3} | {bare:.3} | {:.2} | {:.2} |",
+            total / bare,
+            checks * 1000.0 / n as f64
+        );
+    }
+}
