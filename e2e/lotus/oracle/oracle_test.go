@@ -102,6 +102,10 @@ func TestOracle(t *testing.T) {
 	// The genesis miner mines a block every blocktime and never lets a deadline of its own close unproven.
 	ens.BeginMiningMustPost(blocktime)
 
+	// What the lotus binary sets at start (cli/lotus/lotus.go); kit leaves it unset, and Version would fail
+	// with "unknown node type 0".
+	api.RunningNodeType = api.NodeFull
+
 	handler, err := node.FullNodeHandler(full.FullNode, full.V2, true)
 	require.NoError(t, err)
 	server := &http.Server{Handler: handler, ReadHeaderTimeout: 30 * time.Second}
