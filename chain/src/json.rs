@@ -127,6 +127,36 @@ impl fmt::Display for LotusJson<Address> {
     }
 }
 
+/// An address field that Go holds as a plain `address.Address` (not a pointer), such as `MinerInfo.NewWorker`:
+/// without a value it is `address.Undef`, which go-address writes as `"<empty>"` (`UndefAddressString`), not
+/// `null`. For `#[serde(with = "undef_address")]` on an `Option<LotusJson<Address>>`: `"<empty>"` (or `null`)
+/// reads as `None`, and `None` is written as `"<empty>"`, as Lotus does.
+pub mod undef_address {
+    use super::*;
+
+    /// go-address's `UndefAddressString`.
+    pub const UNDEF: &str = "<empty>";
+
+    /// Writes `None` as `"<empty>"`.
+    pub fn serialize<S: Serializer>(value: &Option<LotusJson<Address>>, s: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(address) => address.serialize(s),
+            None => s.serialize_str(UNDEF),
+        }
+    }
+
+    /// Reads `"<empty>"` and `null` as `None`.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<LotusJson<Address>>, D::Error> {
+        match Option::<String>::deserialize(d)? {
+            None => Ok(None),
+            Some(text) if text == UNDEF => Ok(None),
+            Some(text) => parse_address(&text)
+                .map(|a| Some(LotusJson(a)))
+                .map_err(|e| D::Error::custom(format!("invalid address {text:?}: {e}"))),
+        }
+    }
+}
+
 /// A tipset key: the CIDs of its blocks. Empty (`[]`, or `null` on input) means the current head.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -186,6 +216,24 @@ mod tests {
         assert_eq!(serde_json::to_value(LotusJson(Vec::<u8>::new())).unwrap(), json!(null));
         let empty: LotusJson<Vec<u8>> = serde_json::from_value(json!(null)).unwrap();
         assert!(empty.is_empty());
+    }
+
+    #[test]
+    fn an_undefined_address_is_empty_in_angle_brackets() {
+        #[derive(Serialize, Deserialize)]
+        struct Info {
+            #[serde(rename = "NewWorker", with = "undef_address")]
+            new_worker: Option<LotusJson<Address>>,
+        }
+        // Lotus v1.36.2's StateMinerInfo of a miner with no pending worker change (seen on e2e/lotus's oracle).
+        let none: Info = serde_json::from_value(json!({"NewWorker": "<empty>"})).unwrap();
+        assert!(none.new_worker.is_none());
+        assert_eq!(serde_json::to_value(&none).unwrap(), json!({"NewWorker": "<empty>"}));
+        let null: Info = serde_json::from_value(json!({"NewWorker": null})).unwrap();
+        assert!(null.new_worker.is_none());
+        let some: Info = serde_json::from_value(json!({"NewWorker": "t01234"})).unwrap();
+        assert_eq!(some.new_worker.unwrap().id().unwrap(), 1234);
+        assert!(serde_json::from_value::<Info>(json!({"NewWorker": "<nope>"})).is_err());
     }
 
     #[test]

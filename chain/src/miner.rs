@@ -43,8 +43,8 @@ pub struct MinerInfo {
     /// The worker (ID address of a BLS account).
     #[serde(rename = "Worker")]
     pub worker: LotusJson<Address>,
-    /// A pending worker change.
-    #[serde(rename = "NewWorker")]
+    /// A pending worker change (Lotus writes `"<empty>"` when there is none).
+    #[serde(rename = "NewWorker", with = "crate::json::undef_address")]
     pub new_worker: Option<LotusJson<Address>>,
     /// Control addresses.
     #[serde(rename = "ControlAddresses")]
@@ -344,6 +344,18 @@ mod tests {
         let precommit: SectorPreCommitOnChainInfoJson =
             round_trip(include_str!("../tests/vectors/state_sector_pre_commit_info.json"));
         assert_eq!(precommit.info.deal_ids, Some(vec![5432]));
+    }
+
+    #[test]
+    fn real_lotus_answers_round_trip() {
+        // Lotus v1.36.2 (e2e/lotus's oracle) for a new miner: no worker change pending is "<empty>", not null.
+        // (Decoded, not round-tripped: the 2k build writes `t` addresses, we write `f` ones.)
+        let info: MinerInfo =
+            serde_json::from_str(include_str!("../tests/vectors/state_miner_info_lotus.json")).unwrap();
+        assert_eq!(info.new_worker, None);
+        assert_eq!(info.worker.id().unwrap(), 1002);
+        assert_eq!(info.multiaddrs().iter().map(|m| m.to_string()).collect::<Vec<_>>(), ["/ip4/203.0.113.9/tcp/24001"]);
+        assert_eq!(serde_json::to_value(&info).unwrap()["NewWorker"], "<empty>");
     }
 
     #[test]
