@@ -27,7 +27,7 @@ lotus_info=$(<"$LOTUS_RUN/api-info")
 
 init() { # API_INFO REPO
   FULLNODE_API_INFO=$1 "$CARGO_TARGET_DIR/debug/sealstack-miner" --repo "$2" init --create-worker-key \
-    --sector-size 2KiB --confidence 1 --worker-funding 10000000000000000000 \
+    --sector-size 2KiB --confidence 1 --worker-funding 10 \
     --manifest "$GENERATED_PARAMS/parameters.json" >"$2.log" 2>&1 || { tail -n 20 "$2.log"; return 1; }
   jq -r .actor "$2/miner.json"
 }

@@ -86,7 +86,7 @@ miner() { "$MINER_BIN" "$@"; }
 ANNOUNCE=/ip4/203.0.113.9/tcp/24001
 ANNOUNCE_B64=$(printf '\x04\xcb\x00\x71\x09\x06\x5d\xc1' | base64)
 
-INIT=(init --create-worker-key --sector-size 2KiB --confidence 1 --worker-funding 10000000000000000000
+INIT=(init --create-worker-key --sector-size 2KiB --confidence 1 --worker-funding 10
   --manifest "$GENERATED_PARAMS/parameters.json")
 
 # --- init: CreateMiner, set-addrs, set-peer-id, a crashed init ---
