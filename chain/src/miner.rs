@@ -47,7 +47,7 @@ pub struct MinerInfo {
     #[serde(rename = "NewWorker", with = "crate::json::undef_address")]
     pub new_worker: Option<LotusJson<Address>>,
     /// Control addresses.
-    #[serde(rename = "ControlAddresses")]
+    #[serde(rename = "ControlAddresses", serialize_with = "crate::json::empty_as_null")]
     pub control_addresses: Option<Vec<LotusJson<Address>>>,
     /// When a pending worker change takes effect (-1 when none).
     #[serde(rename = "WorkerChangeEpoch")]
@@ -56,7 +56,7 @@ pub struct MinerInfo {
     #[serde(rename = "PeerId")]
     pub peer_id: Option<String>,
     /// Binary multiaddrs, base64 each.
-    #[serde(rename = "Multiaddrs")]
+    #[serde(rename = "Multiaddrs", serialize_with = "crate::json::empty_as_null")]
     pub multiaddrs: Option<Vec<LotusJson<Vec<u8>>>>,
     /// `RegisteredPoStProof` of its WindowPoSt.
     #[serde(rename = "WindowPoStProofType")]

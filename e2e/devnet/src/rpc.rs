@@ -9,7 +9,7 @@ use jsonrpsee::core::{RpcResult, async_trait};
 use jsonrpsee::types::ErrorObjectOwned;
 use sealstack_chain::api::FullNodeServer;
 use sealstack_chain::auth::{Permission, create_token, verify_token};
-use sealstack_chain::json::{LotusJson, TipSetKey};
+use sealstack_chain::json::{LotusJson, NilVec, TipSetKey};
 use sealstack_chain::message::{MessageJson, MessageSendSpec, SignedMessageJson};
 use sealstack_chain::miner::{
     BitFieldJson, DeadlineInfo, MinerInfo, MinerPower, PartitionJson, PowerClaim, SectorOnChainInfoJson,
@@ -338,7 +338,7 @@ impl FullNodeServer for DevnetApi {
         address: LotusJson<Address>,
         deadline: u64,
         tsk: TipSetKey,
-    ) -> RpcResult<Vec<PartitionJson>> {
+    ) -> RpcResult<NilVec<PartitionJson>> {
         let state = self.node.state();
         at(&state, &tsk)?;
         let miner = miner(&state, &address)?;
@@ -358,7 +358,7 @@ impl FullNodeServer for DevnetApi {
                 active_sectors: BitFieldJson::from_numbers(&active),
             });
         }
-        Ok(partitions)
+        Ok(partitions.into())
     }
 
     async fn state_miner_sectors(

@@ -83,11 +83,10 @@ async fn wait_for_height(node: &Node, height: i64) {
 }
 
 async fn ticket_randomness(node: &Node, tag: i64, epoch: i64, entropy: &[u8]) -> [u8; 32] {
-    let bytes = node
-        .api()
-        .state_get_randomness_from_tickets(tag, epoch, LotusJson(entropy.to_vec()), TipSetKey::head())
-        .await
-        .unwrap();
+    // An explicit key: Lotus (and the devnet with it) refuses the empty key for ticket randomness.
+    let head = node.api().chain_head().await.unwrap().key();
+    let bytes =
+        node.api().state_get_randomness_from_tickets(tag, epoch, LotusJson(entropy.to_vec()), head).await.unwrap();
     bytes.0.try_into().expect("32 bytes of randomness")
 }
 
@@ -101,7 +100,7 @@ async fn beacon_randomness(node: &Node, tag: i64, epoch: i64, entropy: &[u8]) ->
 }
 
 async fn partitions(node: &Node, miner: Address, deadline: u64) -> Vec<PartitionJson> {
-    node.api().state_miner_partitions(LotusJson(miner), deadline, TipSetKey::head()).await.unwrap()
+    node.api().state_miner_partitions(LotusJson(miner), deadline, TipSetKey::head()).await.unwrap().into()
 }
 
 fn message(from: Address, to: Address, method_num: u64, params: RawBytes, value: TokenAmount) -> Message {
