@@ -264,9 +264,15 @@ impl FullNodeServer for DevnetApi {
         personalization: i64,
         epoch: i64,
         entropy: LotusJson<Vec<u8>>,
-        _tsk: TipSetKey,
+        tsk: TipSetKey,
     ) -> RpcResult<LotusJson<Vec<u8>>> {
+        // Lotus loads the key as it is for this one (chain/stmgr/stmgr.go GetRandomnessFromTickets): the empty key
+        // is refused, not read as the head as everywhere else.
+        if tsk.0.is_empty() {
+            return Err(error("loading tipset key: NewTipSet called with zero length array of blocks"));
+        }
         let state = self.node.state();
+        at(&state, &tsk)?;
         state.randomness(false, personalization, epoch, &entropy).map(|r| LotusJson(r.to_vec())).map_err(error)
     }
 
