@@ -73,6 +73,9 @@ if [[ ! -s $FFI_BUILD/libfilcrypto.a || $(cat "$FFI_BUILD/.sealstack-built" 2>/d
     [[ -s $FFI_BUILD/$f ]] || lotus_die "the ffi build made no $f"
   done
   echo "$ffi_flags" >"$FFI_BUILD/.sealstack-built"
+  # The Rust target dir (4.5 GiB) is only needed to rebuild the same commit, which never happens: the library,
+  # header and pkg-config file are copied out of it.
+  [[ ${SEALSTACK_LOTUS_KEEP_TARGET:-0} == 1 ]] || rm -rf "$FFI_BUILD/rust/target"
 fi
 
 # --- 3. a writable copy of the Lotus module, with the ffi and the devnet parameters ---

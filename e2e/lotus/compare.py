@@ -110,6 +110,7 @@ def plan(ep):
     wallet = ep.call("WalletDefaultAddress", [])
     wallet_id = ep.call("StateLookupID", [wallet, []])
     info = ep.call("StateMinerInfo", [ep.miner, []])
+    fresh = ep.call("WalletNew", ["secp256k1"])
     entropy = base64.b64encode(b"sealstack").decode()
     pci = {
         "SealProof": 5,
@@ -138,7 +139,7 @@ def plan(ep):
         ("WalletBalance", "WalletBalance", [wallet]),
         ("MpoolGetNonce", "MpoolGetNonce", [wallet]),
         ("StateLookupID robust", "StateLookupID", [wallet, []]),
-        ("StateLookupID unknown f1", "StateLookupID", ["t1aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", []]),
+        ("StateLookupID of a key never used on chain", "StateLookupID", [fresh, []]),
         ("StateAccountKey", "StateAccountKey", [wallet_id, []]),
         ("StateAccountKey of the worker", "StateAccountKey", [info["Worker"], []]),
         ("StateGetActor miner", "StateGetActor", [ep.miner, []]),
@@ -147,9 +148,12 @@ def plan(ep):
         ("StateMinerInfo", "StateMinerInfo", [ep.miner, []]),
         ("StateListMiners", "StateListMiners", [[]]),
         ("StateMinerPower", "StateMinerPower", [ep.miner, []]),
-        ("StateGetRandomnessFromTickets", "StateGetRandomnessFromTickets", [2, max(h - 5, 0), entropy, []]),
-        ("StateGetRandomnessFromBeacon", "StateGetRandomnessFromBeacon", [5, max(h - 5, 0), entropy, []]),
-        ("StateGetRandomnessFromTickets future", "StateGetRandomnessFromTickets", [2, h + 100, entropy, []]),
+        ("StateGetRandomnessFromTickets empty key", "StateGetRandomnessFromTickets", [2, max(h - 5, 0), entropy, []]),
+        ("StateGetRandomnessFromTickets head key", "StateGetRandomnessFromTickets",
+         [2, max(h - 5, 0), entropy, head["Cids"]]),
+        ("StateGetRandomnessFromBeacon empty key", "StateGetRandomnessFromBeacon", [5, max(h - 5, 0), entropy, []]),
+        ("StateGetRandomnessFromTickets future", "StateGetRandomnessFromTickets", [2, h + 100, entropy, head["Cids"]]),
+        ("ChainGetTipSetByHeight genesis", "ChainGetTipSetByHeight", [0, []]),
         ("StateMinerPreCommitDepositForPower", "StateMinerPreCommitDepositForPower", [ep.miner, pci, []]),
         ("StateMinerInitialPledgeCollateral", "StateMinerInitialPledgeCollateral", [ep.miner, pci, []]),
         ("StateSectorPreCommitInfo absent", "StateSectorPreCommitInfo", [ep.miner, 999, []]),
