@@ -192,7 +192,7 @@ stage_seal() {
     return 1
   fi
   pass "sector 0 sealed and proven in $((SECONDS - started)) s"
-  jq -r '.log[] | "      \(.state // "") \(.note // .message // "")"' "$W/miner/sectors/0.json" 2>/dev/null | tail -n 15 || true
+  jq -r '.log[] | "      \(.Kind): \(.Message)"' "$W/miner/sectors/0.json" 2>/dev/null | tail -n 15 || true
   local pre prove
   pre=$(jq -r '.messages["pre-commit"].cid' "$W/miner/sectors/0.json")
   prove=$(jq -r '.messages["prove-commit"].cid' "$W/miner/sectors/0.json")
@@ -212,9 +212,14 @@ stage_seal() {
   window=$(rpc StateMinerProvingDeadline "[\"$actor\", []]" | jq -r .WPoStChallengeWindow)
   end=$((activated + period + window))
   echo "    watching faults until epoch $end (proving period $period, challenge window $window)"
-  local last_report=0 h
+  local last_report=0 h shown=
   while true; do
     h=$(head_height)
+    # When the sector's deadline is open: what the real actor says of its partition (the daemon proves from it).
+    if [[ -z $shown && $(rpc StateMinerProvingDeadline "[\"$actor\", []]" | jq -r .Index) == "$dl" ]]; then
+      echo "    deadline $dl open at epoch $h: partitions $(rpc StateMinerPartitions "[\"$actor\", $dl, []]")"
+      shown=1
+    fi
     faults=$(rpc StateMinerFaults "[\"$actor\", []]" | bits)
     if [[ $faults != 0 ]]; then
       fail "sector faulty at epoch $h (deadline $dl; daemon log: $W/daemon.log)"
