@@ -265,7 +265,20 @@ start_operator() {
     --runtime-image sealstack/miner:lotus-oracle >>"$W/operator.log" 2>&1 &
   OPERATOR_PID=$!
 }
-stop_operator() { [[ -z $OPERATOR_PID ]] || { kill "$OPERATOR_PID" 2>/dev/null; wait "$OPERATOR_PID" 2>/dev/null; OPERATOR_PID=; }; return 0; }
+# SIGTERM, then SIGKILL after 30 s as a kubelet would (a graceful shutdown once hung here for minutes).
+stop_operator() {
+  [[ -n $OPERATOR_PID ]] || return 0
+  kill "$OPERATOR_PID" 2>/dev/null
+  local i
+  for i in $(seq 30); do kill -0 "$OPERATOR_PID" 2>/dev/null || break; sleep 1; done
+  if kill -0 "$OPERATOR_PID" 2>/dev/null; then
+    echo "    the operator did not stop within 30 s of SIGTERM: killed"
+    kill -KILL "$OPERATOR_PID" 2>/dev/null
+  fi
+  wait "$OPERATOR_PID" 2>/dev/null
+  OPERATOR_PID=
+  return 0
+}
 kc() { "$KUBECTL" --kubeconfig="$KUBECONFIG" "$@"; }
 condition() { kc -n "$NS" get miner m1 -o jsonpath="{.status.conditions[?(@.type==\"$1\")].status}"; }
 
@@ -273,6 +286,7 @@ stage_operator() {
   echo "=== the operator creates a Miner's actor on Lotus ==="
   KUBECONFIG=$(env "${CLUSTER_ENV[@]}" "$LOTUS_REPO_ROOT/e2e/cluster/up.sh" 2>"$W/cluster-up.log" | tail -n 1) ||
     { fail "the local cluster did not start (log: $W/cluster-up.log)"; return 1; }
+  export KUBECONFIG # the operator reads it
   # shellcheck source=../cluster/versions.sh
   KUBECTL=$(source "$LOTUS_REPO_ROOT/e2e/cluster/versions.sh" && echo "$SEALSTACK_K8S_BIN/kubectl")
   NS=lotus-oracle-$RANDOM
