@@ -38,6 +38,10 @@ pub struct DevnetApi {
 }
 
 /// A Lotus method error (JSON-RPC code 1).
+/// Lotus's JSON-RPC code for "actor not found" from StateLookupID (lotus api/api_errors.go `EActorNotFound`:
+/// go-jsonrpc's first user code 2 + 9).
+const ACTOR_NOT_FOUND: i32 = 11;
+
 fn error(message: impl Into<String>) -> ErrorObjectOwned {
     ErrorObjectOwned::owned::<()>(1, message.into(), None)
 }
@@ -196,11 +200,11 @@ impl FullNodeServer for DevnetApi {
     async fn state_lookup_id(&self, address: LotusJson<Address>, tsk: TipSetKey) -> RpcResult<LotusJson<Address>> {
         let state = self.node.state();
         at(&state, &tsk)?;
-        state
-            .actors
-            .lookup_id(&address)
-            .map(|id| LotusJson(Address::new_id(id)))
-            .ok_or_else(|| error(format!("resolution lookup failed ({}): actor not found", address.0)))
+        state.actors.lookup_id(&address).map(|id| LotusJson(Address::new_id(id))).ok_or_else(|| {
+            // Lotus answers with its registered ErrActorNotFound (api/api_errors.go EActorNotFound = 11).
+            let message = format!("resolution lookup failed ({}): actor not found", address.0);
+            ErrorObjectOwned::owned::<()>(ACTOR_NOT_FOUND, message, None)
+        })
     }
 
     async fn state_account_key(&self, address: LotusJson<Address>, tsk: TipSetKey) -> RpcResult<LotusJson<Address>> {
