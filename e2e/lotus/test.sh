@@ -253,6 +253,20 @@ stage_seal() {
   else
     fail "WindowPoSts: $accepted of $posts accepted"
   fi
+  # The actor accepts a WindowPoSt optimistically (builtin-actors submit_windowed_post verifies only when power
+  # is recovered) and keeps it for disputes until two finalities after its deadline closed. A dispute, run with
+  # StateCall (nothing sent), makes the real actor verify it with filecoin-ffi: "failed to dispute valid post".
+  if ((accepted > 0)); then
+    local dispute
+    dispute=$(rpc StateCall "[{\"Version\":0,\"To\":\"$actor\",\"From\":\"$WALLET\",\"Nonce\":0,\"Value\":\"0\",
+      \"GasLimit\":10000000000,\"GasFeeCap\":\"0\",\"GasPremium\":\"0\",\"Method\":24,\"Params\":\"$(python3 -c 'import base64, sys; d = int(sys.argv[1]); print(base64.b64encode(bytes([0x82] + ([d] if d < 24 else [0x18, d]) + [0])).decode())' "$dl")\"}, []]")
+    echo "    DisputeWindowedPoSt(deadline $dl, proof 0) by StateCall: exit $(jq -r .MsgRct.ExitCode <<<"$dispute"): $(jq -r '.Error // "" | .[0:200]' <<<"$dispute")"
+    if [[ $(jq -r .Error <<<"$dispute") == *"failed to dispute valid post"* ]]; then
+      pass "the real actor verified the WindowPoSt when disputed: valid"
+    else
+      fail "the dispute did not find the WindowPoSt valid"
+    fi
+  fi
   stop_runtime
 }
 
