@@ -226,7 +226,7 @@ async fn pre_sealed_sectors_are_proven_in_two_messages_with_one_skipped() {
         let now = head(&node).await;
         assert!(now + 1 < close, "too late for {step}");
         let commit_epoch = now - 1;
-        let commit_rand = randomness(&node, false, tags::POST_CHAIN_COMMIT, commit_epoch, &entropy).await;
+        let commit_rand = randomness(&node, false, tags::POST_CHAIN_COMMIT, commit_epoch, &[]).await;
         let params = miner_state::SubmitWindowedPoStParams {
             deadline: location.deadline,
             partitions: vec![miner_state::PoStPartition {
