@@ -33,7 +33,8 @@ done
 
 oracle_built || lotus_step "rebuild the oracle (its inputs changed)" "$LOTUS_HERE/build.sh" >/dev/null
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$SEALSTACK_CACHE/target}
-build_bins() { (cd "$LOTUS_REPO_ROOT" && cargo build -q -p sealstack-miner -p sealstack-operator --bins); }
+# The suite's one build of every binary (the same features as `cargo test`, so nothing is rebuilt twice).
+build_bins() { "$LOTUS_REPO_ROOT/scripts/build-binaries.sh" >/dev/null; }
 lotus_step "build sealstack-miner and sealstack-operator" build_bins
 MINER_BIN=$CARGO_TARGET_DIR/debug/sealstack-miner
 OPERATOR_BIN=$CARGO_TARGET_DIR/debug/sealstack-operator
