@@ -37,9 +37,10 @@ delete_cluster() {
   fi
   if [[ $ENGINE == podman ]]; then
     # kind labels each node's /var volume with the node's name.
+    local v labels
     vols=$(engine volume ls -q 2>/dev/null | while read -r v; do
-      engine volume inspect "$v" --format '{{range $k, $_ := .Labels}}{{$k}} {{end}}' 2>/dev/null |
-        grep -qE "(^| )$KIND_CLUSTER-(control-plane|worker[0-9]*)( |$)" && echo "$v"
+      labels=$(engine volume inspect "$v" --format '{{range $k, $_ := .Labels}}{{$k}} {{end}}' 2>/dev/null)
+      grep -qE "(^| )$KIND_CLUSTER-(control-plane|worker[0-9]*)( |$)" <<<"$labels" && echo "$v"
     done)
     # shellcheck disable=SC2086
     [[ -z $vols ]] || engine volume rm -f $vols >/dev/null || return 1
@@ -51,7 +52,7 @@ drop_routes() {
   [[ -s $KIND_STATE/routes ]] || return 0
   local dst gw rc=0
   while read -r dst _ gw; do
-    if ip route show "$dst" | grep -q "via $gw "; then
+    if [[ $(ip route show "$dst") == *"via $gw "* ]]; then
       as_root ip route del "$dst" via "$gw" || rc=1
     fi
   done <"$KIND_STATE/routes"
@@ -81,7 +82,8 @@ drop_netavark_chains() {
   for ipt in iptables ip6tables; do
     command -v "$ipt" >/dev/null || continue
     for t in filter nat mangle; do
-      "$ipt" -w -t "$t" -S 2>/dev/null | grep -q NETAVARK || continue
+      # (Read whole, not through grep -q: under pipefail an early grep exit fails the pipeline with SIGPIPE.)
+      [[ $("$ipt" -w -t "$t" -S 2>/dev/null) == *NETAVARK* ]] || continue
       while read -r rule; do
         # shellcheck disable=SC2086
         eval "$ipt -w -t $t -D ${rule#-A }" || rc=1

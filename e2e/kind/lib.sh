@@ -58,7 +58,7 @@ as_root() { if [[ $(id -u) == 0 ]]; then "$@"; else sudo "$@"; fi; }
 ensure_pkgs() {
   local need=() p
   for p in "$@"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
+    [[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) == *'install ok installed'* ]] || need+=("$p")
   done
   ((${#need[@]})) || return 0
   log "installing ${need[*]} with apt-get"
@@ -155,7 +155,7 @@ PODMAN_HOST_PATHS=(/var/lib/containers/cache /var/lib/containers /run/containers
 # kind_nodes: the names of the cluster's node containers.
 kind_nodes() { "$KIND" get nodes --name "$KIND_CLUSTER" 2>/dev/null; }
 # kind_exists: whether kind knows the cluster (its containers exist).
-kind_exists() { [[ -x $KIND ]] && "$KIND" get clusters 2>/dev/null | grep -qx "$KIND_CLUSTER"; }
+kind_exists() { [[ -x $KIND ]] && grep -qx "$KIND_CLUSTER" <<<"$("$KIND" get clusters 2>/dev/null)"; }
 
 kc() { "$SEALSTACK_K8S_BIN/kubectl" --kubeconfig="$KIND_KUBECONFIG" "$@"; }
 
