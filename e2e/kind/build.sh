@@ -18,7 +18,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 start=$SECONDS
-ensure_pkgs mmdebstrap umoci jq python3 gcc libc6-dev
+ensure_pkgs mmdebstrap debian-archive-keyring umoci jq python3 gcc libc6-dev
 [[ $ENGINE == docker ]] || ensure_pkgs podman
 kind_podman_config
 command -v go >/dev/null || die "go not found (Go >= 1.25 needed)"
