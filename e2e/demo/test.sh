@@ -179,9 +179,15 @@ step "the corrupt ParamCache's fetch fails" demo_wait 420 "ParamCache corrupt-pa
 assert "it is not Ready: $(condition paramcache corrupt-params Ready) ($(kd get paramcache corrupt-params \
   -o jsonpath='{.status.conditions[?(@.type=="Ready")].reason}'))" \
   test "$(condition paramcache corrupt-params Ready)" = False
-job=$(kd get paramcache corrupt-params -o jsonpath='{.status.jobName}')
-assert "its Job $job's log names the digest mismatch" \
-  bash -c "'$K8S/kubectl' -n '$DEMO_NS' logs 'job/$job' --tail=-1 | grep -q 'wrong digest'"
+# The operator replaces a failed Job (same name, new pods), so the Job's pod may be starting when it is read: its
+# log is awaited, not read once.
+job_log_names_mismatch() {
+  local log
+  job=$(kd get paramcache corrupt-params -o jsonpath='{.status.jobName}')
+  [[ -n $job ]] && log=$(kd logs "job/$job" --tail=-1 2>/dev/null) && grep -q 'wrong digest' <<<"$log"
+}
+demo_wait 180 "a log of the corrupt ParamCache's Job naming the digest mismatch" job_log_names_mismatch
+assert "its Job $job's log names the digest mismatch" job_log_names_mismatch
 assert "the good ParamCache stayed Ready" is_true paramcache devnet-params Ready
 kd delete paramcache corrupt-params --wait=true >/dev/null
 kd delete pvc corrupt-params-params --wait=false >/dev/null
@@ -217,5 +223,5 @@ assert "the CRDs stay" bash -c "'$K8S/kubectl' get crd miners.sealstack.io >/dev
 
 k delete namespace "$DEMO_NS" --wait=true --timeout=180s >/dev/null
 # The storage class back to non-default, the released volumes wiped.
-e2e/cluster/volumes.sh >/dev/null
+"${SEALSTACK_VOLUMES_SH:-e2e/cluster/volumes.sh}" >/dev/null
 echo "demo e2e: all checks passed"
