@@ -5,11 +5,18 @@
 # ($KIND_VOLUMES_DIR, on the node's /var volume: they go with the node).
 #
 #   e2e/kind/volumes.sh [--default] [count]   (default count: 8)
+#   e2e/kind/volumes.sh --move FROM TO       moves a file inside a volume (a lost disk, in a test)
 #
 # Keeps `count` volumes Available: a Released one (its claim deleted; the policy is Retain) is wiped and offered
 # again. --default marks the class as the cluster's default. Idempotent; needs the cluster (up.sh).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+if [[ ${1:-} == --move ]]; then
+  [[ $# -eq 3 ]] || die "volumes.sh --move FROM TO"
+  engine exec "$KIND_REAL_NODE" mv -- "$2" "$3"
+  exit
+fi
 
 CLASS=sealstack-local
 make_default=false count=8
