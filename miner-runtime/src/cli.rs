@@ -238,6 +238,10 @@ pub struct RunArgs {
     /// bad (lotus-miner's SingleCheckTimeout).
     #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
     pub check_timeout_secs: u64,
+    /// PoSt workers (SealingWorkers with the WindowPoSt task) each WindowPoSt SNARK is handed to at once: the first
+    /// valid proof is sent, so one lost or wrong worker costs nothing (at most as many as are connected).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..))]
+    pub post_redundancy: u64,
     /// Sectors checked at once (lotus-miner's ParallelCheckLimit).
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..))]
     pub check_parallel: u64,
