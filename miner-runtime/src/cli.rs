@@ -412,6 +412,17 @@ mod tests {
     }
 
     #[test]
+    fn post_redundancy_is_at_least_one() {
+        let run = |extra: &[&str]| Cli::try_parse_from([&["sealstack-miner", "run"], extra].concat());
+        let Command::Run(args) = run(&[]).unwrap().command else { panic!("not run") };
+        assert_eq!(args.post_redundancy, 2, "two PoSt workers at once by default");
+        let Command::Run(args) = run(&["--post-redundancy", "3"]).unwrap().command else { panic!("not run") };
+        assert_eq!(args.post_redundancy, 3);
+        let error = run(&["--post-redundancy", "0"]).unwrap_err().to_string();
+        assert!(error.contains("--post-redundancy") && error.contains("0 is not in 1.."), "{error}");
+    }
+
+    #[test]
     fn set_addrs_needs_addresses_or_unset() {
         assert!(Cli::try_parse_from(["sealstack-miner", "actor", "set-addrs"]).is_err());
         assert!(Cli::try_parse_from(["sealstack-miner", "actor", "set-addrs", "--unset"]).is_ok());

@@ -106,8 +106,8 @@ pub struct Daemon {
     pub metrics: Arc<Metrics>,
     /// Where each PoSt job's results go (the proving task waiting for them), by job id.
     pub post_results: Mutex<HashMap<String, tokio::sync::mpsc::UnboundedSender<proving::snark::WorkerProof>>>,
-    /// How long the daemon's own last WindowPoSt SNARK took per partition: what it plans a fallback with.
-    pub local_snark_per_partition: Mutex<Option<Duration>>,
+    /// Epochs the daemon's own last WindowPoSt SNARK took per partition: what it plans a fallback with.
+    pub local_snark_epochs: Mutex<Option<f64>>,
     /// The daemon's own SNARKs run one at a time (each takes every core).
     pub local_prover: tokio::sync::Semaphore,
     /// Settings.
@@ -273,7 +273,7 @@ pub async fn start(repo: MinerRepo, node: Node, actor: Address, config: DaemonCo
         changed: Notify::new(),
         metrics: metrics.clone(),
         post_results: Mutex::new(HashMap::new()),
-        local_snark_per_partition: Mutex::new(None),
+        local_snark_epochs: Mutex::new(None),
         local_prover: tokio::sync::Semaphore::new(1),
         config: config.clone(),
         paused: Mutex::new(HashMap::new()),

@@ -102,13 +102,18 @@ pub fn execute(task: &Task, scratch: &Scratch) -> anyhow::Result<TaskResult> {
 }
 
 /// A WindowPoSt SNARK from the miner's vanilla proofs. Fault injection for tests: with `SEALSTACK_CORRUPT_POST=1`
-/// the worker answers a proof with one byte flipped, which the miner must catch and drop.
+/// the worker answers a proof with one byte flipped, which the miner must catch and drop; with
+/// `SEALSTACK_CRASH_IN_TASK=WindowPoSt` it dies on the task, holding it.
 fn window_post(
     post_proof: i64,
     randomness: &LotusJson<Vec<u8>>,
     miner: u64,
     vanilla: &[sealing::post::VanillaProof],
 ) -> anyhow::Result<TaskResult> {
+    if std::env::var("SEALSTACK_CRASH_IN_TASK").is_ok_and(|k| k == "WindowPoSt") {
+        eprintln!("injected crash: worker killed during a WindowPoSt");
+        std::process::abort();
+    }
     let post_type = fvm_shared::sector::RegisteredPoStProof::from(post_proof);
     let randomness = ticket_of(randomness)?;
     let mut proofs = sealing::post::window_post_from_vanilla(post_type, randomness, miner, vanilla)?;

@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use fvm_ipld_encoding::RawBytes;
 use fvm_shared::econ::TokenAmount;
@@ -24,7 +24,7 @@ use tokio::task::JoinSet;
 
 use super::check::{Purpose, ToCheck, check_sectors};
 use super::landing::{Delivery, Landing, watch};
-use super::snark::{SnarkJob, give_up_at, window_post_snark};
+use super::snark::{SnarkJob, give_up_epoch, window_post_snark};
 use crate::daemon::Daemon;
 use crate::repo::FileJournal;
 use crate::sealing::post::VanillaProof;
@@ -222,11 +222,9 @@ async fn prove_and_send(
 ) -> anyhow::Result<(Instant, Landing)> {
     let api = daemon.node.api();
     let head = api.chain_head().await.map_err(daemon.node.err())?.height;
-    let block = Duration::from_secs(daemon.network.block_delay_secs.max(1));
-    let until_close = block * (info.close - head).max(0) as u32;
-    let landing = block * super::declare::LANDING_EPOCHS as u32;
-    let give_up = give_up_at(daemon, Instant::now(), until_close, landing, job.partitions);
-    let (proofs, prover) = window_post_snark(daemon, job, give_up).await?;
+    let local = *daemon.local_snark_epochs.lock().expect("estimate lock");
+    let give_up = give_up_epoch(local, head, info.close, super::declare::LANDING_EPOCHS, job.partitions);
+    let (proofs, prover) = window_post_snark(daemon, job, head, give_up).await?;
     let head = api.chain_head().await.map_err(daemon.node.err())?.height;
     if head + 1 >= info.close {
         tracing::warn!(deadline = info.index, head, close = info.close, ?prover, "WindowPoSt ready too late");

@@ -3,21 +3,25 @@
 //! `WindowPoSt` task, on GPUs) make it. Each message's SNARK is a PoSt job in the scheduler, handed to up to
 //! `--post-redundancy` workers at once (lotus: "compute on N workers, submit the first valid"); the daemon
 //! verifies each answer and takes the first valid one, drops a wrong one (and logs it), and counts answers that
-//! come after the job was settled as late. When no worker runs the task, or none answers validly by the time
-//! that still leaves the daemon room to prove it itself before the deadline closes, the daemon makes the SNARK
-//! itself: a lost worker pod never costs the deadline.
+//! come after the job was settled as late. When no worker runs the task, all of them are lost, or none answers
+//! validly by the time that still leaves the daemon room to prove it itself before the deadline closes, the
+//! daemon makes the SNARK itself (and still takes a worker's valid answer that comes first): a lost worker pod
+//! never costs the deadline.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fvm_shared::sector::{PoStProof, RegisteredPoStProof};
-use sealstack_chain::LotusJson;
+use sealstack_chain::{FullNodeClient, LotusJson};
 use tokio::sync::mpsc;
 
 use crate::daemon::Daemon;
 use crate::daemon::scheduler::Scheduler;
 use crate::protocol::{TaskInput, TaskKind, TaskResult};
 use crate::sealing::post::{VanillaProof, verify_window_post, window_post_from_vanilla};
+
+/// How often a job waiting for workers looks whether any PoSt worker is still alive.
+const LIVENESS_CHECK: Duration = Duration::from_millis(500);
 
 /// A worker's answer to a PoSt job.
 #[derive(Debug)]
@@ -51,79 +55,118 @@ pub struct SnarkJob {
     pub partitions: usize,
 }
 
-/// Makes `job`'s SNARK: on workers while `give_up_at` is ahead, then in the daemon.
+/// Makes `job`'s SNARK: on workers until the chain reaches epoch `give_up`, then in the daemon, still taking a
+/// worker's valid answer that comes before the daemon's own proof.
 pub async fn window_post_snark(
     daemon: &Arc<Daemon>,
     job: SnarkJob,
-    give_up_at: Instant,
+    head: i64,
+    give_up: i64,
 ) -> anyhow::Result<(Vec<PoStProof>, Prover)> {
     let workers = daemon.scheduler.lock().expect("scheduler lock").workers_for(TaskKind::WindowPoSt);
-    if workers > 0 && Instant::now() < give_up_at {
-        if let Some(found) = on_workers(daemon, &job, workers, give_up_at).await {
-            return Ok(found);
+    if workers == 0 || head >= give_up {
+        if workers > 0 {
+            tracing::warn!(head, give_up, "no time left for PoSt workers: the daemon proves this message itself");
         }
-    } else if workers > 0 {
-        tracing::warn!("no time left for PoSt workers: the daemon proves this message itself");
+        return Ok((locally(daemon, &job).await?, Prover::Daemon));
     }
-    let proofs = locally(daemon, job).await?;
-    Ok((proofs, Prover::Daemon))
+    let mut hand_out = HandOut::start(daemon, &job, workers);
+    let found = match hand_out.first_valid(daemon, &job, Some(give_up)).await {
+        Some(found) => Ok(found),
+        None => {
+            // No new hand-outs; those running may still win against the daemon's own proof.
+            daemon.scheduler.lock().expect("scheduler lock").drop_post_job(&hand_out.id);
+            let local = locally(daemon, &job);
+            tokio::pin!(local);
+            tokio::select! {
+                proofs = &mut local => proofs.map(|p| (p, Prover::Daemon)),
+                Some(found) = hand_out.first_valid(daemon, &job, None) => Ok(found),
+            }
+        }
+    };
+    hand_out.settle(daemon);
+    found
 }
 
-/// Hands `job` to up to `--post-redundancy` of the `workers` PoSt workers and waits for the first valid answer
-/// until `give_up_at`.
-async fn on_workers(
-    daemon: &Arc<Daemon>,
-    job: &SnarkJob,
-    workers: usize,
-    give_up_at: Instant,
-) -> Option<(Vec<PoStProof>, Prover)> {
-    let redundancy = daemon.config.post_redundancy.min(workers);
-    let input = TaskInput::WindowPoSt {
-        post_proof: i64::from(job.post_type),
-        randomness: LotusJson(job.randomness.to_vec()),
-        miner: daemon.actor_id,
-        vanilla: job.vanilla.clone(),
-    };
-    let (sender, mut answers) = mpsc::unbounded_channel();
-    let id = {
-        let mut scheduler = daemon.scheduler.lock().expect("scheduler lock");
-        let id = scheduler.add_post_job(input, redundancy);
-        daemon.post_results.lock().expect("post results lock").insert(id.clone(), sender);
-        id
-    };
-    daemon.changed.notify_waiters();
-    tracing::info!(job = id, redundancy, partitions = job.partitions, "WindowPoSt SNARK handed to PoSt workers");
-    let found = loop {
-        tokio::select! {
-            answer = answers.recv() => {
-                let Some(answer) = answer else { break None };
-                match check(daemon, job, answer.result).await {
-                    Ok(proofs) => {
-                        daemon.metrics.post_task(&answer.worker, "done");
-                        tracing::info!(job = id, worker = answer.worker, "WindowPoSt SNARK from a worker verified");
-                        break Some((proofs, Prover::Worker(answer.worker)));
+/// A PoSt job handed to workers: its id and where their answers come in.
+struct HandOut {
+    id: String,
+    answers: mpsc::UnboundedReceiver<WorkerProof>,
+}
+
+impl HandOut {
+    /// Hands `job` to up to `--post-redundancy` of the `workers` PoSt workers.
+    fn start(daemon: &Daemon, job: &SnarkJob, workers: usize) -> Self {
+        let redundancy = daemon.config.post_redundancy.min(workers);
+        let input = TaskInput::WindowPoSt {
+            post_proof: i64::from(job.post_type),
+            randomness: LotusJson(job.randomness.to_vec()),
+            miner: daemon.actor_id,
+            vanilla: job.vanilla.clone(),
+        };
+        let (sender, answers) = mpsc::unbounded_channel();
+        let id = {
+            let mut scheduler = daemon.scheduler.lock().expect("scheduler lock");
+            let id = scheduler.add_post_job(input, redundancy);
+            daemon.post_results.lock().expect("post results lock").insert(id.clone(), sender);
+            id
+        };
+        daemon.changed.notify_waiters();
+        tracing::info!(job = id, redundancy, partitions = job.partitions, "WindowPoSt SNARK handed to PoSt workers");
+        HandOut { id, answers }
+    }
+
+    /// The first answer that verifies (each wrong one dropped, counted and logged). With `give_up`, `None` once the
+    /// chain reaches that epoch or no PoSt worker is left; without, it waits for answers only.
+    async fn first_valid(
+        &mut self,
+        daemon: &Daemon,
+        job: &SnarkJob,
+        give_up: Option<i64>,
+    ) -> Option<(Vec<PoStProof>, Prover)> {
+        let id = &self.id;
+        loop {
+            tokio::select! {
+                answer = self.answers.recv() => {
+                    let answer = answer?;
+                    match check(daemon, job, answer.result).await {
+                        Ok(proofs) => {
+                            daemon.metrics.post_task(&answer.worker, "done");
+                            tracing::info!(job = id, worker = answer.worker, "WindowPoSt SNARK from a worker verified");
+                            return Some((proofs, Prover::Worker(answer.worker)));
+                        }
+                        Err(why) => {
+                            daemon.metrics.post_task(&answer.worker, "failed");
+                            tracing::warn!(job = id, worker = answer.worker, why, "a worker's WindowPoSt dropped");
+                        }
                     }
-                    Err(why) => {
-                        daemon.metrics.post_task(&answer.worker, "failed");
-                        tracing::warn!(job = id, worker = answer.worker, why, "a worker's WindowPoSt dropped");
+                }
+                _ = tokio::time::sleep(LIVENESS_CHECK), if give_up.is_some() => {
+                    // Workers lost (no report within a lease): nobody is left to answer, so waiting is time lost.
+                    if daemon.scheduler.lock().expect("scheduler lock").workers_for(TaskKind::WindowPoSt) == 0 {
+                        tracing::warn!(job = id, "no PoSt worker left: the daemon proves it itself");
+                        return None;
+                    }
+                    let head = daemon.node.api().chain_head().await.map(|h| h.height);
+                    if let (Ok(head), Some(give_up)) = (head, give_up) && head >= give_up {
+                        tracing::warn!(job = id, head, "no valid WindowPoSt from the workers in time: the daemon proves it itself");
+                        return None;
                     }
                 }
             }
-            _ = tokio::time::sleep_until(give_up_at.into()) => {
-                tracing::warn!(job = id, "no valid WindowPoSt from the workers in time: the daemon proves it itself");
-                break None;
-            }
         }
-    };
-    daemon.post_results.lock().expect("post results lock").remove(&id);
-    daemon.scheduler.lock().expect("scheduler lock").drop_post_job(&id);
-    // Answers that came in while this one was verified: the job is settled, so they are late.
-    answers.close();
-    while let Ok(answer) = answers.try_recv() {
-        daemon.metrics.post_task(&answer.worker, "late");
-        tracing::info!(job = id, worker = answer.worker, "a PoSt result after its job was settled: dropped");
     }
-    found
+
+    /// Settles the job: no more hand-outs, and answers still to come (or that came meanwhile) are late.
+    fn settle(mut self, daemon: &Daemon) {
+        daemon.post_results.lock().expect("post results lock").remove(&self.id);
+        daemon.scheduler.lock().expect("scheduler lock").drop_post_job(&self.id);
+        self.answers.close();
+        while let Ok(answer) = self.answers.try_recv() {
+            daemon.metrics.post_task(&answer.worker, "late");
+            tracing::info!(job = self.id, worker = answer.worker, "a PoSt result after its job was settled: dropped");
+        }
+    }
 }
 
 /// A worker's answer as the chain will take it: a proof of the job's type that verifies over its sectors.
@@ -145,33 +188,33 @@ async fn check(daemon: &Daemon, job: &SnarkJob, result: TaskResult) -> Result<Ve
     }
 }
 
-/// The daemon's own SNARK (one at a time: each takes every core), timed for the next deadline's planning.
-async fn locally(daemon: &Arc<Daemon>, job: SnarkJob) -> anyhow::Result<Vec<PoStProof>> {
+/// The daemon's own SNARK (one at a time: each takes every core), measured in epochs for the next give-up.
+async fn locally(daemon: &Daemon, job: &SnarkJob) -> anyhow::Result<Vec<PoStProof>> {
     let _turn = daemon.local_prover.acquire().await.expect("the semaphore is never closed");
-    let started = Instant::now();
+    let head = || async { daemon.node.api().chain_head().await.map(|h| h.height).ok() };
+    let (started, from) = (std::time::Instant::now(), head().await);
     let (post_type, randomness, miner, partitions) = (job.post_type, job.randomness, daemon.actor_id, job.partitions);
+    let vanilla = job.vanilla.clone();
     let proofs =
-        tokio::task::spawn_blocking(move || window_post_from_vanilla(post_type, randomness, miner, &job.vanilla))
-            .await??;
-    let took = started.elapsed();
-    daemon.metrics.window_post_snark(took.as_secs_f64());
-    *daemon.local_snark_per_partition.lock().expect("estimate lock") = Some(took / partitions.max(1) as u32);
+        tokio::task::spawn_blocking(move || window_post_from_vanilla(post_type, randomness, miner, &vanilla)).await??;
+    daemon.metrics.window_post_snark(started.elapsed().as_secs_f64());
+    if let (Some(from), Some(to)) = (from, head().await) {
+        let per_partition = (to - from).max(1) as f64 / partitions.max(1) as f64;
+        *daemon.local_snark_epochs.lock().expect("estimate lock") = Some(per_partition);
+    }
     Ok(proofs)
 }
 
-/// When to stop waiting for workers: the daemon still needs twice its own SNARK time for `partitions` (or a third
-/// of what is left, before it has made one) and `landing` to get the message on chain, before `close`.
-pub fn give_up_at(
-    daemon: &Daemon,
-    now: Instant,
-    until_close: Duration,
-    landing: Duration,
-    partitions: usize,
-) -> Instant {
-    let left = until_close.saturating_sub(landing);
-    let local = daemon.local_snark_per_partition.lock().expect("estimate lock").map(|p| p * partitions.max(1) as u32);
-    let reserve = local.map_or(left / 3, |l| (l * 2).min(left));
-    now + left.saturating_sub(reserve)
+/// The epoch from which the daemon stops waiting for workers and makes a SNARK of `partitions` itself, with `head`
+/// the current epoch and `close` the deadline's: it keeps twice its own last SNARK time (`local`, epochs per
+/// partition; before it made one, a third of the epochs left) and `landing` epochs to get the message on chain.
+pub fn give_up_epoch(local: Option<f64>, head: i64, close: i64, landing: i64, partitions: usize) -> i64 {
+    let left = (close - landing - head).max(0);
+    let reserve = match local {
+        Some(per_partition) => ((per_partition * partitions.max(1) as f64 * 2.0).ceil() as i64).clamp(1, left.max(1)),
+        None => left / 3,
+    };
+    head + (left - reserve).max(0)
 }
 
 /// Applies a worker's answer to a PoSt hand-out (from the API): to the proof waiting for it, or, when the job was
@@ -190,5 +233,20 @@ pub fn worker_result(daemon: &Daemon, worker: &str, task: &str, result: TaskResu
             daemon.metrics.post_task(&name, "late");
             tracing::info!(task, worker = name, "a PoSt result after its job was settled: dropped");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::give_up_epoch;
+
+    #[test]
+    fn workers_are_given_what_the_daemon_does_not_need_to_prove_it_itself() {
+        // 60 epochs to the close, 3 to land: 57 usable.
+        assert_eq!(give_up_epoch(None, 100, 160, 3, 2), 100 + 57 - 19, "before any own SNARK: a third kept");
+        assert_eq!(give_up_epoch(Some(2.0), 100, 160, 3, 3), 100 + 57 - 12, "twice 3 partitions of 2 epochs");
+        assert_eq!(give_up_epoch(Some(0.1), 100, 160, 3, 1), 100 + 57 - 1, "at least an epoch kept");
+        assert_eq!(give_up_epoch(Some(50.0), 100, 160, 3, 1), 100, "no room for workers: prove at once");
+        assert_eq!(give_up_epoch(None, 158, 160, 3, 1), 158, "past the landing margin: at once");
     }
 }
