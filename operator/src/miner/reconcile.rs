@@ -21,11 +21,11 @@ use libp2p_identity::PeerId;
 use sealstack_chain::miner::MinerInfo;
 use sealstack_chain::{FullNodeClient, LotusJson, Node, TipSetKey};
 use sealstack_crds::Miner;
-use sealstack_crds::ParamCache;
 use sealstack_crds::conditions::set_condition;
 use sealstack_crds::conditions::status::{FALSE, TRUE};
 use sealstack_crds::conditions::types::{
-    ACTOR_CREATED, ADDRESSES_PUBLISHED, PARAMS_READY, PROVING, READY, RUNTIME_READY,
+    ACTOR_CREATED, ADDRESSES_PUBLISHED, DISRUPTION_ALLOWED, PARAMS_READY, PROVING, READY, ROLLOUT_PENDING,
+    RUNTIME_READY,
 };
 use sealstack_crds::miner::MinerStatus;
 use tracing::{info, instrument, warn};
@@ -35,12 +35,13 @@ use super::build::{
     build_api_secret, build_api_service, build_identity_secret, build_p2p_service, identity_secret_name, peer_id_of,
 };
 use super::chain::{connect, ensure_created, publish};
+use super::disruption;
 use super::proving;
 use super::runtime::{RuntimeInputs, build_runtime_stateful_set};
 use super::runtime_node::runtime_node;
 use super::status::{self, Observed};
 use crate::FIELD_MANAGER;
-use crate::apply::apply;
+use crate::apply::{apply, needs_apply, stamped};
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::secrets;
@@ -114,32 +115,22 @@ async fn steps(ctx: &Context, miner: &Miner, namespace: &str, progress: &mut Pro
     }
 
     // The actor on chain.
-    let (node, api_info_digest) =
-        connect(ctx, miner, namespace).await.map_err(|e| progress.failed(ACTOR_CREATED, "FullNodeError", e))?;
+    let (node, api_info_digest) = match connect(ctx, miner, namespace).await {
+        Ok(connected) => connected,
+        Err(error) => {
+            if progress.status.actor_address.is_some() {
+                // A runtime to protect, and no schedule to go by: the gate holds (within its bound).
+                deadline_gate(ctx, miner, namespace, Err(error.to_string()), progress).await?;
+            }
+            return Err(progress.failed(ACTOR_CREATED, "FullNodeError", error));
+        }
+    };
     let actor = actor(ctx, miner, &node, &peer, progress).await?;
     let info = node.api().state_miner_info(LotusJson(actor), TipSetKey::head()).await.map_err(node.err())?;
     progress.status.actor_address = Some(actor.to_string());
     progress.status.owner_address = Some(info.owner.to_string());
     progress.status.worker_address = Some(info.worker.to_string());
     progress.condition(ACTOR_CREATED, (TRUE, "ActorOnChain".into(), format!("miner actor {actor}")));
-
-    // The runtime, for this actor and the API info just read (a change rolls its pod).
-    let runtime = apply_runtime(ctx, miner, namespace, &cache, actor, api_info_digest).await?;
-    let ready_replicas = runtime.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0);
-    progress.condition(RUNTIME_READY, status::runtime_ready(&runtime.name_any(), ready_replicas));
-    let next_deadline = if ready_replicas > 0 {
-        None
-    } else {
-        // Down: how soon a deadline with sectors needs it (the chart's alert fires within an hour of one).
-        proving::next_deadline_with_sectors(&node, actor).await.unwrap_or_else(|error| {
-            warn!(%error, "cannot read the proving schedule");
-            None
-        })
-    };
-    ctx.metrics.miner_runtime(namespace, &miner.name_any(), ready_replicas > 0, next_deadline);
-
-    // The addresses announced on chain.
-    let published = announce_addresses(ctx, miner, &node, actor, &info, &peer, &p2p, progress).await?;
 
     // Power, faults, schedule and funds, as the chain shows them now. While sectors are faulty, they are looked
     // at as often as a step in progress: a recovery should show as soon as it lands.
@@ -156,7 +147,52 @@ async fn steps(ctx: &Context, miner: &Miner, namespace: &str, progress: &mut Pro
     };
     let proven = proving.1 == "AllProven" || proving.1 == "NoSectors";
     progress.condition(PROVING, proving);
-    Ok(Action::requeue(if published && proven { WHEN_SETTLED } else { WHILE_WAITING }))
+
+    // The deadline gate: the runtime's PodDisruptionBudget follows the proving schedule, and so do the
+    // operator's own rollouts of the runtime.
+    let schedule = disruption::read_schedule(&node, actor).await.map_err(|e| e.to_string());
+    let (gate, recheck) = deadline_gate(ctx, miner, namespace, schedule, progress).await?;
+
+    // The runtime, for this actor and the API info just read (a change rolls its pod, unless the gate holds).
+    let inputs = RuntimeInputs {
+        default_image: ctx.settings.runtime_image.clone(),
+        params_claim: crate::param_cache::build::claim_name(&cache),
+        actor: Some(actor.to_string()),
+        api_info_digest: Some(api_info_digest),
+    };
+    let runtime = apply_runtime(ctx, miner, namespace, &inputs, &gate, progress).await?;
+    let ready_replicas = runtime.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0);
+    progress.condition(RUNTIME_READY, status::runtime_ready(&runtime.name_any(), ready_replicas));
+    let next_deadline = if ready_replicas > 0 {
+        None
+    } else {
+        // Down: how soon a deadline with sectors needs it (the chart's alert fires within an hour of one).
+        proving::next_deadline_with_sectors(&node, actor).await.unwrap_or_else(|error| {
+            warn!(%error, "cannot read the proving schedule");
+            None
+        })
+    };
+    ctx.metrics.miner_runtime(namespace, &miner.name_any(), ready_replicas > 0, next_deadline);
+
+    // The addresses announced on chain.
+    let published = announce_addresses(ctx, miner, &node, actor, &info, &peer, &p2p, progress).await?;
+
+    let settled = if published && proven { WHEN_SETTLED } else { WHILE_WAITING };
+    Ok(Action::requeue(settled.min(recheck)))
+}
+
+/// Applies the deadline gate for `schedule` (`Err`: why it cannot be read) and records it in `DisruptionAllowed`;
+/// returns when to look at it again.
+async fn deadline_gate(
+    ctx: &Context,
+    miner: &Miner,
+    namespace: &str,
+    schedule: std::result::Result<disruption::Schedule, String>,
+    progress: &mut Progress,
+) -> Result<(disruption::Gate, Duration)> {
+    let (gate, recheck) = disruption::apply_gate(ctx, miner, namespace, schedule, &mut progress.status).await?;
+    progress.condition(DISRUPTION_ALLOWED, gate.condition());
+    Ok((gate, recheck))
 }
 
 /// The one way out of every reconcile: `Ready` from the step conditions, then the status, written when it
@@ -274,27 +310,28 @@ async fn actor(ctx: &Context, miner: &Miner, node: &Node, peer: &PeerId, progres
     }
 }
 
-/// The runtime StatefulSet for `actor` and the full node's API info of digest `api_info_digest`, applied;
-/// returns it as stored.
+/// The runtime StatefulSet for `inputs`, applied; returns it as stored. A change of a ready runtime is held while
+/// `gate` holds disruptions (`RolloutPending` says so): a restart would cost the deadline being proven.
 async fn apply_runtime(
     ctx: &Context,
     miner: &Miner,
     namespace: &str,
-    cache: &ParamCache,
-    actor: Address,
-    api_info_digest: String,
+    inputs: &RuntimeInputs,
+    gate: &disruption::Gate,
+    progress: &mut Progress,
 ) -> Result<StatefulSet> {
     let sets: Api<StatefulSet> = Api::namespaced(ctx.client.clone(), namespace);
-    let runtime = build_runtime_stateful_set(
-        miner,
-        &RuntimeInputs {
-            default_image: ctx.settings.runtime_image.clone(),
-            params_claim: crate::param_cache::build::claim_name(cache),
-            actor: Some(actor.to_string()),
-            api_info_digest: Some(api_info_digest),
-        },
-    );
+    let runtime = build_runtime_stateful_set(miner, inputs);
     let existing = lookup(&ctx.stores.runtime_sets, namespace, &runtime.name_any()).await?;
+    if let Some(existing) = existing.as_deref()
+        && gate.max_unavailable == 0
+        && existing.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0) > 0
+        && needs_apply(&stamped(&runtime), Some(existing))
+    {
+        progress.condition(ROLLOUT_PENDING, disruption::rollout_pending(gate));
+        return Ok(existing.clone());
+    }
+    progress.condition(ROLLOUT_PENDING, (FALSE, "UpToDate".into(), "the runtime runs its spec".into()));
     Ok(apply(&sets, &runtime, existing.as_deref()).await?.0)
 }
 
