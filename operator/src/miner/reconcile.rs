@@ -541,6 +541,49 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn a_change_of_a_ready_runtime_waits_while_the_gate_holds() {
+        use k8s_openapi::api::apps::v1::StatefulSetStatus;
+        let m = miner(None);
+        let (client, log) = testing::client(|request| (200, request.body.clone()));
+        let ctx = context(client);
+        let mut feeds = ctx.take_feeds();
+        let inputs = |image: &str| RuntimeInputs {
+            default_image: image.into(),
+            params_claim: "params".into(),
+            actor: Some("t01000".into()),
+            api_info_digest: Some("d1".into()),
+        };
+        let mut running = crate::apply::stamped(&build_runtime_stateful_set(&m, &inputs("miner:1")));
+        running.status = Some(StatefulSetStatus { replicas: 1, ready_replicas: Some(1), ..Default::default() });
+        feeds.runtime_sets.put(running);
+        let hour = Duration::from_secs(3600);
+        let (held, open) =
+            (disruption::gate(Err("down"), false, None, hour), disruption::gate(Err("down"), true, None, hour));
+        let mut progress = Progress::new(&MinerStatus::default(), Some(2));
+        let pending = |progress: &Progress| {
+            let c = find_condition(&progress.status.conditions, ROLLOUT_PENDING).unwrap();
+            (c.status.clone(), c.reason.clone())
+        };
+
+        // A new image while the gate holds: nothing applied, the condition says why.
+        apply_runtime(&ctx, &m, "sp", &inputs("miner:2"), &held, &mut progress).await.unwrap();
+        assert!(requests(&log).is_empty(), "held: {:?}", requests(&log));
+        assert_eq!(pending(&progress), (TRUE.into(), "DeadlineGate".into()));
+        // The runtime as it is: nothing to hold.
+        apply_runtime(&ctx, &m, "sp", &inputs("miner:1"), &held, &mut progress).await.unwrap();
+        assert!(requests(&log).is_empty());
+        assert_eq!(pending(&progress), (FALSE.into(), "UpToDate".into()));
+        // The gate open (forced here): the change is applied.
+        apply_runtime(&ctx, &m, "sp", &inputs("miner:2"), &open, &mut progress).await.unwrap();
+        let made = requests(&log);
+        assert_eq!(made.len(), 1, "{made:?}");
+        assert_eq!(
+            (made[0].method.clone(), made[0].path.as_str()),
+            (http::Method::PATCH, "/apis/apps/v1/namespaces/sp/statefulsets/m1-runtime")
+        );
+    }
+
     fn journaled() -> MinerStatus {
         let pushed = PushedMessage { uuid: "u1".into(), cid: Some("bafy-create".into()) };
         let creation = MinerCreation { messages: [("create-miner".to_string(), pushed)].into(), ..Default::default() };
