@@ -231,7 +231,7 @@ async fn prove_and_send(
         return Ok((Instant::now(), Landing::Missed));
     }
     let chain_commit_epoch = head - 1;
-    let chain_commit_rand = daemon.randomness(tags::POST_CHAIN_COMMIT, chain_commit_epoch, false).await?;
+    let chain_commit_rand = daemon.chain_commit_randomness(chain_commit_epoch).await?;
     let params = miner_state::SubmitWindowedPoStParams {
         deadline: info.index,
         partitions: batch
