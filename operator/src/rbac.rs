@@ -84,8 +84,8 @@ pub const RULES: &[Rule] = &[
     Rule {
         api_group: "policy",
         resources: &["poddisruptionbudgets"],
-        verbs: &["get", "list", "watch", "create", "patch"],
-        reason: "the deadline gate: each miner runtime's PodDisruptionBudget, closed while a deadline is being proven",
+        verbs: &["get", "list", "watch", "create", "patch", "delete"],
+        reason: "the deadline gate: budgets of miner runtimes and PoSt pools, closed while a deadline is being proven",
     },
     Rule {
         api_group: "events.k8s.io",

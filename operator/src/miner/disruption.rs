@@ -212,7 +212,7 @@ pub fn build_budget(miner: &Miner, gate: &Gate) -> PodDisruptionBudget {
 }
 
 /// The gate of `miner` for `schedule` (`Err`: why it cannot be read), applied as its runtime's PodDisruptionBudget
-/// and recorded in `status` (the schedule under `proving`, since when disruptions are held). Returns it and when to
+/// (and its PoSt pools', [`super::pool_budgets`]) and recorded in `status` (the schedule under `proving`, since when disruptions are held). Returns it and when to
 /// look again: soon while held (the proof may land any moment), at the latest when an open gate closes.
 pub async fn apply_gate(
     ctx: &Context,
@@ -242,6 +242,7 @@ pub async fn apply_gate(
     let desired = build_budget(miner, &gate);
     let existing = lookup(&ctx.stores.budgets, namespace, &budget_name(miner)).await?;
     let (_, written) = apply(&budgets, &desired, existing.as_deref()).await?;
+    super::pool_budgets::apply_pool_budgets(ctx, miner, namespace, &gate).await?;
     if written {
         info!(
             max_unavailable = gate.max_unavailable,

@@ -5,6 +5,7 @@ pub mod announce;
 pub mod build;
 pub mod chain;
 pub mod disruption;
+pub mod pool_budgets;
 pub mod proving;
 pub mod reconcile;
 pub mod runtime;
