@@ -16,17 +16,18 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::core::object::HasStatus;
 use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType};
 use kube::{Api, Resource, ResourceExt};
 use libp2p_identity::PeerId;
 use sealstack_chain::miner::MinerInfo;
 use sealstack_chain::{FullNodeClient, LotusJson, Node, TipSetKey};
 use sealstack_crds::Miner;
-use sealstack_crds::conditions::set_condition;
 use sealstack_crds::conditions::status::{FALSE, TRUE};
 use sealstack_crds::conditions::types::{
     ACTOR_CREATED, ADDRESSES_PUBLISHED, DISRUPTION_ALLOWED, PARAMS_READY, PROVING, READY, ROLLOUT_PENDING,
     RUNTIME_READY,
 };
+use sealstack_crds::conditions::{find_condition, set_condition};
 use sealstack_crds::miner::MinerStatus;
 use tracing::{info, instrument, warn};
 
@@ -162,7 +163,20 @@ async fn steps(ctx: &Context, miner: &Miner, namespace: &str, progress: &mut Pro
     };
     let runtime = apply_runtime(ctx, miner, namespace, &inputs, &gate, progress).await?;
     let ready_replicas = runtime.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0);
-    progress.condition(RUNTIME_READY, status::runtime_ready(&runtime.name_any(), ready_replicas));
+    let previous_ready = find_condition(&progress.status.conditions, RUNTIME_READY).cloned();
+    let observed = status::runtime_ready_after(&runtime.name_any(), ready_replicas, previous_ready.as_ref());
+    if observed.1 == status::RUNTIME_LOST && previous_ready.is_some_and(|c| c.status == TRUE) {
+        // Said at once: a lost runtime inside an open deadline is a proof at risk.
+        let event = Event {
+            type_: EventType::Warning,
+            reason: status::RUNTIME_LOST.into(),
+            note: Some(observed.2.clone()),
+            action: "WatchRuntime".into(),
+            secondary: None,
+        };
+        let _ = ctx.recorder.publish(&event, &miner.object_ref(&())).await;
+    }
+    progress.condition(RUNTIME_READY, observed);
     let next_deadline = if ready_replicas > 0 {
         None
     } else {
