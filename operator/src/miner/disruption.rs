@@ -260,8 +260,9 @@ pub async fn apply_gate(
 }
 
 /// Reads `actor`'s schedule: the current deadline, which deadlines hold sectors (one call per deadline, from the
-/// current one on, until one after it holds sectors) and what of the current one is proven.
-pub async fn read_schedule(node: &Node, actor: Address) -> Result<Schedule, ChainError> {
+/// current one on, until one after it holds sectors; none when the actor `has_sectors` not) and what of the
+/// current one is proven.
+pub async fn read_schedule(node: &Node, actor: Address, has_sectors: bool) -> Result<Schedule, ChainError> {
     let (api, at, err) = (node.api(), TipSetKey::head(), node.err());
     let miner = LotusJson(actor);
     let head = api.chain_head().await.map_err(&err)?;
@@ -279,7 +280,8 @@ pub async fn read_schedule(node: &Node, actor: Address) -> Result<Schedule, Chai
         with_sectors: BTreeSet::new(),
         current_unproven: 0,
     };
-    for offset in 0..info.wpost_period_deadlines {
+    let scanned = if has_sectors { info.wpost_period_deadlines } else { 0 };
+    for offset in 0..scanned {
         let index = (info.index + offset) % info.wpost_period_deadlines;
         let partitions = api.state_miner_partitions(miner.clone(), index, at.clone()).await.map_err(&err)?;
         let due: Vec<u64> = partitions

@@ -121,7 +121,9 @@ async fn steps(ctx: &Context, miner: &Miner, namespace: &str, progress: &mut Pro
         Err(error) => {
             if progress.status.actor_address.is_some() {
                 // A runtime to protect, and no schedule to go by: the gate holds (within its bound).
-                deadline_gate(ctx, miner, namespace, Err(error.to_string()), progress).await?;
+                if let Err(gate_error) = deadline_gate(ctx, miner, namespace, Err(error.to_string()), progress).await {
+                    warn!(%gate_error, "cannot hold the deadline gate");
+                }
             }
             return Err(progress.failed(ACTOR_CREATED, "FullNodeError", error));
         }
@@ -151,7 +153,8 @@ async fn steps(ctx: &Context, miner: &Miner, namespace: &str, progress: &mut Pro
 
     // The deadline gate: the runtime's PodDisruptionBudget follows the proving schedule, and so do the
     // operator's own rollouts of the runtime.
-    let schedule = disruption::read_schedule(&node, actor).await.map_err(|e| e.to_string());
+    let has_sectors = progress.status.sectors.as_ref().is_none_or(|s| s.live > 0);
+    let schedule = disruption::read_schedule(&node, actor, has_sectors).await.map_err(|e| e.to_string());
     let (gate, recheck) = deadline_gate(ctx, miner, namespace, schedule, progress).await?;
 
     // The runtime, for this actor and the API info just read (a change rolls its pod, unless the gate holds).
