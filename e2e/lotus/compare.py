@@ -161,6 +161,17 @@ def plan(ep):
         ("StateMinerProvingDeadline", "StateMinerProvingDeadline", [ep.miner, []]),
         ("StateMinerPartitions dl 0", "StateMinerPartitions", [ep.miner, 0, []]),
         ("StateMinerSectors all", "StateMinerSectors", [ep.miner, None, []]),
+        # What the proving loop, `sealstack-miner info`/`proving` and the operator's status read.
+        ("StateMinerFaults", "StateMinerFaults", [ep.miner, []]),
+        ("StateMinerRecoveries", "StateMinerRecoveries", [ep.miner, []]),
+        ("StateMinerDeadlines", "StateMinerDeadlines", [ep.miner, []]),
+        ("StateMinerAvailableBalance", "StateMinerAvailableBalance", [ep.miner, []]),
+        ("StateMinerSectorCount", "StateMinerSectorCount", [ep.miner, []]),
+        ("StateMinerActiveSectors", "StateMinerActiveSectors", [ep.miner, []]),
+        ("StateSectorGetInfo absent", "StateSectorGetInfo", [ep.miner, 999, []]),
+        ("StateSectorPartition absent", "StateSectorPartition", [ep.miner, 999, []]),
+        ("StateReadState miner", "StateReadState", [ep.miner, []]),
+        ("MpoolPending", "MpoolPending", [[]]),
     ], wallet
 
 
@@ -183,6 +194,13 @@ def run_endpoint(ep):
     if cid:
         results["StateWaitMsg"] = ep.raw("StateWaitMsg", [cid, 1, -1, True])
         results["StateSearchMsg"] = ep.raw("StateSearchMsg", [[], cid, -1, True])
+        results["ChainGetMessage"] = ep.raw("ChainGetMessage", [cid])
+        # Replace-by-fee (chain/src/replace.rs): the message signed by the wallet, then pushed as signed.
+        signed = ep.raw("WalletSignMessage", [wallet, dict(msg, Nonce=pushed["result"]["Message"]["Nonce"] + 1,
+                                                           GasLimit=1_000_000, GasFeeCap="100000", GasPremium="1000")])
+        results["WalletSignMessage"] = signed
+        if isinstance(signed[1], dict) and "result" in signed[1]:
+            results["MpoolPush"] = ep.raw("MpoolPush", [signed[1]["result"]])
         results["StateSearchMsg unknown"] = ep.raw(
             "StateSearchMsg", [[], {"/": "bafy2bzacea3wsdh6y3a36tb3skempjoxqpuyompjbmfeyf34fi3uy6uue42v4"}, -1, True])
     # Transport and permissions.

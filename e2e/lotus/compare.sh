@@ -8,7 +8,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 [[ -x $ORACLE_BIN ]] || { echo "skipped: real Lotus oracle not built (e2e/lotus/build.sh)"; exit 0; }
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$SEALSTACK_CACHE/target}
-(cd "$LOTUS_REPO_ROOT" && cargo build -q -p sealstack-miner -p sealstack-devnet --bins)
+"$LOTUS_REPO_ROOT/scripts/build-binaries.sh" >/dev/null
 "$LOTUS_HERE/up.sh" >/dev/null
 W=${SEALSTACK_LOTUS_TEST_DIR:-$LOTUS_CACHE/test}/compare
 rm -rf "$W"

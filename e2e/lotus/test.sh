@@ -174,11 +174,13 @@ stage_seal() {
   actor=$(jq -r .actor "$W/miner/miner.json")
   api_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   metrics_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  miner --repo "$W/miner" run --api-listen "127.0.0.1:$api_port" --metrics-addr "127.0.0.1:$metrics_port" \
+  # The binary itself in the background (not the `miner` function: its subshell's pid would be killed, the
+  # daemon left running).
+  "$MINER_BIN" --repo "$W/miner" run --api-listen "127.0.0.1:$api_port" --metrics-addr "127.0.0.1:$metrics_port" \
     --p2p-listen /ip4/127.0.0.1/tcp/0 --poll-ms 200 --pledge 1 >"$W/daemon.log" 2>&1 &
   DAEMON_PID=$!
   wait_until 60 "the daemon writes its api file" test -s "$W/miner/api" || { stop_runtime; return 1; }
-  MINER_API_INFO="$(<"$W/miner/token"):$(<"$W/miner/api")" miner worker --scratch "$W/scratch" --name lotus-oracle \
+  MINER_API_INFO="$(<"$W/miner/token"):$(<"$W/miner/api")" "$MINER_BIN" worker --scratch "$W/scratch" --name lotus-oracle \
     >"$W/worker.log" 2>&1 &
   WORKER_PID=$!
   local started=$SECONDS
@@ -240,14 +242,16 @@ stage_seal() {
   power=$(rpc StateMinerPower "[\"$actor\", []]" | jq -r .MinerPower.RawBytePower)
   check "the miner's raw power (the sector proven and active)" "$power" 2048
   local posts=0 accepted=0 f cid r
+  # The daemon's journal of a deadline (posts/<challenge epoch>.json): one "window-post-p<first partition>" entry
+  # per message (at most 3 partitions each), beside its fault and recovery declarations.
   for f in "$W"/miner/posts/*.json; do
     [[ -f $f ]] || continue
-    cid=$(jq -r '.["window-post"].cid // empty' "$f")
-    [[ -n $cid ]] || continue
-    posts=$((posts + 1))
-    r=$(lookup "$cid")
-    echo "    SubmitWindowedPoSt $(basename "$f" .json): method $(message_method "$cid"), exit@height $r"
-    [[ ${r%@*} == 0 ]] && accepted=$((accepted + 1))
+    for cid in $(jq -r 'to_entries[] | select(.key | startswith("window-post")) | .value.cid // empty' "$f"); do
+      posts=$((posts + 1))
+      r=$(lookup "$cid")
+      echo "    SubmitWindowedPoSt $(basename "$f" .json): method $(message_method "$cid"), exit@height $r"
+      [[ ${r%@*} == 0 ]] && accepted=$((accepted + 1))
+    done
   done
   if ((accepted > 0 && accepted == posts)); then
     pass "$accepted WindowPoSt message(s) accepted by the miner actor"
