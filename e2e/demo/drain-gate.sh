@@ -7,7 +7,7 @@
 #      unproven deadline is refused with 429, and goes through once the proof landed;
 #   2. a change of the runtime's spec inside such a deadline shows RolloutPending and rolls after the proof;
 #   3. no WindowPoSt missed through either: no faulty sector, Proving True.
-# NOT RUN YET by its author (written beside the runtime and operator changes; the lead runs the e2e suite).
+# Run by e2e/demo/test.sh after the lost-disk check.
 
 # The DisruptionAllowed condition's reason.
 gate_reason() {
