@@ -17,6 +17,11 @@ pub mod types {
     pub const READY: &str = "Ready";
     /// Miner: every deadline with sectors was proven in the last proving period (no faulty sectors).
     pub const PROVING: &str = "Proving";
+    /// Miner: the runtime pod may be disrupted now (its PodDisruptionBudget allows one pod down): no deadline with
+    /// sectors is open and unproven, nor about to open; or the gate is overridden or was held too long.
+    pub const DISRUPTION_ALLOWED: &str = "DisruptionAllowed";
+    /// Miner: a change of the runtime (spec, image, API info) waits for the deadline gate to open.
+    pub const ROLLOUT_PENDING: &str = "RolloutPending";
     /// The spec was refused by the operator's own checks (beyond the schema).
     pub const SPEC_VALID: &str = "SpecValid";
 }

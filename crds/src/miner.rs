@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -29,6 +29,7 @@ use crate::sector_size::SectorSize;
     printcolumn(name = "Power", type_ = "string", json_path = ".status.power.qualityAdjusted"),
     printcolumn(name = "Faults", type_ = "integer", json_path = ".status.sectors.faulty"),
     printcolumn(name = "Deadline", type_ = "integer", json_path = ".status.proving.currentDeadline", priority = 1),
+    printcolumn(name = "Safe Until", type_ = "date", json_path = ".status.proving.safeUntil", priority = 1),
     printcolumn(name = "Balance", type_ = "string", json_path = ".status.balances.actor", priority = 1),
     printcolumn(name = "Peer", type_ = "string", json_path = ".status.peerId", priority = 1),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
@@ -78,6 +79,67 @@ pub struct MinerSpec {
     /// What the runtime seals on its own.
     #[serde(default)]
     pub sealing: SealingSpec,
+    /// When the runtime pod may be disrupted: the operator closes its PodDisruptionBudget while a deadline with
+    /// sectors is open and unproven (or its challenge is drawn); these settings override or bound that.
+    #[serde(default)]
+    pub maintenance: MaintenanceSpec,
+}
+
+/// How the deadline gate (the runtime's PodDisruptionBudget) may be overridden.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MaintenanceSpec {
+    /// Let disruptions through whatever the proving schedule says (the annotation
+    /// `sealstack.io/maintenance-force: "true"` does the same): a drain inside an open deadline may then cost
+    /// its WindowPoSt.
+    #[serde(default)]
+    pub force: bool,
+    /// The longest the operator keeps disruptions blocked without a break (a deadline never proven, a chain it
+    /// cannot read), after which it lets them through: nobody is locked out of their cluster by it. Hours,
+    /// minutes and seconds: `1h`, `30m`, `1h30m`.
+    #[serde(default = "default_max_blocked_duration")]
+    #[x_kube(validation = Rule::new("self.matches('^([0-9]+h)?([0-9]+m)?([0-9]+s)?$') && self != '' && !self.matches('^(0+h)?(0+m)?(0+s)?$')").message("maxBlockedDuration must be a positive duration in hours, minutes and seconds, such as 1h, 30m or 1h30m"))]
+    pub max_blocked_duration: String,
+}
+
+impl Default for MaintenanceSpec {
+    fn default() -> Self {
+        Self { force: false, max_blocked_duration: default_max_blocked_duration() }
+    }
+}
+
+fn default_max_blocked_duration() -> String {
+    "1h".into()
+}
+
+/// A duration the schema should have refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{0:?} is not a positive duration in hours, minutes and seconds (such as 1h, 30m or 1h30m)")]
+pub struct DurationError(pub String);
+
+/// Parses a duration of the form the schema allows (`1h`, `30m`, `1h30m15s`); zero and anything else are errors.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, DurationError> {
+    let error = || DurationError(text.to_owned());
+    let (mut seconds, mut rest, mut last_unit) = (0u64, text, 0);
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(error)?;
+        let value: u64 = rest[..digits].parse().map_err(|_| error())?;
+        let (unit, order) = match rest.as_bytes()[digits] {
+            b'h' => (3600, 1),
+            b'm' => (60, 2),
+            b's' => (1, 3),
+            _ => return Err(error()),
+        };
+        if order <= last_unit {
+            return Err(error());
+        }
+        seconds = value.checked_mul(unit).and_then(|v| seconds.checked_add(v)).ok_or_else(error)?;
+        (rest, last_unit) = (&rest[digits + 1..], order);
+    }
+    match seconds {
+        0 => Err(error()),
+        _ => Ok(std::time::Duration::from_secs(seconds)),
+    }
 }
 
 /// The miner runtime's container and where its pod may run.
@@ -247,7 +309,12 @@ pub struct MinerStatus {
     /// The actor's funds and its addresses' balances, in FIL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub balances: Option<MinerBalances>,
-    /// `ParamsReady`, `ActorCreated`, `RuntimeReady`, `AddressesPublished`, `Proving` and `Ready`.
+    /// Since when the runtime's PodDisruptionBudget has held disruptions without a break (what
+    /// `spec.maintenance.maxBlockedDuration` bounds); absent while they are let through.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disruptions_held_since: Option<Time>,
+    /// `ParamsReady`, `ActorCreated`, `RuntimeReady`, `AddressesPublished`, `Proving`, `DisruptionAllowed` and
+    /// `Ready`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(schema_with = "conditions_schema")]
     pub conditions: Vec<Condition>,
@@ -285,6 +352,23 @@ pub struct MinerSectorsStatus {
 pub struct ProvingStatus {
     /// The current WindowPoSt deadline (0 to 47).
     pub current_deadline: u64,
+    /// The epoch the current deadline opened at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_deadline_open: Option<i64>,
+    /// The epoch it closes at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_deadline_close: Option<i64>,
+    /// Whether every partition of the current deadline that must be proven was (absent: it holds no sector to
+    /// prove).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_deadline_proven: Option<bool>,
+    /// The next deadline after the current one that holds sectors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_deadline_with_sectors: Option<u64>,
+    /// Until when the runtime pod may be disrupted without risking a WindowPoSt (the challenge of the next deadline
+    /// with sectors); absent while disruptions are held, or with no sectors to prove.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub safe_until: Option<Time>,
     /// The deadlines holding faulty sectors.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faulty_deadlines: Vec<u64>,
@@ -343,4 +427,23 @@ pub struct MinerCreation {
     /// The new actor's robust address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub robust_address: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn max_blocked_durations_are_positive_hours_minutes_and_seconds() {
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("2h0m5s"), Ok(Duration::from_secs(7205)));
+        for bad in ["", "0s", "0h0m", "-1h", "1d", "1.5h", "30m1h", "h", "1h1h", "99999999999999999999h"] {
+            assert_eq!(parse_duration(bad), Err(DurationError(bad.into())), "{bad:?}");
+        }
+        assert_eq!(parse_duration(&MaintenanceSpec::default().max_blocked_duration), Ok(Duration::from_secs(3600)));
+    }
 }

@@ -41,10 +41,11 @@ pub struct SealingWorkerSpec {
     #[serde(default = "default_replicas")]
     #[schemars(range(min = 0, max = 1000))]
     pub replicas: i32,
-    /// Task types the workers accept (at least one sealing stage; a worker that seals also finalizes its
-    /// sectors, handing their files to the runtime, as Lotus's FIN task).
+    /// Task types the workers accept: sealing stages (a worker that seals also finalizes its sectors, handing
+    /// their files to the runtime, as Lotus's FIN task) and WindowPoSt (the SNARK of the runtime's WindowPoSts: a
+    /// PoSt-only GPU pool is what keeps a deadline proven when one pod is lost).
     #[schemars(length(min = 1, max = 7))]
-    #[x_kube(validation = Rule::new("self.exists(t, !(t in ['WindowPoSt', 'WinningPoSt']))").message("tasks needs a sealing stage (AddPiece, PreCommit1, PreCommit2, Commit1 or Commit2): the miner runtime computes WindowPoSt and WinningPoSt itself today"))]
+    #[x_kube(validation = Rule::new("self.exists(t, t != 'WinningPoSt')").message("tasks needs a task workers run: a sealing stage (AddPiece, PreCommit1, PreCommit2, Commit1, Commit2) or WindowPoSt; the miner runtime computes WinningPoSt itself today"))]
     #[schemars(extend("x-kubernetes-list-type" = "set"))]
     pub tasks: Vec<TaskType>,
     /// GPUs per pod.
@@ -79,8 +80,8 @@ pub enum TaskType {
     Commit1,
     /// Groth16 seal proof (GPU).
     Commit2,
-    /// Window proof of spacetime (GPU). Accepted for Lotus compatibility: the miner runtime computes its
-    /// WindowPoSts itself today, so workers are handed none.
+    /// Window proof of spacetime (GPU): the SNARK of a WindowPoSt message from the vanilla proofs the runtime
+    /// makes next to its storage.
     WindowPoSt,
     /// Winning proof of spacetime (GPU). Accepted for Lotus compatibility: the devnet mines no blocks, and the
     /// runtime hands workers none.
@@ -99,8 +100,13 @@ impl TaskType {
         Self::WinningPoSt,
     ];
 
-    /// Whether workers run it today: the sealing stages; the PoSts are the miner runtime's.
+    /// Whether workers run it today: the sealing stages and WindowPoSt; WinningPoSt is the runtime's.
     pub const fn runs_on_workers(self) -> bool {
+        !matches!(self, Self::WinningPoSt)
+    }
+
+    /// Whether it is a sealing stage (its worker finalizes the sectors it seals).
+    pub const fn seals(self) -> bool {
         !matches!(self, Self::WindowPoSt | Self::WinningPoSt)
     }
 

@@ -108,6 +108,21 @@ fn miner_volume_is_a_new_claim_or_an_existing_one() {
     assert_eq!(found[0].0, "spec.storage.storageClassName");
 }
 
+#[test]
+fn miner_maintenance_bound_is_a_positive_duration() {
+    let forced = with(miner_spec(), "/maintenance", json!({"force": true, "maxBlockedDuration": "1h30m"}));
+    assert_eq!(violations::<Miner>(&miner(forced), None), vec![]);
+    let typed: Miner = serde_json::from_value(miner(miner_spec())).unwrap();
+    assert_eq!((typed.spec.maintenance.force, typed.spec.maintenance.max_blocked_duration.as_str()), (false, "1h"));
+    let message =
+        "maxBlockedDuration must be a positive duration in hours, minutes and seconds, such as 1h, 30m or 1h30m";
+    for bad in ["-1h", "0s", "1d", "", "30m1h"] {
+        let spec = with(miner_spec(), "/maintenance", json!({"maxBlockedDuration": bad}));
+        let found = violations::<Miner>(&miner(spec), None);
+        assert_eq!(found, vec![("spec.maintenance.maxBlockedDuration".into(), message.into())], "{bad:?}");
+    }
+}
+
 fn worker(spec: Value) -> Value {
     json!({"apiVersion": "sealstack.io/v1alpha1", "kind": "SealingWorker", "metadata": {"name": "w"}, "spec": spec})
 }
@@ -131,6 +146,16 @@ fn sealing_worker_gpus_need_a_gpu_task() {
     );
     let no_gpus = json!({"minerRef": {"name": "m"}, "tasks": ["AddPiece"], "gpu": {"count": 0}});
     assert_eq!(violations::<SealingWorker>(&worker(no_gpus), None), vec![]);
+}
+
+#[test]
+fn sealing_worker_pools_may_run_only_window_post_but_not_only_winning_post() {
+    let post_pool = json!({"minerRef": {"name": "m"}, "tasks": ["WindowPoSt"], "gpu": {"count": 1}});
+    assert_eq!(violations::<SealingWorker>(&worker(post_pool), None), vec![]);
+    let winning = json!({"minerRef": {"name": "m"}, "tasks": ["WinningPoSt"]});
+    let found = violations::<SealingWorker>(&worker(winning), None);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].1.contains("the miner runtime computes WinningPoSt itself"), "{}", found[0].1);
 }
 
 #[test]

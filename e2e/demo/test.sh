@@ -145,6 +145,10 @@ assert "the devnet counts its power again ($(raw_power))" has_power
 step "Miner Ready again" demo_wait 120 "Miner Ready" is_true miner "$MINER" Ready
 kd exec "$RUNTIME_POD" -c miner -- sealstack-miner info | sed 's/^/    /'
 
+# --- the deadline gate: an eviction and a rollout of the runtime wait for the sector's proof ---
+source e2e/demo/drain-gate.sh
+demo_drain_gate
+
 # --- the addresses on chain: the p2p NodePort on the runtime pod's node ---
 node_ip=$(kd get pod "$RUNTIME_POD" -o jsonpath='{.status.hostIP}')
 node_port=$(kd get service "$MINER-p2p" -o jsonpath='{.spec.ports[0].nodePort}')

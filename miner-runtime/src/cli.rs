@@ -238,6 +238,10 @@ pub struct RunArgs {
     /// bad (lotus-miner's SingleCheckTimeout).
     #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
     pub check_timeout_secs: u64,
+    /// PoSt workers (SealingWorkers with the WindowPoSt task) each WindowPoSt SNARK is handed to at once: the first
+    /// valid proof is sent, so one lost or wrong worker costs nothing (at most as many as are connected).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..))]
+    pub post_redundancy: u64,
     /// Sectors checked at once (lotus-miner's ParallelCheckLimit).
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..))]
     pub check_parallel: u64,
@@ -405,6 +409,17 @@ mod tests {
         .unwrap();
         let Command::Worker(args) = cli.command else { panic!("not worker") };
         assert_eq!(args.tasks, [TaskKind::PreCommit1, TaskKind::Commit2]);
+    }
+
+    #[test]
+    fn post_redundancy_is_at_least_one() {
+        let run = |extra: &[&str]| Cli::try_parse_from([&["sealstack-miner", "run"], extra].concat());
+        let Command::Run(args) = run(&[]).unwrap().command else { panic!("not run") };
+        assert_eq!(args.post_redundancy, 2, "two PoSt workers at once by default");
+        let Command::Run(args) = run(&["--post-redundancy", "3"]).unwrap().command else { panic!("not run") };
+        assert_eq!(args.post_redundancy, 3);
+        let error = run(&["--post-redundancy", "0"]).unwrap_err().to_string();
+        assert!(error.contains("--post-redundancy") && error.contains("0 is not in 1.."), "{error}");
     }
 
     #[test]

@@ -212,17 +212,21 @@ pub enum TaskKind {
     Commit2,
     /// Hand the sealed file and the cache (without the layers) to the miner's long-term storage.
     Finalize,
+    /// The SNARK of a WindowPoSt message from its sectors' vanilla proofs (GPU where there is one); reads no
+    /// sector file.
+    WindowPoSt,
 }
 
 impl TaskKind {
     /// Every kind, in pipeline order.
-    pub const ALL: [TaskKind; 6] = [
+    pub const ALL: [TaskKind; 7] = [
         TaskKind::AddPiece,
         TaskKind::PreCommit1,
         TaskKind::PreCommit2,
         TaskKind::Commit1,
         TaskKind::Commit2,
         TaskKind::Finalize,
+        TaskKind::WindowPoSt,
     ];
 
     /// The name used in metrics and logs.
@@ -234,17 +238,24 @@ impl TaskKind {
             TaskKind::Commit1 => "Commit1",
             TaskKind::Commit2 => "Commit2",
             TaskKind::Finalize => "Finalize",
+            TaskKind::WindowPoSt => "WindowPoSt",
         }
     }
 
     /// Whether it runs faster on a GPU (and takes one when the worker has any).
     pub fn uses_gpu(self) -> bool {
-        matches!(self, TaskKind::PreCommit2 | TaskKind::Commit2)
+        matches!(self, TaskKind::PreCommit2 | TaskKind::Commit2 | TaskKind::WindowPoSt)
     }
 
     /// Whether it takes every CPU core of the worker.
     pub fn takes_all_cpus(self) -> bool {
-        matches!(self, TaskKind::PreCommit2 | TaskKind::Commit2)
+        matches!(self, TaskKind::PreCommit2 | TaskKind::Commit2 | TaskKind::WindowPoSt)
+    }
+
+    /// Whether it proves (a PoSt) rather than seals one sector: such tasks come before sealing tasks and carry
+    /// their whole input.
+    pub fn is_post(self) -> bool {
+        matches!(self, TaskKind::WindowPoSt)
     }
 }
 
@@ -295,8 +306,8 @@ pub struct WorkerReport {
 pub struct Task {
     /// Unique id.
     pub id: String,
-    /// The sector.
-    pub sector: SectorRef,
+    /// The sector a sealing task works on; none for a PoSt task (its input holds what it proves).
+    pub sector: Option<SectorRef>,
     /// What to run.
     pub input: TaskInput,
 }
@@ -326,6 +337,18 @@ pub enum TaskInput {
     },
     /// Upload the sealed file and the cache to the miner at `/remote/finalize/<sector>/<task id>/...`.
     Finalize,
+    /// The WindowPoSt SNARK of one message's sectors from their vanilla proofs, made by the miner next to its
+    /// storage.
+    WindowPoSt {
+        /// The on-chain `RegisteredPoStProof`.
+        post_proof: i64,
+        /// The deadline's challenge randomness.
+        randomness: LotusJson<Vec<u8>>,
+        /// The miner actor's ID.
+        miner: u64,
+        /// Each sector's vanilla proof.
+        vanilla: Vec<crate::sealing::post::VanillaProof>,
+    },
 }
 
 impl TaskInput {
@@ -338,6 +361,7 @@ impl TaskInput {
             TaskInput::Commit1 { .. } => TaskKind::Commit1,
             TaskInput::Commit2 { .. } => TaskKind::Commit2,
             TaskInput::Finalize => TaskKind::Finalize,
+            TaskInput::WindowPoSt { .. } => TaskKind::WindowPoSt,
         }
     }
 }
@@ -372,6 +396,11 @@ pub enum TaskResult {
     },
     /// The files were uploaded.
     Finalize,
+    /// The WindowPoSt SNARK.
+    WindowPoSt {
+        /// The proof bytes of the message's one proof.
+        proof: LotusJson<Vec<u8>>,
+    },
     /// The task failed.
     Failed {
         /// Why.

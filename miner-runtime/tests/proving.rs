@@ -139,8 +139,10 @@ async fn faults_are_declared_and_recovered_and_deadlines_of_many_partitions_are_
             chain.faults().await == BTreeSet::from([gone, corrupt])
         })
         .await;
-    let declared = world.metric("sealstack_miner_declarations_total{outcome=\"faulty\"}");
-    assert_eq!(declared, 2.0, "the daemon declared both faults (the chain did not fault them for a missed proof)");
+    // Counted once the daemon saw its declaration land, which may be a poll after the chain shows the faults.
+    let declared = || world.metric("sealstack_miner_declarations_total{outcome=\"faulty\"}");
+    chain.until("the declaration counted", Duration::from_secs(5), || async { declared() >= 2.0 }).await;
+    assert_eq!(declared(), 2.0, "the daemon declared both faults (the chain did not fault them for a missed proof)");
     let proofs_before = world.metric("sealstack_miner_window_posts_total{outcome=\"accepted\"}");
     chain
         .until("the deadline proven again without the two", period * 2, || async {

@@ -11,6 +11,7 @@ use futures::{FutureExt, Stream, StreamExt};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Node as KubeNode, Pod, Secret, Service};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::reflector::ObjectRef;
@@ -132,7 +133,8 @@ pub async fn run_controllers(client: Client, namespace: Option<String>, ctx: Arc
             ),
             nodes: reflect_reduced(Api::all(client.clone()), watch_config(None), feeds.nodes, addresses_only),
         };
-        let children = MinerChildren { runtime_sets, services, secrets, placement };
+        let budgets = reflect(api_for(client.clone(), &namespace), watch_config(Some(MANAGED)), feeds.budgets);
+        let children = MinerChildren { runtime_sets, services, budgets, secrets, placement };
         tasks.push(run_miner_controller(miners, children, ctx.clone()).boxed());
     } else if runs(ControllerKind::SealingWorker) {
         drains.push(drain(miners).boxed());
@@ -253,11 +255,13 @@ struct RuntimePlacement<Pods, Nodes> {
 }
 
 /// The watches of the Miner controller besides the Miners.
-struct MinerChildren<Sets, Services, Owned, Versions, Pods, Nodes> {
+struct MinerChildren<Sets, Services, Budgets, Owned, Versions, Pods, Nodes> {
     /// The runtime StatefulSets.
     runtime_sets: Sets,
     /// The Services the operator made.
     services: Services,
+    /// The runtime pods' PodDisruptionBudgets.
+    budgets: Budgets,
     /// The Secrets.
     secrets: MinerSecrets<Owned, Versions>,
     /// The runtime pods and the Nodes.
@@ -269,6 +273,7 @@ async fn run_miner_controller(
     children: MinerChildren<
         impl Watched<StatefulSet>,
         impl Watched<Service>,
+        impl Watched<PodDisruptionBudget>,
         impl Watched<Secret>,
         impl Watched<PartialObjectMeta<Secret>>,
         impl Watched<Pod>,
@@ -281,12 +286,13 @@ async fn run_miner_controller(
     // Secret (a rotated token, a moved node) the full node the Miner talks to. A NodePort Miner announces
     // its runtime pod's node: the pod moving to another node, or that node's addresses changing, change
     // the announce addresses too (other pod and Node changes are filtered out).
-    let MinerChildren { runtime_sets, services, secrets, placement } = children;
+    let MinerChildren { runtime_sets, services, budgets, secrets, placement } = children;
     let miners_store = ctx.stores.miners.store.clone();
     let (node_miners, pods_store) = (miners_store.clone(), ctx.stores.runtime_pods.store.clone());
     let controller = Controller::for_stream(spec_changes(miners), ctx.stores.miners.store.clone())
         .with_config(controller_config(MINER_CONCURRENCY))
         .owns_stream(services)
+        .owns_stream(budgets)
         .owns_stream(runtime_sets.predicate_filter(stateful_set_changes, Default::default()))
         .owns_stream(secrets.owned)
         .watches_stream(secrets.versions, move |secret| {

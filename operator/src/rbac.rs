@@ -82,6 +82,12 @@ pub const RULES: &[Rule] = &[
         reason: "the miner runtime and the worker pools",
     },
     Rule {
+        api_group: "policy",
+        resources: &["poddisruptionbudgets"],
+        verbs: &["get", "list", "watch", "create", "patch", "delete"],
+        reason: "the deadline gate: budgets of miner runtimes and PoSt pools, closed while a deadline is being proven",
+    },
+    Rule {
         api_group: "events.k8s.io",
         resources: &["events"],
         verbs: &["create", "patch"],

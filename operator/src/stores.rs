@@ -21,6 +21,7 @@ use std::sync::Arc;
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Node as KubeNode, Pod, Secret, Service};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::core::{ClusterResourceScope, NamespaceResourceScope, PartialObjectMeta};
 use kube::runtime::reflector::{ObjectRef, Store, store::Writer};
@@ -109,6 +110,8 @@ pub struct Stores {
     pub nodes: Cache<KubeNode>,
     /// The Services the operator made.
     pub services: Cache<Service>,
+    /// The PodDisruptionBudgets the operator made (the Miners' deadline gates).
+    pub budgets: Cache<PodDisruptionBudget>,
     /// The Secrets the operator made (the Miners' identities and API secrets), whole.
     pub owned_secrets: Cache<Secret>,
     /// Every other Secret: name and resource version only.
@@ -135,6 +138,8 @@ pub struct Feeds {
     pub nodes: Feed<KubeNode>,
     /// Feeds [`Stores::services`].
     pub services: Feed<Service>,
+    /// Feeds [`Stores::budgets`].
+    pub budgets: Feed<PodDisruptionBudget>,
     /// Feeds [`Stores::owned_secrets`].
     pub owned_secrets: Feed<Secret>,
     /// Feeds [`Stores::secret_versions`].
@@ -151,6 +156,7 @@ pub fn stores() -> (Stores, Feeds) {
     let (runtime_pods, runtime_pods_feed) = cache();
     let (nodes, nodes_feed) = cache();
     let (services, services_feed) = cache();
+    let (budgets, budgets_feed) = cache();
     let (owned_secrets, owned_secrets_feed) = cache();
     let (secret_versions, secret_versions_feed) = cache();
     let stores = Stores {
@@ -162,6 +168,7 @@ pub fn stores() -> (Stores, Feeds) {
         runtime_pods,
         nodes,
         services,
+        budgets,
         owned_secrets,
         secret_versions,
         secret_data: Arc::default(),
@@ -175,6 +182,7 @@ pub fn stores() -> (Stores, Feeds) {
         runtime_pods: runtime_pods_feed,
         nodes: nodes_feed,
         services: services_feed,
+        budgets: budgets_feed,
         owned_secrets: owned_secrets_feed,
         secret_versions: secret_versions_feed,
     };

@@ -53,6 +53,7 @@ pub async fn run(repo_dir: &Path, args: RunArgs) -> anyhow::Result<()> {
         stuck_epochs: args.message_stuck_epochs,
         check_timeout: Duration::from_secs(args.check_timeout_secs),
         check_parallel: args.check_parallel as usize,
+        post_redundancy: args.post_redundancy as usize,
     };
     let running = daemon::start(repo, node, actor, config).await?;
     if running.daemon.store.all().is_empty() {

@@ -11,6 +11,7 @@ use jsonrpsee::types::ErrorObjectOwned;
 use sealstack_chain::{FullNodeClient, LotusJson, TipSetKey};
 
 use super::Daemon;
+use super::scheduler::Scheduler;
 use super::sectors::{SectorRecord, steps};
 use crate::protocol::{
     MinerApiServer, Randomness, SectorId, SectorInfo, StoredSector, Task, TaskKind, TaskResult, WorkerReport,
@@ -178,6 +179,11 @@ impl MinerApiServer for MinerApiImpl {
     }
 
     async fn task_done(&self, worker: String, task: String, result: TaskResult) -> RpcResult<()> {
+        if Scheduler::post_job_of(&task).is_some() {
+            super::proving::snark::worker_result(&self.0, &worker, &task, result);
+            self.0.changed.notify_waiters();
+            return Ok(());
+        }
         let (number, kind) = parse_task_id(&task).ok_or_else(|| error(format!("malformed task id {task:?}")))?;
         // The lease ends only once the result is applied: until then no other request may hand the sector's
         // (still awaited) task out again.

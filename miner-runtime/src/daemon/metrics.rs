@@ -65,6 +65,16 @@ pub struct BalanceLabels {
     pub kind: &'static str,
 }
 
+/// `worker` and `outcome` labels of PoSt tasks.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PostTaskLabels {
+    /// The worker's name (bounded by the pool's size).
+    pub worker: String,
+    /// `done` (a valid proof used), `failed` (an error or a proof that does not verify) or `late` (after the
+    /// job was settled).
+    pub outcome: &'static str,
+}
+
 /// `purpose` label of the check durations: `proof`, `declaration` or `request`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PurposeLabels {
@@ -136,6 +146,7 @@ pub struct Metrics {
     snark_seconds: Histogram,
     deadline_seconds: Histogram,
     declarations: Family<OutcomeLabels, Counter>,
+    post_tasks: Family<PostTaskLabels, Counter>,
     /// Whether the daemon is ready (chain connected, API serving).
     pub ready: AtomicBool,
 }
@@ -174,6 +185,7 @@ impl Default for Metrics {
         let snark_seconds = Histogram::new(exponential_buckets(0.01, 2.0, 20));
         let deadline_seconds = Histogram::new(exponential_buckets(0.01, 2.0, 20));
         let declarations = Family::<OutcomeLabels, Counter>::default();
+        let post_tasks = Family::<PostTaskLabels, Counter>::default();
         registry.register("power_bytes", "The miner's power on chain, by kind (raw, quality_adjusted)", power.clone());
         registry.register(
             "chain_sectors",
@@ -212,6 +224,11 @@ impl Default for Metrics {
             deadline_seconds.clone(),
         );
         registry.register("declarations", "Sectors declared, by outcome (faulty, recovered)", declarations.clone());
+        registry.register(
+            "post_tasks",
+            "PoSt SNARKs of workers, by worker and outcome (done, failed, late)",
+            post_tasks.clone(),
+        );
         Metrics {
             power,
             chain_sectors,
@@ -222,6 +239,7 @@ impl Default for Metrics {
             snark_seconds,
             deadline_seconds,
             declarations,
+            post_tasks,
             registry,
             sectors,
             tasks,
@@ -308,6 +326,11 @@ impl Metrics {
     /// Records the duration of one WindowPoSt SNARK.
     pub fn window_post_snark(&self, seconds: f64) {
         self.snark_seconds.observe(seconds);
+    }
+
+    /// Counts a worker's PoSt answer.
+    pub fn post_task(&self, worker: &str, outcome: &'static str) {
+        self.post_tasks.get_or_create(&PostTaskLabels { worker: worker.to_string(), outcome }).inc();
     }
 
     /// Counts sectors declared faulty.

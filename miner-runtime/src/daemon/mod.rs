@@ -72,6 +72,8 @@ pub struct DaemonConfig {
     pub check_parallel: usize,
     /// Under this balance the worker is warned about (a log line and a metric).
     pub worker_balance_low: fvm_shared::econ::TokenAmount,
+    /// PoSt workers each PoSt SNARK is handed to at once (as many as are connected, up to this).
+    pub post_redundancy: usize,
 }
 
 /// The daemon's state, shared by the API, the scheduler, the chain steps and WindowPoSt.
@@ -102,6 +104,12 @@ pub struct Daemon {
     pub changed: Notify,
     /// Metrics.
     pub metrics: Arc<Metrics>,
+    /// Where each PoSt job's results go (the proving task waiting for them), by job id.
+    pub post_results: Mutex<HashMap<String, tokio::sync::mpsc::UnboundedSender<proving::snark::WorkerProof>>>,
+    /// Epochs the daemon's own last WindowPoSt SNARK took per partition: what it plans a fallback with.
+    pub local_snark_epochs: Mutex<Option<f64>>,
+    /// The daemon's own SNARKs run one at a time (each takes every core).
+    pub local_prover: tokio::sync::Semaphore,
     /// Settings.
     pub config: DaemonConfig,
     paused: Mutex<HashMap<u64, Instant>>,
@@ -169,6 +177,7 @@ impl Daemon {
                 task,
                 worker = lease.worker,
                 sector = lease.sector,
+                job = lease.job,
                 "task lease expired: handing it out again"
             );
             self.metrics.task(lease.kind.as_str(), "expired", None);
@@ -176,10 +185,13 @@ impl Daemon {
         let sectors = self.store.all();
         let task = scheduler.acquire(worker, &sectors, self.sector_size, |n| self.is_paused(n))?;
         drop(scheduler);
-        tracing::info!(task = task.id, worker = worker.name, sector = task.sector.number, "task handed out");
-        let _ = self.store.update(task.sector.number, |r| {
-            r.note("task", format!("{} handed to worker {}", task.input.kind().as_str(), worker.name))
-        });
+        let sector = task.sector.map(|s| s.number);
+        tracing::info!(task = task.id, worker = worker.name, sector, "task handed out");
+        if let Some(number) = sector {
+            let _ = self.store.update(number, |r| {
+                r.note("task", format!("{} handed to worker {}", task.input.kind().as_str(), worker.name))
+            });
+        }
         Some(task)
     }
 
@@ -276,6 +288,9 @@ pub async fn start(repo: MinerRepo, node: Node, actor: Address, config: DaemonCo
         scheduler: Mutex::new(Scheduler::new(config.lease)),
         changed: Notify::new(),
         metrics: metrics.clone(),
+        post_results: Mutex::new(HashMap::new()),
+        local_snark_epochs: Mutex::new(None),
+        local_prover: tokio::sync::Semaphore::new(1),
         config: config.clone(),
         paused: Mutex::new(HashMap::new()),
         repo: repo.clone(),

@@ -7,8 +7,12 @@
 //! same ticket (sealing is deterministic, and the rebuilt CommR is checked against the recorded one). The leases
 //! are in memory only: after a daemon restart the workers report what they hold and unfinished tasks are handed
 //! out again.
+//!
+//! PoSt jobs (a WindowPoSt message's SNARK) come before sealing: each is handed to up to its redundancy of
+//! distinct workers with the task type at once, and to another one when a hand-out's lease runs out; the proving
+//! code takes the first valid result and drops the job.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use sealstack_chain::LotusJson;
@@ -27,6 +31,7 @@ pub fn task_needs(kind: TaskKind, sector_size: u64, worker: &Resources) -> Resou
         TaskKind::Commit1 => GIB,
         TaskKind::Commit2 => 190 * GIB,
         TaskKind::Finalize => GIB,
+        TaskKind::WindowPoSt => 96 * GIB,
     };
     let memory_bytes = if sector_size < GIB { 64 << 20 } else { memory_32g * (sector_size.max(GIB) / GIB) / 32 };
     let cpus = if kind.takes_all_cpus() { worker.cpus.max(1) } else { 1 };
@@ -45,8 +50,10 @@ struct WorkerEntry {
 pub struct Lease {
     /// The worker running it.
     pub worker: String,
-    /// The sector.
-    pub sector: u64,
+    /// The sector of a sealing task; none for a PoSt job's hand-out.
+    pub sector: Option<u64>,
+    /// The PoSt job of a PoSt hand-out.
+    pub job: Option<String>,
     /// The task kind.
     pub kind: TaskKind,
     /// When it was handed out.
@@ -54,10 +61,20 @@ pub struct Lease {
     expires: Instant,
 }
 
+/// A PoSt SNARK wanted from workers.
+struct PostJob {
+    input: TaskInput,
+    /// Workers to hand it to at once.
+    redundancy: usize,
+    /// Workers it was handed to (a worker gets a job once).
+    handed: HashSet<String>,
+}
+
 /// The scheduler's state (callers hold it behind a lock).
 pub struct Scheduler {
     workers: HashMap<String, WorkerEntry>,
     leases: HashMap<String, Lease>,
+    post_jobs: HashMap<String, PostJob>,
     lease: Duration,
     started: Instant,
     next_id: u64,
@@ -71,6 +88,7 @@ impl Scheduler {
         Scheduler {
             workers: HashMap::new(),
             leases: HashMap::new(),
+            post_jobs: HashMap::new(),
             lease,
             started: Instant::now(),
             next_id: 0,
@@ -146,7 +164,82 @@ impl Scheduler {
             TaskKind::Commit1 => TaskInput::Commit1 { seed: LotusJson(sector.seed?.value.to_vec()) },
             TaskKind::Commit2 => TaskInput::Commit2 { phase1: sector.commit1.clone()? },
             TaskKind::Finalize => TaskInput::Finalize,
+            // PoSt jobs carry their input from the proving code (`add_post_job`); no sector asks for one.
+            TaskKind::WindowPoSt => return None,
         })
+    }
+
+    /// The name a worker reported.
+    pub fn worker_name(&self, id: &str) -> Option<String> {
+        self.workers.get(id).map(|w| w.report.name.clone())
+    }
+
+    /// Live workers that run `kind`.
+    pub fn workers_for(&self, kind: TaskKind) -> usize {
+        self.workers.values().filter(|w| self.alive(w) && w.report.tasks.contains(&kind)).count()
+    }
+
+    /// Adds a PoSt job with `input`, to be handed to up to `redundancy` workers at once; returns its id.
+    pub fn add_post_job(&mut self, input: TaskInput, redundancy: usize) -> String {
+        self.next_id += 1;
+        let id = format!("{}-{}", self.run_id, self.next_id);
+        self.post_jobs.insert(id.clone(), PostJob { input, redundancy: redundancy.max(1), handed: HashSet::new() });
+        id
+    }
+
+    /// Drops a PoSt job (its result is in, or the daemon proves it itself) and its leases, returning the workers
+    /// still holding a hand-out of it.
+    pub fn drop_post_job(&mut self, job: &str) -> Vec<String> {
+        self.post_jobs.remove(job);
+        let ids: Vec<String> =
+            self.leases.iter().filter(|(_, l)| l.job.as_deref() == Some(job)).map(|(id, _)| id.clone()).collect();
+        ids.into_iter().filter_map(|id| self.leases.remove(&id)).map(|l| l.worker).collect()
+    }
+
+    /// The PoSt job a hand-out (task id) belongs to: `<job>-p<n>-<Kind>`.
+    pub fn post_job_of(task: &str) -> Option<&str> {
+        let (rest, kind) = task.rsplit_once('-')?;
+        TaskKind::ALL.into_iter().find(|k| k.is_post() && k.as_str() == kind)?;
+        let (job, handout) = rest.rsplit_once('-')?;
+        handout.strip_prefix('p')?.parse::<u64>().ok()?;
+        Some(job)
+    }
+
+    /// A PoSt job's hand-out for `worker`, when one wants it: the worker runs the kind, never got this job,
+    /// fewer than the job's redundancy hold a live hand-out, and its free resources fit.
+    fn acquire_post(&mut self, worker: &WorkerReport, free: &Resources, sector_size: u64) -> Option<Task> {
+        let mut jobs: Vec<&String> = self.post_jobs.keys().collect();
+        jobs.sort();
+        let mut chosen = None;
+        for id in jobs {
+            let job = &self.post_jobs[id];
+            let kind = job.input.kind();
+            let live = self.leases.values().filter(|l| l.job.as_deref() == Some(id.as_str())).count();
+            if worker.tasks.contains(&kind)
+                && !job.handed.contains(&worker.id)
+                && live < job.redundancy
+                && free.fits(&task_needs(kind, sector_size, &worker.resources))
+            {
+                chosen = Some(id.clone());
+                break;
+            }
+        }
+        let id = chosen?;
+        let job = self.post_jobs.get_mut(&id).expect("chosen above");
+        job.handed.insert(worker.id.clone());
+        let (kind, input) = (job.input.kind(), job.input.clone());
+        let task_id = format!("{id}-p{}-{}", job.handed.len(), kind.as_str());
+        let now = Instant::now();
+        let lease = Lease {
+            worker: worker.id.clone(),
+            sector: None,
+            job: Some(id),
+            kind,
+            started: now,
+            expires: now + self.lease,
+        };
+        self.leases.insert(task_id.clone(), lease);
+        Some(Task { id: task_id, sector: None, input })
     }
 
     /// Picks a task for `worker` among `sectors` (in order) and leases it, or `None`. `sector_size` sizes the
@@ -166,7 +259,10 @@ impl Scheduler {
             free.gpus = free.gpus.saturating_sub(need.gpus);
             free.memory_bytes = free.memory_bytes.saturating_sub(need.memory_bytes);
         }
-        let leased: Vec<u64> = self.leases.values().map(|l| l.sector).collect();
+        if let Some(task) = self.acquire_post(worker, &free, sector_size) {
+            return Some(task);
+        }
+        let leased: Vec<u64> = self.leases.values().filter_map(|l| l.sector).collect();
         for sector in sectors {
             let number = sector.sector.number;
             if leased.contains(&number) || paused(number) {
@@ -181,10 +277,16 @@ impl Scheduler {
             self.next_id += 1;
             let id = format!("{}-{}-s{number}-{}", self.run_id, self.next_id, kind.as_str());
             let now = Instant::now();
-            let lease =
-                Lease { worker: worker.id.clone(), sector: number, kind, started: now, expires: now + self.lease };
+            let lease = Lease {
+                worker: worker.id.clone(),
+                sector: Some(number),
+                job: None,
+                kind,
+                started: now,
+                expires: now + self.lease,
+            };
             self.leases.insert(id.clone(), lease);
-            return Some(Task { id, sector: sector.sector, input });
+            return Some(Task { id, sector: Some(sector.sector), input });
         }
         None
     }
@@ -296,9 +398,9 @@ mod tests {
         s.heard_from(other.clone());
         // The other worker cannot take sector 0's PreCommit2 (the files are on "a"): it gets sector 1's AddPiece.
         let task = s.acquire(&other, &sectors, SIZE, |_| false).unwrap();
-        assert_eq!((task.sector.number, task.input.kind()), (1, TaskKind::AddPiece));
+        assert_eq!((task.sector.unwrap().number, task.input.kind()), (1, TaskKind::AddPiece));
         let task = s.acquire(&holder, &sectors, SIZE, |_| false).unwrap();
-        assert_eq!((task.sector.number, task.input.kind()), (0, TaskKind::PreCommit2));
+        assert_eq!((task.sector.unwrap().number, task.input.kind()), (0, TaskKind::PreCommit2));
         // Both sectors are leased now.
         assert!(s.acquire(&other, &sectors, SIZE, |_| false).is_none());
         assert!(s.renew("a", &task.id));
@@ -342,6 +444,63 @@ mod tests {
         s.heard_from(unsealed.clone());
         let pc1 = s.acquire(&unsealed, &sectors, SIZE, |_| false).unwrap();
         assert_eq!(pc1.input, TaskInput::PreCommit1 { ticket: LotusJson(vec![1; 32]) });
+    }
+
+    #[test]
+    fn post_jobs_go_first_to_as_many_post_workers_as_their_redundancy_each_once() {
+        let mut s = settled(Duration::from_secs(30));
+        let sectors = [sector(0, SectorState::Packing)];
+        let input = TaskInput::WindowPoSt {
+            post_proof: 10,
+            randomness: LotusJson(vec![7; 32]),
+            miner: 1000,
+            vanilla: Vec::new(),
+        };
+        let job = s.add_post_job(input.clone(), 2);
+        let (a, b, c) = (
+            worker("a", &TaskKind::ALL, &[]),
+            worker("b", &[TaskKind::WindowPoSt], &[]),
+            worker("c", &TaskKind::ALL, &[]),
+        );
+        let sealer = worker("sealer", &[TaskKind::AddPiece], &[]);
+        for w in [&a, &b, &c, &sealer] {
+            s.heard_from(w.clone());
+        }
+        assert_eq!(s.workers_for(TaskKind::WindowPoSt), 3);
+        // The job before sealing: a (which could also seal) gets it, and its SNARK takes all its cores.
+        let first = s.acquire(&a, &sectors, SIZE, |_| false).unwrap();
+        assert_eq!((first.input.clone(), first.sector), (input.clone(), None));
+        assert_eq!(Scheduler::post_job_of(&first.id), Some(job.as_str()));
+        assert_eq!(s.acquire(&a, &sectors, SIZE, |_| false), None, "a is busy with the SNARK");
+        // A worker without the task type seals as before.
+        let sealing = s.acquire(&sealer, &sectors, SIZE, |_| false).unwrap();
+        assert_eq!((sealing.input, sealing.sector.map(|s| s.number)), (TaskInput::AddPiece, Some(0)));
+        // A second hand-out to b; c waits: the job's redundancy is reached and the sector is leased.
+        let second = s.acquire(&b, &sectors, SIZE, |_| false).unwrap();
+        assert_eq!((second.input.clone(), Scheduler::post_job_of(&second.id)), (input.clone(), Some(job.as_str())));
+        assert_ne!(second.id, first.id);
+        assert_eq!(s.acquire(&c, &sectors, SIZE, |_| false), None);
+        // a answers (say, a wrong proof): the job is still open, so c takes a's place; a never gets it twice.
+        assert!(s.finish("a", &first.id).is_some());
+        let third = s.acquire(&c, &sectors, SIZE, |_| false).unwrap();
+        assert_eq!(third.input, input);
+        assert_eq!(s.acquire(&a, &sectors, SIZE, |_| false), None, "a had the job once; the sector is leased");
+        // Dropped once settled: its live hand-outs (b's and c's) go with it, the sealing lease stays.
+        let mut holders = s.drop_post_job(&job);
+        holders.sort();
+        assert_eq!(holders, ["b", "c"]);
+
+        assert!(s.lease("sealer", &sealing.id).is_some());
+        assert_eq!(s.acquire(&b, &sectors, SIZE, |_| false), None, "no job left for a PoSt-only worker");
+    }
+
+    #[test]
+    fn post_hand_outs_are_told_from_sealing_tasks_by_their_id() {
+        assert_eq!(Scheduler::post_job_of("ab12cd34-7-p2-WindowPoSt"), Some("ab12cd34-7"));
+        assert_eq!(Scheduler::post_job_of("ab12cd34-7-s3-PreCommit1"), None, "sealing tasks belong to no job");
+        assert_eq!(Scheduler::post_job_of("ab12cd34-7-p2-Commit2"), None);
+        assert_eq!(Scheduler::post_job_of("ab12cd34-7-px-WindowPoSt"), None);
+        assert_eq!(Scheduler::post_job_of("WindowPoSt"), None);
     }
 
     #[test]

@@ -277,6 +277,7 @@ impl SectorRecord {
                     self.enter(SectorState::Proving, "files in long-term storage");
                 }
             }
+            TaskResult::WindowPoSt { .. } => return Err("a WindowPoSt result belongs to no sector".into()),
         }
         Ok(())
     }

@@ -138,8 +138,8 @@ pub fn window_post_challenges(
 pub struct VanillaProof {
     /// The sector number.
     pub sector: u64,
-    /// The library's serialized `FallbackPoStSectorProof`.
-    pub bytes: Vec<u8>,
+    /// The library's serialized `FallbackPoStSectorProof` (base64 in JSON).
+    pub bytes: sealstack_chain::LotusJson<Vec<u8>>,
 }
 
 impl std::fmt::Debug for VanillaProof {
@@ -161,7 +161,7 @@ pub fn vanilla_proof(sector: &ProvingSector, challenges: &[u64]) -> Result<Vanil
     let generated =
         catch_unwind(AssertUnwindSafe(|| api::post::generate_single_vanilla_proof(api_type, id, &replica, challenges)));
     match generated {
-        Ok(Ok(bytes)) => Ok(VanillaProof { sector: sector.sector.number, bytes }),
+        Ok(Ok(bytes)) => Ok(VanillaProof { sector: sector.sector.number, bytes: sealstack_chain::LotusJson(bytes) }),
         Ok(Err(e)) => Err(SealingError::proofs("vanilla proof", e)),
         Err(panic) => Err(SealingError::Proofs { stage: "vanilla proof", message: panic_message(&panic) }),
     }
@@ -190,7 +190,7 @@ pub fn window_post_from_vanilla(
         return Err(SealingError::InvalidInput("a sector's vanilla proof is given twice".into()));
     }
     let api_type = api_window_post_proof(post_type)?;
-    let bytes: Vec<Vec<u8>> = sorted.into_iter().map(|v| v.bytes.clone()).collect();
+    let bytes: Vec<Vec<u8>> = sorted.into_iter().map(|v| v.bytes.0.clone()).collect();
     let generated = catch_unwind(AssertUnwindSafe(|| {
         api::post::generate_window_post_with_vanilla(api_type, &masked(randomness), prover_id(miner), &bytes)
     }));

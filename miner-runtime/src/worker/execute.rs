@@ -35,7 +35,10 @@ fn ticket_of(bytes: &[u8]) -> anyhow::Result<[u8; 32]> {
 
 /// Runs a task (blocking; not Finalize, which uploads) and returns its result.
 pub fn execute(task: &Task, scratch: &Scratch) -> anyhow::Result<TaskResult> {
-    let sector = task.sector;
+    if let TaskInput::WindowPoSt { post_proof, randomness, miner, vanilla } = &task.input {
+        return window_post(*post_proof, randomness, *miner, vanilla);
+    }
+    let sector = task.sector.ok_or_else(|| anyhow::anyhow!("sealing task {} names no sector", task.id))?;
     let files = scratch.files(&sector);
     crash_point(task.input.kind().as_str(), &sector, scratch);
     Ok(match &task.input {
@@ -94,5 +97,33 @@ pub fn execute(task: &Task, scratch: &Scratch) -> anyhow::Result<TaskResult> {
             TaskResult::Commit2 { proof: LotusJson(proof) }
         }
         TaskInput::Finalize => anyhow::bail!("Finalize uploads files; it is not executed locally"),
+        TaskInput::WindowPoSt { .. } => unreachable!("handled above"),
     })
+}
+
+/// A WindowPoSt SNARK from the miner's vanilla proofs. Fault injection for tests: with `SEALSTACK_CORRUPT_POST=1`
+/// the worker answers a proof with one byte flipped, which the miner must catch and drop; with
+/// `SEALSTACK_CRASH_IN_TASK=WindowPoSt` it dies on the task, holding it.
+fn window_post(
+    post_proof: i64,
+    randomness: &LotusJson<Vec<u8>>,
+    miner: u64,
+    vanilla: &[sealing::post::VanillaProof],
+) -> anyhow::Result<TaskResult> {
+    if std::env::var("SEALSTACK_CRASH_IN_TASK").is_ok_and(|k| k == "WindowPoSt") {
+        eprintln!("injected crash: worker killed during a WindowPoSt");
+        std::process::abort();
+    }
+    let post_type = fvm_shared::sector::RegisteredPoStProof::from(post_proof);
+    let randomness = ticket_of(randomness)?;
+    let mut proofs = sealing::post::window_post_from_vanilla(post_type, randomness, miner, vanilla)?;
+    anyhow::ensure!(proofs.len() == 1, "{} WindowPoSt proofs made, expected one", proofs.len());
+    let mut proof = proofs.remove(0).proof_bytes;
+    if std::env::var("SEALSTACK_CORRUPT_POST").is_ok_and(|v| v == "1") {
+        eprintln!("injected fault: the WindowPoSt answered has a byte flipped");
+        if let Some(byte) = proof.first_mut() {
+            *byte ^= 0xff;
+        }
+    }
+    Ok(TaskResult::WindowPoSt { proof: LotusJson(proof) })
 }

@@ -16,7 +16,7 @@ use sealstack_chain::ApiInfo;
 
 use crate::daemon::scheduler::task_needs;
 use crate::daemon::storage::kept_in_cache;
-use crate::protocol::{MinerApiClient, Resources, Task, TaskKind, TaskResult, WorkerReport};
+use crate::protocol::{MinerApiClient, Resources, Task, TaskInput, TaskKind, TaskResult, WorkerReport};
 use local::Scratch;
 
 /// Settings of a worker.
@@ -105,7 +105,8 @@ impl Worker {
 
     /// Uploads a sector's sealed file and kept cache files for a Finalize task.
     async fn upload(&self, task: &Task) -> anyhow::Result<()> {
-        let files = self.scratch.files(&task.sector);
+        let sector = task.sector.ok_or_else(|| anyhow::anyhow!("Finalize task {} names no sector", task.id))?;
+        let files = self.scratch.files(&sector);
         let mut parts = vec![("sealed".to_string(), files.sealed.clone())];
         for entry in std::fs::read_dir(&files.cache)? {
             let entry = entry?;
@@ -135,7 +136,7 @@ impl Worker {
     /// Runs one task to its end, renewing its lease, and hands the result back.
     async fn run_task(self: Arc<Self>, task: Task) {
         let kind = task.input.kind();
-        tracing::info!(task = task.id, sector = task.sector.number, kind = kind.as_str(), "task started");
+        tracing::info!(task = task.id, sector = task.sector.map(|s| s.number), kind = kind.as_str(), "task started");
         let started = std::time::Instant::now();
         let heartbeat = tokio::spawn({
             let worker = self.clone();
@@ -176,9 +177,10 @@ impl Worker {
         self.hand_back(&task, result).await;
         if kind == TaskKind::Finalize
             && !failed
-            && let Err(error) = self.scratch.remove(&task.sector)
+            && let Some(sector) = task.sector
+            && let Err(error) = self.scratch.remove(&sector)
         {
-            tracing::warn!(sector = task.sector.number, error = format!("{error:#}"), "cannot clean up");
+            tracing::warn!(sector = sector.number, error = format!("{error:#}"), "cannot clean up");
         }
         self.running.lock().expect("running lock").retain(|(id, _)| id != &task.id);
     }
@@ -215,7 +217,15 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
         match worker.client.task_acquire(report).await {
             Ok(Some(task)) => {
                 reachable = true;
-                let size = task.sector.proof.sector_size().map_or(0, |s| s as u64);
+                // A PoSt task's size: its sectors' (the vanilla proofs are of the miner's sectors).
+                let size = match (&task.sector, &task.input) {
+                    (Some(sector), _) => sector.proof.sector_size().ok(),
+                    (None, TaskInput::WindowPoSt { post_proof, .. }) => {
+                        fvm_shared::sector::RegisteredPoStProof::from(*post_proof).sector_size().ok()
+                    }
+                    (None, _) => None,
+                };
+                let size = size.map_or(0, |s| s as u64);
                 let need = task_needs(task.input.kind(), size, &worker.config.resources);
                 worker.running.lock().expect("running lock").push((task.id.clone(), need));
                 tokio::spawn(worker.clone().run_task(task));

@@ -85,6 +85,7 @@ impl World {
             .env("RUST_LOG", "info")
             .env_remove("SEALSTACK_CRASH_BEFORE_SAVING")
             .env_remove("SEALSTACK_CRASH_IN_TASK")
+            .env_remove("SEALSTACK_CORRUPT_POST")
             .stdout(log.try_clone().unwrap())
             .stderr(log);
         command
@@ -95,6 +96,11 @@ impl World {
     }
 
     pub fn daemon(&self, log: &str, crash_before_saving: Option<&str>) -> Process {
+        self.daemon_with(log, crash_before_saving, &[])
+    }
+
+    /// [`World::daemon`] with more `run` arguments.
+    pub fn daemon_with(&self, log: &str, crash_before_saving: Option<&str>, more: &[&str]) -> Process {
         let _ = std::fs::remove_file(self.repo().join("api"));
         let mut command = self.command(log);
         command.arg("--repo").arg(self.repo()).arg("run").args([
@@ -113,6 +119,7 @@ impl World {
             "--message-confidence",
             "0",
         ]);
+        command.args(more);
         if let Some(step) = crash_before_saving {
             command.env("SEALSTACK_CRASH_BEFORE_SAVING", step);
         }
@@ -126,7 +133,20 @@ impl World {
     }
 
     pub fn worker(&self, log: &str, scratch: &str, tasks: Option<&str>, crash_in: Option<&str>) -> Process {
+        self.worker_with(log, scratch, tasks, crash_in, &[])
+    }
+
+    /// [`World::worker`] with more environment variables (fault injection).
+    pub fn worker_with(
+        &self,
+        log: &str,
+        scratch: &str,
+        tasks: Option<&str>,
+        crash_in: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> Process {
         let mut command = self.command(log);
+        command.envs(env.iter().copied());
         command.args(["worker", "--scratch"]).arg(self.dir.join(scratch)).args([
             "--heartbeat-ms",
             "500",

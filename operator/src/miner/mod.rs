@@ -1,9 +1,11 @@
-//! The Miner controller: on-chain creation, the miner runtime, the addresses announced on chain, and the
-//! power, faults and funds the chain shows.
+//! The Miner controller: on-chain creation, the miner runtime, the addresses announced on chain, the power,
+//! faults and funds the chain shows, and the deadline gate on the runtime's disruptions.
 
 pub mod announce;
 pub mod build;
 pub mod chain;
+pub mod disruption;
+pub mod pool_budgets;
 pub mod proving;
 pub mod reconcile;
 pub mod runtime;

@@ -119,9 +119,11 @@ pub fn summarise(view: &ChainView) -> (MinerPowerStatus, MinerSectorsStatus, Opt
         faulty: view.sectors.faulty,
         recovering: view.recovering,
     };
+    // The rest of the schedule is the deadline gate's (`super::disruption`).
     let proving = (view.sectors.live > 0).then(|| ProvingStatus {
         current_deadline: view.current_deadline,
         faulty_deadlines: view.faulty_deadlines.iter().flatten().copied().collect(),
+        ..ProvingStatus::default()
     });
     let balances = MinerBalances {
         actor: fil(&view.balance),
@@ -226,7 +228,8 @@ mod tests {
         let (power, sectors, proving, balances) = summarise(&view(3, 1, 0, Some(&[4])));
         assert_eq!((power.raw.as_str(), power.meets_consensus_minimum), ("4Ki", true));
         assert_eq!((sectors.live, sectors.active, sectors.faulty), (3, 2, 1));
-        assert_eq!(proving, Some(ProvingStatus { current_deadline: 7, faulty_deadlines: vec![4] }));
+        let expected = ProvingStatus { current_deadline: 7, faulty_deadlines: vec![4], ..Default::default() };
+        assert_eq!(proving, Some(expected));
         assert_eq!(balances.actor, "10 FIL");
         assert_eq!(balances.worker, "1 FIL");
     }

@@ -16,17 +16,18 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::core::object::HasStatus;
 use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType};
 use kube::{Api, Resource, ResourceExt};
 use libp2p_identity::PeerId;
 use sealstack_chain::miner::MinerInfo;
 use sealstack_chain::{FullNodeClient, LotusJson, Node, TipSetKey};
 use sealstack_crds::Miner;
-use sealstack_crds::ParamCache;
-use sealstack_crds::conditions::set_condition;
 use sealstack_crds::conditions::status::{FALSE, TRUE};
 use sealstack_crds::conditions::types::{
-    ACTOR_CREATED, ADDRESSES_PUBLISHED, PARAMS_READY, PROVING, READY, RUNTIME_READY,
+    ACTOR_CREATED, ADDRESSES_PUBLISHED, DISRUPTION_ALLOWED, PARAMS_READY, PROVING, READY, ROLLOUT_PENDING,
+    RUNTIME_READY,
 };
+use sealstack_crds::conditions::{find_condition, set_condition};
 use sealstack_crds::miner::MinerStatus;
 use tracing::{info, instrument, warn};
 
@@ -35,12 +36,13 @@ use super::build::{
     build_api_secret, build_api_service, build_identity_secret, build_p2p_service, identity_secret_name, peer_id_of,
 };
 use super::chain::{connect, ensure_created, publish};
+use super::disruption;
 use super::proving;
 use super::runtime::{RuntimeInputs, build_runtime_stateful_set};
 use super::runtime_node::runtime_node;
 use super::status::{self, Observed};
 use crate::FIELD_MANAGER;
-use crate::apply::apply;
+use crate::apply::{apply, needs_apply, stamped};
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::secrets;
@@ -114,32 +116,24 @@ async fn steps(ctx: &Context, miner: &Miner, namespace: &str, progress: &mut Pro
     }
 
     // The actor on chain.
-    let (node, api_info_digest) =
-        connect(ctx, miner, namespace).await.map_err(|e| progress.failed(ACTOR_CREATED, "FullNodeError", e))?;
+    let (node, api_info_digest) = match connect(ctx, miner, namespace).await {
+        Ok(connected) => connected,
+        Err(error) => {
+            if progress.status.actor_address.is_some() {
+                // A runtime to protect, and no schedule to go by: the gate holds (within its bound).
+                if let Err(gate_error) = deadline_gate(ctx, miner, namespace, Err(error.to_string()), progress).await {
+                    warn!(%gate_error, "cannot hold the deadline gate");
+                }
+            }
+            return Err(progress.failed(ACTOR_CREATED, "FullNodeError", error));
+        }
+    };
     let actor = actor(ctx, miner, &node, &peer, progress).await?;
     let info = node.api().state_miner_info(LotusJson(actor), TipSetKey::head()).await.map_err(node.err())?;
     progress.status.actor_address = Some(actor.to_string());
     progress.status.owner_address = Some(info.owner.to_string());
     progress.status.worker_address = Some(info.worker.to_string());
     progress.condition(ACTOR_CREATED, (TRUE, "ActorOnChain".into(), format!("miner actor {actor}")));
-
-    // The runtime, for this actor and the API info just read (a change rolls its pod).
-    let runtime = apply_runtime(ctx, miner, namespace, &cache, actor, api_info_digest).await?;
-    let ready_replicas = runtime.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0);
-    progress.condition(RUNTIME_READY, status::runtime_ready(&runtime.name_any(), ready_replicas));
-    let next_deadline = if ready_replicas > 0 {
-        None
-    } else {
-        // Down: how soon a deadline with sectors needs it (the chart's alert fires within an hour of one).
-        proving::next_deadline_with_sectors(&node, actor).await.unwrap_or_else(|error| {
-            warn!(%error, "cannot read the proving schedule");
-            None
-        })
-    };
-    ctx.metrics.miner_runtime(namespace, &miner.name_any(), ready_replicas > 0, next_deadline);
-
-    // The addresses announced on chain.
-    let published = announce_addresses(ctx, miner, &node, actor, &info, &peer, &p2p, progress).await?;
 
     // Power, faults, schedule and funds, as the chain shows them now. While sectors are faulty, they are looked
     // at as often as a step in progress: a recovery should show as soon as it lands.
@@ -156,7 +150,66 @@ async fn steps(ctx: &Context, miner: &Miner, namespace: &str, progress: &mut Pro
     };
     let proven = proving.1 == "AllProven" || proving.1 == "NoSectors";
     progress.condition(PROVING, proving);
-    Ok(Action::requeue(if published && proven { WHEN_SETTLED } else { WHILE_WAITING }))
+
+    // The deadline gate: the runtime's PodDisruptionBudget follows the proving schedule, and so do the
+    // operator's own rollouts of the runtime.
+    let has_sectors = progress.status.sectors.as_ref().is_none_or(|s| s.live > 0);
+    let schedule = disruption::read_schedule(&node, actor, has_sectors).await.map_err(|e| e.to_string());
+    let (gate, recheck) = deadline_gate(ctx, miner, namespace, schedule, progress).await?;
+
+    // The runtime, for this actor and the API info just read (a change rolls its pod, unless the gate holds).
+    let inputs = RuntimeInputs {
+        default_image: ctx.settings.runtime_image.clone(),
+        params_claim: crate::param_cache::build::claim_name(&cache),
+        actor: Some(actor.to_string()),
+        api_info_digest: Some(api_info_digest),
+    };
+    let runtime = apply_runtime(ctx, miner, namespace, &inputs, &gate, progress).await?;
+    let ready_replicas = runtime.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0);
+    let previous_ready = find_condition(&progress.status.conditions, RUNTIME_READY).cloned();
+    let observed = status::runtime_ready_after(&runtime.name_any(), ready_replicas, previous_ready.as_ref());
+    if observed.1 == status::RUNTIME_LOST && previous_ready.is_some_and(|c| c.status == TRUE) {
+        // Said at once: a lost runtime inside an open deadline is a proof at risk.
+        let event = Event {
+            type_: EventType::Warning,
+            reason: status::RUNTIME_LOST.into(),
+            note: Some(observed.2.clone()),
+            action: "WatchRuntime".into(),
+            secondary: None,
+        };
+        let _ = ctx.recorder.publish(&event, &miner.object_ref(&())).await;
+    }
+    progress.condition(RUNTIME_READY, observed);
+    let next_deadline = if ready_replicas > 0 {
+        None
+    } else {
+        // Down: how soon a deadline with sectors needs it (the chart's alert fires within an hour of one).
+        proving::next_deadline_with_sectors(&node, actor).await.unwrap_or_else(|error| {
+            warn!(%error, "cannot read the proving schedule");
+            None
+        })
+    };
+    ctx.metrics.miner_runtime(namespace, &miner.name_any(), ready_replicas > 0, next_deadline);
+
+    // The addresses announced on chain.
+    let published = announce_addresses(ctx, miner, &node, actor, &info, &peer, &p2p, progress).await?;
+
+    let settled = if published && proven { WHEN_SETTLED } else { WHILE_WAITING };
+    Ok(Action::requeue(settled.min(recheck)))
+}
+
+/// Applies the deadline gate for `schedule` (`Err`: why it cannot be read) and records it in `DisruptionAllowed`;
+/// returns when to look at it again.
+async fn deadline_gate(
+    ctx: &Context,
+    miner: &Miner,
+    namespace: &str,
+    schedule: std::result::Result<disruption::Schedule, String>,
+    progress: &mut Progress,
+) -> Result<(disruption::Gate, Duration)> {
+    let (gate, recheck) = disruption::apply_gate(ctx, miner, namespace, schedule, &mut progress.status).await?;
+    progress.condition(DISRUPTION_ALLOWED, gate.condition());
+    Ok((gate, recheck))
 }
 
 /// The one way out of every reconcile: `Ready` from the step conditions, then the status, written when it
@@ -274,27 +327,28 @@ async fn actor(ctx: &Context, miner: &Miner, node: &Node, peer: &PeerId, progres
     }
 }
 
-/// The runtime StatefulSet for `actor` and the full node's API info of digest `api_info_digest`, applied;
-/// returns it as stored.
+/// The runtime StatefulSet for `inputs`, applied; returns it as stored. A change of a ready runtime is held while
+/// `gate` holds disruptions (`RolloutPending` says so): a restart would cost the deadline being proven.
 async fn apply_runtime(
     ctx: &Context,
     miner: &Miner,
     namespace: &str,
-    cache: &ParamCache,
-    actor: Address,
-    api_info_digest: String,
+    inputs: &RuntimeInputs,
+    gate: &disruption::Gate,
+    progress: &mut Progress,
 ) -> Result<StatefulSet> {
     let sets: Api<StatefulSet> = Api::namespaced(ctx.client.clone(), namespace);
-    let runtime = build_runtime_stateful_set(
-        miner,
-        &RuntimeInputs {
-            default_image: ctx.settings.runtime_image.clone(),
-            params_claim: crate::param_cache::build::claim_name(cache),
-            actor: Some(actor.to_string()),
-            api_info_digest: Some(api_info_digest),
-        },
-    );
+    let runtime = build_runtime_stateful_set(miner, inputs);
     let existing = lookup(&ctx.stores.runtime_sets, namespace, &runtime.name_any()).await?;
+    if let Some(existing) = existing.as_deref()
+        && gate.max_unavailable == 0
+        && existing.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0) > 0
+        && needs_apply(&stamped(&runtime), Some(existing))
+    {
+        progress.condition(ROLLOUT_PENDING, disruption::rollout_pending(gate));
+        return Ok(existing.clone());
+    }
+    progress.condition(ROLLOUT_PENDING, (FALSE, "UpToDate".into(), "the runtime runs its spec".into()));
     Ok(apply(&sets, &runtime, existing.as_deref()).await?.0)
 }
 
@@ -501,6 +555,49 @@ mod tests {
                 ("POST".into(), secrets.into())
             ],
             "a create each; a read only after the conflict"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_change_of_a_ready_runtime_waits_while_the_gate_holds() {
+        use k8s_openapi::api::apps::v1::StatefulSetStatus;
+        let m = miner(None);
+        let (client, log) = testing::client(|request| (200, request.body.clone()));
+        let ctx = context(client);
+        let mut feeds = ctx.take_feeds();
+        let inputs = |image: &str| RuntimeInputs {
+            default_image: image.into(),
+            params_claim: "params".into(),
+            actor: Some("t01000".into()),
+            api_info_digest: Some("d1".into()),
+        };
+        let mut running = crate::apply::stamped(&build_runtime_stateful_set(&m, &inputs("miner:1")));
+        running.status = Some(StatefulSetStatus { replicas: 1, ready_replicas: Some(1), ..Default::default() });
+        feeds.runtime_sets.put(running);
+        let hour = Duration::from_secs(3600);
+        let (held, open) =
+            (disruption::gate(Err("down"), false, None, hour), disruption::gate(Err("down"), true, None, hour));
+        let mut progress = Progress::new(&MinerStatus::default(), Some(2));
+        let pending = |progress: &Progress| {
+            let c = find_condition(&progress.status.conditions, ROLLOUT_PENDING).unwrap();
+            (c.status.clone(), c.reason.clone())
+        };
+
+        // A new image while the gate holds: nothing applied, the condition says why.
+        apply_runtime(&ctx, &m, "sp", &inputs("miner:2"), &held, &mut progress).await.unwrap();
+        assert!(requests(&log).is_empty(), "held: {:?}", requests(&log));
+        assert_eq!(pending(&progress), (TRUE.into(), "DeadlineGate".into()));
+        // The runtime as it is: nothing to hold.
+        apply_runtime(&ctx, &m, "sp", &inputs("miner:1"), &held, &mut progress).await.unwrap();
+        assert!(requests(&log).is_empty());
+        assert_eq!(pending(&progress), (FALSE.into(), "UpToDate".into()));
+        // The gate open (forced here): the change is applied.
+        apply_runtime(&ctx, &m, "sp", &inputs("miner:2"), &open, &mut progress).await.unwrap();
+        let made = requests(&log);
+        assert_eq!(made.len(), 1, "{made:?}");
+        assert_eq!(
+            (made[0].method.clone(), made[0].path.as_str()),
+            (http::Method::PATCH, "/apis/apps/v1/namespaces/sp/statefulsets/m1-runtime")
         );
     }
 

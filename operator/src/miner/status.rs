@@ -29,6 +29,24 @@ pub fn runtime_ready(set: &str, ready_replicas: i32) -> Observed {
     }
 }
 
+/// Reason of `RuntimeReady` for a runtime that was ready and is no longer (until it is again).
+pub const RUNTIME_LOST: &str = "RuntimeLost";
+
+/// `RuntimeReady` after `previous`: a runtime that was ready and is not any more was lost (its pod deleted or
+/// evicted, or its node not ready), which stays the reason until it is ready again.
+pub fn runtime_ready_after(set: &str, ready_replicas: i32, previous: Option<&Condition>) -> Observed {
+    let observed = runtime_ready(set, ready_replicas);
+    let was_ready = previous.is_some_and(|c| c.status == status::TRUE || c.reason == RUNTIME_LOST);
+    if observed.0 == status::FALSE && was_ready {
+        let message = format!(
+            "{set} was ready and is not (its pod gone or its node not ready): WindowPoSts wait for it to come back, \
+             its PoSt workers keep their pods"
+        );
+        return (status::FALSE, RUNTIME_LOST.into(), message);
+    }
+    observed
+}
+
 /// `Ready`: every condition of [`READY_NEEDS`] is `True`. Otherwise the reason is the first missing step's
 /// own reason (`<Type>Unknown` when that step was not reached yet), and the message names every missing step
 /// with what it reports.
@@ -156,5 +174,27 @@ mod tests {
             (status::TRUE, "RuntimeRunning".into(), "m1-runtime is ready".into())
         );
         assert_eq!(runtime_ready("m1-runtime", 0).1, "RuntimeStarting");
+    }
+
+    #[test]
+    fn a_runtime_that_was_ready_and_is_not_is_lost_until_it_is_back() {
+        let condition = |observed: Observed| Condition {
+            type_: types::RUNTIME_READY.into(),
+            status: observed.0.into(),
+            reason: observed.1,
+            message: observed.2,
+            last_transition_time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
+            ),
+            observed_generation: None,
+        };
+        assert_eq!(runtime_ready_after("m1-runtime", 0, None).1, "RuntimeStarting", "never ready: starting");
+        let running = condition(runtime_ready("m1-runtime", 1));
+        let lost = runtime_ready_after("m1-runtime", 0, Some(&running));
+        assert_eq!((lost.0, lost.1.as_str()), (status::FALSE, RUNTIME_LOST));
+        assert!(lost.2.starts_with("m1-runtime was ready and is not"), "{}", lost.2);
+        let still = runtime_ready_after("m1-runtime", 0, Some(&condition(lost)));
+        assert_eq!(still.1, RUNTIME_LOST, "lost until ready again");
+        assert_eq!(runtime_ready_after("m1-runtime", 1, Some(&condition(still))).1, "RuntimeRunning");
     }
 }

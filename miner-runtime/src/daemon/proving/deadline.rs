@@ -1,12 +1,13 @@
 //! Proving one deadline: the sectors due in its partitions, each checked and given a vanilla proof of the
 //! deadline's challenge (a sector that fails is skipped, not fatal), the partitions in messages of at most
-//! [`POSTED_PARTITIONS_MAX`] each, every message's SNARK made while the previous message is being delivered.
+//! [`POSTED_PARTITIONS_MAX`] each, every message's SNARK made on the PoSt workers (or by the daemon: see
+//! [`super::snark`]) and every message delivered as soon as its proof is ready.
 //!
 //! Journaled in `<repo>/posts/<open epoch>.json`, one step per message named after its partitions: a daemon
 //! restarted inside the deadline first waits for what it already sent, then proves only the partitions the
 //! chain does not show as proven.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -23,9 +24,10 @@ use tokio::task::JoinSet;
 
 use super::check::{Purpose, ToCheck, check_sectors};
 use super::landing::{Delivery, Landing, watch};
+use super::snark::{SnarkJob, give_up_epoch, window_post_snark};
 use crate::daemon::Daemon;
 use crate::repo::FileJournal;
-use crate::sealing::post::{VanillaProof, window_post_from_vanilla};
+use crate::sealing::post::VanillaProof;
 use crate::sealing::{SEALED_CODEC, commitment_of, window_post_proof_of};
 
 /// The kind of a WindowPoSt message, in metrics.
@@ -99,8 +101,8 @@ async fn due_partitions(daemon: &Daemon, info: &DeadlineInfo) -> anyhow::Result<
 pub async fn prove_deadline(daemon: Arc<Daemon>, info: DeadlineInfo) -> anyhow::Result<DeadlineOutcome> {
     let mut outcome = DeadlineOutcome::default();
     let path = daemon.repo.file(&format!("posts/{}.json", info.open));
-    let mut journal = FileJournal::new(path);
-    let mut log: MessageLog = journal.load()?.unwrap_or_default();
+    let journal = FileJournal::new(path);
+    let log: MessageLog = journal.load()?.unwrap_or_default();
     let max_fee = daemon.config.post_max_fee.clone();
 
     // What an earlier run of this deadline sent: wait for it first, so its partitions show as proven.
@@ -141,66 +143,44 @@ pub async fn prove_deadline(daemon: Arc<Daemon>, info: DeadlineInfo) -> anyhow::
         "WindowPoSt vanilla proofs made"
     );
 
-    // One message per batch: its SNARK made in turn (each takes every core), its delivery running alongside the
-    // next batch's SNARK.
+    // One message per batch, all at once: each batch's SNARK goes to the PoSt workers (or the daemon, one SNARK
+    // at a time), and each message is pushed as soon as its proof is ready and delivered alongside the others.
     let post_type = window_post_proof_of(daemon.seal_proof)?;
     let good = Arc::new(checked.good);
+    let comm_rs: Arc<BTreeMap<u64, [u8; 32]>> = Arc::new(sectors.iter().map(|s| (s.number, s.comm_r)).collect());
+    let journal = Arc::new(tokio::sync::Mutex::new((log, journal)));
     let mut deliveries = JoinSet::new();
     for batch in batches(&due, POSTED_PARTITIONS_MAX as usize) {
-        let vanilla: Vec<VanillaProof> =
-            batch.iter().flat_map(|p| p.sectors.iter()).filter_map(|n| good.get(n).cloned()).collect();
         let indexes: BTreeSet<u64> = batch.iter().map(|p| p.index).collect();
-        if vanilla.is_empty() {
+        let proven: Vec<u64> =
+            batch.iter().flat_map(|p| p.sectors.iter().copied()).filter(|n| good.contains_key(n)).collect();
+        if proven.is_empty() {
             // builtin-actors refuses a proof with no active sector: these partitions fault at the deadline's end.
             tracing::warn!(deadline = info.index, partitions = ?indexes, "no sector of these partitions can be proven");
             outcome.failed.extend(indexes);
             continue;
         }
-        let miner = daemon.actor_id;
-        let snark_started = Instant::now();
-        let proofs =
-            tokio::task::spawn_blocking(move || window_post_from_vanilla(post_type, randomness, miner, &vanilla))
-                .await??;
-        daemon.metrics.window_post_snark(snark_started.elapsed().as_secs_f64());
-        let head = api.chain_head().await.map_err(daemon.node.err())?.height;
-        if head + 1 >= info.close {
-            tracing::warn!(deadline = info.index, partitions = ?indexes, head, close = info.close, "WindowPoSt ready too late");
-            outcome.failed.extend(indexes);
-            continue;
-        }
-        let chain_commit_epoch = head - 1;
-        let chain_commit_rand = daemon.chain_commit_randomness(chain_commit_epoch).await?;
-        let params = miner_state::SubmitWindowedPoStParams {
-            deadline: info.index,
-            partitions: batch
-                .iter()
-                .map(|p| miner_state::PoStPartition {
-                    index: p.index,
-                    skipped: super::bitfield(p.sectors.iter().copied().filter(|n| !good.contains_key(n))),
-                })
-                .collect(),
-            proofs,
-            chain_commit_epoch,
-            chain_commit_rand: Randomness(chain_commit_rand.to_vec()),
+        let job = SnarkJob {
+            post_type,
+            randomness,
+            vanilla: proven.iter().map(|n| good[n].clone()).collect(),
+            sectors: proven.iter().map(|n| (*n, comm_rs[n])).collect(),
+            partitions: batch.len(),
         };
-        let message = unsigned_message(
-            daemon.worker,
-            daemon.actor,
-            TokenAmount::from_atto(0),
-            methods::SUBMIT_WINDOWED_POST,
-            RawBytes::serialize(&params)?,
-        );
-        // The push is journaled before the next batch's SNARK starts; the wait runs alongside it.
-        let delivery =
-            Delivery { kind: STEP_KIND, step: step_name(&batch), max_fee: max_fee.clone(), land_before: info.close };
-        let cid =
-            push_journaled(&daemon.node, &mut log, &mut journal, &delivery.step, &message, &delivery.spec()).await?;
-        let daemon = daemon.clone();
-        deliveries.spawn(async move { (indexes, watch(&daemon, cid, &delivery).await) });
+        let (daemon, good, journal, info, max_fee) =
+            (daemon.clone(), good.clone(), journal.clone(), info.clone(), max_fee.clone());
+        deliveries.spawn(async move {
+            let sent = prove_and_send(&daemon, &info, batch, job, &good, &journal, max_fee).await;
+            (indexes, sent)
+        });
     }
-    daemon.metrics.window_post_deadline(started.elapsed().as_secs_f64());
+    let mut last_push = None;
     while let Some(joined) = deliveries.join_next().await {
-        let (indexes, landing) = joined?;
+        let (indexes, sent) = joined?;
+        let landing = sent.map(|(pushed, landing)| {
+            last_push = last_push.max(Some(pushed));
+            landing
+        });
         match landing {
             Ok(Landing::Landed(lookup)) => {
                 tracing::info!(deadline = info.index, partitions = ?indexes, epoch = lookup.height - 1, "WindowPoSt accepted");
@@ -223,9 +203,65 @@ pub async fn prove_deadline(daemon: Arc<Daemon>, info: DeadlineInfo) -> anyhow::
             }
         }
     }
+    if let Some(pushed) = last_push {
+        daemon.metrics.window_post_deadline(pushed.duration_since(started).as_secs_f64());
+    }
     Ok(outcome)
 }
 
+/// One message of deadline `info`: its SNARK (workers or the daemon), then SubmitWindowedPoSt pushed (journaled)
+/// and watched until it lands. Returns when it was pushed, and how it landed.
+async fn prove_and_send(
+    daemon: &Arc<Daemon>,
+    info: &DeadlineInfo,
+    batch: Vec<DuePartition>,
+    job: SnarkJob,
+    good: &BTreeMap<u64, VanillaProof>,
+    journal: &tokio::sync::Mutex<(MessageLog, FileJournal)>,
+    max_fee: TokenAmount,
+) -> anyhow::Result<(Instant, Landing)> {
+    let api = daemon.node.api();
+    let head = api.chain_head().await.map_err(daemon.node.err())?.height;
+    let local = *daemon.local_snark_epochs.lock().expect("estimate lock");
+    let give_up = give_up_epoch(local, head, info.close, super::declare::LANDING_EPOCHS, job.partitions);
+    let (proofs, prover) = window_post_snark(daemon, job, head, give_up).await?;
+    let head = api.chain_head().await.map_err(daemon.node.err())?.height;
+    if head + 1 >= info.close {
+        tracing::warn!(deadline = info.index, head, close = info.close, ?prover, "WindowPoSt ready too late");
+        return Ok((Instant::now(), Landing::Missed));
+    }
+    let chain_commit_epoch = head - 1;
+    let chain_commit_rand = daemon.chain_commit_randomness(chain_commit_epoch).await?;
+    let params = miner_state::SubmitWindowedPoStParams {
+        deadline: info.index,
+        partitions: batch
+            .iter()
+            .map(|p| miner_state::PoStPartition {
+                index: p.index,
+                skipped: super::bitfield(p.sectors.iter().copied().filter(|n| !good.contains_key(n))),
+            })
+            .collect(),
+        proofs,
+        chain_commit_epoch,
+        chain_commit_rand: Randomness(chain_commit_rand.to_vec()),
+    };
+    let message = unsigned_message(
+        daemon.worker,
+        daemon.actor,
+        TokenAmount::from_atto(0),
+        methods::SUBMIT_WINDOWED_POST,
+        RawBytes::serialize(&params)?,
+    );
+    let delivery = Delivery { kind: STEP_KIND, step: step_name(&batch), max_fee, land_before: info.close };
+    let cid = {
+        let mut guard = journal.lock().await;
+        let (log, journal) = &mut *guard;
+        push_journaled(&daemon.node, log, journal, &delivery.step, &message, &delivery.spec()).await?
+    };
+    let pushed = Instant::now();
+    tracing::info!(deadline = info.index, step = delivery.step, ?prover, %cid, "WindowPoSt pushed");
+    Ok((pushed, watch(daemon, cid, &delivery).await?))
+}
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,6 +11,7 @@ pub mod check;
 pub mod deadline;
 pub mod declare;
 pub mod landing;
+pub mod snark;
 pub mod status;
 
 use std::collections::BTreeSet;

@@ -1,0 +1,68 @@
+# shellcheck shell=bash
+# The deadline gate on the local cluster (issue 17), sourced by e2e/demo/test.sh once the Miner is Ready with a
+# proving sector (after "Miner Ready again"), as:
+#   source e2e/demo/drain-gate.sh && demo_drain_gate
+# It uses test.sh's step, assert and lib.sh's helpers. What it checks:
+#   1. an eviction of the runtime pod (the Eviction API, as `kubectl drain` uses) inside the sector's open,
+#      unproven deadline is refused with 429, and goes through once the proof landed;
+#   2. a change of the runtime's spec inside such a deadline shows RolloutPending and rolls after the proof;
+#   3. no WindowPoSt missed through either: no faulty sector, Proving True.
+# Run by e2e/demo/test.sh after the lost-disk check.
+
+# The DisruptionAllowed condition's reason.
+gate_reason() {
+  kd get miner "$MINER" -o jsonpath='{.status.conditions[?(@.type=="DisruptionAllowed")].reason}' 2>/dev/null
+}
+# Held by the sector's deadline: open and unproven (a drawn challenge alone may be too early for the proof).
+gate_holds_the_deadline() { [[ $(gate_reason) == DeadlineOpen ]]; }
+gate_open() { [[ $(gate_reason) == DeadlineProven ]]; }
+
+# evict POD: asks the Eviction API to evict POD; prints 201 (evicted), 429 (refused by the budget) or the error.
+evict() {
+  local body out
+  body=$(printf '{"apiVersion":"policy/v1","kind":"Eviction","metadata":{"name":"%s","namespace":"%s"}}' \
+    "$1" "$DEMO_NS")
+  if out=$(printf '%s' "$body" | k create --raw "/api/v1/namespaces/$DEMO_NS/pods/$1/eviction" -f - 2>&1); then
+    echo 201
+  elif grep -qE "TooManyRequests|429|disruption budget" <<<"$out"; then
+    echo 429
+  else
+    echo "$out"
+  fi
+}
+evicted() { [[ $(evict "$RUNTIME_POD") == 201 ]]; }
+pod_uid() { kd get pod "$RUNTIME_POD" -o jsonpath='{.metadata.uid}' 2>/dev/null; }
+no_faults() { [[ $(kd get miner "$MINER" -o jsonpath='{.status.sectors.faulty}') == 0 ]] && is_true miner "$MINER" Proving; }
+rollout_pending() { is_true miner "$MINER" RolloutPending; }
+rolled() { [[ $(condition miner "$MINER" RolloutPending) == False ]]; }
+
+demo_drain_gate() {
+  local budget uid answer
+  budget=$(kd get poddisruptionbudget "$MINER-runtime" -o jsonpath='{.spec.maxUnavailable}')
+  assert "the runtime has its PodDisruptionBudget" [ -n "$budget" ]
+
+  # 1. An eviction inside the open deadline: refused; after the proof: through.
+  step "the sector's deadline opens (the gate holds)" demo_wait 600 "DisruptionAllowed DeadlineOpen" \
+    gate_holds_the_deadline
+  answer=$(evict "$RUNTIME_POD")
+  assert "an eviction inside the open, unproven deadline is refused (429): got $answer" [ "$answer" == 429 ]
+  uid=$(pod_uid)
+  step "the proof lands (the gate opens)" demo_wait 300 "DisruptionAllowed DeadlineProven" gate_open
+  # The disruption controller follows the budget within seconds of the operator's write.
+  step "the eviction goes through" demo_wait 60 "the runtime pod evicted" evicted
+  step "the runtime pod comes back" demo_wait 300 "a new runtime pod Ready" \
+    bash -c "[[ \$($K8S/kubectl -n $DEMO_NS get pod $RUNTIME_POD -o jsonpath='{.metadata.uid}') != '$uid' ]]"
+  step "RuntimeReady after the eviction" demo_wait 300 "RuntimeReady" is_true miner "$MINER" RuntimeReady
+
+  # 2. A change of the runtime inside the open deadline: held, then rolled.
+  step "the sector's deadline opens again" demo_wait 600 "DisruptionAllowed DeadlineOpen" gate_holds_the_deadline
+  uid=$(pod_uid)
+  kd patch miner "$MINER" --type merge -p '{"spec":{"runtime":{"imagePullPolicy":"Never"}}}' >/dev/null
+  step "the runtime's change waits" demo_wait 60 "RolloutPending True" rollout_pending
+  assert "the runtime pod still runs through the deadline" [ "$(pod_uid)" == "$uid" ]
+  step "and rolls after the proof" demo_wait 300 "RolloutPending False" rolled
+  step "RuntimeReady after the rollout" demo_wait 300 "RuntimeReady" is_true miner "$MINER" RuntimeReady
+
+  # 3. Nothing missed.
+  step "no WindowPoSt missed" demo_wait 120 "Miner faulty 0, Proving True" no_faults
+}
