@@ -138,6 +138,8 @@ pub struct Metrics {
     declarations: Family<OutcomeLabels, Counter>,
     /// Whether the daemon is ready (chain connected, API serving).
     pub ready: AtomicBool,
+    /// Mining: rounds, blocks won, submitted, included and lost, WinningPoSt durations.
+    pub mining: super::mining::metrics::MiningMetrics,
 }
 
 impl Default for Metrics {
@@ -212,7 +214,9 @@ impl Default for Metrics {
             deadline_seconds.clone(),
         );
         registry.register("declarations", "Sectors declared, by outcome (faulty, recovered)", declarations.clone());
+        let mining = super::mining::metrics::MiningMetrics::register(&mut registry);
         Metrics {
+            mining,
             power,
             chain_sectors,
             balances,
