@@ -29,4 +29,7 @@ if [[ -x e2e/cluster/test.sh ]]; then
 else
   echo "==> e2e on a local cluster: not part of the suite yet (e2e/cluster/test.sh is missing)"
 fi
+# sealstack against a real Lotus node (e2e/lotus): runs when e2e/lotus/build.sh has built the oracle on this
+# machine (it needs the filecoin-ffi source, see e2e/lotus/README.md), otherwise prints one "skipped" line.
+step "e2e against the real Lotus oracle (e2e/lotus)" e2e/lotus/suite.sh
 echo "all test steps passed"

@@ -14,7 +14,7 @@ use jsonrpsee::proc_macros::rpc;
 use crate::actor_state::ActorStateJson;
 use crate::auth::Permission;
 use crate::block::{BlockMessages, BlockMsg, BlockTemplate, MiningBaseInfo};
-use crate::json::{LotusJson, TipSetKey};
+use crate::json::{LotusJson, NilVec, TipSetKey};
 use crate::message::{MessageJson, MessageSendSpec, SignatureJson, SignedMessageJson};
 use crate::miner::{
     BitFieldJson, DeadlineInfo, MinerDeadline, MinerInfo, MinerPower, MinerSectorCount, PartitionJson, SectorLocation,
@@ -205,14 +205,14 @@ pub trait FullNode {
     #[method(name = "StateMinerProvingDeadline")]
     async fn state_miner_proving_deadline(&self, miner: LotusJson<Address>, tsk: TipSetKey) -> RpcResult<DeadlineInfo>;
 
-    /// The partitions of one deadline.
+    /// The partitions of one deadline (Lotus answers `null` for a deadline without any).
     #[method(name = "StateMinerPartitions")]
     async fn state_miner_partitions(
         &self,
         miner: LotusJson<Address>,
         deadline: u64,
         tsk: TipSetKey,
-    ) -> RpcResult<Vec<PartitionJson>>;
+    ) -> RpcResult<NilVec<PartitionJson>>;
 
     /// The miner's proven sectors, optionally only those in `filter`.
     #[method(name = "StateMinerSectors")]

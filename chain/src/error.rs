@@ -46,6 +46,19 @@ pub enum ChainError {
         exit_code: u32,
     },
     /// The node returned a JSON-RPC error.
+    /// HTTP 500 without a readable reason: go-jsonrpc (Lotus) answers a call it cannot dispatch (unknown method,
+    /// wrong number or types of parameters: codes -32601, -32602, -32700) with HTTP 500, and the HTTP client does
+    /// not read the body of a non-2xx answer. Seen against real Lotus (e2e/lotus); our devnet answers 200.
+    #[error(
+        "Lotus node at {url} refused the call (HTTP {status}): it answers so for an unknown method or wrong \
+         parameters, whose reason only the WebSocket transport shows"
+    )]
+    Refused {
+        /// The endpoint.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+    },
     #[error("Lotus API error (code {code}): {message}")]
     Rpc {
         /// The JSON-RPC error code (1 for errors returned by Lotus methods).
@@ -81,6 +94,8 @@ impl ChainError {
                 let reason = inner.to_string();
                 if reason.contains("401") {
                     ChainError::Unauthorized { url: url.to_string() }
+                } else if reason.contains("Request rejected `500`") {
+                    ChainError::Refused { url: url.to_string(), status: 500 }
                 } else {
                     ChainError::Unreachable { url: url.to_string(), reason }
                 }
@@ -106,6 +121,7 @@ impl ChainError {
             ChainError::MissingPermission { .. } => "missing_permission",
             ChainError::WrongNetwork { .. } => "wrong_network",
             ChainError::MessageFailed { .. } => "message_failed",
+            ChainError::Refused { .. } => "refused",
             ChainError::Rpc { .. } => "rpc",
             ChainError::Decode { .. } => "decode",
             ChainError::Client(_) => "client",
@@ -114,7 +130,14 @@ impl ChainError {
 
     /// Whether retrying later may succeed without a change by the user.
     pub fn is_transient(&self) -> bool {
-        matches!(self, ChainError::Unreachable { .. } | ChainError::Rpc { .. } | ChainError::Client(_))
+        // Refused stays transient: a proxy in front of the node may answer 500 while its backend restarts.
+        matches!(
+            self,
+            ChainError::Unreachable { .. }
+                | ChainError::Refused { .. }
+                | ChainError::Rpc { .. }
+                | ChainError::Client(_)
+        )
     }
 }
 
@@ -151,5 +174,36 @@ mod tests {
         let timeout = ChainError::from_client("http://n", ClientError::RequestTimeout);
         assert!(timeout.to_string().contains("unreachable at http://n"));
         assert!(timeout.is_transient());
+    }
+
+    #[tokio::test]
+    async fn http_500_is_a_refused_call_not_an_unreachable_node() {
+        // What Lotus answers to a call with the wrong parameter count (e2e/lotus): HTTP 500 with the JSON-RPC
+        // error in the body, which the HTTP client does not read.
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = vec![0u8; 4096];
+            let _ = socket.read(&mut request).await;
+            let body = r#"{"error":{"code":-32602,"message":"wrong param count (method 'Filecoin.ChainHead'): 1 != 0"},"id":0,"jsonrpc":"2.0"}"#;
+            let answer = format!(
+                "HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            socket.write_all(answer.as_bytes()).await.unwrap();
+        });
+        let client = jsonrpsee::http_client::HttpClientBuilder::default().build(&url).unwrap();
+        let error = jsonrpsee::core::client::ClientT::request::<serde_json::Value, _>(
+            &client,
+            "Filecoin.ChainHead",
+            jsonrpsee::rpc_params![1],
+        )
+        .await
+        .unwrap_err();
+        let error = ChainError::from_client(&url, error);
+        assert_eq!(error.label(), "refused", "{error:?}");
+        assert!(error.to_string().contains("refused the call (HTTP 500)"), "{error}");
     }
 }

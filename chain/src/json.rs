@@ -135,6 +135,36 @@ impl fmt::Display for LotusJson<Address> {
     }
 }
 
+/// An address field that Go holds as a plain `address.Address` (not a pointer), such as `MinerInfo.NewWorker`:
+/// without a value it is `address.Undef`, which go-address writes as `"<empty>"` (`UndefAddressString`), not
+/// `null`. For `#[serde(with = "undef_address")]` on an `Option<LotusJson<Address>>`: `"<empty>"` (or `null`)
+/// reads as `None`, and `None` is written as `"<empty>"`, as Lotus does.
+pub mod undef_address {
+    use super::*;
+
+    /// go-address's `UndefAddressString`.
+    pub const UNDEF: &str = "<empty>";
+
+    /// Writes `None` as `"<empty>"`.
+    pub fn serialize<S: Serializer>(value: &Option<LotusJson<Address>>, s: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(address) => address.serialize(s),
+            None => s.serialize_str(UNDEF),
+        }
+    }
+
+    /// Reads `"<empty>"` and `null` as `None`.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<LotusJson<Address>>, D::Error> {
+        match Option::<String>::deserialize(d)? {
+            None => Ok(None),
+            Some(text) if text == UNDEF => Ok(None),
+            Some(text) => parse_address(&text)
+                .map(|a| Some(LotusJson(a)))
+                .map_err(|e| D::Error::custom(format!("invalid address {text:?}: {e}"))),
+        }
+    }
+}
+
 /// A tipset key: the CIDs of its blocks. Empty (`[]`, or `null` on input) means the current head.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -155,8 +185,83 @@ impl fmt::Display for TipSetKey {
     }
 }
 
-fn null_as_empty<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
+/// Reads Go's nil slice (`null`) as an empty list (`#[serde(deserialize_with = ...)]`).
+pub(crate) fn null_as_empty<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
     Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
+}
+
+/// Writes an absent or empty list as `null`, as Go writes a nil slice (`#[serde(serialize_with = ...)]` on an
+/// `Option<Vec<T>>`): Lotus's StateMinerInfo has `"ControlAddresses": null` and `"Multiaddrs": null` for a new
+/// miner, not `[]`.
+pub(crate) fn empty_as_null<S: Serializer, T: Serialize>(value: &Option<Vec<T>>, s: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(list) if !list.is_empty() => list.serialize(s),
+        _ => s.serialize_none(),
+    }
+}
+
+/// A list that Lotus writes as `null` when it is empty (a Go nil slice), as StateMinerPartitions does for a
+/// deadline without partitions: `null` reads as empty and empty is written as `null`. Derefs to the `Vec`.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct NilVec<T>(pub Vec<T>);
+
+impl<T> Deref for NilVec<T> {
+    type Target = Vec<T>;
+    fn deref(&self) -> &Vec<T> {
+        &self.0
+    }
+}
+
+impl<T> std::ops::DerefMut for NilVec<T> {
+    fn deref_mut(&mut self) -> &mut Vec<T> {
+        &mut self.0
+    }
+}
+
+impl<T> From<Vec<T>> for NilVec<T> {
+    fn from(list: Vec<T>) -> Self {
+        NilVec(list)
+    }
+}
+
+impl<T> From<NilVec<T>> for Vec<T> {
+    fn from(list: NilVec<T>) -> Self {
+        list.0
+    }
+}
+
+impl<T> FromIterator<T> for NilVec<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
+        NilVec(iter.into_iter().collect())
+    }
+}
+
+impl<T> IntoIterator for NilVec<T> {
+    type Item = T;
+    type IntoIter = std::vec::IntoIter<T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl<'a, T> IntoIterator for &'a NilVec<T> {
+    type Item = &'a T;
+    type IntoIter = std::slice::Iter<'a, T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl<T: Serialize> Serialize for NilVec<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.0.is_empty() { s.serialize_none() } else { self.0.serialize(s) }
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for NilVec<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        null_as_empty(d).map(NilVec)
+    }
 }
 
 #[cfg(test)]
@@ -211,6 +316,35 @@ mod tests {
         assert_eq!(serde_json::to_value(LotusJson(Vec::<u8>::new())).unwrap(), json!(null));
         let empty: LotusJson<Vec<u8>> = serde_json::from_value(json!(null)).unwrap();
         assert!(empty.is_empty());
+    }
+
+    #[test]
+    fn an_undefined_address_is_empty_in_angle_brackets() {
+        #[derive(Serialize, Deserialize)]
+        struct Info {
+            #[serde(rename = "NewWorker", with = "undef_address")]
+            new_worker: Option<LotusJson<Address>>,
+        }
+        // Lotus v1.36.2's StateMinerInfo of a miner with no pending worker change (seen on e2e/lotus's oracle).
+        let none: Info = serde_json::from_value(json!({"NewWorker": "<empty>"})).unwrap();
+        assert!(none.new_worker.is_none());
+        assert_eq!(serde_json::to_value(&none).unwrap(), json!({"NewWorker": "<empty>"}));
+        let null: Info = serde_json::from_value(json!({"NewWorker": null})).unwrap();
+        assert!(null.new_worker.is_none());
+        let some: Info = serde_json::from_value(json!({"NewWorker": "t01234"})).unwrap();
+        assert_eq!(some.new_worker.unwrap().id().unwrap(), 1234);
+        assert!(serde_json::from_value::<Info>(json!({"NewWorker": "<nope>"})).is_err());
+    }
+
+    #[test]
+    fn nil_lists_are_null() {
+        let none: NilVec<u64> = serde_json::from_value(json!(null)).unwrap();
+        assert!(none.is_empty());
+        assert_eq!(serde_json::to_value(&none).unwrap(), json!(null));
+        let some: NilVec<u64> = serde_json::from_value(json!([1, 2])).unwrap();
+        assert_eq!(some.iter().sum::<u64>(), 3);
+        assert_eq!(serde_json::to_value(&some).unwrap(), json!([1, 2]));
+        assert_eq!(Vec::from(some).len(), 2);
     }
 
     #[test]

@@ -179,8 +179,10 @@ pub struct SignedMessageJson {
     pub cid: LotusJson<Cid>,
 }
 
-/// MpoolPushMessage's second parameter (lotus api.MessageSendSpec).
+/// MpoolPushMessage's second parameter (lotus api.MessageSendSpec). Every field may be left out, as Go's JSON
+/// decoding allows: Lotus takes `{"MsgUuid": ...}` alone (a missing field is its zero value).
 #[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct MessageSendSpec {
     /// The most the sender will pay in fees; 0 lets the node choose.
     #[serde(rename = "MaxFee")]
@@ -292,6 +294,16 @@ mod tests {
         let secp = Signature { sig_type: SignatureType::Secp256k1, bytes: vec![1; 65] };
         assert_eq!(signed_message_cid(&message, &bls), message_cid(&message));
         assert_ne!(signed_message_cid(&message, &secp), message_cid(&message));
+    }
+
+    #[test]
+    fn a_send_spec_may_leave_fields_out() {
+        // Lotus accepts a spec with only some fields (e2e/lotus: {"MaxFee": "0", "MsgUuid": ...}).
+        let spec: MessageSendSpec =
+            serde_json::from_value(serde_json::json!({"MsgUuid": "6f0e3d6e-7b1e-4c55-9a4e-3a7d1d2f5b10"})).unwrap();
+        assert_eq!(spec.msg_uuid, "6f0e3d6e-7b1e-4c55-9a4e-3a7d1d2f5b10");
+        assert!(!spec.maximize_fee_cap);
+        assert_eq!(spec.max_fee.atto().to_string(), "0");
     }
 
     fn hex(bytes: &[u8]) -> String {

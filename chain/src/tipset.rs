@@ -83,10 +83,10 @@ pub struct BlockHeader {
     #[serde(rename = "ElectionProof")]
     pub election_proof: Option<ElectionProof>,
     /// Beacon entries since the parent.
-    #[serde(rename = "BeaconEntries")]
+    #[serde(rename = "BeaconEntries", deserialize_with = "crate::json::null_as_empty")]
     pub beacon_entries: Vec<BeaconEntry>,
-    /// WinningPoSt proofs.
-    #[serde(rename = "WinPoStProof")]
+    /// WinningPoSt proofs (`null` in the genesis block).
+    #[serde(rename = "WinPoStProof", deserialize_with = "crate::json::null_as_empty")]
     pub win_post_proof: Vec<PoStProofJson>,
     /// The parent tipset's key.
     #[serde(rename = "Parents")]

@@ -494,6 +494,24 @@ drop_kube_proxy_host_state() {
   "$BIN/kube-proxy" --cleanup >>"$LOGS/kube-proxy.log" 2>&1 || log "warning: kube-proxy --cleanup failed (see $LOGS/kube-proxy.log)"
 }
 
+# remove_netns FILE: unmounts and removes a pod's network namespace file. Where /run/netns was bind-mounted onto
+# itself after FILE was mounted (`ip netns add` and podman do so when it is not a mount point yet), FILE has a
+# second mount, covered by that bind mount, which no path reaches: umount takes the visible one, and rm then fails
+# with "Device or resource busy" (the namespace would live on). It is removed then from a private mount namespace
+# without the covering bind mount: an unlink there detaches the file's mounts in every other mount namespace,
+# this one included. Nothing outside that private namespace is unmounted but FILE's own mounts.
+remove_netns() {
+  local n dir
+  n=$(readlink -f "$1")
+  umount "$n" 2>/dev/null || umount -l "$n" 2>/dev/null || true
+  rm -f "$n" 2>/dev/null && return 0
+  dir=$(dirname "$n")
+  unshare -m --propagation private sh -c \
+    'while umount -l "$1" 2>/dev/null; do :; done; while umount -l "$2" 2>/dev/null; do :; done; rm -f "$2"' \
+    sh "$dir" "$n" 2>/dev/null || true
+  [[ ! -e $n ]] || log "warning: could not remove $n"
+}
+
 down_node() {
   # 1. The node's services and kubelet first, so that it does not restart what is killed below.
   stop_pid coredns "$PIDS/coredns.pid" "$BIN/coredns"
@@ -531,10 +549,7 @@ down_node() {
   # 5. Network namespaces, mounts under the node dir (kubelet volumes, container rootfs, shm),
   #    the bridge, the cgroups, kubelet's log symlinks, and the sysctls kubelet changed.
   local n m
-  for n in "${netns[@]}"; do
-    umount "$n" 2>/dev/null || umount -l "$n" 2>/dev/null || true
-    rm -f "$n" 2>/dev/null || log "warning: could not remove $n"
-  done
+  for n in "${netns[@]}"; do remove_netns "$n"; done
   for m in $(awk -v d="$NODE_DIR/" 'index($5, d) == 1 {print $5}' /proc/self/mountinfo | sort -r); do
     umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
   done

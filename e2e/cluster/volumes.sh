@@ -4,6 +4,7 @@
 # sealstack-node, each a directory under $SEALSTACK_CLUSTER_DIR/node/volumes.
 #
 #   e2e/cluster/volumes.sh [--default] [count]   (default count: 8)
+#   e2e/cluster/volumes.sh --move FROM TO       moves a file inside a volume (a lost disk, in a test)
 #
 # Keeps `count` volumes Available: a Released one (its claim deleted; the policy is Retain, so
 # nothing is lost while a claim exists) is wiped and offered again. --default marks the class as
@@ -12,6 +13,12 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 enter_cluster_netns "$@"
+
+if [[ ${1:-} == --move ]]; then
+  [[ $# -eq 3 ]] || die "volumes.sh --move FROM TO"
+  mv -- "$2" "$3"
+  exit
+fi
 
 CLASS=sealstack-local
 make_default=false count=8

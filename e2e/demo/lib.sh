@@ -40,10 +40,11 @@ demo_wait() {
 }
 
 # The images the pods run, built from debug binaries (images.sh builds them) and imported into the node. The
-# pods use the content tags, so that running the demo again after a change rolls them.
+# pods use the content tags, so that running the demo again after a change rolls them. SEALSTACK_IMAGES_SH names
+# another script with images.sh's arguments and output (e2e/kind/images.sh: the kind cluster's nodes).
 demo_images() {
   local lines
-  lines=$("$REPO_ROOT/e2e/cluster/images.sh" --debug operator miner devnet) || return 1
+  lines=$("${SEALSTACK_IMAGES_SH:-$REPO_ROOT/e2e/cluster/images.sh}" --debug operator miner devnet) || return 1
   echo "$lines"
   OPERATOR_TAG=$(awk '$1 ~ /\/operator:/ {sub(/.*:/, "", $3); print $3}' <<<"$lines")
   MINER_TAG=$(awk '$1 ~ /\/miner:/ {sub(/.*:/, "", $3); print $3}' <<<"$lines")
@@ -52,8 +53,9 @@ demo_images() {
 }
 
 # The node's storage class as the default, so that the samples' claims (no class named) get local volumes.
+# SEALSTACK_VOLUMES_SH names another script with volumes.sh's arguments (e2e/kind/volumes.sh: the kind node's).
 demo_storage() {
-  "$REPO_ROOT/e2e/cluster/volumes.sh" --default 8
+  "${SEALSTACK_VOLUMES_SH:-$REPO_ROOT/e2e/cluster/volumes.sh}" --default 8
 }
 
 # The devnet as a pod with its chain on a claim, its Service, and the Secret `devnet-api` the sample Miner

@@ -124,8 +124,8 @@ assert "the devnet counts the sector's 2048 bytes of power ($(raw_power))" has_p
 pv=$(kd get pvc "storage-$MINER-runtime-0" -o jsonpath='{.spec.volumeName}')
 volume=$(k get pv "$pv" -o jsonpath='{.spec.local.path}')
 sealed=$volume/storage/sealed/s-t0${actor:2}-0
-assert "sector 0's sealed file is on the runtime's volume ($sealed)" test -f "$sealed"
-mv "$sealed" "$sealed.aside"
+volumes_sh=${SEALSTACK_VOLUMES_SH:-e2e/cluster/volumes.sh}
+assert "sector 0's sealed file moved aside on the runtime's volume ($sealed)" "$volumes_sh" --move "$sealed" "$sealed.aside"
 faulty_shown() {
   [[ $(jsonpath miner "$MINER" '{.status.sectors.faulty}') == 1 && $(condition miner "$MINER" Proving) == False ]]
 }
@@ -136,7 +136,7 @@ assert "Proving names the sector's deadline $deadline: $message" grep -q "deadli
 assert "Ready is False while a sector is faulty" test "$(condition miner "$MINER" Ready)" = False
 assert "the devnet takes its power ($(raw_power))" test "$(raw_power)" = 0
 kd exec "$RUNTIME_POD" -c miner -- sealstack-miner proving faults | sed 's/^/    /'
-mv "$sealed.aside" "$sealed"
+assert "sector 0's sealed file back in place" "$volumes_sh" --move "$sealed.aside" "$sealed"
 recovered() {
   [[ $(jsonpath miner "$MINER" '{.status.sectors.faulty}') == 0 && $(condition miner "$MINER" Proving) == True ]]
 }
@@ -179,9 +179,15 @@ step "the corrupt ParamCache's fetch fails" demo_wait 420 "ParamCache corrupt-pa
 assert "it is not Ready: $(condition paramcache corrupt-params Ready) ($(kd get paramcache corrupt-params \
   -o jsonpath='{.status.conditions[?(@.type=="Ready")].reason}'))" \
   test "$(condition paramcache corrupt-params Ready)" = False
-job=$(kd get paramcache corrupt-params -o jsonpath='{.status.jobName}')
-assert "its Job $job's log names the digest mismatch" \
-  bash -c "'$K8S/kubectl' -n '$DEMO_NS' logs 'job/$job' --tail=-1 | grep -q 'wrong digest'"
+# The operator replaces a failed Job (same name, new pods), so the Job's pod may be starting when it is read: its
+# log is awaited, not read once.
+job_log_names_mismatch() {
+  local log
+  job=$(kd get paramcache corrupt-params -o jsonpath='{.status.jobName}')
+  [[ -n $job ]] && log=$(kd logs "job/$job" --tail=-1 2>/dev/null) && grep -q 'wrong digest' <<<"$log"
+}
+demo_wait 180 "a log of the corrupt ParamCache's Job naming the digest mismatch" job_log_names_mismatch
+assert "its Job $job's log names the digest mismatch" job_log_names_mismatch
 assert "the good ParamCache stayed Ready" is_true paramcache devnet-params Ready
 kd delete paramcache corrupt-params --wait=true >/dev/null
 kd delete pvc corrupt-params-params --wait=false >/dev/null
@@ -217,5 +223,5 @@ assert "the CRDs stay" bash -c "'$K8S/kubectl' get crd miners.sealstack.io >/dev
 
 k delete namespace "$DEMO_NS" --wait=true --timeout=180s >/dev/null
 # The storage class back to non-default, the released volumes wiped.
-e2e/cluster/volumes.sh >/dev/null
+"$volumes_sh" >/dev/null
 echo "demo e2e: all checks passed"

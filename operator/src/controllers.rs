@@ -87,17 +87,18 @@ pub async fn run_controllers(client: Client, namespace: Option<String>, ctx: Arc
     let feeds = ctx.take_feeds();
     let runs = |kind| which.contains(&kind);
     let mut tasks: Vec<BoxFuture<'static, ()>> = Vec::new();
+    // Watches kept only for the stores other controllers read: they never end by themselves.
+    let mut drains: Vec<BoxFuture<'static, ()>> = Vec::new();
     // ParamCaches are read by every controller; Miners by the Miner and SealingWorker controllers.
     // Each of the three kinds' watches also retires the operator's writes it shows (see `own_writes`).
     let caches = reflect(api_for(client.clone(), &namespace), watch_config(None), feeds.caches)
         .inspect(observed(&ctx, |writes| &writes.caches));
-    tasks.push(match runs(ControllerKind::ParamCache) {
-        true => {
-            let config_maps = touched_metadata::<ConfigMap>(api_for(client.clone(), &namespace), watch_config(None));
-            run_param_cache(api_for(client.clone(), &namespace), caches, config_maps, ctx.clone()).boxed()
-        }
-        false => drain(caches).boxed(),
-    });
+    if runs(ControllerKind::ParamCache) {
+        let config_maps = touched_metadata::<ConfigMap>(api_for(client.clone(), &namespace), watch_config(None));
+        tasks.push(run_param_cache(api_for(client.clone(), &namespace), caches, config_maps, ctx.clone()).boxed());
+    } else {
+        drains.push(drain(caches).boxed());
+    }
     let miners = reflect(api_for(client.clone(), &namespace), watch_config(None), feeds.miners)
         .inspect(observed(&ctx, |writes| &writes.miners));
     if runs(ControllerKind::Miner) {
@@ -134,7 +135,7 @@ pub async fn run_controllers(client: Client, namespace: Option<String>, ctx: Arc
         let children = MinerChildren { runtime_sets, services, secrets, placement };
         tasks.push(run_miner_controller(miners, children, ctx.clone()).boxed());
     } else if runs(ControllerKind::SealingWorker) {
-        tasks.push(drain(miners).boxed());
+        drains.push(drain(miners).boxed());
     }
     if runs(ControllerKind::SealingWorker) {
         let workers = reflect(api_for(client.clone(), &namespace), watch_config(None), feeds.workers)
@@ -147,7 +148,13 @@ pub async fn run_controllers(client: Client, namespace: Option<String>, ctx: Arc
         );
         tasks.push(run_sealing_worker(workers, worker_sets, ctx.clone()).boxed());
     }
-    futures::future::join_all(tasks).await;
+    // The controllers stop on a shutdown signal; the drains with them (waiting for the drains as well kept a
+    // process running a subset of the controllers alive after SIGTERM, until killed).
+    let drains = futures::future::join_all(drains).then(|_| std::future::pending::<()>());
+    tokio::select! {
+        _ = futures::future::join_all(tasks) => {}
+        () = drains => {}
+    }
 }
 
 fn api_for<K>(client: Client, namespace: &Option<String>) -> Api<K>

@@ -1,5 +1,5 @@
-//! The Grafana dashboard (`charts/sealstack/dashboards/sealstack.json`) is valid JSON and queries only
-//! operator metrics that the operator exports.
+//! The Grafana dashboard (`charts/sealstack/dashboards/sealstack.json`) is valid JSON, and it and the alert rules
+//! (`charts/sealstack/templates/prometheusrule.yaml`) query only operator metrics that the operator exports.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -49,11 +49,15 @@ fn the_dashboard_queries_metrics_the_operator_exports() {
     metrics.reconcile_failed("miner", "kube");
     metrics.chain_message("CreateMiner", "pushed");
     metrics.kube_request("GET");
+    metrics.miner_runtime("miners", "m1", false, Some(60.0));
     let exported = metrics.encode();
     let families: BTreeSet<&str> =
         exported.lines().filter_map(|l| l.strip_prefix("# TYPE ")).filter_map(|l| l.split(' ').next()).collect();
     assert!(families.contains("sealstack_operator_reconciles"), "{exported}");
-    let used = names_with_prefix(&exprs.join("\n"), "sealstack_operator_");
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("../charts/sealstack/templates/prometheusrule.yaml");
+    let rules = std::fs::read_to_string(&rules).unwrap_or_else(|e| panic!("{}: {e}", rules.display()));
+    assert!(rules.contains("sealstack_operator_miner_next_deadline_seconds"), "the runtime-down alert");
+    let used = names_with_prefix(&(exprs.join("\n") + &rules), "sealstack_operator_");
     assert!(!used.is_empty());
     for name in used {
         let family = ["_total", "_bucket", "_count", "_sum"]

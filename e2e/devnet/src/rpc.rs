@@ -11,7 +11,7 @@ use sealstack_chain::actor_state::ActorStateJson;
 use sealstack_chain::api::FullNodeServer;
 use sealstack_chain::auth::{Permission, create_token, verify_token};
 use sealstack_chain::block::{BlockMessages, BlockMsg, BlockTemplate, MiningBaseInfo};
-use sealstack_chain::json::{LotusJson, TipSetKey};
+use sealstack_chain::json::{LotusJson, NilVec, TipSetKey};
 use sealstack_chain::message::{MessageJson, MessageSendSpec, SignatureJson, SignedMessageJson};
 use sealstack_chain::miner::{
     BitFieldJson, DeadlineInfo, MinerDeadline, MinerInfo, MinerPower, MinerSectorCount, PartitionJson, PowerClaim,
@@ -42,6 +42,10 @@ pub struct DevnetApi {
 }
 
 /// A Lotus method error (JSON-RPC code 1).
+/// Lotus's JSON-RPC code for "actor not found" from StateLookupID (lotus api/api_errors.go `EActorNotFound`:
+/// go-jsonrpc's first user code 2 + 9).
+const ACTOR_NOT_FOUND: i32 = 11;
+
 fn error(message: impl Into<String>) -> ErrorObjectOwned {
     ErrorObjectOwned::owned::<()>(1, message.into(), None)
 }
@@ -208,11 +212,11 @@ impl FullNodeServer for DevnetApi {
     async fn state_lookup_id(&self, address: LotusJson<Address>, tsk: TipSetKey) -> RpcResult<LotusJson<Address>> {
         let state = self.node.state();
         at(&state, &tsk)?;
-        state
-            .actors
-            .lookup_id(&address)
-            .map(|id| LotusJson(Address::new_id(id)))
-            .ok_or_else(|| error(format!("resolution lookup failed ({}): actor not found", address.0)))
+        state.actors.lookup_id(&address).map(|id| LotusJson(Address::new_id(id))).ok_or_else(|| {
+            // Lotus answers with its registered ErrActorNotFound (api/api_errors.go EActorNotFound = 11).
+            let message = format!("resolution lookup failed ({}): actor not found", address.0);
+            ErrorObjectOwned::owned::<()>(ACTOR_NOT_FOUND, message, None)
+        })
     }
 
     async fn state_account_key(&self, address: LotusJson<Address>, tsk: TipSetKey) -> RpcResult<LotusJson<Address>> {
@@ -275,9 +279,15 @@ impl FullNodeServer for DevnetApi {
         personalization: i64,
         epoch: i64,
         entropy: LotusJson<Vec<u8>>,
-        _tsk: TipSetKey,
+        tsk: TipSetKey,
     ) -> RpcResult<LotusJson<Vec<u8>>> {
+        // Lotus loads the key as it is for this one (chain/stmgr/stmgr.go GetRandomnessFromTickets): the empty key
+        // is refused, not read as the head as everywhere else.
+        if tsk.0.is_empty() {
+            return Err(error("loading tipset key: NewTipSet called with zero length array of blocks"));
+        }
         let state = self.node.state();
+        at(&state, &tsk)?;
         state.randomness(false, personalization, epoch, &entropy).map(|r| LotusJson(r.to_vec())).map_err(error)
     }
 
@@ -349,10 +359,10 @@ impl FullNodeServer for DevnetApi {
         address: LotusJson<Address>,
         deadline: u64,
         tsk: TipSetKey,
-    ) -> RpcResult<Vec<PartitionJson>> {
+    ) -> RpcResult<NilVec<PartitionJson>> {
         let state = self.node.state();
         at(&state, &tsk)?;
-        Ok(miner(&state, &address)?.partitions_json(deadline))
+        Ok(miner(&state, &address)?.partitions_json(deadline).into())
     }
 
     async fn state_miner_sectors(

@@ -53,10 +53,12 @@ async fn wait_for_height(node: &Node, height: i64) {
 
 async fn randomness(node: &Node, beacon: bool, tag: i64, epoch: i64, entropy: &[u8]) -> [u8; 32] {
     let entropy = LotusJson(entropy.to_vec());
+    // At the head's key: ticket randomness refuses the empty key, as Lotus does.
+    let key = node.api().chain_head().await.unwrap().key();
     let bytes = if beacon {
-        node.api().state_get_randomness_from_beacon(tag, epoch, entropy, TipSetKey::head()).await
+        node.api().state_get_randomness_from_beacon(tag, epoch, entropy, key).await
     } else {
-        node.api().state_get_randomness_from_tickets(tag, epoch, entropy, TipSetKey::head()).await
+        node.api().state_get_randomness_from_tickets(tag, epoch, entropy, key).await
     };
     bytes.unwrap().0.try_into().expect("32 bytes")
 }
@@ -146,7 +148,7 @@ async fn pre_sealed_sectors_are_proven_in_two_messages_with_one_skipped() {
         let now = head(&node).await;
         assert!(now + 1 < close, "too late for {step}");
         let commit_epoch = now - 1;
-        let commit_rand = randomness(&node, false, tags::POST_CHAIN_COMMIT, commit_epoch, &entropy).await;
+        let commit_rand = randomness(&node, false, tags::POST_CHAIN_COMMIT, commit_epoch, &[]).await;
         let params = miner_state::SubmitWindowedPoStParams {
             deadline: location.deadline,
             partitions: vec![miner_state::PoStPartition {

@@ -395,7 +395,7 @@ mod tests {
     }
 
     #[test]
-    fn the_chart_dashboard_queries_only_metrics_the_daemon_exports() {
+    fn the_chart_dashboard_and_alerts_query_only_metrics_the_daemon_exports() {
         let metrics = Metrics::default();
         metrics.set_sectors([SectorState::Proving]);
         metrics.task("Commit2", "ok", Some(1.0));
@@ -411,8 +411,10 @@ mod tests {
         let exported = metrics.encode();
         let families: Vec<&str> =
             exported.lines().filter_map(|l| l.strip_prefix("# TYPE ")).filter_map(|l| l.split(' ').next()).collect();
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../charts/sealstack/dashboards/sealstack.json");
-        let dashboard = std::fs::read_to_string(path).unwrap();
+        // The dashboard's panels and the chart's alert rules.
+        let read =
+            |file: &str| std::fs::read_to_string(format!("{}/../charts/sealstack/{file}", env!("CARGO_MANIFEST_DIR")));
+        let dashboard = read("dashboards/sealstack.json").unwrap() + &read("templates/prometheusrule.yaml").unwrap();
         let mut queried = std::collections::BTreeSet::new();
         for (at, _) in dashboard.match_indices("sealstack_miner_") {
             let tail = &dashboard[at..];

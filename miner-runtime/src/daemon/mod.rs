@@ -112,14 +112,30 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    /// Chain randomness for the miner: from tickets, or from the beacon.
+    /// Chain randomness for the miner: from tickets, or from the beacon, drawn from the current head. The head's
+    /// key is given, not the empty key: Lotus reads the empty key as the head for the beacon, but refuses it for
+    /// tickets ("NewTipSet called with zero length array of blocks": its GetRandomnessFromTickets loads the key
+    /// as it is, lotus chain/stmgr/stmgr.go), as lotus-miner never sends it.
     pub async fn randomness(&self, tag: i64, epoch: i64, beacon: bool) -> anyhow::Result<[u8; 32]> {
-        let entropy = LotusJson(miner_entropy(&self.actor));
+        self.draw(tag, epoch, miner_entropy(&self.actor), beacon).await
+    }
+
+    /// The WindowPoSt chain commit: ticket randomness drawn with no entropy, as the miner actor checks it
+    /// (builtin-actors `submit_windowed_post`; real Lotus refused ours drawn with the miner's address:
+    /// "post commit randomness mismatched").
+    pub async fn chain_commit_randomness(&self, epoch: i64) -> anyhow::Result<[u8; 32]> {
+        self.draw(sealstack_chain::randomness::tags::POST_CHAIN_COMMIT, epoch, Vec::new(), false).await
+    }
+
+    /// Draws randomness at the head's tipset key (Lotus refuses the empty key for ticket randomness).
+    async fn draw(&self, tag: i64, epoch: i64, entropy: Vec<u8>, beacon: bool) -> anyhow::Result<[u8; 32]> {
+        let entropy = LotusJson(entropy);
         let api = self.node.api();
+        let head = api.chain_head().await.map_err(self.node.err())?.key();
         let bytes = if beacon {
-            api.state_get_randomness_from_beacon(tag, epoch, entropy, TipSetKey::head()).await
+            api.state_get_randomness_from_beacon(tag, epoch, entropy, head).await
         } else {
-            api.state_get_randomness_from_tickets(tag, epoch, entropy, TipSetKey::head()).await
+            api.state_get_randomness_from_tickets(tag, epoch, entropy, head).await
         }
         .map_err(self.node.err())?;
         bytes.0.try_into().map_err(|b: Vec<u8>| anyhow::anyhow!("{} bytes of randomness, expected 32", b.len()))

@@ -91,8 +91,9 @@ impl MinerActor {
                 params.chain_commit_epoch
             )));
         }
+        // Drawn with no entropy (builtin-actors `submit_windowed_post`), unlike the challenge.
         let entropy = miner_entropy(&Address::new_id(self.id));
-        let commit_rand = env.ticket_randomness(tags::POST_CHAIN_COMMIT, params.chain_commit_epoch, &entropy);
+        let commit_rand = env.ticket_randomness(tags::POST_CHAIN_COMMIT, params.chain_commit_epoch, &[]);
         if params.chain_commit_rand.0 != commit_rand {
             return Err(illegal("post commit randomness mismatched"));
         }

@@ -88,7 +88,6 @@ impl MinerActor {
     /// One sector's info in Lotus's JSON.
     pub fn sector_info_json(&self, number: u64) -> Option<SectorOnChainInfoJson> {
         let s = self.sectors.get(&number)?;
-        let zero = || LotusJson(TokenAmount::from_atto(0));
         Some(SectorOnChainInfoJson {
             sector_number: number,
             seal_proof: s.seal_proof,
@@ -98,10 +97,11 @@ impl MinerActor {
             deal_weight: "0".into(),
             verified_deal_weight: "0".into(),
             initial_pledge: s.pledge.clone(),
-            expected_day_reward: s.expected_day_reward.clone(),
-            expected_storage_pledge: zero(),
+            // Not set since actors v16 (FIP-0100): Lotus answers null (the model keeps its own figure for fees).
+            expected_day_reward: None,
+            expected_storage_pledge: None,
             power_base_epoch: s.activation,
-            replaced_day_reward: zero(),
+            replaced_day_reward: None,
             sector_key_cid: None,
             flags: 0,
             daily_fee: s.daily_fee.clone(),

@@ -169,7 +169,7 @@ pub async fn prove_deadline(daemon: Arc<Daemon>, info: DeadlineInfo) -> anyhow::
             continue;
         }
         let chain_commit_epoch = head - 1;
-        let chain_commit_rand = daemon.randomness(tags::POST_CHAIN_COMMIT, chain_commit_epoch, false).await?;
+        let chain_commit_rand = daemon.chain_commit_randomness(chain_commit_epoch).await?;
         let params = miner_state::SubmitWindowedPoStParams {
             deadline: info.index,
             partitions: batch

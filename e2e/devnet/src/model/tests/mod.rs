@@ -21,7 +21,7 @@ use fvm_shared::sector::{PoStProof, RegisteredPoStProof};
 use sealstack_chain::actors::{methods, miner_state};
 use sealstack_chain::json::LotusJson;
 use sealstack_chain::miner::DeadlineInfo;
-use sealstack_chain::randomness::{draw_randomness, miner_entropy, tags};
+use sealstack_chain::randomness::{draw_randomness, tags};
 
 use super::*;
 use crate::wallet::{Key, KeyType};
@@ -167,8 +167,7 @@ impl World {
     /// SubmitWindowedPoSt naming `deadline`.
     pub fn post_for(&mut self, deadline: u64, partitions: &[(u64, &[u64])]) -> ApplyReceipt {
         let commit_epoch = self.env.epoch - 1;
-        let entropy = miner_entropy(&Address::new_id(self.id));
-        let rand = self.env.ticket_randomness(tags::POST_CHAIN_COMMIT, commit_epoch, &entropy);
+        let rand = self.env.ticket_randomness(tags::POST_CHAIN_COMMIT, commit_epoch, &[]);
         let params = miner_state::SubmitWindowedPoStParams {
             deadline,
             partitions: partitions
