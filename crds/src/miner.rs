@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::chain_types::{Address, AttoFil, Multiaddr};
 use crate::common::{ContainerSpec, LocalRef, PodPlacement, SecretKeyRef, VolumeSpec};
 use crate::conditions::conditions_schema;
+use crate::mining::{MiningSpec, MiningStatus};
 use crate::sector_size::SectorSize;
 
 /// Desired state of a storage provider.
@@ -28,6 +29,7 @@ use crate::sector_size::SectorSize;
     printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
     printcolumn(name = "Power", type_ = "string", json_path = ".status.power.qualityAdjusted"),
     printcolumn(name = "Faults", type_ = "integer", json_path = ".status.sectors.faulty"),
+    printcolumn(name = "Blocks", type_ = "integer", json_path = ".status.mining.blocksMined"),
     printcolumn(name = "Deadline", type_ = "integer", json_path = ".status.proving.currentDeadline", priority = 1),
     printcolumn(name = "Balance", type_ = "string", json_path = ".status.balances.actor", priority = 1),
     printcolumn(name = "Peer", type_ = "string", json_path = ".status.peerId", priority = 1),
@@ -78,6 +80,9 @@ pub struct MinerSpec {
     /// What the runtime seals on its own.
     #[serde(default)]
     pub sealing: SealingSpec,
+    /// Whether the runtime mines blocks.
+    #[serde(default)]
+    pub mining: MiningSpec,
 }
 
 /// The miner runtime's container and where its pod may run.
@@ -247,6 +252,9 @@ pub struct MinerStatus {
     /// The actor's funds and its addresses' balances, in FIL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub balances: Option<MinerBalances>,
+    /// The blocks the miner produced, as found in the chain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mining: Option<MiningStatus>,
     /// `ParamsReady`, `ActorCreated`, `RuntimeReady`, `AddressesPublished`, `Proving` and `Ready`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(schema_with = "conditions_schema")]

@@ -1,7 +1,8 @@
 //! The Miner controller: on-chain creation, the miner runtime, the addresses announced on chain, and the
-//! power, faults and funds the chain shows.
+//! power, faults, funds and blocks mined the chain shows.
 
 pub mod announce;
+pub mod blocks;
 pub mod build;
 pub mod chain;
 pub mod proving;
