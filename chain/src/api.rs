@@ -13,14 +13,15 @@ use jsonrpsee::proc_macros::rpc;
 
 use crate::actor_state::ActorStateJson;
 use crate::auth::Permission;
+use crate::block::{BlockMessages, BlockMsg, BlockTemplate, MiningBaseInfo};
 use crate::json::{LotusJson, NilVec, TipSetKey};
-use crate::message::{MessageJson, MessageSendSpec, SignedMessageJson};
+use crate::message::{MessageJson, MessageSendSpec, SignatureJson, SignedMessageJson};
 use crate::miner::{
     BitFieldJson, DeadlineInfo, MinerDeadline, MinerInfo, MinerPower, MinerSectorCount, PartitionJson, SectorLocation,
     SectorOnChainInfoJson, SectorPreCommitInfoJson, SectorPreCommitOnChainInfoJson,
 };
 use crate::node::{ActorJson, AddrInfo, ApiVersion, MsgLookup, NetworkParams, SyncState};
-use crate::tipset::TipSet;
+use crate::tipset::{BeaconEntry, BlockHeader, TipSet};
 
 /// The JSON-RPC namespace of the full-node API.
 pub const NAMESPACE: &str = "Filecoin";
@@ -300,6 +301,51 @@ pub trait FullNode {
     /// The messages waiting in the message pool (not yet in a block).
     #[method(name = "MpoolPending")]
     async fn mpool_pending(&self, tsk: TipSetKey) -> RpcResult<Vec<SignedMessageJson>>;
+
+    /// The beacon entry of an epoch (on the devnet: its deterministic stand-in for drand).
+    #[method(name = "StateGetBeaconEntry")]
+    async fn state_get_beacon_entry(&self, epoch: i64) -> RpcResult<BeaconEntry>;
+
+    /// What a miner needs to mine round `epoch` on base `tsk`: its power and the network's, the sectors the
+    /// round's WinningPoSt challenges, its worker key, the beacon entries, its eligibility. Null when the miner
+    /// has no sector to prove.
+    #[method(name = "MinerGetBaseInfo")]
+    async fn miner_get_base_info(
+        &self,
+        miner: LotusJson<Address>,
+        epoch: i64,
+        tsk: TipSetKey,
+    ) -> RpcResult<Option<MiningBaseInfo>>;
+
+    /// Makes a block from a template: computes the parent weight, state and message roots, aggregates the BLS
+    /// message signatures and signs the header with the miner's worker key.
+    #[method(name = "MinerCreateBlock")]
+    async fn miner_create_block(&self, template: BlockTemplate) -> RpcResult<BlockMsg>;
+
+    /// Submits a block the node validates as a block from the network.
+    #[method(name = "SyncSubmitBlock")]
+    async fn sync_submit_block(&self, block: BlockMsg) -> RpcResult<()>;
+
+    /// The pending messages a block on `tsk` should include (`ticket_quality` orders competing selections).
+    #[method(name = "MpoolSelect")]
+    async fn mpool_select(&self, tsk: TipSetKey, ticket_quality: f64) -> RpcResult<Vec<SignedMessageJson>>;
+
+    /// A block header by its CID.
+    #[method(name = "ChainGetBlock")]
+    async fn chain_get_block(&self, cid: LotusJson<Cid>) -> RpcResult<BlockHeader>;
+
+    /// The messages of one block.
+    #[method(name = "ChainGetBlockMessages")]
+    async fn chain_get_block_messages(&self, cid: LotusJson<Cid>) -> RpcResult<BlockMessages>;
+
+    /// A tipset's weight (a decimal number).
+    #[method(name = "ChainTipSetWeight")]
+    async fn chain_tipset_weight(&self, tsk: TipSetKey) -> RpcResult<String>;
+
+    /// Signs bytes with the wallet's key of `address` (an ID address resolves to its key): a BLS key's
+    /// signature is the VRF of tickets and election proofs.
+    #[method(name = "WalletSign")]
+    async fn wallet_sign(&self, address: LotusJson<Address>, data: LotusJson<Vec<u8>>) -> RpcResult<SignatureJson>;
 }
 
 /// A method's permission and exact parameter count.
@@ -374,6 +420,15 @@ pub const METHODS: &[MethodSpec] = &[
     spec("WalletSignMessage", Permission::Sign, 2),
     spec("ChainGetMessage", Permission::Read, 1),
     spec("MpoolPending", Permission::Read, 1),
+    spec("StateGetBeaconEntry", Permission::Read, 1),
+    spec("MinerGetBaseInfo", Permission::Read, 3),
+    spec("MinerCreateBlock", Permission::Write, 1),
+    spec("SyncSubmitBlock", Permission::Write, 1),
+    spec("MpoolSelect", Permission::Read, 2),
+    spec("ChainGetBlock", Permission::Read, 1),
+    spec("ChainGetBlockMessages", Permission::Read, 1),
+    spec("ChainTipSetWeight", Permission::Read, 1),
+    spec("WalletSign", Permission::Sign, 2),
 ];
 
 /// The spec of a fully qualified method name (`Filecoin.ChainHead`).
@@ -396,6 +451,10 @@ mod tests {
         assert_eq!(method_spec("Filecoin.MpoolPush").unwrap().permission, Permission::Write);
         assert_eq!(method_spec("Filecoin.WalletSignMessage").unwrap().permission, Permission::Sign);
         assert_eq!(method_spec("Filecoin.StateSectorPartition").unwrap().params, 3);
+        assert_eq!(method_spec("Filecoin.MinerGetBaseInfo").unwrap().params, 3);
+        assert_eq!(method_spec("Filecoin.MinerCreateBlock").unwrap().permission, Permission::Write);
+        assert_eq!(method_spec("Filecoin.SyncSubmitBlock").unwrap().permission, Permission::Write);
+        assert_eq!(method_spec("Filecoin.WalletSign").unwrap().permission, Permission::Sign);
         assert!(method_spec("Eth.ChainHead").is_none());
     }
 }

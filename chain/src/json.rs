@@ -177,6 +177,14 @@ impl TipSetKey {
     }
 }
 
+impl fmt::Display for TipSetKey {
+    /// As Lotus prints a key: `{cid,cid}`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let cids: Vec<String> = self.0.iter().map(|c| c.0.to_string()).collect();
+        write!(f, "{{{}}}", cids.join(","))
+    }
+}
+
 /// Reads Go's nil slice (`null`) as an empty list (`#[serde(deserialize_with = ...)]`).
 pub(crate) fn null_as_empty<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
     Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())

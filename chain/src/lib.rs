@@ -4,6 +4,8 @@
 //! - [`api`]: the `Filecoin.*` methods as one jsonrpsee trait, with each method's permission and arity;
 //! - [`json`], [`message`], [`tipset`], [`node`], [`miner`], [`actor_state`]: Lotus's JSON shapes over `fvm_shared`
 //!   types;
+//! - [`block`], [`election`], [`network`]: blocks (their CBOR and CID), expected consensus's election, and the
+//!   network's parameters;
 //! - [`genesis`]: `lotus-seed pre-seal`'s manifest and key files for genesis miners;
 //! - [`actors`]: built-in actor method numbers and CBOR parameters (ChainSafe `fil_actor_*_state` v18);
 //! - [`auth`], [`api_info`]: JWT permissions and `FULLNODE_API_INFO`;
@@ -16,7 +18,9 @@ pub mod actors;
 pub mod api;
 pub mod api_info;
 pub mod auth;
+pub mod block;
 pub mod client;
+pub mod election;
 pub mod error;
 pub mod genesis;
 pub mod json;
@@ -24,6 +28,7 @@ pub mod message;
 pub mod miner;
 pub mod miner_actor;
 pub mod miner_creation;
+pub mod network;
 pub mod node;
 pub mod push;
 pub mod randomness;

@@ -27,19 +27,7 @@ pub struct ApiVersion {
     pub agent: String,
 }
 
-/// `Filecoin.StateGetNetworkParams`'s result: the fields sealstack reads (lotus api.NetworkParams).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct NetworkParams {
-    /// The network's name.
-    #[serde(rename = "NetworkName")]
-    pub network_name: String,
-    /// Seconds between epochs.
-    #[serde(rename = "BlockDelaySecs")]
-    pub block_delay_secs: u64,
-    /// Epochs between a PreCommit and the epoch its interactive seal seed is drawn at.
-    #[serde(rename = "PreCommitChallengeDelay")]
-    pub pre_commit_challenge_delay: i64,
-}
+pub use crate::network::NetworkParams;
 
 /// Sync stages (lotus api/api_full.go SyncStateStage).
 pub mod sync_stage {

@@ -15,6 +15,7 @@ pub mod common;
 pub mod conditions;
 pub mod generate;
 pub mod miner;
+pub mod mining;
 pub mod param_cache;
 pub mod sealing_worker;
 pub mod sector_size;

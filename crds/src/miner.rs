@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::chain_types::{Address, AttoFil, Multiaddr};
 use crate::common::{ContainerSpec, LocalRef, PodPlacement, SecretKeyRef, VolumeSpec};
 use crate::conditions::conditions_schema;
+use crate::mining::{MiningSpec, MiningStatus};
 use crate::sector_size::SectorSize;
 
 /// Desired state of a storage provider.
@@ -28,6 +29,7 @@ use crate::sector_size::SectorSize;
     printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
     printcolumn(name = "Power", type_ = "string", json_path = ".status.power.qualityAdjusted"),
     printcolumn(name = "Faults", type_ = "integer", json_path = ".status.sectors.faulty"),
+    printcolumn(name = "Blocks", type_ = "integer", json_path = ".status.mining.blocksMined"),
     printcolumn(name = "Deadline", type_ = "integer", json_path = ".status.proving.currentDeadline", priority = 1),
     printcolumn(name = "Safe Until", type_ = "date", json_path = ".status.proving.safeUntil", priority = 1),
     printcolumn(name = "Balance", type_ = "string", json_path = ".status.balances.actor", priority = 1),
@@ -79,6 +81,9 @@ pub struct MinerSpec {
     /// What the runtime seals on its own.
     #[serde(default)]
     pub sealing: SealingSpec,
+    /// Whether the runtime mines blocks.
+    #[serde(default)]
+    pub mining: MiningSpec,
     /// When the runtime pod may be disrupted: the operator closes its PodDisruptionBudget while a deadline with
     /// sectors is open and unproven (or its challenge is drawn); these settings override or bound that.
     #[serde(default)]
@@ -313,6 +318,9 @@ pub struct MinerStatus {
     /// `spec.maintenance.maxBlockedDuration` bounds); absent while they are let through.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disruptions_held_since: Option<Time>,
+    /// The blocks the miner produced, as found in the chain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mining: Option<MiningStatus>,
     /// `ParamsReady`, `ActorCreated`, `RuntimeReady`, `AddressesPublished`, `Proving`, `DisruptionAllowed` and
     /// `Ready`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -277,7 +277,7 @@ fn crds_have_names_columns_and_subresources() {
         .filter(|c| c.priority.is_none())
         .map(|c| c.name.as_str())
         .collect();
-    assert_eq!(columns, ["Actor", "Sector Size", "Ready", "Power", "Faults", "Age"]);
+    assert_eq!(columns, ["Actor", "Sector Size", "Ready", "Power", "Faults", "Blocks", "Age"]);
     assert!(version.subresources.as_ref().unwrap().status.is_some());
 
     let worker = SealingWorker::crd();

@@ -249,6 +249,21 @@ pub struct RunArgs {
     /// pays a day of WindowPoSts (48) at a tenth of --post-max-fee each.
     #[arg(long, value_parser = crate::commands::amount::fil)]
     pub worker_balance_low: Option<fvm_shared::econ::TokenAmount>,
+    /// Do not mine blocks (the Miner's `spec.mining.enabled: false`).
+    #[arg(long)]
+    pub no_mining: bool,
+    /// Milliseconds between epochs, for mining's deadline (default: the network's `BlockDelaySecs`).
+    #[arg(long)]
+    pub block_delay_ms: Option<u64>,
+    /// Milliseconds of each epoch left for a block to reach the network: a block not ready by the block delay
+    /// less this after its round opened is not signed (lotus `PropagationDelaySecs`: 1 s in its 2k build, 10 s
+    /// of 30 on mainnet).
+    #[arg(long, default_value_t = 1000)]
+    pub propagation_delay_ms: u64,
+    /// Skip the WinningPoSt warm-up at start (one proof over a real sector, so the first win does not pay for
+    /// loading the parameters).
+    #[arg(long)]
+    pub no_winning_post_warmup: bool,
 }
 
 /// Options of `worker`.

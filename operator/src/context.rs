@@ -41,6 +41,9 @@ pub struct Context {
     pub full_nodes: FullNodes,
     /// The operator's status writes the stores do not show yet.
     pub own_writes: OwnStatusWrites,
+    /// The last epoch scanned for each Miner's blocks (`namespace/name`), ahead of its status, which records
+    /// it only when blocks are found.
+    pub mining_cursors: Mutex<std::collections::HashMap<String, i64>>,
     /// The stores' feeds, taken by whoever starts the watches (once per context).
     feeds: Mutex<Option<Feeds>>,
 }
@@ -71,6 +74,7 @@ impl Context {
             stores,
             full_nodes: FullNodes::default(),
             own_writes: OwnStatusWrites::default(),
+            mining_cursors: Mutex::default(),
             feeds: Mutex::new(Some(feeds)),
         })
     }

@@ -3,6 +3,8 @@
 //! sealstack talks to (see [`model`]) and verifies proofs for real; the README lists where it departs from
 //! Lotus.
 
+pub mod blocks;
+pub mod consensus;
 pub mod genesis;
 pub mod lookup;
 pub mod mempool;
@@ -11,6 +13,7 @@ pub mod node;
 pub mod proofs;
 pub mod repo;
 pub mod rpc;
+pub mod rpc_mining;
 pub mod store;
 pub mod wallet;
 
@@ -27,7 +30,7 @@ use sealstack_chain::api_info::ApiInfo;
 use sealstack_chain::server_auth;
 
 use crate::genesis::GenesisMinerSetup;
-use crate::model::SectorPolicy;
+use crate::model::{ConsensusPolicy, SectorPolicy};
 use crate::node::{ChainState, DevnetNode};
 use crate::repo::Repo;
 use crate::store::ChainStore;
@@ -53,6 +56,8 @@ pub struct DevnetConfig {
     pub genesis_miners: Vec<GenesisMinerSetup>,
     /// The genesis balance of each genesis miner's worker account.
     pub genesis_worker_balance: TokenAmount,
+    /// Consensus parameters of a new chain: the rest of the network's power, the minimum power, rewards.
+    pub consensus: ConsensusPolicy,
 }
 
 impl DevnetConfig {
@@ -68,6 +73,7 @@ impl DevnetConfig {
             policy: SectorPolicy::default(),
             genesis_miners: Vec::new(),
             genesis_worker_balance: genesis::default_worker_balance(),
+            consensus: ConsensusPolicy::default(),
         }
     }
 }
@@ -97,16 +103,26 @@ impl RunningDevnet {
 pub async fn start(config: DevnetConfig) -> anyhow::Result<RunningDevnet> {
     fvm_shared::address::set_current_network(fvm_shared::address::Network::Testnet);
     let repo = Repo::open(&config.repo)?;
-    let (state, store) = ChainStore::open(&repo, || {
-        Ok(ChainState::genesis_with_miners(
+    let block_delay_secs = config.block_time.as_secs().max(1);
+    let (mut state, store) = ChainStore::open(&repo, || {
+        let mut state = ChainState::genesis_with_miners(
             &config.network_name,
             config.genesis_balance.clone(),
             config.creation_deposit.clone(),
             config.policy.clone(),
             &config.genesis_miners,
             &config.genesis_worker_balance,
-        )?)
+        )?;
+        state.consensus = config.consensus.clone();
+        state.block_delay_secs = block_delay_secs;
+        Ok(state)
     })?;
+    anyhow::ensure!(
+        !state.blocks.is_empty(),
+        "{} was written by a devnet without blocks: start the devnet on a new repo",
+        config.repo.display()
+    );
+    state.block_delay_secs = block_delay_secs;
     let secret = Arc::new(repo.jwt_secret()?);
     let node = DevnetNode::new(state, store, config.block_time);
 

@@ -64,9 +64,11 @@ impl ChainState {
         Ok(self.lookup(&found_cid))
     }
 
-    /// The lookup of a message that executed under exactly this CID.
+    /// The lookup of a message that executed under exactly this CID, once the tipset whose parent state holds
+    /// its receipt exists (the first after its inclusion that is not a null round).
     pub fn lookup(&self, cid: &Cid) -> Option<MsgLookup> {
         let executed = self.executed.get(&cid.to_string())?;
+        let height = self.first_tipset_from(executed.height)?;
         Some(MsgLookup {
             message: LotusJson(*cid),
             receipt: Receipt {
@@ -76,8 +78,8 @@ impl ChainState {
                 events_root: None,
             },
             return_dec: crate::node::decode_return(executed),
-            tipset: self.tipset_key(executed.height),
-            height: executed.height,
+            tipset: self.tipset_at(height).expect("just found").key(),
+            height,
         })
     }
 }

@@ -59,6 +59,19 @@ enum Command {
         /// miners a new chain starts with, their sectors active; repeat for several, in ID order from t01000.
         #[arg(long = "genesis-miner", value_name = "MANIFEST")]
         genesis_miners: Vec<PathBuf>,
+        /// Quality-adjusted power in bytes of the rest of the network, a virtual miner that takes part in every
+        /// election of a new chain and makes a block with the pool's messages when it wins (default 1 PiB: a
+        /// test's miner of a few 2KiB sectors practically never wins; 0: only real miners make blocks).
+        #[arg(long, default_value_t = sealstack_devnet::model::DEFAULT_REST_OF_NETWORK_POWER)]
+        rest_of_network_power: u64,
+        /// Raw power in bytes a miner needs to mine in a new chain (`ConsensusMinerMinPower`: Lotus's 2k build
+        /// 2048; mainnet 10 TiB); with fewer than 4 miners above it any miner with power may mine.
+        #[arg(long, default_value_t = 2048)]
+        consensus_min_power: u64,
+        /// The reward of an epoch in whole FIL in a new chain (the reward actor's `ThisEpochReward`; a block
+        /// earns its win count fifths of it).
+        #[arg(long, default_value_t = 25)]
+        epoch_reward_fil: u64,
     },
 }
 
@@ -79,6 +92,9 @@ fn main() -> anyhow::Result<()> {
                 fault_declaration_cutoff,
                 pack_sectors,
                 genesis_miners,
+                rest_of_network_power,
+                consensus_min_power,
+                epoch_reward_fil,
             },
     } = Cli::parse();
     let mut config = DevnetConfig::new(repo, listen);
@@ -89,6 +105,10 @@ fn main() -> anyhow::Result<()> {
     config.policy.period_deadlines = period_deadlines;
     config.policy.pre_commit_challenge_delay = pre_commit_challenge_delay.max(1);
     config.policy.fault_declaration_cutoff = fault_declaration_cutoff.max(0);
+    config.consensus.rest_of_network_power = rest_of_network_power;
+    config.consensus.consensus_miner_min_power = consensus_min_power;
+    config.consensus.epoch_reward =
+        sealstack_chain::json::LotusJson(fvm_shared::econ::TokenAmount::from_whole(epoch_reward_fil));
     if pack_sectors {
         config.policy.deadline_assignment = DeadlineAssignment::Pack;
     }

@@ -13,18 +13,20 @@ use cid::Cid;
 use fvm_shared::address::{Address, Protocol};
 use fvm_shared::econ::TokenAmount;
 use fvm_shared::message::Message;
-use sealstack_chain::json::{LotusJson, TipSetKey};
+use sealstack_chain::json::LotusJson;
 use sealstack_chain::message::{
-    MessageJson, MessageSendSpec, SignatureJson, SignedMessageJson, cbor_cid, message_cid, signed_message_cid,
+    MessageJson, MessageSendSpec, SignatureJson, SignedMessageJson, message_cid, signed_message_cid,
 };
 use sealstack_chain::node::MsgLookup;
 use sealstack_chain::randomness::draw_randomness;
-use sealstack_chain::tipset::{BlockHeader, TipSet};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
+use crate::blocks::{StoredBlock, StoredTipSet};
 use crate::genesis::{GenesisError, GenesisMinerSetup};
-use crate::model::{ActorTable, ChainEnv, GenesisAccount, PoStToVerify, SealToVerify, SectorPolicy, StateEngine};
+use crate::model::{
+    ActorTable, ChainEnv, ConsensusPolicy, GenesisAccount, PoStToVerify, SealToVerify, SectorPolicy, StateEngine,
+};
 use crate::store::{ChainStore, Change};
 use crate::wallet::{KeyType, Wallet};
 
@@ -82,6 +84,26 @@ pub struct ChainState {
     /// Base fee changes: from which height on a fee is the blocks' `ParentBaseFee`.
     #[serde(default)]
     pub base_fees: BTreeMap<i64, LotusJson<TokenAmount>>,
+    /// The chain: the tipset of every epoch that was not a null round.
+    #[serde(default)]
+    pub blocks: BTreeMap<i64, StoredTipSet>,
+    /// Blocks submitted and validated for the open epoch, joining its tipset when it closes.
+    #[serde(default)]
+    pub pending_blocks: Vec<StoredBlock>,
+    /// The slash filter: the CID of the block each miner made for an epoch (`<miner>/<epoch>`) and on a base
+    /// (`<miner>/{<parents>}`).
+    #[serde(default)]
+    pub mined: BTreeMap<String, String>,
+    /// The consensus parameters.
+    #[serde(default)]
+    pub consensus: ConsensusPolicy,
+    /// Seconds between block timestamps (`BlockDelaySecs`: the block time, at least 1 s).
+    #[serde(default = "one_second")]
+    pub block_delay_secs: u64,
+}
+
+fn one_second() -> u64 {
+    1
 }
 
 impl ChainState {
@@ -128,7 +150,9 @@ impl ChainState {
         }
         let genesis_timestamp =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
-        Ok(ChainState {
+        let genesis =
+            Self::genesis_block(network_name, genesis_timestamp, &TokenAmount::from_atto(crate::model::BASE_FEE_ATTO));
+        let mut state = ChainState {
             network_name: network_name.to_string(),
             height: 0,
             genesis_timestamp,
@@ -144,7 +168,15 @@ impl ChainState {
             messages: BTreeMap::new(),
             executed_nonces: BTreeMap::new(),
             base_fees: BTreeMap::new(),
-        })
+            blocks: BTreeMap::new(),
+            pending_blocks: Vec::new(),
+            mined: BTreeMap::new(),
+            consensus: ConsensusPolicy::default(),
+            block_delay_secs: 1,
+        };
+        let weight = sealstack_chain::election::tipset_weight(&0.into(), &state.network_power(), []);
+        state.blocks.insert(0, StoredTipSet::new(vec![genesis], &weight));
+        Ok(state)
     }
 
     /// The base fee of the block at `height`: its `ParentBaseFee`, which its messages pay.
@@ -178,92 +210,44 @@ impl ChainState {
             Change::BaseFee(fee) => {
                 self.base_fees.insert(self.height + 1, fee);
             }
+            Change::Block(block) => {
+                for key in crate::consensus::validate::slash_filter_keys(&block.header) {
+                    self.mined.insert(key, block.cid.0.to_string());
+                }
+                self.pending_blocks.push(*block);
+            }
+            Change::Tipset(rest) => self.close_epoch(rest.map(|b| *b)),
+            Change::ConsensusFault { miner, epoch } => {
+                let until = self.actors.record_consensus_fault(miner, epoch, &self.consensus);
+                tracing::warn!(miner, epoch, ?until, "consensus fault recorded: a second block for one epoch");
+            }
+        }
+        self.prune_slash_filter();
+    }
+
+    /// Forgets slash filter entries older than the consensus fault's reach (a consensus fault can be reported
+    /// within chain finality).
+    fn prune_slash_filter(&mut self) {
+        const KEEP: usize = 4096;
+        if self.mined.len() > KEEP {
+            let horizon = self.height - self.consensus.consensus_fault_ineligibility;
+            let blocks = &self.blocks;
+            self.mined.retain(|_, cid| {
+                let cid: Option<Cid> = cid.parse().ok();
+                blocks.range(horizon..).any(|(_, t)| t.blocks.iter().any(|b| Some(b.cid.0) == cid))
+            });
         }
     }
 
-    /// Makes the next tipset: executes the head block's messages (at the head's base fee), runs end-of-epoch
-    /// work and includes in the new block what the message pool allows at its base fee.
+    /// Makes the next epoch: executes the tipset of the current one (if it was not a null round), then runs the
+    /// new epoch's cron. Its tipset is made when it closes ([`Change::Tipset`]).
     fn advance(&mut self) {
-        let inclusion_height = self.height;
-        let included = std::mem::take(&mut self.included);
-        for signed in included {
-            let message = signed.message.to_message();
-            let signer = self.signer_of(&message.from);
-            let ok = signer
-                .zip(signed.signature.to_signature())
-                .is_some_and(|(key, sig)| crate::wallet::verify(&sig, &key, &message_cid(&message).to_bytes()).is_ok());
-            let receipt = if ok {
-                let env = Env::at(self, inclusion_height);
-                self.actors.apply(&message, &env)
-            } else {
-                crate::model::ApplyReceipt::fail(fvm_shared::error::ExitCode::SYS_SENDER_INVALID, 0, "bad signature")
-            };
-            let executed = Executed {
-                height: inclusion_height + 1,
-                exit_code: receipt.exit_code.value(),
-                return_data: LotusJson(receipt.return_data),
-                gas_used: receipt.gas_used,
-                to: LotusJson(message.to),
-                method: message.method_num,
-            };
-            tracing::info!(cid = %signed.cid.0, method = message.method_num, exit_code = executed.exit_code, "executed");
-            self.record_executed(&signed, executed);
-        }
+        let height = self.height;
+        self.execute_tipset(height);
+        self.included.clear();
         self.height += 1;
         let env = Env::at(self, self.height);
         self.actors.end_epoch(&env);
-        let base_fee = self.base_fee_at(self.height);
-        self.included = self.select_for_block(&base_fee);
-    }
-
-    /// The key of the tipset at `height` (one block per tipset).
-    pub fn tipset_key(&self, height: i64) -> TipSetKey {
-        TipSetKey(vec![LotusJson(self.block_cid(height))])
-    }
-
-    fn block_cid(&self, height: i64) -> Cid {
-        cbor_cid(&fvm_ipld_encoding::to_vec(&(&self.network_name, height)).expect("encodes"))
-    }
-
-    /// The tipset at `height` (at most the head).
-    pub fn tipset(&self, height: i64) -> TipSet {
-        let height = height.clamp(0, self.height);
-        let parents = if height == 0 { TipSetKey::head() } else { self.tipset_key(height - 1) };
-        let state_root = cbor_cid(&fvm_ipld_encoding::to_vec(&("state", &self.network_name, height)).expect("encodes"));
-        let header = BlockHeader {
-            miner: LotusJson(Address::new_id(0)),
-            ticket: Some(sealstack_chain::tipset::Ticket { vrf_proof: LotusJson(self.ticket_base(height).to_vec()) }),
-            election_proof: None,
-            beacon_entries: Vec::new(),
-            win_post_proof: Vec::new(),
-            parents,
-            parent_weight: height.to_string(),
-            height,
-            parent_state_root: LotusJson(state_root),
-            parent_message_receipts: LotusJson(state_root),
-            messages: LotusJson(state_root),
-            bls_aggregate: None,
-            timestamp: self.genesis_timestamp + height as u64,
-            block_sig: None,
-            fork_signaling: 0,
-            parent_base_fee: LotusJson(self.base_fee_at(height)),
-        };
-        TipSet { cids: self.tipset_key(height), blocks: vec![header], height }
-    }
-
-    /// The height of a tipset key (empty = head).
-    pub fn height_of(&self, key: &TipSetKey) -> Result<i64, String> {
-        match key.0.first() {
-            None => Ok(self.height),
-            Some(cid) => (0..=self.height)
-                .rev()
-                .find(|h| self.block_cid(*h) == cid.0)
-                .ok_or_else(|| format!("tipset {} not found", cid.0)),
-        }
-    }
-
-    fn ticket_base(&self, round: i64) -> [u8; 32] {
-        base(&self.network_name, "ticket", round)
     }
 
     /// Randomness as `StateGetRandomnessFromTickets` / `...FromBeacon` return it.
@@ -333,7 +317,9 @@ fn draw(network: &str, beacon: bool, tag: i64, round: i64, entropy: &[u8]) -> [u
     draw_randomness(&base(network, if beacon { "beacon" } else { "ticket" }, round.max(0)), tag, round, entropy)
 }
 
-fn base(network: &str, kind: &str, round: i64) -> [u8; 32] {
+/// The devnet's value of a round: for `"beacon"` its beacon entry's data, for `"ticket"` the base of its ticket
+/// randomness.
+pub(crate) fn base(network: &str, kind: &str, round: i64) -> [u8; 32] {
     let digest = blake2b_simd::Params::new()
         .hash_length(32)
         .to_state()
@@ -360,7 +346,7 @@ pub(crate) fn decode_return(executed: &Executed) -> serde_json::Value {
 }
 
 /// What a message executes against: the state's epoch, randomness, policy and real proof verification.
-struct Env {
+pub(crate) struct Env {
     network: String,
     epoch: i64,
     creation_deposit: TokenAmount,
@@ -371,7 +357,7 @@ struct Env {
 impl Env {
     /// The environment of `state` at `epoch` (copies of the few values it needs, so the actors can be
     /// mutated in place while it is in use).
-    fn at(state: &ChainState, epoch: i64) -> Self {
+    pub(crate) fn at(state: &ChainState, epoch: i64) -> Self {
         Env {
             network: state.network_name.clone(),
             epoch,
@@ -416,13 +402,15 @@ pub struct DevnetNode {
     store: ChainStore,
     /// Time between epochs.
     pub block_time: Duration,
+    /// While set, the epoch timer closes no epoch (a test's pause).
+    held: std::sync::atomic::AtomicBool,
 }
 
 impl DevnetNode {
     /// A node over `state`, saving its changes to `store`.
     pub fn new(state: ChainState, store: ChainStore, block_time: Duration) -> Arc<Self> {
         let (head, _) = watch::channel(state.height);
-        Arc::new(DevnetNode { state: Mutex::new(state), head, store, block_time })
+        Arc::new(DevnetNode { state: Mutex::new(state), head, store, block_time, held: Default::default() })
     }
 
     /// The state, locked.
@@ -524,10 +512,15 @@ impl DevnetNode {
         seq.and_then(|seq| self.store.sync(seq)).map_err(|e| format!("cannot save the devnet state: {e}"))
     }
 
-    /// Makes the next tipset ([`Change::Advanced`]), saves it, and wakes waiters.
+    /// Closes the open epoch and opens the next: executes the current tipset and runs the cron
+    /// ([`Change::Advanced`]), then makes the epoch's tipset from the blocks submitted for it and the rest of
+    /// the network's block ([`Change::Tipset`]); saves both and wakes waiters.
     pub fn advance(&self) {
         let mut state = self.state();
-        let committed = self.store.commit(&mut state, Change::Advanced);
+        let committed = self.store.commit(&mut state, Change::Advanced).and_then(|_| {
+            let rest = state.rest_of_network_block().map(Box::new);
+            self.store.commit(&mut state, Change::Tipset(rest))
+        });
         let height = state.height;
         drop(state);
         if let Err(e) = committed.and_then(|seq| self.store.sync(seq)) {
@@ -537,16 +530,67 @@ impl DevnetNode {
         self.head.send_replace(height);
     }
 
-    /// Produces tipsets every `block_time` until the process ends.
+    /// `SyncSubmitBlock`: validates a block and keeps it for its epoch's tipset, saved before the answer; a
+    /// second block of a miner for an epoch is refused and recorded as a consensus fault.
+    pub fn submit_block(&self, block: &sealstack_chain::block::BlockMsg) -> Result<(), String> {
+        let mut state = self.state();
+        let (change, answer) = match state.check_submission(block) {
+            crate::consensus::validate::Submission::Accepted(stored) => {
+                tracing::info!(block = %stored.cid.0, miner = %stored.header.miner.0, height = stored.header.height, "block accepted");
+                (Some(Change::Block(stored)), Ok(()))
+            }
+            crate::consensus::validate::Submission::AlreadyKnown => (None, Ok(())),
+            crate::consensus::validate::Submission::ConsensusFault { miner, epoch, message } => {
+                (Some(Change::ConsensusFault { miner, epoch }), Err(message))
+            }
+            crate::consensus::validate::Submission::Refused(message) => {
+                tracing::info!(miner = %block.header.miner.0, height = block.header.height, %message, "block refused");
+                (None, Err(message))
+            }
+        };
+        if let Some(change) = change {
+            let seq = self.store.commit(&mut state, change);
+            drop(state);
+            seq.and_then(|seq| self.store.sync(seq)).map_err(|e| format!("cannot save the devnet state: {e}"))?;
+        }
+        answer
+    }
+
+    /// Closes an epoch every `block_time` until the process ends (none while [`DevnetNode::hold_epochs`]).
     pub async fn run_epochs(self: Arc<Self>) {
         let mut ticker = tokio::time::interval(self.block_time);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ticker.tick().await;
         loop {
             ticker.tick().await;
+            if self.held.load(std::sync::atomic::Ordering::SeqCst) {
+                continue;
+            }
             let node = self.clone();
             if tokio::task::spawn_blocking(move || node.advance()).await.is_err() {
                 tracing::error!("epoch task panicked");
+            }
+        }
+    }
+
+    /// Holds the epoch timer (`true`: the open epoch stays open, blocks may still be submitted for it) or lets
+    /// it go on (`false`); for tests that act within one epoch.
+    pub fn hold_epochs(&self, hold: bool) {
+        self.held.store(hold, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Waits until epoch `round` is open (its beacon entry exists: `StateGetBeaconEntry`), at most `limit`.
+    pub async fn wait_for_epoch(&self, round: i64, limit: Duration) -> Result<(), String> {
+        let mut heads = self.subscribe();
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            if self.state().height + 1 >= round {
+                return Ok(());
+            }
+            match tokio::time::timeout_at(deadline, heads.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return Err("devnet shutting down".into()),
+                Err(_) => return Err(format!("beacon entry for round {round} not available within {limit:?}")),
             }
         }
     }
@@ -575,8 +619,9 @@ impl DevnetNode {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use sealstack_chain::json::TipSetKey;
 
     #[test]
     fn tipsets_chain_and_keys_resolve() {
@@ -586,12 +631,26 @@ mod tests {
             TokenAmount::from_atto(1),
             SectorPolicy::default(),
         );
-        state.height = 3;
-        let ts = state.tipset(3);
-        assert_eq!(ts.blocks[0].parents, state.tipset_key(2));
-        assert_eq!(state.height_of(&state.tipset_key(2)).unwrap(), 2);
-        assert_eq!(state.height_of(&TipSetKey::head()).unwrap(), 3);
+        for _ in 0..3 {
+            next_epoch(&mut state);
+        }
+        assert_eq!(state.height, 3);
+        let head = state.head_height();
+        let ts = state.tipset(head);
+        let parent = state.tipset(head - 1);
+        assert_eq!(ts.blocks[0].parents, parent.cids);
+        assert_eq!(state.height_of(&parent.cids).unwrap(), parent.height);
+        assert_eq!(state.height_of(&TipSetKey::head()).unwrap(), head);
+        assert_eq!(ts.blocks[0].miner.id().unwrap(), crate::consensus::REST_OF_NETWORK_MINER);
         assert!(state.randomness(true, 4, 4, b"").is_err(), "no randomness from the future");
         assert_ne!(state.randomness(true, 4, 2, b"").unwrap(), state.randomness(false, 4, 2, b"").unwrap());
+    }
+
+    /// Makes the next epoch and closes it, as the node's timer does.
+    pub(crate) fn next_epoch(state: &mut ChainState) {
+        let seq = state.log_seq;
+        state.apply(seq + 1, Change::Advanced);
+        let rest = state.rest_of_network_block().map(Box::new);
+        state.apply(seq + 2, Change::Tipset(rest));
     }
 }

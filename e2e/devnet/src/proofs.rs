@@ -71,3 +71,47 @@ pub fn verify_window_post(post: &PoStToVerify) -> Result<bool, String> {
     proofs::post::verify_window_post(&randomness, &[(proof_type, post.proof.as_slice())], &replicas, post.prover_id)
         .map_err(|e| format!("{e:#}"))
 }
+
+/// The filecoin-proofs-api WinningPoSt type of a miner's on-chain WindowPoSt type (lotus
+/// `WinningPoStProofTypeFromWindowPoStProofType`), with its on-chain number (`RegisteredPoStProof` Winning, 0-4).
+pub fn winning_post_proof_of(window: RegisteredPoStProof) -> Result<(proofs::RegisteredPoStProof, i64), String> {
+    use RegisteredPoStProof as F;
+    use proofs::RegisteredPoStProof as P;
+    Ok(match window {
+        F::StackedDRGWindow2KiBV1P1 => (P::StackedDrgWinning2KiBV1, i64::from(F::StackedDRGWinning2KiBV1)),
+        F::StackedDRGWindow8MiBV1P1 => (P::StackedDrgWinning8MiBV1, i64::from(F::StackedDRGWinning8MiBV1)),
+        F::StackedDRGWindow512MiBV1P1 => (P::StackedDrgWinning512MiBV1, i64::from(F::StackedDRGWinning512MiBV1)),
+        F::StackedDRGWindow32GiBV1P1 => (P::StackedDrgWinning32GiBV1, i64::from(F::StackedDRGWinning32GiBV1)),
+        F::StackedDRGWindow64GiBV1P1 => (P::StackedDrgWinning64GiBV1, i64::from(F::StackedDRGWinning64GiBV1)),
+        other => return Err(format!("unknown proof type {}", i64::from(other))),
+    })
+}
+
+/// The indexes (into the miner's active sectors, in number order) that a WinningPoSt of `randomness` challenges
+/// (lotus `GenerateWinningPoStSectorChallenge`; the randomness is masked to a field element first).
+pub fn winning_post_challenge(
+    proof: proofs::RegisteredPoStProof,
+    mut randomness: [u8; 32],
+    prover_id: [u8; 32],
+    sector_count: u64,
+) -> Result<Vec<u64>, String> {
+    randomness[31] &= 0x3f;
+    proofs::post::generate_winning_post_sector_challenge(proof, &randomness, sector_count, prover_id)
+        .map_err(|e| format!("{e:#}"))
+}
+
+/// Verifies a WinningPoSt over the challenged sectors (number and CommR), as the FVM's `verify_post` does.
+pub fn verify_winning_post(
+    proof: proofs::RegisteredPoStProof,
+    mut randomness: [u8; 32],
+    prover_id: [u8; 32],
+    proof_bytes: &[u8],
+    sectors: &[(u64, [u8; 32])],
+) -> Result<bool, String> {
+    randomness[31] &= 0x3f;
+    let replicas: BTreeMap<_, _> = sectors
+        .iter()
+        .map(|(number, comm_r)| ((*number).into(), proofs::PublicReplicaInfo::new(proof, *comm_r)))
+        .collect();
+    proofs::post::verify_winning_post(&randomness, proof_bytes, &replicas, prover_id).map_err(|e| format!("{e:#}"))
+}

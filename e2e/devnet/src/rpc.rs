@@ -10,8 +10,9 @@ use jsonrpsee::types::ErrorObjectOwned;
 use sealstack_chain::actor_state::ActorStateJson;
 use sealstack_chain::api::FullNodeServer;
 use sealstack_chain::auth::{Permission, create_token, verify_token};
+use sealstack_chain::block::{BlockMessages, BlockMsg, BlockTemplate, MiningBaseInfo};
 use sealstack_chain::json::{LotusJson, NilVec, TipSetKey};
-use sealstack_chain::message::{MessageJson, MessageSendSpec, SignedMessageJson};
+use sealstack_chain::message::{MessageJson, MessageSendSpec, SignatureJson, SignedMessageJson};
 use sealstack_chain::miner::{
     BitFieldJson, DeadlineInfo, MinerDeadline, MinerInfo, MinerPower, MinerSectorCount, PartitionJson, PowerClaim,
     SectorLocation, SectorOnChainInfoJson, SectorPreCommitInfoJson, SectorPreCommitOnChainInfoJson,
@@ -19,7 +20,7 @@ use sealstack_chain::miner::{
 use sealstack_chain::node::{
     ActiveSync, ActorJson, AddrInfo, ApiVersion, FULL_API_VERSION_V1, MsgLookup, NetworkParams, SyncState, sync_stage,
 };
-use sealstack_chain::tipset::TipSet;
+use sealstack_chain::tipset::{BeaconEntry, BlockHeader, TipSet};
 
 use crate::model::{ActorKind, MinerActor, StateEngine};
 use crate::node::{ChainState, DevnetNode};
@@ -27,6 +28,8 @@ use crate::wallet::KeyType;
 
 /// The network version the devnet reports (actors v18 run from nv28).
 pub const NETWORK_VERSION: u32 = 28;
+/// The EVM chain ID of Lotus's 2k devnet build (`Eip155ChainId`; mainnet 314).
+pub const EIP155_CHAIN_ID: i64 = 31_415_926;
 
 /// The API server state.
 pub struct DevnetApi {
@@ -47,7 +50,11 @@ fn error(message: impl Into<String>) -> ErrorObjectOwned {
     ErrorObjectOwned::owned::<()>(1, message.into(), None)
 }
 
+/// The epoch a state query is answered at: the current epoch for the empty key, else the tipset's height.
 fn at(state: &ChainState, tsk: &TipSetKey) -> RpcResult<i64> {
+    if tsk.0.is_empty() {
+        return Ok(state.height);
+    }
     state.height_of(tsk).map_err(error)
 }
 
@@ -91,7 +98,7 @@ impl FullNodeServer for DevnetApi {
 
     async fn chain_head(&self) -> RpcResult<TipSet> {
         let state = self.node.state();
-        Ok(state.tipset(state.height))
+        Ok(state.tipset(state.head_height()))
     }
 
     async fn chain_get_tipset_by_height(&self, height: i64, tsk: TipSetKey) -> RpcResult<TipSet> {
@@ -105,7 +112,7 @@ impl FullNodeServer for DevnetApi {
 
     async fn sync_state(&self) -> RpcResult<SyncState> {
         let state = self.node.state();
-        let head = state.tipset(state.height);
+        let head = state.tipset(state.head_height());
         Ok(SyncState {
             active_syncs: vec![ActiveSync {
                 worker_id: 0,
@@ -133,8 +140,12 @@ impl FullNodeServer for DevnetApi {
         let state = self.node.state();
         Ok(NetworkParams {
             network_name: state.network_name.clone(),
-            block_delay_secs: self.node.block_time.as_secs().max(1),
+            block_delay_secs: state.block_delay_secs,
+            consensus_miner_min_power: state.consensus.consensus_miner_min_power.to_string(),
             pre_commit_challenge_delay: state.policy.pre_commit_challenge_delay,
+            fork_upgrade_params: sealstack_chain::network::ForkUpgradeParams::devnet(),
+            eip155_chain_id: EIP155_CHAIN_ID,
+            genesis_timestamp: state.genesis_timestamp,
         })
     }
 
@@ -249,17 +260,12 @@ impl FullNodeServer for DevnetApi {
         let state = self.node.state();
         at(&state, &tsk)?;
         let own = miner(&state, &address)?.power();
-        let total: u64 = state
-            .actors
-            .miner_ids()
-            .iter()
-            .filter_map(|id| state.actors.miner(&Address::new_id(*id)))
-            .map(MinerActor::power)
-            .sum();
-        let claim = |bytes: u64| PowerClaim { raw_byte_power: bytes.to_string(), quality_adj_power: bytes.to_string() };
-        // The devnet's consensus minimum is one sector (Lotus's 2k devnet build: 2 KiB; mainnet: 10 TiB).
-        let min = miner(&state, &address)?.sector_size;
-        Ok(MinerPower { miner_power: claim(own), total_power: claim(total), has_min_power: own >= min })
+        let claim = |bytes: String| PowerClaim { raw_byte_power: bytes.clone(), quality_adj_power: bytes };
+        Ok(MinerPower {
+            miner_power: claim(own.to_string()),
+            total_power: claim(state.network_power().to_string()),
+            has_min_power: state.has_min_power(&address),
+        })
     }
 
     async fn state_miner_info(&self, address: LotusJson<Address>, tsk: TipSetKey) -> RpcResult<MinerInfo> {
@@ -468,6 +474,7 @@ impl FullNodeServer for DevnetApi {
         let json = match &actor.kind {
             ActorKind::Miner(miner) => miner.state_json(height, &state.policy),
             ActorKind::Account(key) => serde_json::json!({ "Address": key.0.to_string() }),
+            ActorKind::Builtin(name) if name == "reward" => crate::rpc_mining::reward_state(&state),
             ActorKind::Builtin(_) => serde_json::json!({}),
         };
         Ok(ActorStateJson { balance: actor.balance.clone(), code: LotusJson(code_cid(actor)), state: json })
@@ -496,6 +503,62 @@ impl FullNodeServer for DevnetApi {
         let state = self.node.state();
         at(&state, &tsk)?;
         Ok(state.mempool.clone())
+    }
+
+    async fn state_get_beacon_entry(&self, epoch: i64) -> RpcResult<BeaconEntry> {
+        self.node.wait_for_epoch(epoch, crate::rpc_mining::BEACON_WAIT).await.map_err(error)?;
+        Ok(self.node.state().beacon_entry(epoch))
+    }
+
+    async fn miner_get_base_info(
+        &self,
+        miner: LotusJson<Address>,
+        epoch: i64,
+        tsk: TipSetKey,
+    ) -> RpcResult<Option<MiningBaseInfo>> {
+        self.node.state().mining_base_info(&miner, epoch, &tsk).map_err(error)
+    }
+
+    async fn miner_create_block(&self, template: BlockTemplate) -> RpcResult<BlockMsg> {
+        self.node.state().create_block(&template).map_err(error)
+    }
+
+    async fn sync_submit_block(&self, block: BlockMsg) -> RpcResult<()> {
+        let node = self.node.clone();
+        // Validation verifies a WinningPoSt: off the async workers.
+        tokio::task::spawn_blocking(move || node.submit_block(&block))
+            .await
+            .map_err(|e| error(format!("block validation panicked: {e}")))?
+            .map_err(error)
+    }
+
+    async fn mpool_select(&self, tsk: TipSetKey, _ticket_quality: f64) -> RpcResult<Vec<SignedMessageJson>> {
+        let state = self.node.state();
+        at(&state, &tsk)?;
+        Ok(state.selectable(&state.base_fee_at(state.height + 1)))
+    }
+
+    async fn chain_get_block(&self, cid: LotusJson<Cid>) -> RpcResult<BlockHeader> {
+        let state = self.node.state();
+        state.block(&cid).map(|b| b.header.clone()).ok_or_else(|| error(crate::rpc_mining::block_not_found(&cid)))
+    }
+
+    async fn chain_get_block_messages(&self, cid: LotusJson<Cid>) -> RpcResult<BlockMessages> {
+        crate::rpc_mining::block_messages(&self.node.state(), &cid).map_err(error)
+    }
+
+    async fn chain_tipset_weight(&self, tsk: TipSetKey) -> RpcResult<String> {
+        let state = self.node.state();
+        let height = state.height_of(&tsk).map_err(error)?;
+        Ok(state.tipset_at(height).map(|t| t.weight.clone()).unwrap_or_default())
+    }
+
+    async fn wallet_sign(&self, address: LotusJson<Address>, data: LotusJson<Vec<u8>>) -> RpcResult<SignatureJson> {
+        let state = self.node.state();
+        let key =
+            state.key_address(&address).ok_or_else(|| error(format!("failed to resolve ID address: {}", address.0)))?;
+        let signature = state.wallet.sign(&key, &data).map_err(|e| error(e.to_string()))?;
+        Ok(SignatureJson::from(&signature))
     }
 }
 

@@ -35,10 +35,23 @@ pub enum Change {
         /// The sender's `MsgUuid`, when given.
         uuid: Option<String>,
     },
-    /// A tipset made. Replayed by making it again: execution depends on the state alone.
+    /// The next epoch made: the current tipset executed and the cron run. Replayed by doing it again:
+    /// execution depends on the state alone.
     Advanced,
     /// The base fee of the tipsets made after this change.
     BaseFee(sealstack_chain::json::LotusJson<fvm_shared::econ::TokenAmount>),
+    /// A block submitted and validated for the open epoch.
+    Block(Box<crate::blocks::StoredBlock>),
+    /// The open epoch closed: its tipset made of the submitted blocks and, when it won, the rest of the
+    /// network's block (logged, not made again on replay: it is signed).
+    Tipset(Option<Box<crate::blocks::StoredBlock>>),
+    /// A miner's second block for an epoch: a consensus fault recorded on its actor.
+    ConsensusFault {
+        /// The miner's ID.
+        miner: u64,
+        /// The epoch of the blocks.
+        epoch: i64,
+    },
 }
 
 /// A logged change and its number (the state's `log_seq` once applied).
@@ -214,7 +227,7 @@ mod tests {
         node.push_message(MessageJson::from_message(&send), Some(spec)).expect("pushed");
         node.advance();
         node.advance();
-        assert_eq!(node.state().log_seq, 4, "a key, a push, two tipsets");
+        assert_eq!(node.state().log_seq, 6, "a key, a push, two epochs (each `Advanced`, then its `Tipset`)");
         assert_eq!(node.state().executed.len(), 1, "the message executed");
         let state = as_json(&node.state());
         (dir, repo, state)

@@ -10,27 +10,25 @@
 #[allow(dead_code)] // not every helper of the shared module is used here
 mod support;
 
+use support::sealing::{Sealed, generated_dir, seal, write_files};
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use cid::Cid;
-use cid::multihash::Multihash;
 use filecoin_proofs_api as proofs;
 use fvm_ipld_encoding::RawBytes;
 use fvm_shared::address::Address;
 use fvm_shared::econ::TokenAmount;
 use fvm_shared::randomness::Randomness;
-use fvm_shared::sector::{PoStProof, RegisteredPoStProof, SectorSize};
-use sealstack_chain::actors::{methods, miner_state, seal_proof};
-use sealstack_chain::genesis::{GenesisMiner, KeyInfo, PreSeal, write_pre_seal_files};
+use fvm_shared::sector::{PoStProof, RegisteredPoStProof};
+use sealstack_chain::actors::{methods, miner_state};
 use sealstack_chain::json::LotusJson;
 use sealstack_chain::message::unsigned_message;
 use sealstack_chain::push::{MessageLog, NoJournal, push_once};
 use sealstack_chain::randomness::{miner_entropy, tags};
 use sealstack_chain::{FullNodeClient, Node, TipSetKey};
 use sealstack_devnet::model::prover_id;
-use sealstack_devnet::proofs::{api_seal_proof, api_window_post_proof};
+use sealstack_devnet::proofs::api_window_post_proof;
 use sealstack_devnet::wallet::{Key, KeyType};
 
 /// Epoch length.
@@ -42,84 +40,6 @@ const CHALLENGE_WINDOW: i64 = 150;
 const MINER: u64 = 1000;
 /// Its sectors: two partitions of two.
 const SECTORS: u64 = 4;
-
-fn generated_dir() -> Option<PathBuf> {
-    match std::env::var_os("SEALSTACK_GENERATED_PARAMS") {
-        Some(dir) => Some(PathBuf::from(dir)),
-        None if std::env::var("SEALSTACK_REQUIRE_GENERATED_PARAMS").is_ok_and(|v| v == "1") => {
-            panic!("SEALSTACK_GENERATED_PARAMS is not set; run scripts/params.sh")
-        }
-        None => {
-            eprintln!("skipped: SEALSTACK_GENERATED_PARAMS is not set (scripts/params.sh makes the parameters)");
-            None
-        }
-    }
-}
-
-/// A sealed committed-capacity sector's files and CommR.
-struct Sealed {
-    number: u64,
-    cache: PathBuf,
-    sealed: PathBuf,
-    comm_r: [u8; 32],
-}
-
-/// PC1 + PC2 of a committed-capacity sector for the genesis miner (no seal proof: genesis does not check one).
-fn seal(dir: &Path, number: u64) -> Sealed {
-    let registered = api_seal_proof(seal_proof(SectorSize::_2KiB)).unwrap();
-    let cache = dir.join(format!("cache-{number}"));
-    let sealed = dir.join(format!("sealed-{number}"));
-    std::fs::create_dir(&cache).unwrap();
-    std::fs::File::create(&sealed).unwrap();
-    let ticket = [number as u8 + 1; 32];
-    let phase1 = proofs::seal::seal_pre_commit_phase1(
-        registered,
-        &cache,
-        "/dev/zero",
-        &sealed,
-        prover_id(MINER),
-        proofs::SectorId::from(number),
-        ticket,
-        &[],
-    )
-    .unwrap();
-    let output = proofs::seal::seal_pre_commit_phase2(phase1, &cache, &sealed).unwrap();
-    Sealed { number, cache, sealed, comm_r: output.comm_r }
-}
-
-fn commitment_cid(codec: u64, hash: u64, digest: [u8; 32]) -> Cid {
-    Cid::new_v1(codec, Multihash::wrap(hash, &digest).unwrap())
-}
-
-/// The pre-seal manifest and key files of the miner, as `lotus-seed pre-seal` writes them.
-fn write_files(dir: &Path, sectors: &[Sealed], worker: &Key) -> PathBuf {
-    let registered = api_seal_proof(seal_proof(SectorSize::_2KiB)).unwrap();
-    let comm_d = proofs::seal::compute_comm_d(registered, &[]).unwrap();
-    let worker_address = LotusJson(worker.address());
-    let miner = GenesisMiner {
-        id: LotusJson(Address::new_id(MINER)),
-        owner: worker_address.clone(),
-        worker: worker_address,
-        peer_id: libp2p_identity::Keypair::generate_ed25519().public().to_peer_id().to_base58(),
-        market_balance: LotusJson(TokenAmount::from_atto(0)),
-        power_balance: LotusJson(TokenAmount::from_whole(1)),
-        sector_size: 2048,
-        sectors: sectors
-            .iter()
-            .map(|s| PreSeal {
-                comm_r: LotusJson(commitment_cid(0xf102, 0xb401, s.comm_r)),
-                comm_d: LotusJson(commitment_cid(0xf101, 0x1012, comm_d)),
-                sector_id: s.number,
-                deal: None,
-                deal_client_key: None,
-                proof_type: i64::from(seal_proof(SectorSize::_2KiB)),
-            })
-            .collect(),
-    };
-    let info = worker.key_info();
-    let key = KeyInfo { key_type: info.key_type.to_string(), private_key: info.private_key.clone() };
-    write_pre_seal_files(dir, &miner, &key).unwrap()
-}
 
 async fn head(node: &Node) -> i64 {
     node.api().chain_head().await.unwrap().height
@@ -170,7 +90,7 @@ async fn pre_sealed_sectors_are_proven_in_two_messages_with_one_skipped() {
     let files = tempfile::tempdir().unwrap();
     let sealed: Vec<Sealed> = tokio::task::spawn_blocking({
         let dir = files.path().to_path_buf();
-        move || (0..SECTORS).map(|n| seal(&dir, n)).collect()
+        move || (0..SECTORS).map(|n| seal(&dir, MINER, n)).collect()
     })
     .await
     .unwrap();
@@ -277,5 +197,5 @@ async fn pre_sealed_sectors_are_proven_in_two_messages_with_one_skipped() {
 }
 
 fn clone_sealed(s: &Sealed) -> Sealed {
-    Sealed { number: s.number, cache: s.cache.clone(), sealed: s.sealed.clone(), comm_r: s.comm_r }
+    Sealed { miner: s.miner, number: s.number, cache: s.cache.clone(), sealed: s.sealed.clone(), comm_r: s.comm_r }
 }

@@ -5,8 +5,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use fvm_shared::econ::TokenAmount;
 use sealstack_chain::json::format_fil as fil;
 use sealstack_chain::{FullNodeClient, LotusJson, TipSetKey};
+use sealstack_miner::daemon::mining::journal::{BlockFate, MiningRecord};
 use sealstack_miner::protocol::MinerApiClient;
 
 use super::context::{self, epoch_time};
@@ -52,6 +54,7 @@ pub async fn run(repo_dir: &Path, api: MinerApiArgs) -> anyhow::Result<()> {
     } else {
         println!("Below the consensus minimum power: no blocks will be won");
     }
+    print_mining(repo_dir, &power, delay, &head);
     println!(
         "Proving deadline: {} of {}, open {}",
         deadline.index,
@@ -95,6 +98,43 @@ pub async fn run(repo_dir: &Path, api: MinerApiArgs) -> anyhow::Result<()> {
     let addrs: Vec<String> = info.multiaddrs().iter().map(|a| a.to_string()).collect();
     println!("Multiaddrs: {}", if addrs.is_empty() { "(none)".to_string() } else { addrs.join(" ") });
     Ok(())
+}
+
+/// Blocks mined, from the daemon's journal in the repo, their rewards, and the expected win rate.
+fn print_mining(
+    repo_dir: &Path,
+    power: &sealstack_chain::miner::MinerPower,
+    delay: u64,
+    head: &sealstack_chain::tipset::TipSet,
+) {
+    let (mine, total): (f64, f64) = (
+        power.miner_power.quality_adj_power.parse().unwrap_or(0.0),
+        power.total_power.quality_adj_power.parse().unwrap_or(0.0),
+    );
+    if total > 0.0 && power.has_min_power {
+        let per_day =
+            mine / total * sealstack_chain::election::BLOCKS_PER_EPOCH as f64 * 86_400.0 / delay.max(1) as f64;
+        println!("Expected block win rate: {per_day:.4}/day");
+    }
+    match MiningRecord::load(repo_dir) {
+        Ok(record) if record.signed_total > 0 => {
+            let lost = record.blocks.iter().filter(|b| matches!(b.fate, BlockFate::Lost { .. })).count();
+            let last = record
+                .last_included()
+                .map(|b| format!(", last at epoch {}", epoch_time(b.epoch, head, delay)))
+                .unwrap_or_default();
+            println!(
+                "Blocks mined: {} signed, {} included{last}, {lost} lost (of the last {})",
+                record.signed_total,
+                record.included_total,
+                record.blocks.len()
+            );
+            let rewards = TokenAmount::from_atto(record.rewards_atto.parse::<u128>().unwrap_or(0));
+            println!("Block rewards: {} (75 % of each vests, see Vesting)", fil(&rewards));
+        }
+        Ok(_) => println!("Blocks mined: none yet"),
+        Err(error) => println!("Blocks mined: unknown ({error:#})"),
+    }
 }
 
 /// Bytes in binary units, as Lotus prints power (`2 KiB`, `1.5 TiB`).

@@ -54,6 +54,12 @@ pub async fn run(repo_dir: &Path, args: RunArgs) -> anyhow::Result<()> {
         check_timeout: Duration::from_secs(args.check_timeout_secs),
         check_parallel: args.check_parallel as usize,
         post_redundancy: args.post_redundancy as usize,
+        mining: daemon::mining::MiningConfig {
+            enabled: !args.no_mining,
+            block_delay: args.block_delay_ms.map(Duration::from_millis),
+            propagation_delay: Duration::from_millis(args.propagation_delay_ms),
+            warm_up: !args.no_winning_post_warmup,
+        },
     };
     let running = daemon::start(repo, node, actor, config).await?;
     if running.daemon.store.all().is_empty() {

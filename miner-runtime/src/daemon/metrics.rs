@@ -149,6 +149,8 @@ pub struct Metrics {
     post_tasks: Family<PostTaskLabels, Counter>,
     /// Whether the daemon is ready (chain connected, API serving).
     pub ready: AtomicBool,
+    /// Mining: rounds, blocks won, submitted, included and lost, WinningPoSt durations.
+    pub mining: super::mining::metrics::MiningMetrics,
 }
 
 impl Default for Metrics {
@@ -229,7 +231,9 @@ impl Default for Metrics {
             "PoSt SNARKs of workers, by worker and outcome (done, failed, late)",
             post_tasks.clone(),
         );
+        let mining = super::mining::metrics::MiningMetrics::register(&mut registry);
         Metrics {
+            mining,
             power,
             chain_sectors,
             balances,

@@ -1,10 +1,12 @@
 //! The miner daemon (`sealstack-miner run`, what `lotus-miner run` does): the JSON-RPC API with JWT auth and the
 //! `/remote` sector file endpoints, the sealing scheduler handing tasks to workers, the chain steps of sealing,
-//! WindowPoSt at each deadline with its checks, fault and recovery declarations ([`proving`]), a libp2p host, and
+//! WindowPoSt at each deadline with its checks, fault and recovery declarations ([`proving`]), mining blocks
+//! ([`mining`]), a libp2p host, and
 //! `/metrics` with health endpoints.
 
 pub mod api;
 pub mod metrics;
+pub mod mining;
 pub mod p2p;
 pub mod pipeline;
 pub mod proving;
@@ -74,6 +76,8 @@ pub struct DaemonConfig {
     pub worker_balance_low: fvm_shared::econ::TokenAmount,
     /// PoSt workers each PoSt SNARK is handed to at once (as many as are connected, up to this).
     pub post_redundancy: usize,
+    /// Mining: on or off, the epoch's timing, the warm-up.
+    pub mining: mining::MiningConfig,
 }
 
 /// The daemon's state, shared by the API, the scheduler, the chain steps and WindowPoSt.
@@ -329,6 +333,7 @@ pub async fn start(repo: MinerRepo, node: Node, actor: Address, config: DaemonCo
     p2p::spawn(config.libp2p_key.clone(), &config.p2p_listen)?;
     tokio::spawn(pipeline::run(daemon.clone()));
     tokio::spawn(proving::run(daemon.clone()));
+    tokio::spawn(mining::run(daemon.clone()));
     metrics.ready.store(true, std::sync::atomic::Ordering::Relaxed);
     tracing::info!(%actor, %api_addr, sectors = daemon.store.all().len(), "miner daemon running");
     Ok(RunningDaemon { daemon, api_addr, server })

@@ -168,7 +168,7 @@ pub fn vanilla_proof(sector: &ProvingSector, challenges: &[u64]) -> Result<Vanil
 }
 
 /// The text of a caught panic.
-fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+pub(crate) fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
     let text = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned());
     format!("the proofs library panicked: {}", text.unwrap_or_else(|| "(no message)".into()))
 }

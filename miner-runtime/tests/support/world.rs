@@ -49,12 +49,19 @@ impl Drop for Process {
 
 impl Process {
     pub fn wait_exit(&mut self, within: Duration) -> ExitStatus {
+        self.try_exit(within).unwrap_or_else(|| panic!("the process did not exit within {within:?}"))
+    }
+
+    /// Its exit status if it exits within `within`.
+    pub fn try_exit(&mut self, within: Duration) -> Option<ExitStatus> {
         let deadline = Instant::now() + within;
         loop {
             if let Some(status) = self.0.try_wait().unwrap() {
-                return status;
+                return Some(status);
             }
-            assert!(Instant::now() < deadline, "the process did not exit within {within:?}");
+            if Instant::now() >= deadline {
+                return None;
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -73,6 +80,24 @@ pub struct World {
     pub metrics_port: u16,
     /// The daemon's task lease, seconds (short for the crash tests: a killed worker's task moves on quickly).
     pub lease_secs: u64,
+    /// More `run` arguments of every daemon (by default the WinningPoSt warm-up is off: the tests that do not
+    /// mine need not pay for it).
+    pub run_args: Vec<String>,
+    /// The second and later genesis miners (`start_genesis_miners`).
+    pub others: Vec<MinerSlot>,
+}
+
+/// A miner of the world other than the first: its repo and its daemon's ports.
+#[derive(Clone, Debug)]
+pub struct MinerSlot {
+    /// Its actor (`t01001`, ...).
+    pub actor: String,
+    /// Its repo.
+    pub repo: PathBuf,
+    /// Its daemon's API port.
+    pub api_port: u16,
+    /// Its daemon's metrics port.
+    pub metrics_port: u16,
 }
 
 impl World {
@@ -95,19 +120,40 @@ impl World {
         self.dir.join("miner")
     }
 
+    /// The first miner as a slot.
+    pub fn first(&self) -> MinerSlot {
+        MinerSlot {
+            actor: GENESIS_MINER.into(),
+            repo: self.repo(),
+            api_port: self.api_port,
+            metrics_port: self.metrics_port,
+        }
+    }
+
     pub fn daemon(&self, log: &str, crash_before_saving: Option<&str>) -> Process {
         self.daemon_with(log, crash_before_saving, &[])
     }
 
     /// [`World::daemon`] with more `run` arguments.
     pub fn daemon_with(&self, log: &str, crash_before_saving: Option<&str>, more: &[&str]) -> Process {
-        let _ = std::fs::remove_file(self.repo().join("api"));
+        let mut command = self.daemon_command(&self.first(), log);
+        command.args(more);
+        if let Some(step) = crash_before_saving {
+            command.env("SEALSTACK_CRASH_BEFORE_SAVING", step);
+        }
+        self.spawn_daemon(&self.first(), command, log)
+    }
+
+    /// `sealstack-miner run` for a miner, not started.
+    pub fn daemon_command(&self, slot: &MinerSlot, log: &str) -> Command {
+        let _ = std::fs::remove_file(slot.repo.join("api"));
         let mut command = self.command(log);
-        command.arg("--repo").arg(self.repo()).arg("run").args([
+        command.env_remove("SEALSTACK_CRASH_AFTER_SIGNING_BLOCK");
+        command.arg("--repo").arg(&slot.repo).arg("run").args([
             "--api-listen",
-            &format!("127.0.0.1:{}", self.api_port),
+            &format!("127.0.0.1:{}", slot.api_port),
             "--metrics-addr",
-            &format!("127.0.0.1:{}", self.metrics_port),
+            &format!("127.0.0.1:{}", slot.metrics_port),
             "--p2p-listen",
             "/ip4/127.0.0.1/tcp/0",
             "--task-lease-secs",
@@ -119,13 +165,15 @@ impl World {
             "--message-confidence",
             "0",
         ]);
-        command.args(more);
-        if let Some(step) = crash_before_saving {
-            command.env("SEALSTACK_CRASH_BEFORE_SAVING", step);
-        }
+        command.args(&self.run_args);
+        command
+    }
+
+    /// Starts a daemon command and waits for its API file.
+    pub fn spawn_daemon(&self, slot: &MinerSlot, mut command: Command, log: &str) -> Process {
         let process = Process(command.spawn().unwrap());
         let deadline = Instant::now() + Duration::from_secs(60);
-        while !self.repo().join("api").exists() {
+        while !slot.repo.join("api").exists() {
             assert!(Instant::now() < deadline, "the daemon wrote no api file: see {log}");
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -168,7 +216,13 @@ impl World {
     }
 
     pub fn cli(&self, args: &[&str]) -> String {
-        let output = Command::new(BIN).arg("--repo").arg(self.repo()).args(args).output().unwrap();
+        let output = Command::new(BIN)
+            .env("FULLNODE_API_INFO", self.devnet.api_info.to_env_value())
+            .arg("--repo")
+            .arg(self.repo())
+            .args(args)
+            .output()
+            .unwrap();
         let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
         assert!(output.status.success(), "sealstack-miner {args:?}: {text}");
         text
@@ -200,9 +254,14 @@ impl World {
     }
 
     pub fn metric(&self, name: &str) -> f64 {
+        self.metric_of(self.metrics_port, name)
+    }
+
+    /// A metric of the daemon whose metrics port is `port`.
+    pub fn metric_of(&self, port: u16, name: &str) -> f64 {
         use std::io::{Read, Write};
         let mut text = String::new();
-        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", self.metrics_port)) {
+        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
             let _ = stream.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n");
             let _ = stream.read_to_string(&mut text);
         }
@@ -256,6 +315,8 @@ impl World {
             api_port: free_port(),
             metrics_port: free_port(),
             lease_secs: 3,
+            run_args: vec!["--no-winning-post-warmup".into()],
+            others: Vec::new(),
         };
         let actor = init(&world);
         (world, actor)
@@ -278,43 +339,90 @@ impl World {
         period_deadlines: u64,
         sectors: u64,
     ) -> World {
-        let preseal = dir.join("preseal");
-        let status = Command::new(BIN)
-            .env("FIL_PROOFS_PARAMETER_CACHE", &params)
-            .args(["preseal", "--miner", GENESIS_MINER, "--sector-size", "2KiB", "--balance", "100", "--num-sectors"])
-            .arg(sectors.to_string())
-            .arg("--dir")
-            .arg(&preseal)
-            .stdout(std::fs::File::create(dir.join("preseal.log")).unwrap())
-            .stderr(std::fs::File::create(dir.join("preseal.err")).unwrap())
-            .status()
-            .unwrap();
-        assert!(status.success(), "preseal failed: see {}", dir.join("preseal.err").display());
-        let manifest = preseal.join(format!("pre-seal-{GENESIS_MINER}.json"));
+        let options = GenesisOptions { block_time_ms, challenge_window, period_deadlines, ..Default::default() };
+        World::start_genesis_miners(dir, params, &options, &[sectors]).await
+    }
+
+    /// A devnet whose genesis holds miners t01000, t01001, ... with `sectors[i]` pre-sealed 2KiB sectors each
+    /// (as [`Self::start_genesis`] makes the first), each miner's repo taken over with `init --actor`.
+    pub async fn start_genesis_miners(dir: &Path, params: PathBuf, options: &GenesisOptions, sectors: &[u64]) -> World {
         let mut config = DevnetConfig::new(dir.join("devnet"), "127.0.0.1:0".parse().unwrap());
-        config.block_time = Duration::from_millis(block_time_ms);
+        let challenge_window = options.challenge_window;
+        config.block_time = Duration::from_millis(options.block_time_ms);
         config.policy.challenge_window = challenge_window;
-        config.policy.period_deadlines = period_deadlines;
+        config.policy.period_deadlines = options.period_deadlines;
         // Mainnet's proportions: the challenge a third of a window before it opens, the fault cutoff 7/6 of one.
         config.policy.challenge_lookback = challenge_window / 3;
         config.policy.fault_declaration_cutoff = challenge_window * 7 / 6;
         config.policy.deadline_assignment = sealstack_devnet::model::DeadlineAssignment::Pack;
-        config.genesis_miners = sealstack_devnet::genesis::GenesisMinerSetup::load(&manifest, None).unwrap();
+        if let Some(power) = options.rest_of_network_power {
+            config.consensus.rest_of_network_power = power;
+        }
+        let mut slots = Vec::new();
+        for (index, count) in sectors.iter().enumerate() {
+            let actor = format!("t0{}", 1000 + index);
+            let preseal = dir.join(format!("preseal-{index}"));
+            let status = Command::new(BIN)
+                .env("FIL_PROOFS_PARAMETER_CACHE", &params)
+                .args(["preseal", "--miner", &actor, "--sector-size", "2KiB", "--balance", "100", "--num-sectors"])
+                .arg(count.to_string())
+                .arg("--dir")
+                .arg(&preseal)
+                .stdout(std::fs::File::create(dir.join(format!("preseal-{index}.log"))).unwrap())
+                .stderr(std::fs::File::create(dir.join(format!("preseal-{index}.err"))).unwrap())
+                .status()
+                .unwrap();
+            assert!(status.success(), "preseal failed: see {}", dir.join(format!("preseal-{index}.err")).display());
+            let manifest = preseal.join(format!("pre-seal-{actor}.json"));
+            config.genesis_miners.extend(sealstack_devnet::genesis::GenesisMinerSetup::load(&manifest, None).unwrap());
+            let repo = if index == 0 { dir.join("miner") } else { dir.join(format!("miner-{index}")) };
+            slots.push((MinerSlot { actor, repo, api_port: free_port(), metrics_port: free_port() }, preseal));
+        }
         let devnet = sealstack_devnet::start(config).await.unwrap();
+        let (first, _) = &slots[0];
         let world = World {
             dir: dir.to_path_buf(),
             params,
             devnet,
-            api_port: free_port(),
-            metrics_port: free_port(),
+            api_port: first.api_port,
+            metrics_port: first.metrics_port,
             lease_secs: 3,
+            run_args: vec!["--no-winning-post-warmup".into()],
+            others: slots.iter().skip(1).map(|(slot, _)| slot.clone()).collect(),
         };
-        let mut command = world.command("init.log");
-        command.arg("--repo").arg(world.repo()).args(["init", "--actor", GENESIS_MINER, "--sector-size", "2KiB"]);
-        command.args(["--nosync", "--manifest"]).arg(world.params.join("parameters.json"));
-        command.arg("--pre-sealed-sectors").arg(&preseal);
-        let status = command.status().unwrap();
-        assert!(status.success(), "init of the genesis miner failed: see {}", world.dir.join("init.log").display());
+        for (index, (slot, preseal)) in slots.iter().enumerate() {
+            let log = format!("init-{index}.log");
+            let mut command = world.command(&log);
+            command.arg("--repo").arg(&slot.repo).args(["init", "--actor", &slot.actor, "--sector-size", "2KiB"]);
+            command.args(["--nosync", "--manifest"]).arg(world.params.join("parameters.json"));
+            command.arg("--pre-sealed-sectors").arg(preseal);
+            let status = command.status().unwrap();
+            assert!(
+                status.success(),
+                "init of genesis miner {} failed: see {}",
+                slot.actor,
+                world.dir.join(log).display()
+            );
+        }
         world
+    }
+}
+
+/// The devnet of [`World::start_genesis_miners`].
+#[derive(Clone, Debug)]
+pub struct GenesisOptions {
+    /// Epoch length.
+    pub block_time_ms: u64,
+    /// Epochs per deadline.
+    pub challenge_window: i64,
+    /// Deadlines per proving period.
+    pub period_deadlines: u64,
+    /// The rest of the network's power (default: the devnet's, 1 PiB).
+    pub rest_of_network_power: Option<u64>,
+}
+
+impl Default for GenesisOptions {
+    fn default() -> Self {
+        GenesisOptions { block_time_ms: 1000, challenge_window: 20, period_deadlines: 4, rest_of_network_power: None }
     }
 }

@@ -1,7 +1,8 @@
 //! The Miner controller: on-chain creation, the miner runtime, the addresses announced on chain, the power,
-//! faults and funds the chain shows, and the deadline gate on the runtime's disruptions.
+//! faults, funds and blocks mined the chain shows, and the deadline gate on the runtime's disruptions.
 
 pub mod announce;
+pub mod blocks;
 pub mod build;
 pub mod chain;
 pub mod disruption;

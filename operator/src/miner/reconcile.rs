@@ -32,6 +32,7 @@ use sealstack_crds::miner::MinerStatus;
 use tracing::{info, instrument, warn};
 
 use super::announce::{Announce, announce, needs_node};
+use super::blocks;
 use super::build::{
     build_api_secret, build_api_service, build_identity_secret, build_p2p_service, identity_secret_name, peer_id_of,
 };
@@ -194,6 +195,12 @@ async fn steps(ctx: &Context, miner: &Miner, namespace: &str, progress: &mut Pro
     // The addresses announced on chain.
     let published = announce_addresses(ctx, miner, &node, actor, &info, &peer, &p2p, progress).await?;
 
+    // The blocks it mined, once it has power to win with.
+    let has_power = progress.status.power.as_ref().is_some_and(|p| p.quality_adjusted != "0");
+    if has_power {
+        mined_blocks(ctx, miner, &node, actor, progress).await;
+    }
+
     let settled = if published && proven { WHEN_SETTLED } else { WHILE_WAITING };
     Ok(Action::requeue(settled.min(recheck)))
 }
@@ -210,6 +217,44 @@ async fn deadline_gate(
     let (gate, recheck) = disruption::apply_gate(ctx, miner, namespace, schedule, &mut progress.status).await?;
     progress.condition(DISRUPTION_ALLOWED, gate.condition());
     Ok((gate, recheck))
+}
+
+/// The blocks mined since the last scan: counted into the status (when there are new ones), an Event each.
+async fn mined_blocks(ctx: &Context, miner: &Miner, node: &Node, actor: Address, progress: &mut Progress) {
+    let key = format!("{}/{}", miner.namespace().unwrap_or_default(), miner.name_any());
+    let cursor = ctx.mining_cursors.lock().expect("cursor lock").get(&key).copied();
+    let mut previous = progress.status.mining.clone();
+    if let (Some(status), Some(cursor)) = (previous.as_mut(), cursor) {
+        status.scanned_epoch = status.scanned_epoch.max(cursor);
+    }
+    let scan = match blocks::scan(node, actor, previous.as_ref()).await {
+        Ok(Some(scan)) => scan,
+        Ok(None) => return,
+        Err(error) => {
+            warn!(%error, "cannot read the blocks mined");
+            return;
+        }
+    };
+    ctx.mining_cursors.lock().expect("cursor lock").insert(key, scan.to);
+    if previous.is_some() && scan.blocks.is_empty() {
+        return;
+    }
+    const EVENTS_MAX: usize = 10;
+    for block in scan.blocks.iter().take(EVENTS_MAX) {
+        let event = Event {
+            type_: EventType::Normal,
+            reason: "BlockMined".into(),
+            note: Some(format!("block {} at epoch {} (win count {})", block.cid, block.epoch, block.win_count)),
+            // The epoch as the action, so the recorder keeps one Event per block.
+            action: format!("epoch-{}", block.epoch),
+            secondary: None,
+        };
+        let _ = ctx.recorder.publish(&event, &miner.object_ref(&())).await;
+    }
+    if scan.blocks.len() > EVENTS_MAX {
+        info!(blocks = scan.blocks.len(), "more blocks mined than Events published");
+    }
+    progress.status.mining = Some(blocks::fold(previous.as_ref(), &scan));
 }
 
 /// The one way out of every reconcile: `Ready` from the step conditions, then the status, written when it

@@ -99,7 +99,7 @@ pub fn build_runtime_stateful_set(miner: &Miner, inputs: &RuntimeInputs) -> Stat
     if let Some(actor) = &inputs.actor {
         vars.push(env("SEALSTACK_MINER_ACTOR", actor));
     }
-    let args = vec![
+    let mut args = vec![
         "run".to_owned(),
         "--api-listen".to_owned(),
         format!("0.0.0.0:{API_PORT}"),
@@ -116,6 +116,9 @@ pub fn build_runtime_stateful_set(miner: &Miner, inputs: &RuntimeInputs) -> Stat
         "--pledge".to_owned(),
         spec.sealing.pledge_sectors.to_string(),
     ];
+    if !spec.mining.enabled {
+        args.push("--no-mining".to_owned());
+    }
     let mut volumes = vec![
         Volume {
             name: "params".to_owned(),
@@ -268,7 +271,17 @@ mod tests {
         let flag = |name: &str| args.iter().position(|a| a == name).map(|i| args[i + 1].as_str());
         assert_eq!(flag("--jwt-secret-file"), Some("/var/run/sealstack/api/jwt-secret"));
         assert_eq!(flag("--pledge"), Some("0"), "no sealing unless the spec asks");
+        assert!(!args.contains(&"--no-mining".to_owned()), "mining by default");
         assert_eq!(container.image.as_deref(), Some("sealstack/miner:test"));
+    }
+
+    #[test]
+    fn mining_turned_off_in_the_spec_reaches_the_runtime() {
+        let mut m = miner(json!({"size": "1Gi"}));
+        m.spec.mining.enabled = false;
+        let set = build_runtime_stateful_set(&m, &inputs(Some("t01000")));
+        let args = set.spec.unwrap().template.spec.unwrap().containers[0].args.clone().unwrap();
+        assert!(args.contains(&"--no-mining".to_owned()), "{args:?}");
     }
 
     #[test]

@@ -111,6 +111,8 @@ impl ActorTable {
             let kind = ActorKind::Builtin(name.to_string());
             table.actors.insert(id, ActorState { kind, balance: LotusJson::default(), nonce: 0, robust: None });
         }
+        table.actors.get_mut(&ids::REWARD).expect("just made").balance =
+            LotusJson(TokenAmount::from_whole(super::consensus::STORAGE_MINING_ALLOCATION_FIL));
         for account in accounts {
             let id = table.create_account(account.key);
             table.actors.get_mut(&id).expect("just created").balance = LotusJson(account.balance.clone());
@@ -182,7 +184,7 @@ impl ActorTable {
         self.actors.iter().filter(|(_, a)| matches!(a.kind, ActorKind::Miner(_))).map(|(id, _)| *id).collect()
     }
 
-    fn transfer(&mut self, from: u64, to: u64, value: &TokenAmount) -> Result<(), String> {
+    pub(super) fn transfer(&mut self, from: u64, to: u64, value: &TokenAmount) -> Result<(), String> {
         if value.is_zero() || from == to {
             return Ok(());
         }

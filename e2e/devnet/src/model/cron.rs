@@ -47,6 +47,8 @@ impl MinerActor {
                 continue;
             }
             let ended = self.deadline_info(e - 1, policy);
+            // builtin-actors unlocks vested rewards in each deadline's cron.
+            self.funds.unlock_vested(e - 1);
             let end = self.end_deadline(ended.index, ended.last(), policy, &(balance.clone() - &burnt));
             if !end.detected_faults.is_empty() || !end.terminated.is_empty() || !end.charged.is_zero() {
                 tracing::info!(

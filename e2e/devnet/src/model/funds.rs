@@ -7,12 +7,16 @@ use fvm_shared::error::ExitCode;
 use sealstack_chain::json::LotusJson;
 use serde::{Deserialize, Serialize};
 
+use super::vesting::{VestSpec, VestingFund, add_vesting, take_unvested, take_vested};
+
 /// The miner state's balance fields.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct MinerFunds {
-    /// Funds in the vesting table: the FIP-0077 creation deposit (the devnet pays no block rewards).
+    /// Locked funds: the FIP-0077 creation deposit and the block rewards in the vesting table.
     pub locked_funds: LotusJson<TokenAmount>,
+    /// The vesting table of locked block rewards (part of `locked_funds`).
+    pub vesting: Vec<VestingFund>,
     /// Deposits of pre-committed sectors.
     pub pre_commit_deposits: LotusJson<TokenAmount>,
     /// The initial pledge of live sectors (and of early-terminated ones until their fee is paid).
@@ -43,6 +47,7 @@ impl MinerFunds {
     /// (builtin-actors `repay_partial_debt_in_priority_order`). Returns the amount to burn.
     pub fn repay_partial_debt(&mut self, balance: &TokenAmount) -> TokenAmount {
         let from_vesting = min(&self.locked_funds.0, &self.fee_debt.0);
+        take_unvested(&mut self.vesting, &from_vesting);
         self.locked_funds.0 -= &from_vesting;
         let to_burn = min(&self.unlocked(balance), &self.fee_debt.0);
         self.fee_debt.0 -= &to_burn;
@@ -61,6 +66,22 @@ impl MinerFunds {
         }
         Ok(std::mem::take(&mut self.fee_debt.0))
     }
+
+    /// Unlocks the rewards vested by `now` (builtin-actors `unlock_vested_funds`); returns the amount.
+    pub fn unlock_vested(&mut self, now: i64) -> TokenAmount {
+        let vested = take_vested(&mut self.vesting, now);
+        self.locked_funds.0 -= &vested;
+        vested
+    }
+
+    /// Locks `amount` of reward vesting from `now` by `spec` (builtin-actors `add_locked_funds`, which first
+    /// unlocks what vested); returns the amount newly vested.
+    pub fn lock_reward(&mut self, now: i64, amount: &TokenAmount, spec: &VestSpec, period_start: i64) -> TokenAmount {
+        let vested = self.unlock_vested(now);
+        add_vesting(&mut self.vesting, now, amount, spec, period_start);
+        self.locked_funds.0 += amount;
+        vested
+    }
 }
 
 fn min(a: &TokenAmount, b: &TokenAmount) -> TokenAmount {
@@ -78,6 +99,7 @@ mod tests {
     fn funds(locked: i64, deposits: i64, pledge: i64, debt: i64) -> MinerFunds {
         MinerFunds {
             locked_funds: LotusJson(atto(locked)),
+            vesting: Vec::new(),
             pre_commit_deposits: LotusJson(atto(deposits)),
             initial_pledge: LotusJson(atto(pledge)),
             fee_debt: LotusJson(atto(debt)),

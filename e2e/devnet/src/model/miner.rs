@@ -62,6 +62,13 @@ pub struct MinerActor {
     pub deadlines: Vec<Deadline>,
     /// The last epoch whose deadline end was processed.
     pub processed_epoch: i64,
+    /// The epoch until which a consensus fault keeps the miner from mining (-1: none).
+    #[serde(default = "no_consensus_fault")]
+    pub consensus_fault_elapsed: i64,
+}
+
+fn no_consensus_fault() -> i64 {
+    -1
 }
 
 impl MinerActor {
@@ -104,6 +111,7 @@ impl MinerActor {
             sectors: BTreeMap::new(),
             deadlines: vec![Deadline::default(); period_deadlines as usize],
             processed_epoch: epoch,
+            consensus_fault_elapsed: -1,
         })
     }
 
@@ -140,7 +148,7 @@ impl MinerActor {
             window_post_proof_type: self.window_post_proof,
             sector_size: self.sector_size,
             window_post_partition_sectors: self.partition_sectors,
-            consensus_fault_elapsed: -1,
+            consensus_fault_elapsed: self.consensus_fault_elapsed,
             pending_owner_address: None,
             beneficiary: LotusJson(Address::new_id(self.owner)),
             beneficiary_term: BeneficiaryTerm {

@@ -7,6 +7,7 @@
 //! (`faults`), the deadline cron (`cron`) and fees (`funds`) following builtin-actors' rules.
 
 mod actors;
+mod consensus;
 mod cron;
 mod deadlines;
 mod faults;
@@ -17,6 +18,7 @@ mod miner;
 mod policy;
 mod post;
 mod sectors;
+mod vesting;
 mod views;
 
 use fvm_shared::address::Address;
@@ -25,6 +27,10 @@ use fvm_shared::error::ExitCode;
 use fvm_shared::message::Message;
 
 pub use actors::{ActorKind, ActorState, ActorTable, BASE_FEE_ATTO, BASE_GAS, GenesisAccount};
+pub use consensus::{
+    Award, CONSENSUS_MINER_MIN_MINERS, ConsensusPolicy, DEFAULT_REST_OF_NETWORK_POWER, LOCKED_REWARD_PERCENT,
+    REWARD_ACTOR, STORAGE_MINING_ALLOCATION_FIL,
+};
 pub use cron::DeadlineEnd;
 pub use deadlines::{Deadline, DeadlineTiming, Partition, deadline_info, deadline_is_mutable, next_not_elapsed};
 pub use funds::MinerFunds;
@@ -35,6 +41,7 @@ pub use policy::{
     DeadlineAssignment, MAX_PARTITIONS_PER_DEADLINE, PERIOD_DEADLINES, POSTED_PARTITIONS_MAX, SectorPolicy,
 };
 pub use post::submission_partition_limit;
+pub use vesting::{VestSpec, VestingFund};
 #[cfg(test)]
 mod tests;
 

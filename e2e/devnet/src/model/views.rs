@@ -118,7 +118,7 @@ impl MinerActor {
             "Info": root("info", serde_json::to_value(self.info()).unwrap_or_default()),
             "PreCommitDeposits": LotusJson(self.funds.pre_commit_deposits.0.clone()),
             "LockedFunds": LotusJson(self.funds.locked_funds.0.clone()),
-            "VestingFunds": null,
+            "VestingFunds": if self.funds.vesting.is_empty() { json!(null) } else { json!(self.funds.vesting) },
             "FeeDebt": LotusJson(self.funds.fee_debt.0.clone()),
             "InitialPledge": LotusJson(self.funds.initial_pledge.0.clone()),
             "PreCommittedSectors": root("precommits", serde_json::to_value(&self.precommits).unwrap_or_default()),

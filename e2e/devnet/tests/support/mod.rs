@@ -1,4 +1,9 @@
-//! A devnet process for tests: the real `sealstack-devnet` binary on a loopback port with fast epochs.
+//! A devnet process for tests: the real `sealstack-devnet` binary on a loopback port with fast epochs; sealed
+//! sectors for genesis miners ([`sealing`]).
+
+// Not every test binary seals.
+#[allow(dead_code)]
+pub mod sealing;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
