@@ -31,7 +31,7 @@ use crate::sector_size::SectorSize;
     printcolumn(name = "Faults", type_ = "integer", json_path = ".status.sectors.faulty"),
     printcolumn(name = "Blocks", type_ = "integer", json_path = ".status.mining.blocksMined"),
     printcolumn(name = "Deadline", type_ = "integer", json_path = ".status.proving.currentDeadline", priority = 1),
-    printcolumn(name = "Safe Until", type_ = "date", json_path = ".status.proving.safeUntil", priority = 1),
+    printcolumn(name = "Safe Until", type_ = "string", json_path = ".status.proving.safeUntil", priority = 1),
     printcolumn(name = "Balance", type_ = "string", json_path = ".status.balances.actor", priority = 1),
     printcolumn(name = "Peer", type_ = "string", json_path = ".status.peerId", priority = 1),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
