@@ -21,13 +21,12 @@
 //!
 //! Writes a Markdown table to stdout, with the load average at the start and the end of each size.
 
+#[path = "support/bare_post.rs"]
+mod bare_post;
 #[path = "../tests/support/world.rs"]
 mod world;
 
 use std::time::{Duration, Instant};
-
-use sealstack_chain::{FullNodeClient, LotusJson, Node, TipSetKey};
-use sealstack_miner::sealing::{ProvingSector, SEALED_CODEC, SectorRef, commitment_of, generate_window_post};
 
 const BLOCK_TIME_MS: u64 = 400;
 /// The fewest deadlines per proving period with a deadline open to new sectors: the shortest wait between two
@@ -96,35 +95,6 @@ async fn next_deadline(world: &world::World, messages: u64, within: Duration) ->
     }
 }
 
-/// Seconds of the bare call over the world's stored sectors.
-async fn bare(world: &world::World, sectors: u64) -> f64 {
-    let node = Node::connect(&world.devnet.api_info, &Default::default()).await.unwrap();
-    let miner = LotusJson(sealstack_chain::json::parse_address(world::GENESIS_MINER).unwrap());
-    let on_chain = node.api().state_miner_sectors(miner, None, TipSetKey::head()).await.unwrap();
-    assert_eq!(on_chain.len() as u64, sectors);
-    let storage = world.repo().join("storage");
-    let proving: Vec<ProvingSector> = on_chain
-        .iter()
-        .map(|s| {
-            let sector = SectorRef {
-                miner: 1000,
-                number: s.sector_number,
-                proof: fvm_shared::sector::RegisteredSealProof::StackedDRG2KiBV1P1,
-            };
-            let files = sealstack_miner::sealing::SectorFiles::new(&storage, &sector);
-            ProvingSector { sector, files, comm_r: commitment_of(&s.sealed_cid.0, SEALED_CODEC).unwrap() }
-        })
-        .collect();
-    let mut seconds = 0.0;
-    for _ in 0..2 {
-        let proving = proving.clone();
-        let started = Instant::now();
-        tokio::task::spawn_blocking(move || generate_window_post([7; 32], &proving).unwrap()).await.unwrap();
-        seconds = started.elapsed().as_secs_f64();
-    }
-    seconds
-}
-
 #[tokio::main]
 async fn main() {
     let Some(params) = std::env::var_os("SEALSTACK_GENERATED_PARAMS") else {
@@ -187,7 +157,7 @@ async fn main() {
         drop(workers);
         drop(daemon);
 
-        let bare = bare(&world, n).await;
+        let bare = bare_post::bare(&world, n).await;
         let (a, b) = (alone.deadline_seconds, with_workers.deadline_seconds);
         println!(
             "| {n} | {partitions} | {messages} | {deadline_secs} | {a:.3} | {:.3} | {b:.3} | {} / {} / {} | {bare:.3} | {:.2} | {:.2} | {:.2} | {load_start} / {} |",
