@@ -326,9 +326,10 @@ pub trait FullNode {
     #[method(name = "SyncSubmitBlock")]
     async fn sync_submit_block(&self, block: BlockMsg) -> RpcResult<()>;
 
-    /// The pending messages a block on `tsk` should include (`ticket_quality` orders competing selections).
+    /// The pending messages a block on `tsk` should include (`ticket_quality` orders competing selections); Lotus
+    /// answers `null` for none (a Go nil slice: seen against e2e/lotus, where every won round failed to decode).
     #[method(name = "MpoolSelect")]
-    async fn mpool_select(&self, tsk: TipSetKey, ticket_quality: f64) -> RpcResult<Vec<SignedMessageJson>>;
+    async fn mpool_select(&self, tsk: TipSetKey, ticket_quality: f64) -> RpcResult<NilVec<SignedMessageJson>>;
 
     /// A block header by its CID.
     #[method(name = "ChainGetBlock")]

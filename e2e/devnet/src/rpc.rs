@@ -532,10 +532,11 @@ impl FullNodeServer for DevnetApi {
             .map_err(error)
     }
 
-    async fn mpool_select(&self, tsk: TipSetKey, _ticket_quality: f64) -> RpcResult<Vec<SignedMessageJson>> {
+    async fn mpool_select(&self, tsk: TipSetKey, _ticket_quality: f64) -> RpcResult<NilVec<SignedMessageJson>> {
         let state = self.node.state();
         at(&state, &tsk)?;
-        Ok(state.selectable(&state.base_fee_at(state.height + 1)))
+        // An empty selection is null, as Lotus writes a Go nil slice.
+        Ok(state.selectable(&state.base_fee_at(state.height + 1)).into())
     }
 
     async fn chain_get_block(&self, cid: LotusJson<Cid>) -> RpcResult<BlockHeader> {

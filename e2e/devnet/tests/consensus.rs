@@ -88,7 +88,7 @@ async fn mine(node: &Node, miner: &Miner, base: &TipSet, round: i64, proof: Proo
         }
         Proof::Empty => Vec::new(),
     };
-    let messages = api.mpool_select(base.key(), 0.5).await.unwrap();
+    let messages = api.mpool_select(base.key(), 0.5).await.unwrap().0;
     let delay = api.state_get_network_params().await.unwrap().block_delay_secs;
     let template = BlockTemplate {
         miner: LotusJson(miner.id),

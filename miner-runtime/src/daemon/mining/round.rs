@@ -104,7 +104,7 @@ pub async fn mine_one(
         Err(error) => return Ok(Outcome::ProofFailed(format!("{error:#}"))),
     };
     daemon.metrics.mining.winning_post(proving.elapsed().as_secs_f64());
-    let messages = api.mpool_select(round.base.key(), ticket_quality(&ticket)).await.map_err(daemon.node.err())?;
+    let messages = api.mpool_select(round.base.key(), ticket_quality(&ticket)).await.map_err(daemon.node.err())?.0;
     if Instant::now() > deadline {
         return Ok(Outcome::Late);
     }
