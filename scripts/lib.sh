@@ -3,8 +3,9 @@
 
 SEALSTACK_CACHE="${SEALSTACK_CACHE:-$HOME/.cache/sealstack}"
 export SEALSTACK_CACHE
-# One cargo target dir per machine, shared by CI runs and developers, so a warm machine rebuilds only what changed.
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$SEALSTACK_CACHE/target}"
+# The cargo target dir (one per machine, guarded against another checkout's build).
+# shellcheck source=target-dir.sh
+source "$(dirname "${BASH_SOURCE[0]}")/target-dir.sh"
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export REPO_ROOT
 mkdir -p "$SEALSTACK_CACHE" "$CARGO_TARGET_DIR"

@@ -25,7 +25,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 # shellcheck source=lib.sh
 source "$HERE/lib.sh"
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/sealstack/target}
+source "$ROOT/scripts/target-dir.sh"
 CACHE=${SEALSTACK_IMAGE_CACHE:-$HOME/.cache/sealstack/images}
 TAG=${SEALSTACK_IMAGE_TAG:-dev}
 

@@ -12,7 +12,7 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/sealstack/target}
+source "$ROOT/scripts/target-dir.sh"
 source "$HERE/e2e-env.sh"
 source "$HERE/lib.sh"
 

@@ -13,7 +13,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/lib.sh"
 ROOT=$KIND_ROOT
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/sealstack/target}
+source "$ROOT/scripts/target-dir.sh"
 started=$SECONDS
 
 # Everything that needs the network first: the components, the images, the crates, the parameters.

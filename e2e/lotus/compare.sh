@@ -7,7 +7,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 [[ -x $ORACLE_BIN ]] || { echo "skipped: real Lotus oracle not built (e2e/lotus/build.sh)"; exit 0; }
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$SEALSTACK_CACHE/target}
+source "$LOTUS_REPO_ROOT/scripts/target-dir.sh"
 "$LOTUS_REPO_ROOT/scripts/build-binaries.sh" >/dev/null
 "$LOTUS_HERE/up.sh" >/dev/null
 W=${SEALSTACK_LOTUS_TEST_DIR:-$LOTUS_CACHE/test}/compare

@@ -32,7 +32,7 @@ for s in "${stages[@]}"; do
 done
 
 oracle_built || lotus_step "rebuild the oracle (its inputs changed)" "$LOTUS_HERE/build.sh" >/dev/null
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$SEALSTACK_CACHE/target}
+source "$LOTUS_REPO_ROOT/scripts/target-dir.sh"
 # The suite's one build of every binary (the same features as `cargo test`, so nothing is rebuilt twice).
 build_bins() { "$LOTUS_REPO_ROOT/scripts/build-binaries.sh" >/dev/null; }
 lotus_step "build sealstack-miner and sealstack-operator" build_bins
