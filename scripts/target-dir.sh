@@ -19,8 +19,10 @@ sealstack_claim_target_dir() {
   mkdir -p "$CARGO_TARGET_DIR"
   previous="$(cat "$stamp" 2>/dev/null || true)"
   [[ $previous == "$checkout" ]] && return 0
-  if [[ -n $previous ]]; then
-    echo "cargo target dir $CARGO_TARGET_DIR was last built from $previous: rebuilding this checkout's crates" >&2
+  # Unrecorded (a dir from before this guard) counts as another checkout's.
+  if compgen -G "$CARGO_TARGET_DIR/*/.fingerprint/sealstack-*" >/dev/null; then
+    echo "cargo target dir $CARGO_TARGET_DIR was last built from ${previous:-another checkout}: rebuilding" \
+      "this checkout's crates" >&2
     rm -rf "$CARGO_TARGET_DIR"/*/.fingerprint/sealstack-*
   fi
   echo "$checkout" >"$stamp"
