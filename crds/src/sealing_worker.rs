@@ -42,10 +42,11 @@ pub struct SealingWorkerSpec {
     #[schemars(range(min = 0, max = 1000))]
     pub replicas: i32,
     /// Task types the workers accept: sealing stages (a worker that seals also finalizes its sectors, handing
-    /// their files to the runtime, as Lotus's FIN task) and WindowPoSt (the SNARK of the runtime's WindowPoSts: a
-    /// PoSt-only GPU pool is what keeps a deadline proven when one pod is lost).
+    /// their files to the runtime, as Lotus's FIN task), WindowPoSt (the SNARK of the runtime's WindowPoSts: a
+    /// PoSt-only GPU pool is what keeps a deadline proven when one pod is lost) and WinningPoSt (the SNARK of a
+    /// won round's WinningPoSt; the runtime still signs and submits the block, and makes the SNARK itself when no
+    /// worker answers in time).
     #[schemars(length(min = 1, max = 7))]
-    #[x_kube(validation = Rule::new("self.exists(t, t != 'WinningPoSt')").message("tasks needs a task workers run: a sealing stage (AddPiece, PreCommit1, PreCommit2, Commit1, Commit2) or WindowPoSt; the miner runtime computes WinningPoSt itself today"))]
     #[schemars(extend("x-kubernetes-list-type" = "set"))]
     pub tasks: Vec<TaskType>,
     /// GPUs per pod.
@@ -83,8 +84,8 @@ pub enum TaskType {
     /// Window proof of spacetime (GPU): the SNARK of a WindowPoSt message from the vanilla proofs the runtime
     /// makes next to its storage.
     WindowPoSt,
-    /// Winning proof of spacetime (GPU). Accepted for Lotus compatibility: the devnet mines no blocks, and the
-    /// runtime hands workers none.
+    /// Winning proof of spacetime (GPU): the SNARK of a won round's WinningPoSt from the vanilla proofs the
+    /// runtime makes next to its storage.
     WinningPoSt,
 }
 
@@ -99,11 +100,6 @@ impl TaskType {
         Self::WindowPoSt,
         Self::WinningPoSt,
     ];
-
-    /// Whether workers run it today: the sealing stages and WindowPoSt; WinningPoSt is the runtime's.
-    pub const fn runs_on_workers(self) -> bool {
-        !matches!(self, Self::WinningPoSt)
-    }
 
     /// Whether it is a sealing stage (its worker finalizes the sectors it seals).
     pub const fn seals(self) -> bool {

@@ -2,13 +2,16 @@
 //! (`cargo bench -p sealstack-miner --bench winning_post`; needs `SEALSTACK_GENERATED_PARAMS`, see
 //! scripts/params.sh). A genesis miner with 2 pre-sealed 2KiB sectors on an in-process devnet whose rest of the
 //! network holds as much power (the miner wins about 92 % of the rounds), for each block time of
-//! `SEALSTACK_BENCH_BLOCK_TIMES` (ms, default 4000 and 6000), mining `SEALSTACK_BENCH_WINS` blocks (default 8):
+//! `SEALSTACK_BENCH_BLOCK_TIMES` (ms, default 4000 and 6000) and each prover of `SEALSTACK_BENCH_PROVERS`
+//! (`daemon`, `worker`: default both), mining `SEALSTACK_BENCH_WINS` blocks (default 8) after a first one:
 //!
-//! - daemon: `sealstack-miner run` (warm-up on: its WinningPoSt is the daemon's cold one): from its metrics, the
-//!   mean WinningPoSt (vanilla proofs and SNARK)
-//!   and the mean time from a new base to the block submitted (base info, two VRFs through the node's wallet,
-//!   the WinningPoSt, the messages, the journal, the block made and signed by the node, and submitted: the node
-//!   verifies the WinningPoSt before it answers); blocks submitted, included and lost late;
+//! - daemon: `sealstack-miner run` (warm-up on: its WinningPoSt is the daemon's cold one); with `worker`, a
+//!   `sealstack-miner worker` with the `WinningPoSt` task beside it, warm (the blocks counted come after the
+//!   worker's first SNARK). From the daemon's metrics, over the counted blocks: the mean WinningPoSt (vanilla
+//!   proofs and SNARK, wherever made) and the mean time from a new base to the block submitted (base info, two
+//!   VRFs through the node's wallet, the WinningPoSt, the messages, the journal, the block made and signed by the
+//!   node, and submitted: the node verifies the WinningPoSt before it answers); blocks submitted, included, lost
+//!   late, and how many SNARKs the worker made;
 //! - bare: `generate_winning_post` of one sector in this process, cold (first call, the parameters read) and
 //!   warm (the mean of three more).
 //!
@@ -23,11 +26,24 @@ use sealstack_chain::{FullNodeClient, LotusJson, Node, TipSetKey};
 use sealstack_miner::sealing::winning::generate_winning_post;
 use sealstack_miner::sealing::{ProvingSector, SEALED_CODEC, SectorFiles, SectorRef, commitment_of};
 
-/// Mean of one of the daemon's histograms.
-fn mean(world: &world::World, name: &str) -> f64 {
-    let sum = world.metric(&format!("sealstack_miner_{name}_sum"));
-    let count = world.metric(&format!("sealstack_miner_{name}_count"));
-    if count > 0.0 { sum / count } else { f64::NAN }
+/// Sum and count of one of the daemon's histograms.
+fn histogram(world: &world::World, name: &str) -> (f64, f64) {
+    (world.metric(&format!("sealstack_miner_{name}_sum")), world.metric(&format!("sealstack_miner_{name}_count")))
+}
+
+/// Mean of a histogram's observations since `before`.
+fn mean_since(world: &world::World, name: &str, before: (f64, f64)) -> f64 {
+    let (sum, count) = histogram(world, name);
+    if count > before.1 { (sum - before.0) / (count - before.1) } else { f64::NAN }
+}
+
+/// Polls `check` until it holds (fails after 15 minutes).
+async fn until(what: &str, check: impl Fn() -> bool) {
+    let give_up = Instant::now() + Duration::from_secs(900);
+    while !check() {
+        assert!(Instant::now() < give_up, "{what}: not within 15 minutes");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 /// Cold and warm seconds of the bare call over the miner's first sector.
@@ -68,11 +84,13 @@ async fn main() {
         .filter_map(|s| s.trim().parse().ok())
         .collect();
     let wins: f64 = std::env::var("SEALSTACK_BENCH_WINS").ok().and_then(|w| w.parse().ok()).unwrap_or(8.0);
+    let provers = std::env::var("SEALSTACK_BENCH_PROVERS").unwrap_or_else(|_| "daemon,worker".into());
     println!(
-        "| block time (s) | blocks submitted | included | lost late | daemon warm-up (cold, s) | daemon WinningPoSt (s) | daemon base to submitted (s) | bare cold (s) | bare warm (s) | runtime's part |"
+        "| block time (s) | prover | blocks submitted | included | lost late | by the worker | daemon warm-up (cold, s) | WinningPoSt (s) | base to submitted (s) | bare cold (s) | bare warm (s) | runtime's part |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
-    for block_time in block_times {
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let runs = block_times.iter().flat_map(|b| provers.split(',').map(move |p| (*b, p.trim().to_string())));
+    for (block_time, prover) in runs {
         let dir = tempfile::tempdir().unwrap();
         let options = world::GenesisOptions {
             block_time_ms: block_time,
@@ -83,25 +101,35 @@ async fn main() {
         let mut world = world::World::start_genesis_miners(dir.path(), params.clone(), &options, &[2]).await;
         world.run_args.clear();
         world.run_args.extend(["--block-delay-ms".into(), block_time.to_string()]);
+        let worker = (prover == "worker").then(|| world.worker("worker.log", "worker", Some("WinningPoSt"), None));
         let daemon = world.daemon("daemon.log", None);
-        let submitted = |w: &world::World| w.metric("sealstack_miner_blocks_submitted_total");
-        let give_up = Instant::now() + Duration::from_secs(900);
-        while submitted(&world) < wins {
-            assert!(Instant::now() < give_up, "too few blocks: see {}", dir.path().display());
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
+        let by_worker = |w: &world::World| w.metric("sealstack_miner_winning_posts_total{prover=\"worker\"}");
+        let counters = |w: &world::World| {
+            [
+                "sealstack_miner_blocks_submitted_total",
+                "sealstack_miner_blocks_included_total",
+                "sealstack_miner_blocks_lost_total{reason=\"late\"}",
+            ]
+            .map(|name| w.metric(name))
+        };
+        // The first block (and, with a worker, its first SNARK: its parameters loaded) is not counted.
+        until("a first block", || counters(&world)[0] >= 1.0 && (worker.is_none() || by_worker(&world) >= 1.0)).await;
+        let (before, by_worker_before) = (counters(&world), by_worker(&world));
+        let proof_before = histogram(&world, "winning_post_seconds");
+        let production_before = histogram(&world, "block_production_seconds");
+        until("the blocks to count", || counters(&world)[0] >= before[0] + wins).await;
         // The last block's epoch closes, and its fate is looked up.
         tokio::time::sleep(Duration::from_millis(block_time * 2)).await;
-        let submitted = submitted(&world);
-        let included = world.metric("sealstack_miner_blocks_included_total");
+        let after = counters(&world);
+        let [submitted, included, late] = [0, 1, 2].map(|i| after[i] - before[i]);
+        let worker_snarks = by_worker(&world) - by_worker_before;
         let warm_up = world.metric("sealstack_miner_winning_post_warmup_seconds");
-        let late = world.metric("sealstack_miner_blocks_lost_total{reason=\"late\"}");
-        let proof = mean(&world, "winning_post_seconds");
-        let production = mean(&world, "block_production_seconds");
-        drop(daemon);
+        let proof = mean_since(&world, "winning_post_seconds", proof_before);
+        let production = mean_since(&world, "block_production_seconds", production_before);
+        drop((daemon, worker));
         let (cold, warm) = bare(&world).await;
         println!(
-            "| {:.0} | {submitted} | {included} | {late} | {warm_up:.3} | {proof:.3} | {production:.3} | {cold:.3} | {warm:.3} | {:+.1} % |",
+            "| {:.0} | {prover} | {submitted} | {included} | {late} | {worker_snarks} | {warm_up:.3} | {proof:.3} | {production:.3} | {cold:.3} | {warm:.3} | {:+.1} % |",
             block_time as f64 / 1000.0,
             (production - warm) / warm * 100.0
         );

@@ -215,11 +215,14 @@ pub enum TaskKind {
     /// The SNARK of a WindowPoSt message from its sectors' vanilla proofs (GPU where there is one); reads no
     /// sector file.
     WindowPoSt,
+    /// The SNARK of a won round's WinningPoSt from the challenged sectors' vanilla proofs (GPU where there is
+    /// one); reads no sector file. The daemon still signs and submits the block.
+    WinningPoSt,
 }
 
 impl TaskKind {
     /// Every kind, in pipeline order.
-    pub const ALL: [TaskKind; 7] = [
+    pub const ALL: [TaskKind; 8] = [
         TaskKind::AddPiece,
         TaskKind::PreCommit1,
         TaskKind::PreCommit2,
@@ -227,6 +230,7 @@ impl TaskKind {
         TaskKind::Commit2,
         TaskKind::Finalize,
         TaskKind::WindowPoSt,
+        TaskKind::WinningPoSt,
     ];
 
     /// The name used in metrics and logs.
@@ -239,23 +243,24 @@ impl TaskKind {
             TaskKind::Commit2 => "Commit2",
             TaskKind::Finalize => "Finalize",
             TaskKind::WindowPoSt => "WindowPoSt",
+            TaskKind::WinningPoSt => "WinningPoSt",
         }
     }
 
     /// Whether it runs faster on a GPU (and takes one when the worker has any).
     pub fn uses_gpu(self) -> bool {
-        matches!(self, TaskKind::PreCommit2 | TaskKind::Commit2 | TaskKind::WindowPoSt)
+        matches!(self, TaskKind::PreCommit2 | TaskKind::Commit2 | TaskKind::WindowPoSt | TaskKind::WinningPoSt)
     }
 
     /// Whether it takes every CPU core of the worker.
     pub fn takes_all_cpus(self) -> bool {
-        matches!(self, TaskKind::PreCommit2 | TaskKind::Commit2 | TaskKind::WindowPoSt)
+        matches!(self, TaskKind::PreCommit2 | TaskKind::Commit2 | TaskKind::WindowPoSt | TaskKind::WinningPoSt)
     }
 
     /// Whether it proves (a PoSt) rather than seals one sector: such tasks come before sealing tasks and carry
     /// their whole input.
     pub fn is_post(self) -> bool {
-        matches!(self, TaskKind::WindowPoSt)
+        matches!(self, TaskKind::WindowPoSt | TaskKind::WinningPoSt)
     }
 }
 
@@ -349,6 +354,18 @@ pub enum TaskInput {
         /// Each sector's vanilla proof.
         vanilla: Vec<crate::sealing::post::VanillaProof>,
     },
+    /// The WinningPoSt SNARK of a won round from the challenged sectors' vanilla proofs, made by the miner next
+    /// to its storage.
+    WinningPoSt {
+        /// The on-chain `RegisteredPoStProof` (a WinningPoSt type).
+        post_proof: i64,
+        /// The round's WinningPoSt randomness.
+        randomness: LotusJson<Vec<u8>>,
+        /// The miner actor's ID.
+        miner: u64,
+        /// Each challenged sector's vanilla proof, in the challenge's order.
+        vanilla: Vec<crate::sealing::post::VanillaProof>,
+    },
 }
 
 impl TaskInput {
@@ -362,6 +379,7 @@ impl TaskInput {
             TaskInput::Commit2 { .. } => TaskKind::Commit2,
             TaskInput::Finalize => TaskKind::Finalize,
             TaskInput::WindowPoSt { .. } => TaskKind::WindowPoSt,
+            TaskInput::WinningPoSt { .. } => TaskKind::WinningPoSt,
         }
     }
 }
@@ -399,6 +417,11 @@ pub enum TaskResult {
     /// The WindowPoSt SNARK.
     WindowPoSt {
         /// The proof bytes of the message's one proof.
+        proof: LotusJson<Vec<u8>>,
+    },
+    /// The WinningPoSt SNARK.
+    WinningPoSt {
+        /// The proof bytes of the block's one proof.
         proof: LotusJson<Vec<u8>>,
     },
     /// The task failed.

@@ -2,6 +2,9 @@
 //! from genesis), `sealstack-miner run` mining as lotus-miner does:
 //! 1. one miner, against a rest of the network of its own power: it wins, its blocks are included, their
 //!    rewards land on the actor (75 % locked and vesting), `info` shows them;
+//!    then a SealingWorker with the `WinningPoSt` task makes the blocks' WinningPoSt SNARKs (checked by the
+//!    daemon, which signs and submits), and when the worker dies holding one, the daemon proves it itself and
+//!    the block still lands;
 //! 2. the daemon killed right after the node signed a block, before submitting it: restarted within the same
 //!    epoch (the devnet's epochs held from before the crash), it wins that epoch again and does not sign it
 //!    again; no consensus fault, and it mines on;
@@ -23,7 +26,7 @@ use std::time::{Duration, Instant};
 use fvm_shared::address::Address;
 use fvm_shared::econ::TokenAmount;
 use sealstack_chain::{FullNodeClient, LotusJson, Node, TipSetKey};
-use sealstack_miner::daemon::mining::journal::{BlockFate, MiningRecord};
+use sealstack_miner::daemon::mining::journal::{BlockFate, MinedBlock, MiningRecord};
 use world::{GenesisOptions, Keep, MinerSlot, World};
 
 /// Epoch length: a 2KiB WinningPoSt took 3.7 to 8 s on two cores shared with other builds; the deadline is the
@@ -129,6 +132,41 @@ async fn miners_win_blocks_that_land_with_their_rewards_and_never_sign_an_epoch_
     assert!(world.metric("sealstack_miner_winning_post_warmup_seconds") > 0.0, "the warm-up ran");
     assert_eq!(world.metric("sealstack_miner_blocks_lost_total{reason=\"proof_failed\"}"), 0.0);
     eprintln!("[{}] rewards: {locked} locked; info:\n{info}", elapsed());
+
+    // The WinningPoSt on a PoSt worker, then the fallback when the worker dies holding it.
+    let by = |w: &World, prover: &str| w.metric(&format!("sealstack_miner_winning_posts_total{{prover=\"{prover}\"}}"));
+    let worker = world.worker("win-a.log", "win-a", Some("WinningPoSt"), None);
+    let done = |w: &World| w.metric("sealstack_miner_post_tasks_total{worker=\"win-a\",outcome=\"done\"}");
+    until("a WinningPoSt made by the worker", block * 30, || async { by(&world, "worker") >= 1.0 }).await;
+    assert!(done(&world) >= 1.0, "the worker's answer was checked and taken");
+    let proved_by = |prover: &str| {
+        let record = MiningRecord::load(&world.repo()).unwrap();
+        let landed = |b: &&MinedBlock| matches!(b.fate, BlockFate::Submitted | BlockFate::Included);
+        record.blocks.iter().filter(landed).filter(|b| b.prover.as_deref() == Some(prover)).count()
+    };
+    until("a block with the worker's WinningPoSt submitted", block * 30, || async { proved_by("win-a") >= 1 }).await;
+    eprintln!(
+        "[{}] WinningPoSts by the worker: {}, by the daemon: {}",
+        elapsed(),
+        by(&world, "worker"),
+        by(&world, "daemon")
+    );
+    drop(worker);
+    let mut crashing = world.worker("win-crash.log", "win-crash", Some("WinningPoSt"), Some("WinningPoSt"));
+    let own = by(&world, "daemon");
+    let died = crashing.try_exit(block * 30);
+    assert!(died.is_some_and(|status| !status.success()), "the worker took a WinningPoSt and died on it");
+    let submitted = world.metric("sealstack_miner_blocks_submitted_total");
+    let own_blocks = proved_by("daemon");
+    until("the daemon proves in its place and the block lands", block * 30, || async {
+        by(&world, "daemon") > own && proved_by("daemon") > own_blocks
+    })
+    .await;
+    assert!(world.metric("sealstack_miner_blocks_submitted_total") > submitted);
+    assert_eq!(world.metric("sealstack_miner_blocks_lost_total{reason=\"proof_failed\"}"), 0.0);
+    let log = std::fs::read_to_string(world.dir.join("daemon-1.log")).unwrap();
+    assert!(log.contains("WinningPoSt SNARK handed to PoSt workers"), "handed to the worker");
+    eprintln!("[{}] worker lost: the daemon made the WinningPoSt itself", elapsed());
     drop(daemon);
 
     // 2. Killed right after signing: restarted within the epoch, it does not sign it again. The epochs are held

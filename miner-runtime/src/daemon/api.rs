@@ -180,7 +180,7 @@ impl MinerApiServer for MinerApiImpl {
 
     async fn task_done(&self, worker: String, task: String, result: TaskResult) -> RpcResult<()> {
         if Scheduler::post_job_of(&task).is_some() {
-            super::proving::snark::worker_result(&self.0, &worker, &task, result);
+            super::post_jobs::worker_result(&self.0, &worker, &task, result);
             self.0.changed.notify_waiters();
             return Ok(());
         }

@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod mining;
 pub mod p2p;
 pub mod pipeline;
+pub mod post_jobs;
 pub mod proving;
 pub mod scheduler;
 pub mod sectors;
@@ -109,9 +110,11 @@ pub struct Daemon {
     /// Metrics.
     pub metrics: Arc<Metrics>,
     /// Where each PoSt job's results go (the proving task waiting for them), by job id.
-    pub post_results: Mutex<HashMap<String, tokio::sync::mpsc::UnboundedSender<proving::snark::WorkerProof>>>,
+    pub post_results: Mutex<HashMap<String, tokio::sync::mpsc::UnboundedSender<post_jobs::WorkerProof>>>,
     /// Epochs the daemon's own last WindowPoSt SNARK took per partition: what it plans a fallback with.
     pub local_snark_epochs: Mutex<Option<f64>>,
+    /// How long the daemon's own last WinningPoSt SNARK took: what it plans a fallback with.
+    pub local_winning_snark: Mutex<Option<std::time::Duration>>,
     /// The daemon's own SNARKs run one at a time (each takes every core).
     pub local_prover: tokio::sync::Semaphore,
     /// Settings.
@@ -294,6 +297,7 @@ pub async fn start(repo: MinerRepo, node: Node, actor: Address, config: DaemonCo
         metrics: metrics.clone(),
         post_results: Mutex::new(HashMap::new()),
         local_snark_epochs: Mutex::new(None),
+        local_winning_snark: Mutex::new(None),
         local_prover: tokio::sync::Semaphore::new(1),
         config: config.clone(),
         paused: Mutex::new(HashMap::new()),

@@ -8,7 +8,7 @@
 //! are in memory only: after a daemon restart the workers report what they hold and unfinished tasks are handed
 //! out again.
 //!
-//! PoSt jobs (a WindowPoSt message's SNARK) come before sealing: each is handed to up to its redundancy of
+//! PoSt jobs (a WindowPoSt message's or a won round's WinningPoSt SNARK) come before sealing: each is handed to up to its redundancy of
 //! distinct workers with the task type at once, and to another one when a hand-out's lease runs out; the proving
 //! code takes the first valid result and drops the job.
 
@@ -32,6 +32,7 @@ pub fn task_needs(kind: TaskKind, sector_size: u64, worker: &Resources) -> Resou
         TaskKind::Commit2 => 190 * GIB,
         TaskKind::Finalize => GIB,
         TaskKind::WindowPoSt => 96 * GIB,
+        TaskKind::WinningPoSt => GIB,
     };
     let memory_bytes = if sector_size < GIB { 64 << 20 } else { memory_32g * (sector_size.max(GIB) / GIB) / 32 };
     let cpus = if kind.takes_all_cpus() { worker.cpus.max(1) } else { 1 };
@@ -165,7 +166,7 @@ impl Scheduler {
             TaskKind::Commit2 => TaskInput::Commit2 { phase1: sector.commit1.clone()? },
             TaskKind::Finalize => TaskInput::Finalize,
             // PoSt jobs carry their input from the proving code (`add_post_job`); no sector asks for one.
-            TaskKind::WindowPoSt => return None,
+            TaskKind::WindowPoSt | TaskKind::WinningPoSt => return None,
         })
     }
 

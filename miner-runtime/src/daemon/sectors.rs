@@ -277,7 +277,9 @@ impl SectorRecord {
                     self.enter(SectorState::Proving, "files in long-term storage");
                 }
             }
-            TaskResult::WindowPoSt { .. } => return Err("a WindowPoSt result belongs to no sector".into()),
+            TaskResult::WindowPoSt { .. } | TaskResult::WinningPoSt { .. } => {
+                return Err("a PoSt result belongs to no sector".into());
+            }
         }
         Ok(())
     }

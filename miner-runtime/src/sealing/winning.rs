@@ -31,6 +31,22 @@ pub fn winning_post_proof_of(
     })
 }
 
+/// The seal type whose sectors the on-chain WinningPoSt type `post` proves (the inverse of
+/// [`winning_post_proof_of`]): what a PoSt worker is told is the proof type, as for WindowPoSt.
+pub fn seal_proof_of_winning(post: RegisteredPoStProof) -> Result<RegisteredSealProof, SealingError> {
+    use RegisteredSealProof as S;
+    [
+        S::StackedDRG2KiBV1P1,
+        S::StackedDRG8MiBV1P1,
+        S::StackedDRG512MiBV1P1,
+        S::StackedDRG32GiBV1P1,
+        S::StackedDRG64GiBV1P1,
+    ]
+    .into_iter()
+    .find(|seal| winning_post_proof_of(*seal).is_ok_and(|(winning, _)| winning == post))
+    .ok_or_else(|| SealingError::InvalidInput(format!("proof type {} is not a WinningPoSt type", i64::from(post))))
+}
+
 /// The randomness as a field element: the last byte's two high bits cleared, as Lotus and the FVM do.
 fn masked(mut randomness: [u8; 32]) -> [u8; 32] {
     randomness[31] &= 0x3f;
@@ -158,6 +174,15 @@ mod tests {
         let (on_chain, _) = winning_post_proof_of(RegisteredSealProof::StackedDRG32GiBV1P1).unwrap();
         assert_eq!(i64::from(on_chain), 3);
         assert!(winning_post_proof_of(RegisteredSealProof::StackedDRG2KiBV1).is_err());
+    }
+
+    #[test]
+    fn a_winning_type_names_the_seal_type_it_proves() {
+        for seal in [RegisteredSealProof::StackedDRG2KiBV1P1, RegisteredSealProof::StackedDRG32GiBV1P1] {
+            let (winning, _) = winning_post_proof_of(seal).unwrap();
+            assert_eq!(seal_proof_of_winning(winning).unwrap(), seal);
+        }
+        assert!(seal_proof_of_winning(RegisteredPoStProof::StackedDRGWindow2KiBV1P1).is_err(), "a WindowPoSt type");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use sealstack_chain::LotusJson;
 
 use super::local::{LocalSector, Scratch};
-use crate::protocol::{FileStage, Task, TaskInput, TaskResult};
+use crate::protocol::{FileStage, Task, TaskInput, TaskKind, TaskResult};
 use crate::sealing::{self, Commit1Output, SectorRef, staged_path};
 
 /// Fault injection for tests: with `SEALSTACK_CRASH_IN_TASK=<Kind>` the worker process aborts in the middle of
@@ -35,8 +35,14 @@ fn ticket_of(bytes: &[u8]) -> anyhow::Result<[u8; 32]> {
 
 /// Runs a task (blocking; not Finalize, which uploads) and returns its result.
 pub fn execute(task: &Task, scratch: &Scratch) -> anyhow::Result<TaskResult> {
-    if let TaskInput::WindowPoSt { post_proof, randomness, miner, vanilla } = &task.input {
-        return window_post(*post_proof, randomness, *miner, vanilla);
+    match &task.input {
+        TaskInput::WindowPoSt { post_proof, randomness, miner, vanilla } => {
+            return post_snark(TaskKind::WindowPoSt, *post_proof, randomness, *miner, vanilla);
+        }
+        TaskInput::WinningPoSt { post_proof, randomness, miner, vanilla } => {
+            return post_snark(TaskKind::WinningPoSt, *post_proof, randomness, *miner, vanilla);
+        }
+        _ => {}
     }
     let sector = task.sector.ok_or_else(|| anyhow::anyhow!("sealing task {} names no sector", task.id))?;
     let files = scratch.files(&sector);
@@ -97,33 +103,43 @@ pub fn execute(task: &Task, scratch: &Scratch) -> anyhow::Result<TaskResult> {
             TaskResult::Commit2 { proof: LotusJson(proof) }
         }
         TaskInput::Finalize => anyhow::bail!("Finalize uploads files; it is not executed locally"),
-        TaskInput::WindowPoSt { .. } => unreachable!("handled above"),
+        TaskInput::WindowPoSt { .. } | TaskInput::WinningPoSt { .. } => unreachable!("handled above"),
     })
 }
 
-/// A WindowPoSt SNARK from the miner's vanilla proofs. Fault injection for tests: with `SEALSTACK_CORRUPT_POST=1`
-/// the worker answers a proof with one byte flipped, which the miner must catch and drop; with
-/// `SEALSTACK_CRASH_IN_TASK=WindowPoSt` it dies on the task, holding it.
-fn window_post(
+/// A PoSt SNARK (WindowPoSt or WinningPoSt, `kind`) from the miner's vanilla proofs. Fault injection for tests:
+/// with `SEALSTACK_CORRUPT_POST=1` the worker answers a proof with one byte flipped, which the miner must catch
+/// and drop; with `SEALSTACK_CRASH_IN_TASK=<kind>` it dies on the task, holding it.
+fn post_snark(
+    kind: TaskKind,
     post_proof: i64,
     randomness: &LotusJson<Vec<u8>>,
     miner: u64,
     vanilla: &[sealing::post::VanillaProof],
 ) -> anyhow::Result<TaskResult> {
-    if std::env::var("SEALSTACK_CRASH_IN_TASK").is_ok_and(|k| k == "WindowPoSt") {
-        eprintln!("injected crash: worker killed during a WindowPoSt");
+    if std::env::var("SEALSTACK_CRASH_IN_TASK").is_ok_and(|k| k == kind.as_str()) {
+        eprintln!("injected crash: worker killed during a {}", kind.as_str());
         std::process::abort();
     }
     let post_type = fvm_shared::sector::RegisteredPoStProof::from(post_proof);
     let randomness = ticket_of(randomness)?;
-    let mut proofs = sealing::post::window_post_from_vanilla(post_type, randomness, miner, vanilla)?;
-    anyhow::ensure!(proofs.len() == 1, "{} WindowPoSt proofs made, expected one", proofs.len());
+    let mut proofs = match kind {
+        TaskKind::WinningPoSt => {
+            let seal = sealing::winning::seal_proof_of_winning(post_type)?;
+            sealing::winning::winning_post_from_vanilla(seal, randomness, miner, vanilla)?
+        }
+        _ => sealing::post::window_post_from_vanilla(post_type, randomness, miner, vanilla)?,
+    };
+    anyhow::ensure!(proofs.len() == 1, "{} {} proofs made, expected one", proofs.len(), kind.as_str());
     let mut proof = proofs.remove(0).proof_bytes;
     if std::env::var("SEALSTACK_CORRUPT_POST").is_ok_and(|v| v == "1") {
-        eprintln!("injected fault: the WindowPoSt answered has a byte flipped");
+        eprintln!("injected fault: the {} answered has a byte flipped", kind.as_str());
         if let Some(byte) = proof.first_mut() {
             *byte ^= 0xff;
         }
     }
-    Ok(TaskResult::WindowPoSt { proof: LotusJson(proof) })
+    Ok(match kind {
+        TaskKind::WinningPoSt => TaskResult::WinningPoSt { proof: LotusJson(proof) },
+        _ => TaskResult::WindowPoSt { proof: LotusJson(proof) },
+    })
 }

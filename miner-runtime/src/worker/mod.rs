@@ -220,7 +220,7 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
                 // A PoSt task's size: its sectors' (the vanilla proofs are of the miner's sectors).
                 let size = match (&task.sector, &task.input) {
                     (Some(sector), _) => sector.proof.sector_size().ok(),
-                    (None, TaskInput::WindowPoSt { post_proof, .. }) => {
+                    (None, TaskInput::WindowPoSt { post_proof, .. } | TaskInput::WinningPoSt { post_proof, .. }) => {
                         fvm_shared::sector::RegisteredPoStProof::from(*post_proof).sector_size().ok()
                     }
                     (None, _) => None,

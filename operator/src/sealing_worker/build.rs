@@ -65,11 +65,10 @@ fn resources(worker: &SealingWorker) -> Option<ResourceRequirements> {
     resources
 }
 
-/// The `--tasks` of `sealstack-miner worker`: the spec's sealing stages, `Finalize` with them (the worker
-/// holding a sealed sector's files hands them to the runtime), and WindowPoSt. WinningPoSt is left out: the
-/// runtime computes it itself (the CRD refuses a pool with nothing else).
+/// The `--tasks` of `sealstack-miner worker`: the spec's tasks, and `Finalize` with sealing stages (the worker
+/// holding a sealed sector's files hands them to the runtime).
 pub fn worker_tasks(tasks: &[TaskType]) -> Vec<&'static str> {
-    let mut kinds: Vec<&str> = tasks.iter().filter(|t| t.runs_on_workers()).map(|t| t.as_str()).collect();
+    let mut kinds: Vec<&str> = tasks.iter().map(|t| t.as_str()).collect();
     if tasks.iter().any(|t| t.seals()) {
         kinds.push("Finalize");
     }
@@ -314,7 +313,7 @@ mod tests {
     }
 
     #[test]
-    fn workers_get_their_sealing_stages_with_finalize_and_window_post_but_no_winning_post() {
+    fn workers_get_their_tasks_and_finalize_with_sealing_stages() {
         use TaskType::*;
         assert_eq!(
             worker_tasks(&[PreCommit2, Commit2, WindowPoSt]),
@@ -322,9 +321,9 @@ mod tests {
         );
         assert_eq!(
             worker_tasks(&TaskType::ALL),
-            ["AddPiece", "PreCommit1", "PreCommit2", "Commit1", "Commit2", "WindowPoSt", "Finalize"]
+            ["AddPiece", "PreCommit1", "PreCommit2", "Commit1", "Commit2", "WindowPoSt", "WinningPoSt", "Finalize"]
         );
         assert_eq!(worker_tasks(&[WindowPoSt]), ["WindowPoSt"], "a PoSt-only pool finalizes nothing");
-        assert!(worker_tasks(&[WinningPoSt]).is_empty(), "refused by the CRD; never `all` by omission");
+        assert_eq!(worker_tasks(&[WindowPoSt, WinningPoSt]), ["WindowPoSt", "WinningPoSt"]);
     }
 }

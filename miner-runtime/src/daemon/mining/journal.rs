@@ -45,6 +45,9 @@ pub struct MinedBlock {
     pub cid: Option<String>,
     /// What became of it.
     pub fate: BlockFate,
+    /// Who made its WinningPoSt SNARK: `daemon`, or the PoSt worker's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prover: Option<String>,
     /// Its reward in attoFIL (the epoch reward × win count / 5), once included.
     #[serde(default)]
     pub reward_atto: Option<String>,
@@ -121,6 +124,7 @@ impl MiningJournal {
             parents,
             win_count,
             cid: None,
+            prover: None,
             fate: BlockFate::Signed,
             reward_atto: None,
         });

@@ -1,5 +1,5 @@
 //! The mining metrics (prefix `sealstack_miner`): rounds by result, blocks won, submitted, included and lost (by
-//! reason), the WinningPoSt's duration and the time from a new base to the block submitted.
+//! reason), the WinningPoSt's duration and who made it, and the time from a new base to the block submitted.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -22,6 +22,13 @@ pub struct LostLabels {
     pub reason: &'static str,
 }
 
+/// `prover` label of WinningPoSts: `worker` (a PoSt worker's SNARK, checked) or `daemon`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProverLabels {
+    /// Who made the SNARK.
+    pub prover: &'static str,
+}
+
 /// The mining metrics.
 #[derive(Clone)]
 pub struct MiningMetrics {
@@ -34,6 +41,7 @@ pub struct MiningMetrics {
     pub blocks_included: Counter,
     lost: Family<LostLabels, Counter>,
     winning_post_seconds: Histogram,
+    winning_posts: Family<ProverLabels, Counter>,
     block_seconds: Histogram,
     /// The epoch of the last block included.
     pub last_block_epoch: Gauge,
@@ -51,6 +59,7 @@ impl MiningMetrics {
             blocks_included: Counter::default(),
             lost: Family::default(),
             winning_post_seconds: Histogram::new(exponential_buckets(0.05, 1.5, 20)),
+            winning_posts: Family::default(),
             block_seconds: Histogram::new(exponential_buckets(0.05, 1.5, 20)),
             last_block_epoch: Gauge::default(),
             winning_post_warmup: Gauge::default(),
@@ -78,6 +87,11 @@ impl MiningMetrics {
             metrics.winning_post_seconds.clone(),
         );
         registry.register(
+            "winning_posts",
+            "WinningPoSts made for won rounds, by who made the SNARK (worker, daemon)",
+            metrics.winning_posts.clone(),
+        );
+        registry.register(
             "block_production_seconds",
             "Time from a new mining base to the block submitted",
             metrics.block_seconds.clone(),
@@ -101,9 +115,14 @@ impl MiningMetrics {
         self.lost.get_or_create(&LostLabels { reason }).inc();
     }
 
-    /// Records a WinningPoSt's duration.
-    pub fn winning_post(&self, seconds: f64) {
+    /// Records a WinningPoSt: its duration and who made its SNARK.
+    pub fn winning_post(&self, seconds: f64, prover: &crate::daemon::post_jobs::Prover) {
         self.winning_post_seconds.observe(seconds);
+        let prover = match prover {
+            crate::daemon::post_jobs::Prover::Worker(_) => "worker",
+            crate::daemon::post_jobs::Prover::Daemon => "daemon",
+        };
+        self.winning_posts.get_or_create(&ProverLabels { prover }).inc();
     }
 
     /// Records the time from the base to the block submitted.

@@ -14,6 +14,7 @@ use sealstack_chain::{FullNodeClient, LotusJson};
 use super::journal::{BlockFate, MiningJournal};
 use super::prove::winning_post;
 use crate::daemon::Daemon;
+use crate::daemon::post_jobs::Prover;
 
 /// A round to mine: the base, the null rounds since it, and when the base was seen.
 pub struct Round {
@@ -99,11 +100,18 @@ pub async fn mine_one(
     }
     let randomness = winning_post_randomness(&beacon, round.epoch, &miner);
     let proving = Instant::now();
-    let proofs = match winning_post(daemon, randomness, &info.sectors).await {
-        Ok(proofs) => proofs,
+    let (proofs, prover) = match winning_post(daemon, randomness, &info.sectors, deadline).await {
+        Ok((proofs, prover)) => {
+            daemon.metrics.mining.winning_post(proving.elapsed().as_secs_f64(), &prover);
+            tracing::info!(epoch = round.epoch, ?prover, took = ?proving.elapsed(), "WinningPoSt made");
+            let prover = match prover {
+                Prover::Worker(name) => name,
+                Prover::Daemon => "daemon".to_string(),
+            };
+            (proofs, prover)
+        }
         Err(error) => return Ok(Outcome::ProofFailed(format!("{error:#}"))),
     };
-    daemon.metrics.mining.winning_post(proving.elapsed().as_secs_f64());
     let messages = api.mpool_select(round.base.key(), ticket_quality(&ticket)).await.map_err(daemon.node.err())?.0;
     if Instant::now() > deadline {
         return Ok(Outcome::Late);
@@ -131,7 +139,10 @@ pub async fn mine_one(
     journal.record_signing(round.epoch, round.base.key().to_string(), win_count)?;
     let block = api.miner_create_block(template).await.map_err(daemon.node.err())?;
     let cid = block.header.cid().map(|c| c.to_string()).unwrap_or_default();
-    journal.update(round.epoch, |b| b.cid = Some(cid.clone()))?;
+    journal.update(round.epoch, |b| {
+        b.cid = Some(cid.clone());
+        b.prover = Some(prover);
+    })?;
     crash_after_signing();
     match api.sync_submit_block(block).await {
         Ok(()) => {

@@ -1,45 +1,21 @@
 //! Where a WindowPoSt message's SNARK is made. Its vanilla proofs are made next to the storage (the daemon reads
 //! the sector files); the SNARK reads no file, so PoSt-capable workers (a SealingWorker pool with the
-//! `WindowPoSt` task, on GPUs) make it. Each message's SNARK is a PoSt job in the scheduler, handed to up to
-//! `--post-redundancy` workers at once (lotus: "compute on N workers, submit the first valid"); the daemon
-//! verifies each answer and takes the first valid one, drops a wrong one (and logs it), and counts answers that
-//! come after the job was settled as late. When no worker runs the task, all of them are lost, or none answers
+//! `WindowPoSt` task, on GPUs) make it: each message's SNARK is a PoSt job handed to up to `--post-redundancy`
+//! workers at once (`daemon::post_jobs`). When no worker runs the task, all of them are lost, or none answers
 //! validly by the time that still leaves the daemon room to prove it itself before the deadline closes, the
 //! daemon makes the SNARK itself (and still takes a worker's valid answer that comes first): a lost worker pod
 //! never costs the deadline.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use fvm_shared::sector::{PoStProof, RegisteredPoStProof};
 use sealstack_chain::{FullNodeClient, LotusJson};
-use tokio::sync::mpsc;
 
 use crate::daemon::Daemon;
-use crate::daemon::scheduler::Scheduler;
+use crate::daemon::post_jobs::{self, GiveUp};
+pub use crate::daemon::post_jobs::{Prover, WorkerProof};
 use crate::protocol::{TaskInput, TaskKind, TaskResult};
 use crate::sealing::post::{VanillaProof, verify_window_post, window_post_from_vanilla};
-
-/// How often a job waiting for workers looks whether any PoSt worker is still alive.
-const LIVENESS_CHECK: Duration = Duration::from_millis(500);
-
-/// A worker's answer to a PoSt job.
-#[derive(Debug)]
-pub struct WorkerProof {
-    /// The worker's name.
-    pub worker: String,
-    /// What it answered.
-    pub result: TaskResult,
-}
-
-/// Who made a SNARK.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Prover {
-    /// A worker, by name.
-    Worker(String),
-    /// The daemon itself.
-    Daemon,
-}
 
 /// One message's SNARK to make.
 pub struct SnarkJob {
@@ -63,110 +39,22 @@ pub async fn window_post_snark(
     head: i64,
     give_up: i64,
 ) -> anyhow::Result<(Vec<PoStProof>, Prover)> {
-    let workers = daemon.scheduler.lock().expect("scheduler lock").workers_for(TaskKind::WindowPoSt);
+    let workers = post_jobs::workers_for(daemon, TaskKind::WindowPoSt);
     if workers == 0 || head >= give_up {
         if workers > 0 {
             tracing::warn!(head, give_up, "no time left for PoSt workers: the daemon proves this message itself");
         }
         return Ok((locally(daemon, &job).await?, Prover::Daemon));
     }
-    let mut hand_out = HandOut::start(daemon, &job, workers);
-    let found = match hand_out.first_valid(daemon, &job, Some(give_up)).await {
-        Some(found) => Ok(found),
-        None => {
-            // No new hand-outs; those running may still win against the daemon's own proof.
-            daemon.scheduler.lock().expect("scheduler lock").drop_post_job(&hand_out.id);
-            let local = locally(daemon, &job);
-            tokio::pin!(local);
-            tokio::select! {
-                proofs = &mut local => proofs.map(|p| (p, Prover::Daemon)),
-                Some(found) = hand_out.first_valid(daemon, &job, None) => Ok(found),
-            }
-        }
+    let input = TaskInput::WindowPoSt {
+        post_proof: i64::from(job.post_type),
+        randomness: LotusJson(job.randomness.to_vec()),
+        miner: daemon.actor_id,
+        vanilla: job.vanilla.clone(),
     };
-    hand_out.settle(daemon);
-    found
-}
-
-/// A PoSt job handed to workers: its id and where their answers come in.
-struct HandOut {
-    id: String,
-    answers: mpsc::UnboundedReceiver<WorkerProof>,
-}
-
-impl HandOut {
-    /// Hands `job` to up to `--post-redundancy` of the `workers` PoSt workers.
-    fn start(daemon: &Daemon, job: &SnarkJob, workers: usize) -> Self {
-        let redundancy = daemon.config.post_redundancy.min(workers);
-        let input = TaskInput::WindowPoSt {
-            post_proof: i64::from(job.post_type),
-            randomness: LotusJson(job.randomness.to_vec()),
-            miner: daemon.actor_id,
-            vanilla: job.vanilla.clone(),
-        };
-        let (sender, answers) = mpsc::unbounded_channel();
-        let id = {
-            let mut scheduler = daemon.scheduler.lock().expect("scheduler lock");
-            let id = scheduler.add_post_job(input, redundancy);
-            daemon.post_results.lock().expect("post results lock").insert(id.clone(), sender);
-            id
-        };
-        daemon.changed.notify_waiters();
-        tracing::info!(job = id, redundancy, partitions = job.partitions, "WindowPoSt SNARK handed to PoSt workers");
-        HandOut { id, answers }
-    }
-
-    /// The first answer that verifies (each wrong one dropped, counted and logged). With `give_up`, `None` once the
-    /// chain reaches that epoch or no PoSt worker is left; without, it waits for answers only.
-    async fn first_valid(
-        &mut self,
-        daemon: &Daemon,
-        job: &SnarkJob,
-        give_up: Option<i64>,
-    ) -> Option<(Vec<PoStProof>, Prover)> {
-        let id = &self.id;
-        loop {
-            tokio::select! {
-                answer = self.answers.recv() => {
-                    let answer = answer?;
-                    match check(daemon, job, answer.result).await {
-                        Ok(proofs) => {
-                            daemon.metrics.post_task(&answer.worker, "done");
-                            tracing::info!(job = id, worker = answer.worker, "WindowPoSt SNARK from a worker verified");
-                            return Some((proofs, Prover::Worker(answer.worker)));
-                        }
-                        Err(why) => {
-                            daemon.metrics.post_task(&answer.worker, "failed");
-                            tracing::warn!(job = id, worker = answer.worker, why, "a worker's WindowPoSt dropped");
-                        }
-                    }
-                }
-                _ = tokio::time::sleep(LIVENESS_CHECK), if give_up.is_some() => {
-                    // Workers lost (no report within a lease): nobody is left to answer, so waiting is time lost.
-                    if daemon.scheduler.lock().expect("scheduler lock").workers_for(TaskKind::WindowPoSt) == 0 {
-                        tracing::warn!(job = id, "no PoSt worker left: the daemon proves it itself");
-                        return None;
-                    }
-                    let head = daemon.node.api().chain_head().await.map(|h| h.height);
-                    if let (Ok(head), Some(give_up)) = (head, give_up) && head >= give_up {
-                        tracing::warn!(job = id, head, "no valid WindowPoSt from the workers in time: the daemon proves it itself");
-                        return None;
-                    }
-                }
-            }
-        }
-    }
-
-    /// Settles the job: no more hand-outs, and answers still to come (or that came meanwhile) are late.
-    fn settle(mut self, daemon: &Daemon) {
-        daemon.post_results.lock().expect("post results lock").remove(&self.id);
-        daemon.scheduler.lock().expect("scheduler lock").drop_post_job(&self.id);
-        self.answers.close();
-        while let Ok(answer) = self.answers.try_recv() {
-            daemon.metrics.post_task(&answer.worker, "late");
-            tracing::info!(job = self.id, worker = answer.worker, "a PoSt result after its job was settled: dropped");
-        }
-    }
+    tracing::info!(partitions = job.partitions, "a WindowPoSt message's SNARK for the PoSt workers");
+    let check = |result| check(daemon, &job, result);
+    post_jobs::on_workers_or_locally(daemon, input, workers, GiveUp::Epoch(give_up), check, locally(daemon, &job)).await
 }
 
 /// A worker's answer as the chain will take it: a proof of the job's type that verifies over its sectors.
@@ -215,25 +103,6 @@ pub fn give_up_epoch(local: Option<f64>, head: i64, close: i64, landing: i64, pa
         None => left / 3,
     };
     head + (left - reserve).max(0)
-}
-
-/// Applies a worker's answer to a PoSt hand-out (from the API): to the proof waiting for it, or, when the job was
-/// settled already, counted late and dropped.
-pub fn worker_result(daemon: &Daemon, worker: &str, task: &str, result: TaskResult) {
-    let name = {
-        let mut scheduler = daemon.scheduler.lock().expect("scheduler lock");
-        scheduler.finish(worker, task);
-        scheduler.worker_name(worker).unwrap_or_else(|| worker.to_string())
-    };
-    let job = Scheduler::post_job_of(task).unwrap_or_default();
-    let sender = daemon.post_results.lock().expect("post results lock").get(job).cloned();
-    match sender {
-        Some(sender) if sender.send(WorkerProof { worker: name.clone(), result }).is_ok() => {}
-        _ => {
-            daemon.metrics.post_task(&name, "late");
-            tracing::info!(task, worker = name, "a PoSt result after its job was settled: dropped");
-        }
-    }
 }
 
 #[cfg(test)]
