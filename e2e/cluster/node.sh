@@ -173,6 +173,19 @@ ensure_bridge() {
   [[ -z $CLUSTER_NETNS ]] || ip route replace "$SERVICE_CIDR" dev "$NODE_BRIDGE"
 }
 
+# drop_bridge: removes the pod bridge and its ports (the host ends of pods' veths). Where a pod's network
+# namespace outlives its node (a netns that cannot be unmounted, a node whose state dir is gone), its veth would
+# stay on the bridge with the pod's address: a new pod given that address from a fresh IP pool would be
+# unreachable (the node's ARP answer comes from the stale one).
+drop_bridge() {
+  ip link show "$NODE_BRIDGE" >/dev/null 2>&1 || return 0
+  local port
+  for port in $(ip -o link show master "$NODE_BRIDGE" 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1); do
+    ip link del "$port" 2>/dev/null || true
+  done
+  ip link del "$NODE_BRIDGE" 2>/dev/null || true
+}
+
 # kubelet's --cgroup-root must exist; cpuset children start empty, so copy the root's sets.
 ensure_cgroup_root() {
   if cgroup_v2; then
@@ -394,8 +407,14 @@ up() {
     [[ -x $BIN/$b ]] || die "$BIN/$b missing: run e2e/cluster/build.sh first"
   done
   ensure_pkgs containerd runc containernetworking-plugins iptables umoci gcc libc6-dev
-  # A half-started node from before: clear it first.
+  # A half-started node from before: clear it first. A bridge of this port base left by a node this state dir
+  # does not know (another checkout's or HOME's cluster, never stopped) goes too: nothing of a running node uses
+  # it (the control plane of this port base just started here).
   [[ -d $NODE_DIR ]] && down_node
+  if ip link show "$NODE_BRIDGE" >/dev/null 2>&1; then
+    log "removing the pod bridge $NODE_BRIDGE left by an earlier node, with its ports"
+    drop_bridge
+  fi
   mkdir -p "$CTRD" "$KUBELET_ROOT" "$NODE_DIR/pod-logs" "$LOGS" "$PIDS"
 
   local snapshotter; snapshotter=$(pick_snapshotter)
@@ -553,7 +572,7 @@ down_node() {
   for m in $(awk -v d="$NODE_DIR/" 'index($5, d) == 1 {print $5}' /proc/self/mountinfo | sort -r); do
     umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
   done
-  ip link del "$NODE_BRIDGE" 2>/dev/null || true
+  drop_bridge
   if cgroup_v2; then
     [[ -d /sys/fs/cgroup$NODE_CGROUP_ROOT ]] && find "/sys/fs/cgroup$NODE_CGROUP_ROOT" -depth -type d -exec rmdir {} + 2>/dev/null || true
   else
