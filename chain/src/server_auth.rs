@@ -19,8 +19,9 @@ use jsonrpsee::core::middleware::{Batch, Notification, RpcServiceT};
 use jsonrpsee::server::{HttpBody, HttpRequest, HttpResponse};
 use jsonrpsee::types::{ErrorObjectOwned, Request};
 
-/// Finds the spec of a fully qualified method name; methods it does not know are let through unchecked (jsonrpsee
-/// answers "method not found").
+/// Finds the spec of a fully qualified method name; a method it does not know is refused as not found (fail
+/// closed: a method served but missing from the table is never let through unchecked; [`table_matches`] finds
+/// such a table at start).
 pub type MethodLookup = fn(&str) -> Option<&'static MethodSpec>;
 
 /// The permissions of the request's token, put in the request's extensions by [`HttpAuth`].
@@ -101,7 +102,10 @@ impl<S> RpcAuth<S> {
 
 /// The reason to refuse a call, if any.
 fn refusal(lookup: MethodLookup, request: &Request<'_>) -> Option<ErrorObjectOwned> {
-    let spec = lookup(request.method_name())?;
+    let Some(spec) = lookup(request.method_name()) else {
+        let message = format!("method '{}' not found", request.method_name());
+        return Some(ErrorObjectOwned::owned::<()>(-32601, message, None));
+    };
     let count = match request.params().as_str() {
         None => 0,
         Some(raw) => match serde_json::from_str::<serde_json::Value>(raw) {
@@ -120,6 +124,23 @@ fn refusal(lookup: MethodLookup, request: &Request<'_>) -> Option<ErrorObjectOwn
         return Some(ErrorObjectOwned::owned::<()>(1, message, None));
     }
     None
+}
+
+/// Whether a server's method table lists exactly the methods its RPC module serves (`served`: the module's
+/// `method_names()`, qualified with the `Filecoin.` namespace). Servers check it before they start: a method
+/// served but not listed would be refused on every call, one listed but not served is a stale entry.
+pub fn table_matches<'a>(served: impl IntoIterator<Item = &'a str>, table: &[MethodSpec]) -> Result<(), String> {
+    let served: std::collections::BTreeSet<&str> = served.into_iter().collect();
+    let listed: std::collections::BTreeSet<String> =
+        table.iter().map(|m| format!("{}.{}", crate::api::NAMESPACE, m.name)).collect();
+    let unlisted: Vec<&&str> = served.iter().filter(|name| !listed.contains(**name)).collect();
+    let stale: Vec<&String> = listed.iter().filter(|name| !served.contains(name.as_str())).collect();
+    if unlisted.is_empty() && stale.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "the method table does not match the served methods: served, not listed {unlisted:?}; listed, not served {stale:?}"
+    ))
 }
 
 impl<S> RpcServiceT for RpcAuth<S>
@@ -149,5 +170,40 @@ where
 
     fn notification<'a>(&self, n: Notification<'a>) -> impl Future<Output = Self::NotificationResponse> + Send + 'a {
         self.inner.notification(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::spec;
+
+    const TABLE: &[MethodSpec] = &[spec("ChainHead", Permission::Read, 0), spec("AuthNew", Permission::Admin, 1)];
+
+    fn lookup(qualified: &str) -> Option<&'static MethodSpec> {
+        crate::api::find_method(TABLE, qualified)
+    }
+
+    #[test]
+    fn a_method_missing_from_the_table_is_refused_as_not_found() {
+        let request = |method: &'static str| {
+            let mut request = Request::borrowed(method, None, jsonrpsee::types::Id::Number(1));
+            request.extensions_mut().insert(Granted(DEFAULT_PERMISSIONS.to_vec()));
+            request
+        };
+        let refused = refusal(lookup, &request("Filecoin.WalletExport")).expect("refused");
+        assert_eq!((refused.code(), refused.message()), (-32601, "method 'Filecoin.WalletExport' not found"));
+        assert!(refusal(lookup, &request("Filecoin.ChainHead")).is_none(), "listed and granted");
+        let admin = refusal(lookup, &request("Filecoin.AuthNew")).expect("refused");
+        assert_eq!(admin.code(), -32602, "listed: checked (here its param count)");
+    }
+
+    #[test]
+    fn the_table_must_list_exactly_the_served_methods() {
+        assert_eq!(table_matches(["Filecoin.ChainHead", "Filecoin.AuthNew"], TABLE), Ok(()));
+        let unlisted = table_matches(["Filecoin.ChainHead", "Filecoin.AuthNew", "Filecoin.WalletExport"], TABLE);
+        assert!(unlisted.unwrap_err().contains("served, not listed [\"Filecoin.WalletExport\"]"));
+        let stale = table_matches(["Filecoin.ChainHead"], TABLE).unwrap_err();
+        assert!(stale.contains("listed, not served [\"Filecoin.AuthNew\"]"), "{stale}");
     }
 }

@@ -14,6 +14,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Node as KubeNode, Pod, Secret, Servi
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{self, Action, Controller};
+use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{WatchStreamExt, predicates, watcher};
 use kube::{Api, Client, ResourceExt};
@@ -330,10 +331,15 @@ where
         .run(
             move |object, ctx| {
                 let timer = ctx.metrics.reconcile(name);
-                let reconciled = reconcile(object, ctx);
+                let reference = object.object_ref(&());
+                let reconciled = reconcile(object, ctx.clone());
                 async move {
                     let _timer = timer;
-                    reconciled.await
+                    let result = reconciled.await;
+                    if let Err(error) = &result {
+                        warn_on_object(&ctx, &reference, error).await;
+                    }
+                    result
                 }
             },
             move |object, error, ctx| error_policy(name, &object.name_any(), error, &ctx),
@@ -345,6 +351,33 @@ where
             }
         })
         .await;
+}
+
+/// A failed reconcile, as a Warning Event on its object (what a user sees in `kubectl describe`): the reason is
+/// the error's metric label in CamelCase, the note its message. The recorder folds repeats into one Event's
+/// series, so a failure retried every 15 s does not flood the namespace.
+async fn warn_on_object(ctx: &Context, reference: &k8s_openapi::api::core::v1::ObjectReference, error: &Error) {
+    let event = Event {
+        type_: EventType::Warning,
+        reason: event_reason(error.metric_label()),
+        note: Some(error.to_string().chars().take(1000).collect()),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    if let Err(publish) = ctx.recorder.publish(&event, reference).await {
+        warn!(%publish, "cannot publish the Warning Event of a failed reconcile");
+    }
+}
+
+/// A metric label (`missing_dependency`) as an Event reason (`MissingDependency`).
+fn event_reason(label: &str) -> String {
+    label
+        .split('_')
+        .map(|word| {
+            let mut chars = word.chars();
+            chars.next().map(|first| first.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+        })
+        .collect()
 }
 
 /// Invalid objects wait for a change; everything else is retried after a pause.
@@ -374,6 +407,13 @@ mod tests {
             }))
             .unwrap(),
         )
+    }
+
+    #[test]
+    fn event_reasons_are_the_metric_labels_in_camel_case() {
+        assert_eq!(event_reason("missing_dependency"), "MissingDependency");
+        assert_eq!(event_reason("unreachable"), "Unreachable");
+        assert_eq!(event_reason(Error::InvalidSpec("x".into()).metric_label()), "InvalidSpec");
     }
 
     #[test]

@@ -139,8 +139,9 @@ pub async fn start(config: DevnetConfig) -> anyhow::Result<RunningDevnet> {
         .await?;
     let addr = server.local_addr()?;
     let token = repo.write_api_files(addr, &secret)?;
-    let api = rpc::DevnetApi { node: node.clone(), secret, peer_id: peer_id(&repo)? };
-    let handle = server.start(api.into_rpc());
+    let api = rpc::DevnetApi { node: node.clone(), secret, peer_id: peer_id(&repo)? }.into_rpc();
+    server_auth::table_matches(api.method_names(), sealstack_chain::api::METHODS).map_err(anyhow::Error::msg)?;
+    let handle = server.start(api);
     let epochs = tokio::spawn(node.clone().run_epochs());
     let api_info = ApiInfo { base_url: format!("http://{addr}"), token: Some(token) };
     tracing::info!(%addr, repo = %config.repo.display(), height = node.state().height, "devnet serving the Lotus API");

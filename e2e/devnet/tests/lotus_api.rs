@@ -246,7 +246,8 @@ async fn wrong_param_count_is_refused_as_lotus_does() {
         .to_string();
     assert!(err.contains("wrong param count (method 'Filecoin.StateLookupID'): 1 != 2"), "{err}");
     let err = node.api().request::<serde_json::Value, _>("Filecoin.NoSuchMethod", rpc_params![]).await.unwrap_err();
-    assert!(err.to_string().contains("Method not found"), "{err}");
+    // go-jsonrpc's answer: code -32601, "method '<name>' not found" (also for a method served but not in the table).
+    assert!(err.to_string().contains("method 'Filecoin.NoSuchMethod' not found"), "{err}");
 }
 
 #[tokio::test]

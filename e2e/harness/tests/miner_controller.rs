@@ -345,6 +345,18 @@ async fn the_full_node_down_is_a_condition_and_the_miner_recovers() {
     let ready = find_condition(&status.conditions, "Ready").unwrap();
     assert_eq!((ready.status.as_str(), ready.reason.as_str()), ("False", "FullNodeError"), "{ready:?}");
     assert!(ready.message.contains("ActorCreated (") && ready.message.contains("unreachable"), "{ready:?}");
+    // The failed reconcile, as `kubectl describe` shows it: a Warning Event on the Miner, reason from the error.
+    let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(client.clone(), ns.name());
+    let warning = wait_for("the Warning Event of the failed reconcile", Duration::from_secs(30), || async {
+        let list = events.list(&Default::default()).await?;
+        Ok(list.items.into_iter().find(|e| {
+            e.type_.as_deref() == Some("Warning") && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("m1")
+        }))
+    })
+    .await
+    .unwrap();
+    assert_eq!(warning.reason.as_deref(), Some("Unreachable"), "{warning:?}");
+    assert!(warning.note.as_deref().is_some_and(|n| n.contains("unreachable")), "{warning:?}");
 
     // The node comes back (same repo, same token, same port): the controller's backoff retries and succeeds.
     let devnet = devnet(dir.path(), port).await;

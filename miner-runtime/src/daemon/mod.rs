@@ -319,7 +319,10 @@ pub async fn start(repo: MinerRepo, node: Node, actor: Address, config: DaemonCo
         .await?;
     let api_addr = server.local_addr()?;
     repo_files::write_api_files(repo.dir(), api_addr, &secret)?;
-    let server = server.start(api::MinerApiImpl(daemon.clone()).into_rpc());
+    let module = api::MinerApiImpl(daemon.clone()).into_rpc();
+    sealstack_chain::server_auth::table_matches(module.method_names(), crate::protocol::METHODS)
+        .map_err(anyhow::Error::msg)?;
+    let server = server.start(module);
 
     let refresh = {
         let daemon = daemon.clone();

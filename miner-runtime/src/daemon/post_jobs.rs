@@ -108,6 +108,8 @@ impl HandOut {
                             return Some((proofs, Prover::Worker(answer.worker)));
                         }
                         Err(why) => {
+                            daemon.scheduler.lock().expect("scheduler lock").answer_refused(id);
+                            daemon.changed.notify_waiters();
                             daemon.metrics.post_task(&answer.worker, "failed");
                             tracing::warn!(job = id, worker = answer.worker, why, "a worker's {kind} dropped");
                         }

@@ -69,6 +69,9 @@ struct PostJob {
     redundancy: usize,
     /// Workers it was handed to (a worker gets a job once).
     handed: HashSet<String>,
+    /// Answers in and being checked: they count as live hand-outs until refused (`answer_refused`), so a job
+    /// whose answer turns out valid is not handed to one more worker meanwhile.
+    checking: usize,
 }
 
 /// The scheduler's state (callers hold it behind a lock).
@@ -184,7 +187,8 @@ impl Scheduler {
     pub fn add_post_job(&mut self, input: TaskInput, redundancy: usize) -> String {
         self.next_id += 1;
         let id = format!("{}-{}", self.run_id, self.next_id);
-        self.post_jobs.insert(id.clone(), PostJob { input, redundancy: redundancy.max(1), handed: HashSet::new() });
+        let job = PostJob { input, redundancy: redundancy.max(1), handed: HashSet::new(), checking: 0 };
+        self.post_jobs.insert(id.clone(), job);
         id
     }
 
@@ -215,7 +219,7 @@ impl Scheduler {
         for id in jobs {
             let job = &self.post_jobs[id];
             let kind = job.input.kind();
-            let live = self.leases.values().filter(|l| l.job.as_deref() == Some(id.as_str())).count();
+            let live = self.leases.values().filter(|l| l.job.as_deref() == Some(id.as_str())).count() + job.checking;
             if worker.tasks.contains(&kind)
                 && !job.handed.contains(&worker.id)
                 && live < job.redundancy
@@ -314,7 +318,21 @@ impl Scheduler {
 
     /// Ends `worker`'s lease on `task`, returning it (`None` when the lease had expired or is another's).
     pub fn finish(&mut self, worker: &str, task: &str) -> Option<Lease> {
-        if self.leases.get(task).is_some_and(|l| l.worker == worker) { self.leases.remove(task) } else { None }
+        if !self.leases.get(task).is_some_and(|l| l.worker == worker) {
+            return None;
+        }
+        let lease = self.leases.remove(task)?;
+        if let Some(job) = lease.job.as_ref().and_then(|job| self.post_jobs.get_mut(job)) {
+            job.checking += 1;
+        }
+        Some(lease)
+    }
+
+    /// A PoSt job's answer was checked and refused: its place goes to another worker.
+    pub fn answer_refused(&mut self, job: &str) {
+        if let Some(job) = self.post_jobs.get_mut(job) {
+            job.checking = job.checking.saturating_sub(1);
+        }
     }
 
     /// The live workers, for `WorkerStats` and metrics.
@@ -481,8 +499,11 @@ mod tests {
         assert_eq!((second.input.clone(), Scheduler::post_job_of(&second.id)), (input.clone(), Some(job.as_str())));
         assert_ne!(second.id, first.id);
         assert_eq!(s.acquire(&c, &sectors, SIZE, |_| false), None);
-        // a answers (say, a wrong proof): the job is still open, so c takes a's place; a never gets it twice.
+        // a answers: while its answer is checked, nobody takes its place (a valid one settles the job).
         assert!(s.finish("a", &first.id).is_some());
+        assert_eq!(s.acquire(&c, &sectors, SIZE, |_| false), None, "a's answer is being checked");
+        // A wrong proof: the job is still open, so c takes a's place; a never gets it twice.
+        s.answer_refused(&job);
         let third = s.acquire(&c, &sectors, SIZE, |_| false).unwrap();
         assert_eq!(third.input, input);
         assert_eq!(s.acquire(&a, &sectors, SIZE, |_| false), None, "a had the job once; the sector is leased");

@@ -7,11 +7,17 @@
 
 use fvm_shared::address::Address;
 use fvm_shared::econ::TokenAmount;
+use kube::runtime::events::{Event, EventType};
+use kube::{Resource, ResourceExt};
 use sealstack_chain::election::BLOCKS_PER_EPOCH;
 use sealstack_chain::json::format_fil as fil;
 use sealstack_chain::tipset::TipSet;
 use sealstack_chain::{ChainError, FullNodeClient, LotusJson, Node, TipSetKey};
+use sealstack_crds::Miner;
 use sealstack_crds::mining::MiningStatus;
+use tracing::{info, warn};
+
+use crate::context::Context;
 
 /// Epochs scanned back when a Miner is first seen (an hour on mainnet; `sinceEpoch` says where counting began).
 pub const FIRST_SCAN: i64 = 120;
@@ -113,6 +119,50 @@ fn parse_fil(text: &str) -> TokenAmount {
     let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
     let digits = format!("{whole}{fraction:0<18}");
     TokenAmount::from_atto(digits.parse::<fvm_shared::bigint::BigInt>().unwrap_or_default())
+}
+
+/// The blocks mined since the last scan: counted into the status (when there are new ones), an Event each.
+pub async fn record_mined(
+    ctx: &Context,
+    miner: &Miner,
+    node: &Node,
+    actor: Address,
+    mining: &mut Option<MiningStatus>,
+) {
+    let key = format!("{}/{}", miner.namespace().unwrap_or_default(), miner.name_any());
+    let cursor = ctx.mining_cursors.lock().expect("cursor lock").get(&key).copied();
+    let mut previous = mining.clone();
+    if let (Some(status), Some(cursor)) = (previous.as_mut(), cursor) {
+        status.scanned_epoch = status.scanned_epoch.max(cursor);
+    }
+    let scan = match scan(node, actor, previous.as_ref()).await {
+        Ok(Some(scan)) => scan,
+        Ok(None) => return,
+        Err(error) => {
+            warn!(%error, "cannot read the blocks mined");
+            return;
+        }
+    };
+    ctx.mining_cursors.lock().expect("cursor lock").insert(key, scan.to);
+    if previous.is_some() && scan.blocks.is_empty() {
+        return;
+    }
+    const EVENTS_MAX: usize = 10;
+    for block in scan.blocks.iter().take(EVENTS_MAX) {
+        let event = Event {
+            type_: EventType::Normal,
+            reason: "BlockMined".into(),
+            note: Some(format!("block {} at epoch {} (win count {})", block.cid, block.epoch, block.win_count)),
+            // The epoch as the action, so the recorder keeps one Event per block.
+            action: format!("epoch-{}", block.epoch),
+            secondary: None,
+        };
+        let _ = ctx.recorder.publish(&event, &miner.object_ref(&())).await;
+    }
+    if scan.blocks.len() > EVENTS_MAX {
+        info!(blocks = scan.blocks.len(), "more blocks mined than Events published");
+    }
+    *mining = Some(fold(previous.as_ref(), &scan));
 }
 
 #[cfg(test)]

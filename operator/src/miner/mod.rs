@@ -5,6 +5,7 @@ pub mod announce;
 pub mod blocks;
 pub mod build;
 pub mod chain;
+pub mod children;
 pub mod disruption;
 pub mod pool_budgets;
 pub mod proving;

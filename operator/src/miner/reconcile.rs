@@ -4,16 +4,15 @@
 //! ParamCache not Ready) or fail; every exit then takes the same way out (`finish`): `Ready` summed up from
 //! the step conditions ([`status::ready`]), and one status write when something changed.
 
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use fvm_shared::address::Address;
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{Secret, Service};
+use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Patch, PatchParams, PostParams};
+use kube::api::{Patch, PatchParams};
 use kube::core::object::HasStatus;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
@@ -33,10 +32,8 @@ use tracing::{info, instrument, warn};
 
 use super::announce::{Announce, announce, needs_node};
 use super::blocks;
-use super::build::{
-    build_api_secret, build_api_service, build_identity_secret, build_p2p_service, identity_secret_name, peer_id_of,
-};
 use super::chain::{connect, ensure_created, publish};
+use super::children::{apply_services, ensure_api_secret, identity};
 use super::disruption;
 use super::proving;
 use super::runtime::{RuntimeInputs, build_runtime_stateful_set};
@@ -46,7 +43,6 @@ use crate::FIELD_MANAGER;
 use crate::apply::{apply, needs_apply, stamped};
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::secrets;
 use crate::stores::lookup;
 
 /// How often a settled Miner is compared with the chain again.
@@ -198,7 +194,7 @@ async fn steps(ctx: &Context, miner: &Miner, namespace: &str, progress: &mut Pro
     // The blocks it mined, once it has power to win with.
     let has_power = progress.status.power.as_ref().is_some_and(|p| p.quality_adjusted != "0");
     if has_power {
-        mined_blocks(ctx, miner, &node, actor, progress).await;
+        blocks::record_mined(ctx, miner, &node, actor, &mut progress.status.mining).await;
     }
 
     let settled = if published && proven { WHEN_SETTLED } else { WHILE_WAITING };
@@ -217,44 +213,6 @@ async fn deadline_gate(
     let (gate, recheck) = disruption::apply_gate(ctx, miner, namespace, schedule, &mut progress.status).await?;
     progress.condition(DISRUPTION_ALLOWED, gate.condition());
     Ok((gate, recheck))
-}
-
-/// The blocks mined since the last scan: counted into the status (when there are new ones), an Event each.
-async fn mined_blocks(ctx: &Context, miner: &Miner, node: &Node, actor: Address, progress: &mut Progress) {
-    let key = format!("{}/{}", miner.namespace().unwrap_or_default(), miner.name_any());
-    let cursor = ctx.mining_cursors.lock().expect("cursor lock").get(&key).copied();
-    let mut previous = progress.status.mining.clone();
-    if let (Some(status), Some(cursor)) = (previous.as_mut(), cursor) {
-        status.scanned_epoch = status.scanned_epoch.max(cursor);
-    }
-    let scan = match blocks::scan(node, actor, previous.as_ref()).await {
-        Ok(Some(scan)) => scan,
-        Ok(None) => return,
-        Err(error) => {
-            warn!(%error, "cannot read the blocks mined");
-            return;
-        }
-    };
-    ctx.mining_cursors.lock().expect("cursor lock").insert(key, scan.to);
-    if previous.is_some() && scan.blocks.is_empty() {
-        return;
-    }
-    const EVENTS_MAX: usize = 10;
-    for block in scan.blocks.iter().take(EVENTS_MAX) {
-        let event = Event {
-            type_: EventType::Normal,
-            reason: "BlockMined".into(),
-            note: Some(format!("block {} at epoch {} (win count {})", block.cid, block.epoch, block.win_count)),
-            // The epoch as the action, so the recorder keeps one Event per block.
-            action: format!("epoch-{}", block.epoch),
-            secondary: None,
-        };
-        let _ = ctx.recorder.publish(&event, &miner.object_ref(&())).await;
-    }
-    if scan.blocks.len() > EVENTS_MAX {
-        info!(blocks = scan.blocks.len(), "more blocks mined than Events published");
-    }
-    progress.status.mining = Some(blocks::fold(previous.as_ref(), &scan));
 }
 
 /// The one way out of every reconcile: `Ready` from the step conditions, then the status, written when it
@@ -289,57 +247,6 @@ async fn finish(
             Err(first)
         }
     }
-}
-
-/// The peer ID of the Miner's libp2p identity, from its Secret (made here the first time).
-async fn identity(ctx: &Context, miner: &Miner, namespace: &str) -> Result<PeerId> {
-    let name = identity_secret_name(miner);
-    let secret = made_once(ctx, namespace, &name, || build_identity_secret(miner).0).await?;
-    let peer = peer_id_of(&secret)
-        .ok_or_else(|| Error::InvalidSpec(format!("Secret {} holds no valid libp2p key", secret.name_any())))?;
-    Ok(PeerId::from_str(&peer).expect("made from a key"))
-}
-
-/// The daemon's API secret and its workers' token, made the first time.
-async fn ensure_api_secret(ctx: &Context, miner: &Miner, namespace: &str) -> Result<()> {
-    let name = crate::names::miner_api_secret(&miner.name_any());
-    made_once(ctx, namespace, &name, || build_api_secret(miner, namespace)).await.map(drop)
-}
-
-/// A Secret made once and then kept (its content is random): from the watch of the operator's Secrets, else
-/// created from `build`. When the create finds it there (the watch has not shown it yet, or someone else
-/// made it), it is read. A new Miner's Secrets thus cost one request each, not a read and then a create.
-async fn made_once(ctx: &Context, namespace: &str, name: &str, build: impl FnOnce() -> Secret) -> Result<Arc<Secret>> {
-    if let Some(secret) = lookup(&ctx.stores.owned_secrets, namespace, name).await? {
-        return Ok(secret);
-    }
-    let read = || async {
-        secrets::read(&ctx.stores, &ctx.client, namespace, name)
-            .await?
-            .ok_or_else(|| Error::MissingDependency { kind: "Secret", name: name.to_owned() })
-    };
-    if lookup(&ctx.stores.secret_versions, namespace, name).await?.is_some() {
-        // Made by someone else (a key brought along): kept as it is.
-        return read().await;
-    }
-    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
-    match api.create(&PostParams::default(), &build()).await {
-        Ok(created) => Ok(Arc::new(created)),
-        Err(kube::Error::Api(status)) if status.code == 409 => read().await,
-        Err(error) => Err(error.into()),
-    }
-}
-
-/// The p2p and API Services, applied; returns the p2p Service as stored.
-async fn apply_services(ctx: &Context, miner: &Miner, namespace: &str) -> Result<Service> {
-    let services: Api<Service> = Api::namespaced(ctx.client.clone(), namespace);
-    let p2p = build_p2p_service(miner);
-    let existing = lookup(&ctx.stores.services, namespace, &p2p.name_any()).await?;
-    let (p2p, _) = apply(&services, &p2p, existing.as_deref()).await?;
-    let api_service = build_api_service(miner);
-    let existing = lookup(&ctx.stores.services, namespace, &api_service.name_any()).await?;
-    apply(&services, &api_service, existing.as_deref()).await?;
-    Ok(p2p)
 }
 
 /// The actor: the one the spec adopts, or the one created on chain (resuming a creation the status shows
@@ -475,240 +382,5 @@ async fn write_status(ctx: &Context, miner: &Miner, previous: &MinerStatus, next
 }
 
 #[cfg(test)]
-mod tests {
-    use std::sync::Mutex;
-
-    use sealstack_crds::conditions::find_condition;
-    use sealstack_crds::miner::{MinerCreation, PushedMessage};
-    use serde_json::{Value, json};
-
-    use super::*;
-    use crate::context::Settings;
-    use crate::metrics::Metrics;
-    use crate::testing::{self, Recorded};
-
-    const STATUS_PATH: &str = "/apis/sealstack.io/v1alpha1/namespaces/sp/miners/m1/status";
-
-    fn miner(status: Option<MinerStatus>) -> Miner {
-        let mut miner: Miner = serde_json::from_value(json!({
-            "apiVersion": "sealstack.io/v1alpha1", "kind": "Miner",
-            "metadata": {"name": "m1", "namespace": "sp", "uid": "uid-m1", "generation": 2},
-            "spec": {"fullNode": {"apiInfoSecretRef": {"name": "lotus"}}, "sectorSize": "2KiB",
-                     "paramCacheRef": {"name": "params"}, "storage": {"size": "1Gi"}},
-        }))
-        .unwrap();
-        miner.status = status;
-        miner
-    }
-
-    /// Answers a status patch with the Miner holding the patched status, and a status GET with `stored`.
-    fn api_server(miner: &Miner, stored: MinerStatus) -> impl Fn(&Recorded) -> (u16, Value) + Send + Sync + 'static {
-        let object = serde_json::to_value(miner).unwrap();
-        move |request| {
-            assert_eq!(request.path, STATUS_PATH, "only the Miner's status: {request:?}");
-            let mut reply = object.clone();
-            reply["status"] = match request.method {
-                http::Method::PATCH => request.body["status"].clone(),
-                _ => serde_json::to_value(&stored).unwrap(),
-            };
-            (200, reply)
-        }
-    }
-
-    fn context(client: kube::Client) -> Arc<Context> {
-        Context::new(client, Arc::new(Metrics::default()), Settings::default())
-    }
-
-    fn requests(requests: &testing::Requests) -> Vec<Recorded> {
-        requests.lock().unwrap().clone()
-    }
-
-    #[tokio::test]
-    async fn a_miner_waiting_for_its_param_cache_writes_its_status_once_then_nothing() {
-        let waiting = miner(None);
-        let (client, log) = testing::client(api_server(&waiting, MinerStatus::default()));
-        let ctx = context(client);
-        // What the watches hold: the ParamCache (not Ready), and the Secrets and Services made before.
-        let mut feeds = ctx.take_feeds();
-        feeds.caches.put(
-            serde_json::from_value(json!({"apiVersion": "sealstack.io/v1alpha1", "kind": "ParamCache",
-                "metadata": {"name": "params", "namespace": "sp"},
-                "spec": {"sectorSizes": ["2KiB"], "storage": {"size": "1Gi"}}}))
-            .unwrap(),
-        );
-        let (identity, peer_id) = build_identity_secret(&waiting);
-        feeds.owned_secrets.put(identity);
-        feeds.owned_secrets.put(build_api_secret(&waiting, "sp"));
-        // As the operator applied them: with the digest of what it applied.
-        feeds.services.put(crate::apply::stamped(&build_p2p_service(&waiting)));
-        feeds.services.put(crate::apply::stamped(&build_api_service(&waiting)));
-
-        let action = reconcile(Arc::new(waiting.clone()), ctx.clone()).await.unwrap();
-        assert_eq!(action, Action::requeue(WHILE_WAITING));
-        let made = std::mem::take(&mut *log.lock().unwrap());
-        assert_eq!(made.len(), 1, "one write, the status; everything else from the watches: {made:?}");
-        assert_eq!(made[0].method, http::Method::PATCH);
-        let status: MinerStatus = serde_json::from_value(made[0].body["status"].clone()).unwrap();
-        assert_eq!((status.observed_generation, status.peer_id.as_deref()), (Some(2), Some(peer_id.as_str())));
-        let params = find_condition(&status.conditions, PARAMS_READY).unwrap();
-        assert_eq!((params.status.as_str(), params.reason.as_str()), (FALSE, "WaitingForParamCache"));
-        let ready = find_condition(&status.conditions, READY).unwrap();
-        assert_eq!((ready.status.as_str(), ready.reason.as_str()), (FALSE, "WaitingForParamCache"));
-        assert!(ready.message.starts_with("not ready: ParamsReady (waiting for ParamCache params"), "{ready:?}");
-        assert!(find_condition(&status.conditions, ACTOR_CREATED).is_none(), "the chain was not reached");
-
-        // The next look at the unchanged world: no request at all.
-        let again = reconcile(Arc::new(miner(Some(status))), ctx).await.unwrap();
-        assert_eq!(again, Action::requeue(WHILE_WAITING));
-        assert!(requests(&log).is_empty(), "no request at rest: {:?}", requests(&log));
-    }
-
-    #[tokio::test]
-    async fn a_new_miners_secrets_are_created_without_a_read_and_an_existing_one_is_read_after_a_conflict() {
-        let fresh = miner(None);
-        let (existing, _) = build_identity_secret(&fresh);
-        let identity_json = serde_json::to_value(&existing).unwrap();
-        let miner_json = serde_json::to_value(&fresh).unwrap();
-        let (client, log) = testing::client(move |request| match (request.method.clone(), request.path.as_str()) {
-            // The identity Secret is there already (the watch has not shown it): the create conflicts.
-            (http::Method::POST, "/api/v1/namespaces/sp/secrets")
-                if request.body["metadata"]["name"] == "m1-p2p-identity" =>
-            {
-                (
-                    409,
-                    json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "AlreadyExists", "code": 409}),
-                )
-            }
-            (http::Method::POST, "/api/v1/namespaces/sp/secrets") => (201, request.body.clone()),
-            (http::Method::GET, "/api/v1/namespaces/sp/secrets/m1-p2p-identity") => (200, identity_json.clone()),
-            _ => (200, miner_json.clone()),
-        });
-        let ctx = context(client);
-        let mut feeds = ctx.take_feeds();
-        feeds.owned_secrets.listed();
-        feeds.secret_versions.listed();
-        let peer = identity(&ctx, &fresh, "sp").await.unwrap();
-        assert_eq!(Some(peer.to_base58()), peer_id_of(&existing), "the key that is there, not a new one");
-        ensure_api_secret(&ctx, &fresh, "sp").await.unwrap();
-        let made: Vec<_> = requests(&log).iter().map(|r| (r.method.to_string(), r.path.clone())).collect();
-        let secrets = "/api/v1/namespaces/sp/secrets";
-        assert_eq!(
-            made,
-            [
-                ("POST".into(), secrets.into()),
-                ("GET".into(), format!("{secrets}/m1-p2p-identity")),
-                ("POST".into(), secrets.into())
-            ],
-            "a create each; a read only after the conflict"
-        );
-    }
-
-    #[tokio::test]
-    async fn a_change_of_a_ready_runtime_waits_while_the_gate_holds() {
-        use k8s_openapi::api::apps::v1::StatefulSetStatus;
-        let m = miner(None);
-        let (client, log) = testing::client(|request| (200, request.body.clone()));
-        let ctx = context(client);
-        let mut feeds = ctx.take_feeds();
-        let inputs = |image: &str| RuntimeInputs {
-            default_image: image.into(),
-            params_claim: "params".into(),
-            actor: Some("t01000".into()),
-            api_info_digest: Some("d1".into()),
-        };
-        let mut running = crate::apply::stamped(&build_runtime_stateful_set(&m, &inputs("miner:1")));
-        running.status = Some(StatefulSetStatus { replicas: 1, ready_replicas: Some(1), ..Default::default() });
-        feeds.runtime_sets.put(running);
-        let hour = Duration::from_secs(3600);
-        let (held, open) =
-            (disruption::gate(Err("down"), false, None, hour), disruption::gate(Err("down"), true, None, hour));
-        let mut progress = Progress::new(&MinerStatus::default(), Some(2));
-        let pending = |progress: &Progress| {
-            let c = find_condition(&progress.status.conditions, ROLLOUT_PENDING).unwrap();
-            (c.status.clone(), c.reason.clone())
-        };
-
-        // A new image while the gate holds: nothing applied, the condition says why.
-        apply_runtime(&ctx, &m, "sp", &inputs("miner:2"), &held, &mut progress).await.unwrap();
-        assert!(requests(&log).is_empty(), "held: {:?}", requests(&log));
-        assert_eq!(pending(&progress), (TRUE.into(), "DeadlineGate".into()));
-        // The runtime as it is: nothing to hold.
-        apply_runtime(&ctx, &m, "sp", &inputs("miner:1"), &held, &mut progress).await.unwrap();
-        assert!(requests(&log).is_empty());
-        assert_eq!(pending(&progress), (FALSE.into(), "UpToDate".into()));
-        // The gate open (forced here): the change is applied.
-        apply_runtime(&ctx, &m, "sp", &inputs("miner:2"), &open, &mut progress).await.unwrap();
-        let made = requests(&log);
-        assert_eq!(made.len(), 1, "{made:?}");
-        assert_eq!(
-            (made[0].method.clone(), made[0].path.as_str()),
-            (http::Method::PATCH, "/apis/apps/v1/namespaces/sp/statefulsets/m1-runtime")
-        );
-    }
-
-    fn journaled() -> MinerStatus {
-        let pushed = PushedMessage { uuid: "u1".into(), cid: Some("bafy-create".into()) };
-        let creation = MinerCreation { messages: [("create-miner".to_string(), pushed)].into(), ..Default::default() };
-        MinerStatus { creation: Some(creation), ..Default::default() }
-    }
-
-    fn failed_creation(previous: &MinerStatus) -> Progress {
-        let mut progress = Progress::new(previous, Some(2));
-        progress.condition(PARAMS_READY, status::params_ready("params", true));
-        progress.journal_ahead = true;
-        let error = Error::InvalidSpec("the node refused".into());
-        let _ = progress.failed(ACTOR_CREATED, "CreationFailed", error);
-        progress
-    }
-
-    #[tokio::test]
-    async fn a_failed_chain_step_writes_the_status_with_the_journal_as_stored() {
-        let creating = miner(None);
-        let (client, made) = testing::client(api_server(&creating, journaled()));
-        let outcome = Err(Error::InvalidSpec("the step's error".into()));
-        let returned =
-            finish(&context(client), &creating, &MinerStatus::default(), failed_creation(&Default::default()), outcome)
-                .await;
-        assert!(matches!(returned, Err(Error::InvalidSpec(m)) if m == "the step's error"), "the step's own error");
-        let made = requests(&made);
-        let methods: Vec<_> = made.iter().map(|r| r.method.clone()).collect();
-        assert_eq!(methods, [http::Method::GET, http::Method::PATCH], "the journal read back, then the status");
-        let written: MinerStatus = serde_json::from_value(made[1].body["status"].clone()).unwrap();
-        assert_eq!(written.creation, journaled().creation, "the journal's record, not the older one");
-        let ready = find_condition(&written.conditions, READY).unwrap();
-        assert_eq!((ready.status.as_str(), ready.reason.as_str()), (FALSE, "CreationFailed"));
-    }
-
-    #[tokio::test]
-    async fn without_the_journal_read_back_the_status_is_not_written() {
-        let creating = miner(None);
-        let (client, made) = testing::client(|_| testing::failure());
-        let outcome = Err(Error::InvalidSpec("the step's error".into()));
-        let returned =
-            finish(&context(client), &creating, &MinerStatus::default(), failed_creation(&Default::default()), outcome)
-                .await;
-        assert!(matches!(returned, Err(Error::InvalidSpec(_))));
-        let methods: Vec<_> = requests(&made).iter().map(|r| r.method.clone()).collect();
-        assert_eq!(methods, [http::Method::GET], "no write that could undo the journal");
-    }
-
-    #[tokio::test]
-    async fn a_failed_status_write_fails_a_good_reconcile_and_keeps_a_failed_ones_error() {
-        let m = miner(None);
-        let seen = Arc::new(Mutex::new(0));
-        let counter = seen.clone();
-        let (client, _) = testing::client(move |_| {
-            *counter.lock().unwrap() += 1;
-            testing::failure()
-        });
-        let ctx = context(client);
-        let progress = Progress::new(&MinerStatus::default(), Some(2));
-        let good = finish(&ctx, &m, &MinerStatus::default(), progress, Ok(Action::requeue(WHEN_SETTLED))).await;
-        assert!(matches!(good, Err(Error::Kube(_))), "{good:?}");
-        let progress = Progress::new(&MinerStatus::default(), Some(2));
-        let outcome = Err(Error::MissingDependency { kind: "Secret", name: "lotus".into() });
-        let failed = finish(&ctx, &m, &MinerStatus::default(), progress, outcome).await;
-        assert!(matches!(failed, Err(Error::MissingDependency { .. })), "{failed:?}");
-        assert_eq!(*seen.lock().unwrap(), 2, "both tried to write");
-    }
-}
+#[path = "reconcile_tests.rs"]
+mod tests;
