@@ -318,7 +318,7 @@ impl Scheduler {
 
     /// Ends `worker`'s lease on `task`, returning it (`None` when the lease had expired or is another's).
     pub fn finish(&mut self, worker: &str, task: &str) -> Option<Lease> {
-        if !self.leases.get(task).is_some_and(|l| l.worker == worker) {
+        if self.leases.get(task).is_none_or(|l| l.worker != worker) {
             return None;
         }
         let lease = self.leases.remove(task)?;
