@@ -8,9 +8,9 @@
 //! are in memory only: after a daemon restart the workers report what they hold and unfinished tasks are handed
 //! out again.
 //!
-//! PoSt jobs (a WindowPoSt message's or a won round's WinningPoSt SNARK) come before sealing: each is handed to up to its redundancy of
-//! distinct workers with the task type at once, and to another one when a hand-out's lease runs out; the proving
-//! code takes the first valid result and drops the job.
+//! PoSt jobs (a WindowPoSt message's or a won round's WinningPoSt SNARK) come before sealing: each is handed to up
+//! to its redundancy of distinct workers with the task type at once, and to another one when a hand-out's lease
+//! runs out; the proving code takes the first valid result and drops the job.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};

@@ -8,6 +8,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use crate::daemon::post_jobs::Prover;
+
 /// `result` label of rounds: `not_eligible`, `lost_election`, `won`, `skipped` (already signed).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RoundLabels {
@@ -116,11 +118,11 @@ impl MiningMetrics {
     }
 
     /// Records a WinningPoSt: its duration and who made its SNARK.
-    pub fn winning_post(&self, seconds: f64, prover: &crate::daemon::post_jobs::Prover) {
+    pub fn winning_post(&self, seconds: f64, prover: &Prover) {
         self.winning_post_seconds.observe(seconds);
         let prover = match prover {
-            crate::daemon::post_jobs::Prover::Worker(_) => "worker",
-            crate::daemon::post_jobs::Prover::Daemon => "daemon",
+            Prover::Worker(_) => "worker",
+            Prover::Daemon => "daemon",
         };
         self.winning_posts.get_or_create(&ProverLabels { prover }).inc();
     }
