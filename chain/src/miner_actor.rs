@@ -1,5 +1,6 @@
 //! Changing a miner actor's announced addresses and peer ID: what `lotus-miner actor set-addrs` and
-//! `set-peer-id` do (lotus cli/spcli/actor.go), through [`push_once`] so a retry never sends twice.
+//! `set-peer-id` do (lotus cli/spcli/actor.go), through [`push_step`] so a retry never sends twice. The
+//! `change_*` functions never wait for the chain (a controller looks again later); the `set_*` ones wait.
 
 use fvm_shared::address::Address;
 use fvm_shared::econ::TokenAmount;
@@ -13,7 +14,7 @@ use crate::error::ChainError;
 use crate::json::{LotusJson, TipSetKey};
 use crate::message::unsigned_message;
 use crate::node::MsgLookup;
-use crate::push::{Journal, MessageLog, forget_if_replaced, push_once};
+use crate::push::{Journal, Landing, MessageLog, forget_if_replaced, push_step, wait_landed};
 
 /// Removes a trailing `/p2p/<peer>` as lotus-miner does before announcing (the peer ID is on chain apart).
 pub fn strip_peer_id(address: &Multiaddr) -> Multiaddr {
@@ -47,13 +48,30 @@ where
     T: AsMut<MessageLog> + Sync,
     J: Journal<T>,
 {
+    let landing = change_multiaddrs(node, miner, addrs, record, journal, confidence).await?;
+    wait_landed(node, landing, "change-multiaddrs", confidence).await
+}
+
+/// Sends miner.ChangeMultiaddrs (once, journaled) and looks once whether it landed.
+pub async fn change_multiaddrs<T, J>(
+    node: &Node,
+    miner: Address,
+    addrs: &[Multiaddr],
+    record: &mut T,
+    journal: &mut J,
+    confidence: u64,
+) -> Result<Landing, ChainError>
+where
+    T: AsMut<MessageLog> + Sync,
+    J: Journal<T>,
+{
     let stripped: Vec<Multiaddr> = addrs.iter().map(strip_peer_id).collect();
     let info = node.api().state_miner_info(LotusJson(miner), TipSetKey::head()).await.map_err(node.err())?;
     let step = multiaddrs_step(&stripped);
     forget_if_replaced(node, record, journal, &step, info.multiaddrs() == stripped).await?;
     let params = actors::change_multiaddrs_params(stripped.iter().map(|a| a.to_vec()).collect());
     let message = from_worker(info.worker.0, miner, methods::CHANGE_MULTIADDRS, params);
-    push_once(node, record, journal, &step, &message, confidence).await
+    push_step(node, record, journal, &step, &message, confidence).await
 }
 
 /// Sends miner.ChangePeerID from the miner's worker and waits for it.
@@ -69,13 +87,30 @@ where
     T: AsMut<MessageLog> + Sync,
     J: Journal<T>,
 {
+    let landing = change_peer_id(node, miner, peer_id, record, journal, confidence).await?;
+    wait_landed(node, landing, "change-peer-id", confidence).await
+}
+
+/// Sends miner.ChangePeerID (once, journaled) and looks once whether it landed.
+pub async fn change_peer_id<T, J>(
+    node: &Node,
+    miner: Address,
+    peer_id: &[u8],
+    record: &mut T,
+    journal: &mut J,
+    confidence: u64,
+) -> Result<Landing, ChainError>
+where
+    T: AsMut<MessageLog> + Sync,
+    J: Journal<T>,
+{
     let info = node.api().state_miner_info(LotusJson(miner), TipSetKey::head()).await.map_err(node.err())?;
     let step = peer_id_step(peer_id);
     let shown = multiaddr::PeerId::from_bytes(peer_id).is_ok_and(|p| info.peer_id == Some(p.to_base58()));
     forget_if_replaced(node, record, journal, &step, shown).await?;
     let params = actors::change_peer_id_params(peer_id.to_vec());
     let message = from_worker(info.worker.0, miner, methods::CHANGE_PEER_ID, params);
-    push_once(node, record, journal, &step, &message, confidence).await
+    push_step(node, record, journal, &step, &message, confidence).await
 }
 
 /// A 0-value message to `miner` from its `worker` (lotus-miner sends these from the worker key).

@@ -9,6 +9,7 @@
 //! run stopped and sends no message twice (see [`crate::push`]). The new actor's addresses are not saved: a
 //! rerun reads them back from the recorded CreateMiner.
 
+use cid::Cid;
 use fvm_shared::address::Address;
 use fvm_shared::econ::TokenAmount;
 use fvm_shared::message::Message;
@@ -21,7 +22,7 @@ use crate::client::Node;
 use crate::error::ChainError;
 use crate::json::{LotusJson, TipSetKey, parse_address};
 use crate::message::unsigned_message;
-use crate::push::{Journal, MessageLog, push_once, reserve};
+use crate::push::{Journal, Landing, MessageLog, push_step, reserve};
 
 /// What to create.
 #[derive(Clone, Debug)]
@@ -83,7 +84,7 @@ pub struct CreationRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worker: Option<String>,
     /// The messages pushed, by step (`fund-worker`, `fund-owner`, `create-miner`).
-    #[serde(default, skip_serializing_if = "is_empty_log")]
+    #[serde(default, skip_serializing_if = "MessageLog::is_empty")]
     pub messages: MessageLog,
     /// The new miner's ID address, once created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -91,10 +92,6 @@ pub struct CreationRecord {
     /// The new miner's robust (f2) address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub robust_address: Option<String>,
-}
-
-fn is_empty_log(log: &MessageLog) -> bool {
-    log.0.is_empty()
 }
 
 impl AsMut<MessageLog> for CreationRecord {
@@ -126,14 +123,48 @@ pub struct CreatedMiner {
     pub worker: Address,
 }
 
-/// Creates a miner, or finishes a creation that `record` shows was started. Returns at once when the record
-/// already holds the new actor.
+/// How far one call of [`advance_creation`] got.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant, reason = "a return value, moved once; never stored in bulk")]
+pub enum CreationProgress {
+    /// The actor exists.
+    Created(CreatedMiner),
+    /// `step`'s message (`cid`) is pushed and has not landed with the request's confidence yet.
+    Waiting {
+        /// The step waited for ([`steps`]).
+        step: &'static str,
+        /// Its message.
+        cid: Cid,
+    },
+}
+
+/// Creates a miner, or finishes a creation that `record` shows was started, waiting for each message (the
+/// CLI's `init`). Returns at once when the record already holds the new actor.
 pub async fn create_miner<J: Journal<CreationRecord>>(
     node: &Node,
     request: &CreateMinerRequest,
     record: &mut CreationRecord,
     journal: &mut J,
 ) -> Result<CreatedMiner, ChainError> {
+    loop {
+        match advance_creation(node, request, record, journal).await? {
+            CreationProgress::Created(created) => return Ok(created),
+            CreationProgress::Waiting { step, cid } => {
+                crate::push::wait_ok(node, cid, step, request.confidence).await?;
+            }
+        }
+    }
+}
+
+/// Takes a creation as far as it goes without waiting for the chain: each step's message is pushed once
+/// (journaled), and the next step starts only when the last one landed. Called again, it picks up where
+/// `record` stands (a controller's reconcile: it never holds a slot while a message waits for its block).
+pub async fn advance_creation<J: Journal<CreationRecord>>(
+    node: &Node,
+    request: &CreateMinerRequest,
+    record: &mut CreationRecord,
+    journal: &mut J,
+) -> Result<CreationProgress, ChainError> {
     let api = node.api();
     // The choices below are saved together with the first message's UUID (one journal write, see
     // `reserve`): the owner and sender lookups are reads, made again after a crash before that save.
@@ -167,7 +198,7 @@ pub async fn create_miner<J: Journal<CreationRecord>>(
         }
     };
     if let (Some(id), Some(robust)) = (stored(&record.id_address)?, stored(&record.robust_address)?) {
-        return Ok(CreatedMiner { id_address: id, robust_address: robust, owner, worker });
+        return Ok(CreationProgress::Created(CreatedMiner { id_address: id, robust_address: robust, owner, worker }));
     }
 
     let sender = request.sender.unwrap_or(owner);
@@ -202,7 +233,9 @@ pub async fn create_miner<J: Journal<CreationRecord>>(
     for (step, address, value) in sends {
         tracing::info!(%address, value = %value.atto(), "sending to create the account actor (and fund it)");
         let send = message(sender, address, value, methods::SEND, Default::default(), request);
-        push_once(node, record, journal, step, &send, request.confidence).await?;
+        if let Landing::Pending(cid) = push_step(node, record, journal, step, &send, request.confidence).await? {
+            return Ok(CreationProgress::Waiting { step, cid });
+        }
     }
 
     let params = actors::create_miner_params(
@@ -217,7 +250,10 @@ pub async fn create_miner<J: Journal<CreationRecord>>(
     let deposit = api.state_miner_creation_deposit(TipSetKey::head()).await.map_err(node.err())?.0;
     let deposit = with_margin(&deposit, request.deposit_margin_factor);
     let create = message(sender, actors::STORAGE_POWER_ACTOR, deposit, methods::CREATE_MINER, params, request);
-    let lookup = push_once(node, record, journal, steps::CREATE_MINER, &create, request.confidence).await?;
+    let lookup = match push_step(node, record, journal, steps::CREATE_MINER, &create, request.confidence).await? {
+        Landing::Landed(lookup) => lookup,
+        Landing::Pending(cid) => return Ok(CreationProgress::Waiting { step: steps::CREATE_MINER, cid }),
+    };
     let (id_address, robust_address) = actors::decode_create_miner_return(&lookup.receipt.return_data)
         .map_err(|e| ChainError::Decode { what: "CreateMinerReturn".into(), reason: e.to_string() })?;
     tracing::info!(%id_address, %robust_address, "miner created");
@@ -225,7 +261,7 @@ pub async fn create_miner<J: Journal<CreationRecord>>(
     // caller keeps the returned record with whatever it writes next.
     record.id_address = Some(id_address.to_string());
     record.robust_address = Some(robust_address.to_string());
-    Ok(CreatedMiner { id_address, robust_address, owner, worker })
+    Ok(CreationProgress::Created(CreatedMiner { id_address, robust_address, owner, worker }))
 }
 
 /// Whether an address has an actor (Lotus treats any StateLookupID error as "no").

@@ -5,6 +5,10 @@
 //! one (lotus node/impl/full/mpool.go). After the push, the message CID is recorded too. A process that
 //! crashes at any point and runs again therefore either finds the CID and only waits, or pushes again with
 //! the same UUID and gets the same message back: the message reaches the chain once.
+//!
+//! Two calls make a step: [`push_journaled`] (the push, journaled) and [`check_landed`] (one look, no wait).
+//! [`push_step`] makes both for a caller that comes back later (the operator's reconcile); [`push_once`] then
+//! waits with StateWaitMsg (the CLI and the runtime).
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -37,6 +41,13 @@ pub struct PushRecord {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(transparent)]
 pub struct MessageLog(pub BTreeMap<String, PushRecord>);
+
+impl MessageLog {
+    /// Whether no message is logged.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
 
 impl AsMut<MessageLog> for MessageLog {
     fn as_mut(&mut self) -> &mut MessageLog {
@@ -75,6 +86,54 @@ pub fn reserve<'a>(log: &mut MessageLog, steps: impl IntoIterator<Item = &'a str
     added
 }
 
+/// Where a step's message stands after one look at the chain.
+#[derive(Clone, Debug)]
+pub enum Landing {
+    /// Pushed (the CID), and not yet executed with the confidence epochs on top.
+    Pending(Cid),
+    /// Executed successfully with the confidence epochs on top: its lookup, with the receipt.
+    Landed(MsgLookup),
+}
+
+/// Pushes `message` for `step` unless the log shows it was pushed, then looks once whether it executed with
+/// `confidence` epochs on top ([`check_landed`]); fails on a non-zero exit code. Never waits for the chain:
+/// a controller calls it again later, and [`push_once`] waits between calls.
+pub async fn push_step<T, J>(
+    node: &Node,
+    record: &mut T,
+    journal: &mut J,
+    step: &str,
+    message: &Message,
+    confidence: u64,
+) -> Result<Landing, ChainError>
+where
+    T: AsMut<MessageLog> + Sync,
+    J: Journal<T>,
+{
+    let cid = push_journaled(node, record, journal, step, message, &MessageSendSpec::default()).await?;
+    check_landed(node, cid, step, confidence).await
+}
+
+/// One look at the message `cid`: [`Landing::Landed`] once it executed with `confidence` epochs on top of the
+/// tipset that executed it (as StateWaitMsg counts them), [`ChainError::MessageFailed`] when it executed with
+/// a non-zero exit code, [`Landing::Pending`] otherwise.
+pub async fn check_landed(node: &Node, cid: Cid, what: &str, confidence: u64) -> Result<Landing, ChainError> {
+    let Some(lookup) = search_landed(node, cid).await? else { return Ok(Landing::Pending(cid)) };
+    if lookup.receipt.exit_code != 0 {
+        return Err(ChainError::MessageFailed {
+            cid: cid.to_string(),
+            what: what.to_string(),
+            exit_code: lookup.receipt.exit_code,
+        });
+    }
+    let head = node.api().chain_head().await.map_err(node.err())?;
+    Ok(if head.height >= lookup.height.saturating_add(confidence as i64) {
+        Landing::Landed(lookup)
+    } else {
+        Landing::Pending(cid)
+    })
+}
+
 /// Pushes `message` for `step` unless the log shows it was pushed, then waits for it to execute with
 /// `confidence` epochs on top and fails on a non-zero exit code. Returns the lookup with the receipt.
 pub async fn push_once<T, J>(
@@ -89,8 +148,16 @@ where
     T: AsMut<MessageLog> + Sync,
     J: Journal<T>,
 {
-    let cid = push_journaled(node, record, journal, step, message, &MessageSendSpec::default()).await?;
-    wait_ok(node, cid, step, confidence).await
+    let landing = push_step(node, record, journal, step, message, confidence).await?;
+    wait_landed(node, landing, step, confidence).await
+}
+
+/// The lookup of a [`Landing`], waiting (StateWaitMsg) for a pending message to land with `confidence`.
+pub async fn wait_landed(node: &Node, landing: Landing, what: &str, confidence: u64) -> Result<MsgLookup, ChainError> {
+    match landing {
+        Landing::Landed(lookup) => Ok(lookup),
+        Landing::Pending(cid) => wait_ok(node, cid, what, confidence).await,
+    }
 }
 
 /// The journaled half of [`push_once`]: returns the CID of `step`'s message, pushing it first (with a UUID saved

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
+pub use sealstack_chain::miner_creation::CreationRecord;
+pub use sealstack_chain::push::{MessageLog, PushRecord};
 use serde::{Deserialize, Serialize};
 
 use crate::chain_types::{Address, AttoFil, Multiaddr};
@@ -295,13 +297,13 @@ pub struct MinerStatus {
     /// Progress of on-chain creation, saved before and after every message it pushes (idempotency UUID, then
     /// CID), so a restarted operator resumes it and never sends a message twice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub creation: Option<MinerCreation>,
+    pub creation: Option<CreationRecord>,
     /// Multiaddrs the actor announces on chain, as last read.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub on_chain_multiaddrs: Vec<String>,
     /// ChangeMultiaddrs / ChangePeerID messages pushed, by step (one step per distinct target).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub address_messages: BTreeMap<String, PushedMessage>,
+    #[serde(default, skip_serializing_if = "MessageLog::is_empty")]
+    pub address_messages: MessageLog,
     /// The actor's power on chain, as quantities of bytes (`4Ki`, `32Gi`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub power: Option<MinerPowerStatus>,
@@ -403,38 +405,6 @@ pub struct MinerBalances {
     pub worker: String,
     /// The owner address's balance.
     pub owner: String,
-}
-
-/// A chain message the operator pushes: its idempotency key first, its CID once the node accepted it.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct PushedMessage {
-    /// The `MsgUuid` the message is pushed with: a repeated push returns the same message.
-    pub uuid: String,
-    /// CID of the signed message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cid: Option<String>,
-}
-
-/// Progress of on-chain creation (the JSON form of `sealstack_chain::miner_creation::CreationRecord`).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct MinerCreation {
-    /// The owner chosen.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub owner: Option<String>,
-    /// The worker chosen or created.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub worker: Option<String>,
-    /// Messages pushed, by step: `fund-worker`, `fund-owner`, `create-miner`.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub messages: BTreeMap<String, PushedMessage>,
-    /// The new actor's ID address.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id_address: Option<String>,
-    /// The new actor's robust address.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub robust_address: Option<String>,
 }
 
 #[cfg(test)]

@@ -37,7 +37,8 @@ use crate::{miner, param_cache, sealing_worker};
 /// Reconciles of one controller in flight at once: enough to keep the API server busy, few enough that
 /// the operator's memory stays flat however many objects change at once.
 const CONCURRENCY: u16 = 32;
-/// The same for Miners, whose reconciles mostly wait for chain messages to execute (epochs, not CPU). At
+/// The same for Miners, whose reconciles mostly wait for the full node's answers (a dozen reads of the chain;
+/// never for a message to land, see [`crate`]). At
 /// 1000 Miners on 2 cores, 128 was up to ~15% faster in some runs and took ~9 MiB more (over 64 MiB).
 const MINER_CONCURRENCY: u16 = 64;
 

@@ -2,6 +2,14 @@
 //!
 //! Each controller follows one pipeline: read and dereference -> validate -> build the desired children
 //! (pure functions, unit-tested) -> server-side apply with one field manager -> status.
+//!
+//! No reconcile waits for the chain. A chain step (the Miner's creation, its announced addresses) pushes its
+//! message once, journaled in the Miner's status (`sealstack_chain::push`: idempotency key before the push,
+//! CID after), looks once whether it landed, and otherwise ends the reconcile with the step's condition
+//! False, reason `WaitingForMessage`, requeued after about one block time. The status holds the chain
+//! crate's own records (`CreationRecord`, `MessageLog`: one type, one JSON shape), and the journal's writes
+//! are conditioned on the Miner's `resourceVersion`, so a reconcile working from a stale copy gets a conflict
+//! (and then writes nothing) instead of overwriting a newer record.
 
 pub mod apply;
 pub mod context;

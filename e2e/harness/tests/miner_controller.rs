@@ -200,10 +200,10 @@ async fn a_miner_gets_its_actor_once_and_its_addresses_follow_the_service() {
     let actor = status.actor_address.clone().unwrap();
     assert_eq!(status.on_chain_multiaddrs, ["/ip4/198.51.100.7/tcp/24001"]);
     let creation = status.creation.clone().unwrap();
-    assert!(creation.messages["create-miner"].cid.is_some(), "{creation:?}");
+    assert!(creation.messages.0["create-miner"].cid.is_some(), "{creation:?}");
     // An Event for every chain message, naming its step and CID, on the Miner.
     let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(client.clone(), ns.name());
-    for (step, message) in &creation.messages {
+    for (step, message) in &creation.messages.0 {
         let note = format!("{step}: message {}", message.cid.as_deref().unwrap_or_default());
         wait_for(&format!("the Event of {step}"), Duration::from_secs(30), || async {
             let list = events.list(&Default::default()).await?;
@@ -404,7 +404,7 @@ async fn an_operator_dying_right_after_the_create_miner_push_still_makes_one_act
     .unwrap();
     first.abort();
     let status = miners.get_status("m1").await.unwrap().status.unwrap();
-    let pushed = &status.creation.unwrap().messages["create-miner"];
+    let pushed = &status.creation.unwrap().messages.0["create-miner"];
     assert!(pushed.cid.is_none(), "the CID was not recorded: {pushed:?}");
 
     // A new operator resumes from the status: same UUID, so the node returns the same message.
@@ -420,6 +420,64 @@ async fn an_operator_dying_right_after_the_create_miner_push_still_makes_one_act
     // fund-worker, create-miner and one ChangeMultiaddrs would come from the worker; the owner sent two.
     let node = Node::connect(&devnet.api_info, &ConnectOptions::default()).await.unwrap();
     assert_eq!(node.api().mpool_get_nonce(LotusJson(owner)).await.unwrap(), 2);
+    second.abort();
+    devnet.stop().await;
+}
+
+#[tokio::test]
+async fn a_creation_waiting_for_its_message_shows_the_cid_and_a_new_operator_sends_nothing_again() {
+    let Some(cluster) = Cluster::connect().await else { return };
+    let client = cluster.client();
+    install_crds(&client).await.unwrap();
+    let ns = cluster.namespace("op-miner-wait").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // Slow blocks and a confidence of 3: each message waits some seconds for its block and the epochs on top.
+    let mut config = DevnetConfig::new(dir.path().to_path_buf(), "127.0.0.1:0".parse().unwrap());
+    config.block_time = Duration::from_secs(2);
+    let devnet = sealstack_devnet::start(config).await.unwrap();
+    ready_param_cache(&client, ns.name()).await;
+    let runtime_runs = runtime_volumes(&client, ns.name(), "m1").await;
+    api_info_secret(&client, ns.name(), &devnet.api_info.to_env_value()).await;
+    let first = start_miner_controller(client.clone(), ns.name());
+    let miners: Api<Miner> = Api::namespaced(client.clone(), ns.name());
+    let mut m = miner(json!({"announceAddresses": ["/ip4/198.51.100.11/tcp/24001"]}));
+    m.spec.confidence = 3;
+    miners.create(&PostParams::default(), &m).await.unwrap();
+
+    // While CreateMiner waits for its block, the Miner says so, naming the message the status journaled.
+    let waiting =
+        wait_for("ActorCreated False, WaitingForMessage on create-miner", Duration::from_secs(60), || async {
+            let status = miners.get_status("m1").await?.status.unwrap_or_default();
+            Ok(find_condition(&status.conditions, "ActorCreated")
+                .filter(|c| c.status == "False" && c.reason == "WaitingForMessage")
+                .filter(|c| c.message.starts_with("create-miner: message "))
+                .map(|c| (c.message.clone(), status.clone())))
+        })
+        .await
+        .unwrap();
+    let (message, status) = waiting;
+    let cid = status.creation.as_ref().and_then(|c| c.messages.0["create-miner"].cid.clone()).unwrap();
+    assert!(message.contains(&cid), "the condition names the journaled CID {cid}: {message}");
+    assert!(status.actor_address.is_none(), "no actor before the message lands");
+    // (The condition is written at a reconcile's end: the reconcile did not wait for the chain.)
+
+    // The operator goes away while the message waits; a new one takes the creation up from the status.
+    first.abort();
+    let second = start_miner_controller(client.clone(), ns.name());
+    let status = wait_for("the Miner Ready", Duration::from_secs(120), || async {
+        Ok(miners.get_status("m1").await?.status.filter(|s| settled(s, runtime_runs)))
+    })
+    .await
+    .unwrap();
+    assert_eq!(status.creation.unwrap().messages.0["create-miner"].cid.as_deref(), Some(cid.as_str()), "the same CID");
+    assert_eq!(devnet.node.state().actors.miner_ids().len(), 1, "exactly one miner actor");
+    let owner = devnet.node.state().wallet.default_address().unwrap();
+    let node = Node::connect(&devnet.api_info, &ConnectOptions::default()).await.unwrap();
+    assert_eq!(
+        node.api().mpool_get_nonce(LotusJson(owner)).await.unwrap(),
+        2,
+        "fund-worker and CreateMiner, once each"
+    );
     second.abort();
     devnet.stop().await;
 }

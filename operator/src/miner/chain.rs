@@ -1,5 +1,7 @@
 //! The Miner controller's chain side: connecting to the full node named by the Miner, creating the actor
-//! with its progress journaled in the Miner's status, and publishing the announce addresses.
+//! with its progress journaled in the Miner's status, and publishing the announce addresses. Neither waits for
+//! the chain: each pushes what is due (once, journaled) and says what has not landed yet; the reconcile
+//! shows it (`WaitingForMessage`) and comes back about one block time later.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,11 +12,11 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::events::{Event, EventType};
 use kube::{Api, Resource};
-use sealstack_chain::miner_creation::{CreateMinerRequest, CreatedMiner, CreationRecord, create_miner};
-use sealstack_chain::push::{Journal, MessageLog};
+use sealstack_chain::miner_actor::{change_multiaddrs, change_peer_id};
+use sealstack_chain::miner_creation::{CreateMinerRequest, CreationProgress, CreationRecord, advance_creation};
+use sealstack_chain::push::{Journal, Landing, MessageLog};
 use sealstack_chain::{ApiInfo, ChainError, Node};
 use sealstack_crds::Miner;
-use sealstack_crds::miner::{MinerCreation, PushedMessage};
 
 use super::runtime::api_info_digest;
 use crate::context::Context;
@@ -75,22 +77,42 @@ fn amount(text: Option<&str>, field: &str) -> Result<TokenAmount> {
     Ok(TokenAmount::from_atto(atto))
 }
 
-/// Converts between the status form and the library's record (the same JSON).
-fn convert<A: serde::Serialize, B: serde::de::DeserializeOwned>(value: &A) -> B {
-    serde_json::from_value(serde_json::to_value(value).expect("serialises")).expect("the same JSON shape")
+/// The chain journal's footing within one reconcile: each write is conditioned on the Miner's `resourceVersion`
+/// as last read or written, so a write from a stale copy of the Miner gets a conflict instead of overwriting a
+/// newer record (and the reconcile then writes no status either: the next one works from the newer Miner).
+#[derive(Clone, Debug, Default)]
+pub struct JournalGuard {
+    /// The `resourceVersion` the next write is conditioned on.
+    pub resource_version: Option<String>,
+    /// A write met a newer Miner.
+    pub conflicted: bool,
 }
 
-/// Saves creation progress into `status.creation` with a server-side apply of the status: when `save`
-/// returns, the record is in etcd. Each newly pushed message gets an Event and a metric.
+/// Saves chain progress into one field of the Miner's status with a merge patch conditioned on the guard's
+/// `resourceVersion`: when `save` returns, the record is in etcd. Each newly pushed message gets an Event and a
+/// metric.
 struct StatusJournal<'a> {
     api: Api<Miner>,
     miner: &'a Miner,
     ctx: &'a Context,
     field: &'static str,
+    guard: &'a mut JournalGuard,
     seen: BTreeMap<String, Option<String>>,
 }
 
-impl StatusJournal<'_> {
+impl<'a> StatusJournal<'a> {
+    fn new(
+        ctx: &'a Context,
+        miner: &'a Miner,
+        field: &'static str,
+        guard: &'a mut JournalGuard,
+        log: &MessageLog,
+    ) -> Self {
+        let api = Api::namespaced(ctx.client.clone(), miner.meta().namespace.as_deref().unwrap_or_default());
+        let seen = log.0.iter().map(|(step, record)| (step.clone(), record.cid.clone())).collect();
+        StatusJournal { api, miner, ctx, field, guard, seen }
+    }
+
     async fn save_json(&mut self, value: serde_json::Value, messages: &MessageLog) -> Result<(), ChainError> {
         if let Some(step) = &self.ctx.settings.fail_before_saving
             && messages.0.get(step).is_some_and(|m| m.cid.is_some())
@@ -102,12 +124,23 @@ impl StatusJournal<'_> {
         }
         let name = self.miner.meta().name.clone().unwrap_or_default();
         // A merge patch of this one field: the reconcile's server-side apply of the whole status comes later.
-        let patch = serde_json::json!({ "status": { self.field: value } });
-        let written = self
-            .api
-            .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-            .map_err(|e| ChainError::Client(format!("cannot record chain progress in the Miner status: {e}")))?;
+        let patch = serde_json::json!({
+            "metadata": { "resourceVersion": self.guard.resource_version },
+            "status": { self.field: value },
+        });
+        let written = match self.api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+            Ok(written) => written,
+            Err(kube::Error::Api(status)) if status.code == 409 => {
+                self.guard.conflicted = true;
+                return Err(ChainError::Client(format!(
+                    "the Miner changed since this reconcile read it ({}): its chain progress is taken up again from \
+                     the newer Miner",
+                    status.message
+                )));
+            }
+            Err(e) => return Err(ChainError::Client(format!("cannot record chain progress in the Miner status: {e}"))),
+        };
+        self.guard.resource_version = written.meta().resource_version.clone();
         self.ctx.own_writes.miners.record(self.miner, written);
         for (step, record) in &messages.0 {
             if record.cid.is_some() && self.seen.get(step) != Some(&record.cid) {
@@ -144,64 +177,59 @@ fn step_method(step: &str) -> &'static str {
 
 impl Journal<CreationRecord> for StatusJournal<'_> {
     async fn save(&mut self, record: &CreationRecord) -> Result<(), ChainError> {
-        let value = serde_json::to_value(convert::<_, MinerCreation>(record)).expect("serialises");
-        self.save_json(value, &record.messages).await
+        self.save_json(serde_json::to_value(record).expect("serialises"), &record.messages).await
     }
 }
 
 impl Journal<MessageLog> for StatusJournal<'_> {
     async fn save(&mut self, record: &MessageLog) -> Result<(), ChainError> {
-        let value = serde_json::to_value(convert::<_, BTreeMap<String, PushedMessage>>(record)).expect("serialises");
-        self.save_json(value, record).await
+        self.save_json(serde_json::to_value(record).expect("serialises"), record).await
     }
 }
 
-fn seen(messages: &BTreeMap<String, PushedMessage>) -> BTreeMap<String, Option<String>> {
-    messages.iter().map(|(k, v)| (k.clone(), v.cid.clone())).collect()
-}
-
-/// Creates the actor (or finishes a creation the status shows was started).
-///
-/// `previous` is the record to resume from: read from the API server itself while the creation is not
-/// finished (see [`super::reconcile`]), never from a cache that may lag behind the journal.
-pub async fn ensure_created(
+/// Takes the actor's creation one step further without waiting for the chain ([`advance_creation`]), with
+/// `record` (the status's `creation`) journaled in place.
+pub async fn advance(
     node: &Node,
     miner: &Miner,
-    previous: MinerCreation,
+    record: &mut CreationRecord,
+    guard: &mut JournalGuard,
     ctx: &Context,
     peer_id: Vec<u8>,
-) -> Result<(CreatedMiner, MinerCreation)> {
+) -> Result<CreationProgress> {
     let request = creation_request(miner, peer_id)?;
-    let mut record: CreationRecord = convert(&previous);
-    let api: Api<Miner> = Api::namespaced(ctx.client.clone(), miner.meta().namespace.as_deref().unwrap_or_default());
-    let mut journal = StatusJournal { api, miner, ctx, field: "creation", seen: seen(&previous.messages) };
-    let created = create_miner(node, &request, &mut record, &mut journal).await?;
-    Ok((created, convert(&record)))
+    let mut journal = StatusJournal::new(ctx, miner, "creation", guard, &record.messages);
+    Ok(advance_creation(node, &request, record, &mut journal).await?)
 }
 
-/// Sends ChangeMultiaddrs (and ChangePeerID when `peer_id` is given) with the progress in
-/// `status.addressMessages`.
-/// `previous` is the log to resume from, read like [`ensure_created`]'s.
+/// Sends ChangeMultiaddrs (when `multiaddrs` is given) and ChangePeerID (when `peer_id` is), each once, with
+/// `log` (the status's `addressMessages`) journaled in place. Does not wait: returns a message that has not
+/// landed yet (its step and CID), `None` when all did.
+#[allow(clippy::too_many_arguments)]
 pub async fn publish(
     node: &Node,
     miner: &Miner,
-    previous: BTreeMap<String, PushedMessage>,
+    log: &mut MessageLog,
+    guard: &mut JournalGuard,
     ctx: &Context,
     actor: Address,
     multiaddrs: Option<&[multiaddr::Multiaddr]>,
     peer_id: Option<&[u8]>,
-) -> Result<BTreeMap<String, PushedMessage>> {
-    let mut log: MessageLog = convert(&previous);
-    let api: Api<Miner> = Api::namespaced(ctx.client.clone(), miner.meta().namespace.as_deref().unwrap_or_default());
-    let mut journal = StatusJournal { api, miner, ctx, field: "addressMessages", seen: seen(&previous) };
+) -> Result<Option<(&'static str, String)>> {
+    let mut journal = StatusJournal::new(ctx, miner, "addressMessages", guard, log);
     let confidence = u64::from(miner.spec.confidence);
-    if let Some(addrs) = multiaddrs {
-        sealstack_chain::miner_actor::set_multiaddrs(node, actor, addrs, &mut log, &mut journal, confidence).await?;
+    let mut pending = None;
+    if let Some(addrs) = multiaddrs
+        && let Landing::Pending(cid) = change_multiaddrs(node, actor, addrs, log, &mut journal, confidence).await?
+    {
+        pending = Some(("ChangeMultiaddrs", cid.to_string()));
     }
-    if let Some(peer) = peer_id {
-        sealstack_chain::miner_actor::set_peer_id(node, actor, peer, &mut log, &mut journal, confidence).await?;
+    if let Some(peer) = peer_id
+        && let Landing::Pending(cid) = change_peer_id(node, actor, peer, log, &mut journal, confidence).await?
+    {
+        pending = pending.or(Some(("ChangePeerID", cid.to_string())));
     }
-    Ok(convert(&log))
+    Ok(pending)
 }
 
 #[cfg(test)]
@@ -262,18 +290,41 @@ mod tests {
         assert!(matches!(api_info(&m, Some(&secret("FULLNODE_API_INFO", "nonsense"))), Err(Error::InvalidSpec(_))));
     }
 
+    #[tokio::test]
+    async fn the_journal_writes_on_the_version_it_read_and_stops_at_a_newer_one() {
+        use crate::testing;
+        let m = miner(json!({}));
+        let (client, made) = testing::client(|request| {
+            let mut reply = json!({"apiVersion": "sealstack.io/v1alpha1", "kind": "Miner",
+                "metadata": {"name": "m1", "namespace": "sp", "resourceVersion": "8"},
+                "spec": {"fullNode": {"apiInfoSecretRef": {"name": "lotus"}}, "sectorSize": "2KiB",
+                         "paramCacheRef": {"name": "params"}, "storage": {"size": "1Gi"}}});
+            reply["status"] = request.body["status"].clone();
+            match request.body["metadata"]["resourceVersion"].as_str() {
+                Some("7") => (200, reply),
+                _ => (
+                    409,
+                    json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Conflict",
+                    "code": 409, "message": "the object has been modified"}),
+                ),
+            }
+        });
+        let ctx = Context::new(client, Default::default(), Default::default());
+        let mut guard = JournalGuard { resource_version: Some("7".into()), conflicted: false };
+        let mut log = MessageLog::default();
+        log.0.insert("change-peer-id-1".into(), sealstack_chain::push::PushRecord { uuid: "u".into(), cid: None });
+        let mut journal = StatusJournal::new(&ctx, &m, "addressMessages", &mut guard, &MessageLog::default());
+        journal.save(&log).await.unwrap();
+        let again = journal.save(&log).await.unwrap_err();
+        assert!(again.to_string().contains("changed since this reconcile read it"), "{again}");
+        assert_eq!((guard.resource_version.as_deref(), guard.conflicted), (Some("8"), true));
+        let made = made.lock().unwrap().clone();
+        assert_eq!(made[0].body["status"]["addressMessages"]["change-peer-id-1"]["uuid"], "u");
+        assert_eq!(made[1].body["metadata"]["resourceVersion"], "8", "the version the first write made");
+    }
+
     #[test]
-    fn status_and_library_records_share_one_json_shape() {
-        let status = MinerCreation {
-            owner: Some("t0100".into()),
-            messages: [("create-miner".to_string(), PushedMessage { uuid: "u".into(), cid: Some("bafy".into()) })]
-                .into(),
-            id_address: Some("t01000".into()),
-            ..Default::default()
-        };
-        let record: CreationRecord = convert(&status);
-        assert_eq!(record.messages.0["create-miner"].cid.as_deref(), Some("bafy"));
-        assert_eq!(convert::<_, MinerCreation>(&record), status);
+    fn steps_have_their_metric_labels() {
         assert_eq!(step_method("change-multiaddrs-0123"), "ChangeMultiaddrs");
         assert_eq!(step_method("fund-worker"), "Send");
     }

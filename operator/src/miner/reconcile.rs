@@ -19,6 +19,7 @@ use kube::runtime::events::{Event, EventType};
 use kube::{Api, Resource, ResourceExt};
 use libp2p_identity::PeerId;
 use sealstack_chain::miner::MinerInfo;
+use sealstack_chain::miner_creation::{CreationProgress, CreationRecord};
 use sealstack_chain::{FullNodeClient, LotusJson, Node, TipSetKey};
 use sealstack_crds::Miner;
 use sealstack_crds::conditions::status::{FALSE, TRUE};
@@ -32,7 +33,7 @@ use tracing::{info, instrument, warn};
 
 use super::announce::{Announce, announce, needs_node};
 use super::blocks;
-use super::chain::{connect, ensure_created, publish};
+use super::chain::{JournalGuard, advance, connect, publish};
 use super::children::{apply_services, ensure_api_secret, identity};
 use super::disruption;
 use super::proving;
@@ -56,12 +57,12 @@ pub async fn reconcile(miner: Arc<Miner>, ctx: Arc<Context>) -> Result<Action> {
     let namespace = miner.namespace().ok_or_else(|| Error::InvalidObject("Miner without namespace".into()))?;
     // The store may not show this operator's last status write (or the chain journal's) yet.
     let api: Api<Miner> = Api::namespaced(ctx.client.clone(), &namespace);
-    let Some((miner, read)) = ctx.own_writes.miners.current_or_read(&api, miner).await? else {
+    let Some(miner) = ctx.own_writes.miners.current(&api, miner).await? else {
         return Ok(Action::await_change());
     };
     let previous = miner.status().cloned().unwrap_or_default();
     let mut progress = Progress::new(&previous, miner.meta().generation);
-    progress.status_read = read;
+    progress.journal.resource_version = miner.meta().resource_version.clone();
     let outcome = steps(&ctx, &miner, &namespace, &mut progress).await;
     finish(&ctx, &miner, &previous, progress, outcome).await
 }
@@ -70,18 +71,15 @@ pub async fn reconcile(miner: Arc<Miner>, ctx: Arc<Context>) -> Result<Action> {
 struct Progress {
     status: MinerStatus,
     generation: Option<i64>,
-    /// A chain step failed after its journal may have recorded progress straight into the stored status
-    /// (`creation`, `addressMessages`), which `status` then lacks.
-    journal_ahead: bool,
-    /// The Miner this reconcile works from was read from the API server itself (a quorum read): its chain
-    /// records are as etcd holds them, and need not be read again before a chain step.
-    status_read: bool,
+    /// The chain journal's writes (`creation`, `addressMessages` go straight to the stored status, and are
+    /// kept in `status` as written): conditioned on the Miner's `resourceVersion`.
+    journal: JournalGuard,
 }
 
 impl Progress {
     fn new(previous: &MinerStatus, generation: Option<i64>) -> Self {
         let status = MinerStatus { observed_generation: generation, ..previous.clone() };
-        Self { status, generation, journal_ahead: false, status_read: false }
+        Self { status, generation, journal: JournalGuard::default() }
     }
 
     fn condition(&mut self, type_: &str, (s, reason, message): Observed) {
@@ -125,7 +123,10 @@ async fn steps(ctx: &Context, miner: &Miner, namespace: &str, progress: &mut Pro
             return Err(progress.failed(ACTOR_CREATED, "FullNodeError", error));
         }
     };
-    let actor = actor(ctx, miner, &node, &peer, progress).await?;
+    let Some(actor) = actor(ctx, miner, &node, &peer, progress).await? else {
+        // A creation message pushed and not landed: looked at again about one block time later.
+        return Ok(Action::requeue(block_time(&node).await));
+    };
     let info = node.api().state_miner_info(LotusJson(actor), TipSetKey::head()).await.map_err(node.err())?;
     progress.status.actor_address = Some(actor.to_string());
     progress.status.owner_address = Some(info.owner.to_string());
@@ -226,18 +227,11 @@ async fn finish(
 ) -> Result<Action> {
     let ready = status::ready(&progress.status.conditions, progress.status.actor_address.as_deref());
     progress.condition(READY, ready);
-    if progress.journal_ahead {
-        // Take the chain progress as the journal stored it: writing an older record would undo it.
-        match stored_status(ctx, miner).await {
-            Ok(stored) => {
-                progress.status.creation = stored.creation;
-                progress.status.address_messages = stored.address_messages;
-            }
-            Err(error) => {
-                warn!(%error, "cannot read the journaled chain progress back: the status is left as it is");
-                return outcome;
-            }
-        }
+    if progress.journal.conflicted {
+        // This reconcile worked from an older Miner than etcd holds: its status could undo the newer chain
+        // records. The newer Miner's watch event brings the next reconcile.
+        warn!("the Miner changed during the reconcile: its status is written by the next one");
+        return outcome;
     }
     match (write_status(ctx, miner, previous, progress.status).await, outcome) {
         (Ok(()), outcome) => outcome,
@@ -250,31 +244,55 @@ async fn finish(
 }
 
 /// The actor: the one the spec adopts, or the one created on chain (resuming a creation the status shows
-/// was started).
-async fn actor(ctx: &Context, miner: &Miner, node: &Node, peer: &PeerId, progress: &mut Progress) -> Result<Address> {
+/// was started); `None` while a creation message waits to land (`ActorCreated` says which).
+async fn actor(
+    ctx: &Context,
+    miner: &Miner,
+    node: &Node,
+    peer: &PeerId,
+    progress: &mut Progress,
+) -> Result<Option<Address>> {
     if let Some(actor) = &miner.spec.actor {
         return sealstack_chain::json::parse_address(&actor.0)
+            .map(Some)
             .map_err(|e| Error::InvalidSpec(format!("spec.actor: {e}")));
     }
-    let previous = match miner.status.as_ref().and_then(|s| s.creation.clone()) {
-        Some(done) if done.id_address.is_some() && done.robust_address.is_some() => done,
-        // Not begun, or messages in flight: resume from the record as etcd holds it (a watch, or the API
-        // server's watch cache behind a list, may lag), so that no step is sent twice.
-        record if progress.status_read => record.unwrap_or_default(),
-        _ => stored_status(ctx, miner).await?.creation.unwrap_or_default(),
-    };
-    match ensure_created(node, miner, previous, ctx, peer.to_bytes()).await {
-        Ok((created, record)) => {
+    // The record is taken up from the Miner this reconcile works from and journaled in place: a stale copy
+    // (behind a write the watch has not shown) gets a conflict at its first write (`JournalGuard`).
+    let mut record = progress.status.creation.clone().unwrap_or_default();
+    let advanced = advance(node, miner, &mut record, &mut progress.journal, ctx, peer.to_bytes()).await;
+    if record != CreationRecord::default() {
+        progress.status.creation = Some(record);
+    }
+    match advanced {
+        Ok(CreationProgress::Created(created)) => {
             if progress.status.actor_address.is_none() {
                 info!(actor = %created.id_address, "miner actor created");
             }
-            progress.status.creation = Some(record);
             progress.status.robust_address = Some(created.robust_address.to_string());
-            Ok(created.id_address)
+            Ok(Some(created.id_address))
         }
+        Ok(CreationProgress::Waiting { step, cid }) => {
+            let confidence = miner.spec.confidence;
+            let message =
+                format!("{step}: message {cid} pushed, waiting for it to land with {confidence} epochs on top");
+            progress.condition(ACTOR_CREATED, (FALSE, WAITING_FOR_MESSAGE.into(), message));
+            Ok(None)
+        }
+        Err(error) => Err(progress.failed(ACTOR_CREATED, "CreationFailed", error)),
+    }
+}
+
+/// The reason of a condition whose step waits for a pushed message to land.
+const WAITING_FOR_MESSAGE: &str = "WaitingForMessage";
+
+/// About one block time of the node's network (StateGetNetworkParams), within 1 to 30 s; 10 s when unknown.
+async fn block_time(node: &Node) -> Duration {
+    match node.api().state_get_network_params().await {
+        Ok(params) => Duration::from_secs(params.block_delay_secs.clamp(1, 30)),
         Err(error) => {
-            progress.journal_ahead = true;
-            Err(progress.failed(ACTOR_CREATED, "CreationFailed", error))
+            warn!(%error, "cannot read the network's block time");
+            WHILE_WAITING
         }
     }
 }
@@ -337,22 +355,21 @@ async fn announce_addresses(
         let addrs = addrs_differ.then_some(desired.as_slice());
         let peer_bytes = peer.to_bytes();
         let peer_id = peer_differs.then_some(peer_bytes.as_slice());
-        // About to send: resume from the log as etcd holds it (see `actor`). Only this step writes it, so a
-        // read at the start of this reconcile is as good as one now.
-        let previous = match progress.status_read {
-            true => miner.status.as_ref().map(|s| s.address_messages.clone()).unwrap_or_default(),
-            false => stored_status(ctx, miner).await?.address_messages,
-        };
-        progress.status.address_messages = match publish(node, miner, previous, ctx, actor, addrs, peer_id).await {
-            Ok(messages) => messages,
-            Err(error) => {
-                progress.journal_ahead = true;
-                return Err(error);
-            }
-        };
+        // The log is journaled in place, like the creation's record (see `actor`).
+        let mut log = std::mem::take(&mut progress.status.address_messages);
+        let published = publish(node, miner, &mut log, &mut progress.journal, ctx, actor, addrs, peer_id).await;
+        progress.status.address_messages = log;
+        let waiting = published?;
         // Read back what the chain holds now (only after sending something).
         let info = node.api().state_miner_info(LotusJson(actor), TipSetKey::head()).await.map_err(node.err())?;
         on_chain = info.multiaddrs().iter().map(|m| m.to_string()).collect();
+        if let Some((method, cid)) = waiting {
+            let message =
+                format!("{method}: message {cid} pushed, waiting for it to land; on chain: [{}]", on_chain.join(", "));
+            progress.status.on_chain_multiaddrs = on_chain;
+            progress.condition(ADDRESSES_PUBLISHED, (FALSE, WAITING_FOR_MESSAGE.into(), message));
+            return Ok(false);
+        }
     }
     let done = on_chain == wanted;
     let message = format!("on chain: [{}]", on_chain.join(", "));
@@ -360,12 +377,6 @@ async fn announce_addresses(
     let (s, reason) = if done { (TRUE, "OnChain") } else { (FALSE, "Publishing") };
     progress.condition(ADDRESSES_PUBLISHED, (s, reason.into(), message));
     Ok(done)
-}
-
-/// The Miner's status as etcd holds it now (a quorum read: after the journal's writes, and never behind them).
-async fn stored_status(ctx: &Context, miner: &Miner) -> Result<MinerStatus> {
-    let api: Api<Miner> = Api::namespaced(ctx.client.clone(), miner.meta().namespace.as_deref().unwrap_or_default());
-    Ok(api.get_status(&miner.name_any()).await?.status.unwrap_or_default())
 }
 
 /// Applies the status when it changed.

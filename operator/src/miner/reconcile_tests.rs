@@ -3,7 +3,7 @@
 use std::sync::Mutex;
 
 use sealstack_crds::conditions::find_condition;
-use sealstack_crds::miner::{MinerCreation, PushedMessage};
+use sealstack_crds::miner::{CreationRecord, MessageLog, PushRecord};
 use serde_json::{Value, json};
 
 use super::*;
@@ -172,49 +172,46 @@ async fn a_change_of_a_ready_runtime_waits_while_the_gate_holds() {
 }
 
 fn journaled() -> MinerStatus {
-    let pushed = PushedMessage { uuid: "u1".into(), cid: Some("bafy-create".into()) };
-    let creation = MinerCreation { messages: [("create-miner".to_string(), pushed)].into(), ..Default::default() };
+    let pushed = PushRecord { uuid: "u1".into(), cid: Some("bafy-create".into()) };
+    let creation =
+        CreationRecord { messages: MessageLog([("create-miner".to_string(), pushed)].into()), ..Default::default() };
     MinerStatus { creation: Some(creation), ..Default::default() }
 }
 
-fn failed_creation(previous: &MinerStatus) -> Progress {
-    let mut progress = Progress::new(previous, Some(2));
+/// A reconcile whose creation step failed after its journal wrote `journaled()` (kept in the status as written).
+fn failed_creation(conflicted: bool) -> Progress {
+    let mut progress = Progress::new(&journaled(), Some(2));
     progress.condition(PARAMS_READY, status::params_ready("params", true));
-    progress.journal_ahead = true;
+    progress.journal.conflicted = conflicted;
     let error = Error::InvalidSpec("the node refused".into());
     let _ = progress.failed(ACTOR_CREATED, "CreationFailed", error);
     progress
 }
 
 #[tokio::test]
-async fn a_failed_chain_step_writes_the_status_with_the_journal_as_stored() {
+async fn a_failed_chain_step_writes_the_status_with_the_record_as_journaled() {
     let creating = miner(None);
-    let (client, made) = testing::client(api_server(&creating, journaled()));
+    let (client, made) = testing::client(api_server(&creating, MinerStatus::default()));
     let outcome = Err(Error::InvalidSpec("the step's error".into()));
-    let returned =
-        finish(&context(client), &creating, &MinerStatus::default(), failed_creation(&Default::default()), outcome)
-            .await;
+    let returned = finish(&context(client), &creating, &MinerStatus::default(), failed_creation(false), outcome).await;
     assert!(matches!(returned, Err(Error::InvalidSpec(m)) if m == "the step's error"), "the step's own error");
     let made = requests(&made);
     let methods: Vec<_> = made.iter().map(|r| r.method.clone()).collect();
-    assert_eq!(methods, [http::Method::GET, http::Method::PATCH], "the journal read back, then the status");
-    let written: MinerStatus = serde_json::from_value(made[1].body["status"].clone()).unwrap();
-    assert_eq!(written.creation, journaled().creation, "the journal's record, not the older one");
+    assert_eq!(methods, [http::Method::PATCH], "the status, nothing read back");
+    let written: MinerStatus = serde_json::from_value(made[0].body["status"].clone()).unwrap();
+    assert_eq!(written.creation, journaled().creation, "the journal's record");
     let ready = find_condition(&written.conditions, READY).unwrap();
     assert_eq!((ready.status.as_str(), ready.reason.as_str()), (FALSE, "CreationFailed"));
 }
 
 #[tokio::test]
-async fn without_the_journal_read_back_the_status_is_not_written() {
+async fn after_a_journal_conflict_the_status_is_not_written() {
     let creating = miner(None);
     let (client, made) = testing::client(|_| testing::failure());
     let outcome = Err(Error::InvalidSpec("the step's error".into()));
-    let returned =
-        finish(&context(client), &creating, &MinerStatus::default(), failed_creation(&Default::default()), outcome)
-            .await;
+    let returned = finish(&context(client), &creating, &MinerStatus::default(), failed_creation(true), outcome).await;
     assert!(matches!(returned, Err(Error::InvalidSpec(_))));
-    let methods: Vec<_> = requests(&made).iter().map(|r| r.method.clone()).collect();
-    assert_eq!(methods, [http::Method::GET], "no write that could undo the journal");
+    assert!(requests(&made).is_empty(), "no write that could undo the newer Miner's records");
 }
 
 #[tokio::test]
