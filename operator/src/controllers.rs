@@ -10,7 +10,7 @@ use futures::future::BoxFuture;
 use futures::{FutureExt, Stream, StreamExt};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, Node as KubeNode, Pod, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Node as KubeNode, PersistentVolumeClaim, Pod, Secret, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{self, Action, Controller};
@@ -29,8 +29,8 @@ use crate::miner::runtime_node::{
     addresses_change, addresses_only, miner_of_pod, miners_on_node, node_of_pod_changes, placement_only,
 };
 use crate::stores::{
-    MANAGED, NOT_MANAGED, RUNTIME_PODS, RUNTIME_SETS, SECRET_TYPES, WORKER_SETS, drain, reflect, reflect_metadata,
-    reflect_reduced, touched_metadata, watch_config,
+    FETCH_JOBS, MANAGED, NOT_MANAGED, PARAM_CLAIMS, RUNTIME_PODS, RUNTIME_SETS, SECRET_TYPES, WORKER_SETS, drain,
+    reflect, reflect_metadata, reflect_reduced, watch_config,
 };
 use crate::{miner, param_cache, sealing_worker};
 
@@ -97,8 +97,21 @@ pub async fn run_controllers(client: Client, namespace: Option<String>, ctx: Arc
     let caches = reflect(api_for(client.clone(), &namespace), watch_config(None), feeds.caches)
         .inspect(observed(&ctx, |writes| &writes.caches));
     if runs(ControllerKind::ParamCache) {
-        let config_maps = touched_metadata::<ConfigMap>(api_for(client.clone(), &namespace), watch_config(None));
-        tasks.push(run_param_cache(api_for(client.clone(), &namespace), caches, config_maps, ctx.clone()).boxed());
+        let children = ParamCacheChildren {
+            jobs: reflect_reduced(
+                api_for(client.clone(), &namespace),
+                watch_config(Some(FETCH_JOBS)),
+                feeds.fetch_jobs,
+                status_and_metadata,
+            ),
+            claims: reflect(api_for(client.clone(), &namespace), watch_config(Some(PARAM_CLAIMS)), feeds.param_claims),
+            config_maps: reflect_metadata(
+                api_for(client.clone(), &namespace),
+                watch_config(None),
+                feeds.config_map_versions,
+            ),
+        };
+        tasks.push(run_param_cache(caches, children, ctx.clone()).boxed());
     } else {
         drains.push(drain(caches).boxed());
     }
@@ -197,17 +210,38 @@ fn controller_config(concurrency: u16) -> controller::Config {
     controller::Config::default().concurrency(concurrency)
 }
 
+/// The watches of the ParamCache controller besides the ParamCaches.
+struct ParamCacheChildren<Jobs, Claims, ConfigMaps> {
+    /// The fetch Jobs.
+    jobs: Jobs,
+    /// The parameter claims.
+    claims: Claims,
+    /// Every ConfigMap's metadata (the custom manifests).
+    config_maps: ConfigMaps,
+}
+
+/// A fetch Job as the ParamCache reconcile reads it: its metadata and status (the spec, a pod template, goes).
+fn status_and_metadata(job: &mut Job) {
+    job.metadata.managed_fields = None;
+    job.spec = None;
+}
+
 async fn run_param_cache(
-    jobs: Api<Job>,
-    caches: impl Stream<Item = Result<ParamCache, watcher::Error>> + Send + 'static,
-    config_maps: impl Stream<Item = Result<PartialObjectMeta<ConfigMap>, watcher::Error>> + Send + 'static,
+    caches: impl Watched<ParamCache>,
+    children: ParamCacheChildren<
+        impl Watched<Job>,
+        impl Watched<PersistentVolumeClaim>,
+        impl Watched<PartialObjectMeta<ConfigMap>>,
+    >,
     ctx: Arc<Context>,
 ) {
     // An edited (or created, or deleted) custom manifest changes the fetch Job of the ParamCaches naming it.
     let caches_store = ctx.stores.caches.store.clone();
+    let ParamCacheChildren { jobs, claims, config_maps } = children;
     let controller = Controller::for_stream(spec_changes(caches), ctx.stores.caches.store.clone())
         .with_config(controller_config(CONCURRENCY))
-        .owns(jobs, watch_config(Some("app.kubernetes.io/component=param-fetch")))
+        .owns_stream(jobs)
+        .owns_stream(claims)
         .watches_stream(config_maps, move |map| {
             let namespace = map.metadata.namespace.as_deref().unwrap_or_default();
             caches_using_manifest(&caches_store.state(), namespace, &map.name_any())

@@ -14,6 +14,7 @@
 pub mod apply;
 pub mod context;
 pub mod controllers;
+pub mod copies;
 pub mod error;
 pub mod full_nodes;
 pub mod http;

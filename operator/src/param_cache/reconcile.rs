@@ -1,10 +1,12 @@
-//! Reconciling one ParamCache: dereference -> validate -> build -> apply -> status.
+//! Reconciling one ParamCache: dereference -> validate -> build -> apply -> status. Everything it reads comes
+//! from the operator's watches (the manifest ConfigMap from a copy kept per version); only a running fetch
+//! Job's log is read from the API server, so a settled ParamCache's reconcile makes no request.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, ListParams, LogParams, Patch, PatchParams, PostParams};
@@ -13,6 +15,7 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
 use kube::{Api, Resource, ResourceExt};
 use sealstack_crds::ParamCache;
+use sealstack_crds::param_cache::ParamCachePhase;
 use sealstack_crds::param_cache::ParamCacheStatus;
 use tracing::{info, instrument, warn};
 
@@ -22,8 +25,10 @@ use super::status::{JobState, desired_status, job_state, retry_delay};
 use crate::FIELD_MANAGER;
 use crate::apply::apply;
 use crate::context::Context;
+use crate::copies::read_copy;
 use crate::error::{Error, Result};
 use crate::labels::PARAM_CACHE_LABEL;
+use crate::stores::{listed, lookup};
 
 /// How often a ParamCache being fetched is looked at again (progress in status).
 const WHILE_FETCHING: Duration = Duration::from_secs(10);
@@ -47,12 +52,11 @@ pub async fn reconcile(cache: Arc<ParamCache>, ctx: Arc<Context>) -> Result<Acti
         manifest_digest: None,
     };
     if let Some(source) = &cache.spec.manifest.config_map {
-        let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &namespace);
-        let map = config_maps
-            .get_opt(&source.name)
+        let stores = &ctx.stores;
+        let map = read_copy(&stores.config_map_versions, &stores.config_map_data, &client, &namespace, &source.name)
             .await?
             .ok_or_else(|| Error::MissingDependency { kind: "ConfigMap", name: source.name.clone() })?;
-        let data = map.data.unwrap_or_default();
+        let data = map.data.clone().unwrap_or_default();
         let parameters = data.get(&source.parameters_key).ok_or_else(|| {
             Error::InvalidSpec(format!(
                 "spec.manifest.configMap: ConfigMap {} has no key {}",
@@ -67,12 +71,16 @@ pub async fn reconcile(cache: Arc<ParamCache>, ctx: Arc<Context>) -> Result<Acti
     // Build and apply.
     if let Some(claim) = build_claim(&cache) {
         let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), &namespace);
-        let existing = claims.get_opt(&claim.name_any()).await?;
-        apply(&claims, &claim, existing.as_ref()).await?;
+        let existing = lookup(&ctx.stores.param_claims, &namespace, &claim.name_any()).await?;
+        apply(&claims, &claim, existing.as_deref()).await?;
     }
     let jobs: Api<Job> = Api::namespaced(client.clone(), &namespace);
     let job_name = fetch_job_name(&cache, &inputs);
-    let mut job = jobs.get_opt(&job_name).await?;
+    let mut job = lookup(&ctx.stores.fetch_jobs, &namespace, &job_name).await?.map(|job| (*job).clone());
+    if job.as_ref().is_some_and(|j| j.metadata.deletion_timestamp.is_some()) {
+        // Being deleted (a failed fetch replaced): made again once it is gone.
+        return Ok(Action::requeue(Duration::from_secs(5)));
+    }
     let previous = cache.status().cloned().unwrap_or_default();
 
     if let JobState::Failed { at, .. } = job_state(job.as_ref()) {
@@ -81,7 +89,11 @@ pub async fn reconcile(cache: Arc<ParamCache>, ctx: Arc<Context>) -> Result<Acti
         let elapsed = Timestamp::now().duration_since(failed_at).unsigned_abs();
         if elapsed >= wait {
             info!(job = %job_name, "replacing the failed fetch Job");
-            jobs.delete(&job_name, &DeleteParams::background()).await?;
+            match jobs.delete(&job_name, &DeleteParams::background()).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(e)) if e.code == 404 => {}
+                Err(e) => return Err(e.into()),
+            }
             job = None;
         }
     }
@@ -99,12 +111,14 @@ pub async fn reconcile(cache: Arc<ParamCache>, ctx: Arc<Context>) -> Result<Acti
             },
         );
     }
-    delete_stale_jobs(&jobs, &cache, &job_name).await?;
+    delete_stale_jobs(&ctx, &jobs, &cache, &job_name).await?;
 
-    // Status.
+    // Status. The files come from the fetch log while the Job runs, and once more when it ended; after that
+    // the status holds them and the log is not read again.
     let state = job_state(job.as_ref());
     let files = match state {
         JobState::Missing => Vec::new(),
+        _ if end_recorded(&previous, &job_name) => previous.files.clone(),
         _ => files_from_log(&fetch_log(&client, &namespace, &job_name).await?),
     };
     let now = Time(Timestamp::now());
@@ -144,12 +158,34 @@ async fn fetch_log(client: &kube::Client, namespace: &str, job_name: &str) -> Re
     }
 }
 
-/// Deletes this ParamCache's fetch Jobs other than the current one.
-async fn delete_stale_jobs(jobs: &Api<Job>, cache: &ParamCache, current: &str) -> Result<()> {
-    let selector = format!("{PARAM_CACHE_LABEL}={}", cache.name_any());
-    for job in jobs.list(&ListParams::default().labels(&selector)).await?.items {
-        if job.name_any() != current && job.metadata.deletion_timestamp.is_none() {
-            jobs.delete(&job.name_any(), &DeleteParams::background()).await?;
+/// Whether `previous` already records how the Job `job_name` ended (its files included).
+fn end_recorded(previous: &ParamCacheStatus, job_name: &str) -> bool {
+    previous.job_name.as_deref() == Some(job_name)
+        && matches!(previous.phase, Some(ParamCachePhase::Ready | ParamCachePhase::Failed))
+}
+
+/// Deletes this ParamCache's fetch Jobs other than the current one (found in the Jobs' watch).
+async fn delete_stale_jobs(ctx: &Context, jobs: &Api<Job>, cache: &ParamCache, current: &str) -> Result<()> {
+    let namespace = cache.namespace().unwrap_or_default();
+    let owner = cache.name_any();
+    listed(&ctx.stores.fetch_jobs).await?;
+    let stale: Vec<String> = ctx
+        .stores
+        .fetch_jobs
+        .store
+        .state()
+        .iter()
+        .filter(|job| job.metadata.namespace.as_deref() == Some(namespace.as_str()))
+        .filter(|job| job.labels().get(PARAM_CACHE_LABEL) == Some(&owner))
+        .filter(|job| job.name_any() != current && job.metadata.deletion_timestamp.is_none())
+        .map(|job| job.name_any())
+        .collect();
+    for name in stale {
+        match jobs.delete(&name, &DeleteParams::background()).await {
+            Ok(_) => {}
+            // Gone meanwhile (the watch shows it soon).
+            Err(kube::Error::Api(e)) if e.code == 404 => {}
+            Err(e) => return Err(e.into()),
         }
     }
     Ok(())
@@ -179,3 +215,7 @@ async fn publish(ctx: &Context, cache: &ParamCache, type_: EventType, reason: &s
         warn!(error = %e, "cannot publish an Event");
     }
 }
+
+#[cfg(test)]
+#[path = "reconcile_tests.rs"]
+mod tests;
