@@ -25,12 +25,14 @@ use tracing::{error, warn};
 use crate::apply::{drop_spec_if_ours, reduce_service_if_ours};
 use crate::context::Context;
 use crate::error::Error;
+use crate::labels::{PARAM_CACHE_LABEL, SEALING_WORKER_LABEL};
 use crate::miner::runtime_node::{
     addresses_change, addresses_only, miner_of_pod, miners_on_node, node_of_pod_changes, placement_only,
 };
+use crate::pod_trouble::{identity_and_trouble, trouble};
 use crate::stores::{
-    FETCH_JOBS, MANAGED, NOT_MANAGED, PARAM_CLAIMS, RUNTIME_PODS, RUNTIME_SETS, SECRET_TYPES, WORKER_SETS, drain,
-    reflect, reflect_metadata, reflect_reduced, watch_config,
+    FETCH_JOBS, FETCH_PODS, MANAGED, NOT_MANAGED, PARAM_CLAIMS, RUNTIME_PODS, RUNTIME_SETS, SECRET_TYPES, WORKER_PODS,
+    WORKER_SETS, drain, reflect, reflect_metadata, reflect_reduced, watch_config,
 };
 use crate::{miner, param_cache, sealing_worker};
 
@@ -104,6 +106,12 @@ pub async fn run_controllers(client: Client, namespace: Option<String>, ctx: Arc
                 feeds.fetch_jobs,
                 status_and_metadata,
             ),
+            pods: reflect_reduced(
+                api_for(client.clone(), &namespace),
+                watch_config(Some(FETCH_PODS)),
+                feeds.fetch_pods,
+                identity_and_trouble,
+            ),
             claims: reflect(api_for(client.clone(), &namespace), watch_config(Some(PARAM_CLAIMS)), feeds.param_claims),
             config_maps: reflect_metadata(
                 api_for(client.clone(), &namespace),
@@ -163,7 +171,13 @@ pub async fn run_controllers(client: Client, namespace: Option<String>, ctx: Arc
             feeds.worker_sets,
             drop_spec_if_ours,
         );
-        tasks.push(run_sealing_worker(workers, worker_sets, ctx.clone()).boxed());
+        let worker_pods = reflect_reduced(
+            api_for(client.clone(), &namespace),
+            watch_config(Some(WORKER_PODS)),
+            feeds.worker_pods,
+            identity_and_trouble,
+        );
+        tasks.push(run_sealing_worker(workers, worker_sets, worker_pods, ctx.clone()).boxed());
     }
     // The controllers stop on a shutdown signal; the drains with them (waiting for the drains as well kept a
     // process running a subset of the controllers alive after SIGTERM, until killed).
@@ -211,9 +225,11 @@ fn controller_config(concurrency: u16) -> controller::Config {
 }
 
 /// The watches of the ParamCache controller besides the ParamCaches.
-struct ParamCacheChildren<Jobs, Claims, ConfigMaps> {
+struct ParamCacheChildren<Jobs, Pods, Claims, ConfigMaps> {
     /// The fetch Jobs.
     jobs: Jobs,
+    /// Their pods.
+    pods: Pods,
     /// The parameter claims.
     claims: Claims,
     /// Every ConfigMap's metadata (the custom manifests).
@@ -230,6 +246,7 @@ async fn run_param_cache(
     caches: impl Watched<ParamCache>,
     children: ParamCacheChildren<
         impl Watched<Job>,
+        impl Watched<Pod>,
         impl Watched<PersistentVolumeClaim>,
         impl Watched<PartialObjectMeta<ConfigMap>>,
     >,
@@ -237,16 +254,30 @@ async fn run_param_cache(
 ) {
     // An edited (or created, or deleted) custom manifest changes the fetch Job of the ParamCaches naming it.
     let caches_store = ctx.stores.caches.store.clone();
-    let ParamCacheChildren { jobs, claims, config_maps } = children;
+    let ParamCacheChildren { jobs, pods, claims, config_maps } = children;
     let controller = Controller::for_stream(spec_changes(caches), ctx.stores.caches.store.clone())
         .with_config(controller_config(CONCURRENCY))
         .owns_stream(jobs)
         .owns_stream(claims)
+        // A fetch pod that cannot run (or runs again): its ParamCache says so.
+        .watches_stream(pods.predicate_filter(trouble_changes, Default::default()), |pod| {
+            owner_by_label::<ParamCache>(&pod, PARAM_CACHE_LABEL)
+        })
         .watches_stream(config_maps, move |map| {
             let namespace = map.metadata.namespace.as_deref().unwrap_or_default();
             caches_using_manifest(&caches_store.state(), namespace, &map.name_any())
         });
     drive(controller, "paramcache", param_cache::reconcile::reconcile, ctx).await;
+}
+
+/// Predicate of the pod triggers: why the pod cannot run ([`trouble`]), and whether it exists.
+fn trouble_changes(pod: &Pod) -> Option<u64> {
+    Some(miner::runtime_node::hash(&(trouble(pod), pod.metadata.deletion_timestamp.is_some())))
+}
+
+/// The object of kind `K` named by `pod`'s label `label`, in the pod's namespace.
+fn owner_by_label<K: kube::Resource<DynamicType = ()>>(pod: &Pod, label: &str) -> Option<ObjectRef<K>> {
+    Some(ObjectRef::new(pod.labels().get(label)?).within(pod.metadata.namespace.as_deref()?))
 }
 
 /// The ParamCaches in `namespace` that take their custom manifest from the ConfigMap `name`.
@@ -260,13 +291,18 @@ pub fn caches_using_manifest(caches: &[Arc<ParamCache>], namespace: &str, name: 
 }
 
 async fn run_sealing_worker(
-    workers: impl Stream<Item = Result<SealingWorker, watcher::Error>> + Send + 'static,
-    sets: impl Stream<Item = Result<StatefulSet, watcher::Error>> + Send + 'static,
+    workers: impl Watched<SealingWorker>,
+    sets: impl Watched<StatefulSet>,
+    pods: impl Watched<Pod>,
     ctx: Arc<Context>,
 ) {
     let controller = Controller::for_stream(spec_changes(workers), ctx.stores.workers.store.clone())
         .with_config(controller_config(CONCURRENCY))
-        .owns_stream(sets.predicate_filter(stateful_set_changes, Default::default()));
+        .owns_stream(sets.predicate_filter(stateful_set_changes, Default::default()))
+        // A worker pod that cannot run (or runs again): its SealingWorker says so.
+        .watches_stream(pods.predicate_filter(trouble_changes, Default::default()), |pod| {
+            owner_by_label::<SealingWorker>(&pod, SEALING_WORKER_LABEL)
+        });
     drive(controller, "sealingworker", sealing_worker::reconcile::reconcile, ctx).await;
 }
 

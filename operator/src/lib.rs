@@ -26,6 +26,7 @@ pub mod names;
 pub mod own_writes;
 pub mod param_cache;
 pub mod placement;
+pub mod pod_trouble;
 pub mod rbac;
 pub mod run;
 pub mod sealing_worker;

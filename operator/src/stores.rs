@@ -43,6 +43,10 @@ pub const WORKER_SETS: &str = "app.kubernetes.io/component=sealing-worker";
 pub const RUNTIME_SETS: &str = "app.kubernetes.io/component=miner-runtime";
 /// Label selector of the ParamCaches' fetch Jobs.
 pub const FETCH_JOBS: &str = "app.kubernetes.io/component=param-fetch";
+/// Label selector of the fetch Jobs' pods (the Job's template carries its labels).
+pub const FETCH_PODS: &str = FETCH_JOBS;
+/// Label selector of the SealingWorkers' pods (the StatefulSet's template carries its labels).
+pub const WORKER_PODS: &str = WORKER_SETS;
 /// Label selector of the ParamCaches' claims.
 pub const PARAM_CLAIMS: &str = "app.kubernetes.io/component=param-cache";
 /// Label selector of the Miners' runtime pods (each labelled with its Miner).
@@ -127,6 +131,10 @@ pub struct Stores {
     pub secret_data: Arc<SecretData>,
     /// The ParamCaches' fetch Jobs: metadata and status.
     pub fetch_jobs: Cache<Job>,
+    /// The fetch Jobs' pods: identity, labels, age and why they cannot run.
+    pub fetch_pods: Cache<Pod>,
+    /// The SealingWorkers' pods: identity, labels, age and why they cannot run.
+    pub worker_pods: Cache<Pod>,
     /// The ParamCaches' claims.
     pub param_claims: Cache<PersistentVolumeClaim>,
     /// Every ConfigMap: name and resource version only.
@@ -161,6 +169,10 @@ pub struct Feeds {
     pub secret_versions: Feed<PartialObjectMeta<Secret>>,
     /// Feeds [`Stores::fetch_jobs`].
     pub fetch_jobs: Feed<Job>,
+    /// Feeds [`Stores::fetch_pods`].
+    pub fetch_pods: Feed<Pod>,
+    /// Feeds [`Stores::worker_pods`].
+    pub worker_pods: Feed<Pod>,
     /// Feeds [`Stores::param_claims`].
     pub param_claims: Feed<PersistentVolumeClaim>,
     /// Feeds [`Stores::config_map_versions`].
@@ -181,6 +193,8 @@ pub fn stores() -> (Stores, Feeds) {
     let (owned_secrets, owned_secrets_feed) = cache();
     let (secret_versions, secret_versions_feed) = cache();
     let (fetch_jobs, fetch_jobs_feed) = cache();
+    let (fetch_pods, fetch_pods_feed) = cache();
+    let (worker_pods, worker_pods_feed) = cache();
     let (param_claims, param_claims_feed) = cache();
     let (config_map_versions, config_map_versions_feed) = cache();
     let stores = Stores {
@@ -197,6 +211,8 @@ pub fn stores() -> (Stores, Feeds) {
         secret_versions,
         secret_data: Arc::default(),
         fetch_jobs,
+        fetch_pods,
+        worker_pods,
         param_claims,
         config_map_versions,
         config_map_data: Arc::default(),
@@ -214,6 +230,8 @@ pub fn stores() -> (Stores, Feeds) {
         owned_secrets: owned_secrets_feed,
         secret_versions: secret_versions_feed,
         fetch_jobs: fetch_jobs_feed,
+        fetch_pods: fetch_pods_feed,
+        worker_pods: worker_pods_feed,
         param_claims: param_claims_feed,
         config_map_versions: config_map_versions_feed,
     };

@@ -38,7 +38,7 @@ use super::children::{apply_services, ensure_api_secret, identity};
 use super::disruption;
 use super::proving;
 use super::runtime::{RuntimeInputs, build_runtime_stateful_set};
-use super::runtime_node::runtime_node;
+use super::runtime_node::{runtime_node, runtime_trouble};
 use super::status::{self, Observed};
 use crate::FIELD_MANAGER;
 use crate::apply::{apply, needs_apply, stamped};
@@ -165,7 +165,12 @@ async fn steps(ctx: &Context, miner: &Miner, namespace: &str, progress: &mut Pro
     let runtime = apply_runtime(ctx, miner, namespace, &inputs, &gate, progress).await?;
     let ready_replicas = runtime.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0);
     let previous_ready = find_condition(&progress.status.conditions, RUNTIME_READY).cloned();
-    let observed = status::runtime_ready_after(&runtime.name_any(), ready_replicas, previous_ready.as_ref());
+    let mut observed = status::runtime_ready_after(&runtime.name_any(), ready_replicas, previous_ready.as_ref());
+    if observed.0 == FALSE
+        && let Some(trouble) = runtime_trouble(&ctx.stores, miner).await?
+    {
+        observed.2 = format!("{}; {trouble}", observed.2);
+    }
     if observed.1 == status::RUNTIME_LOST && previous_ready.is_some_and(|c| c.status == TRUE) {
         // Said at once: a lost runtime inside an open deadline is a proof at risk.
         let event = Event {

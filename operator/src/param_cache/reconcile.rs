@@ -9,7 +9,7 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{DeleteParams, ListParams, LogParams, Patch, PatchParams, PostParams};
+use kube::api::{DeleteParams, LogParams, Patch, PatchParams, PostParams};
 use kube::core::object::HasStatus;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
@@ -28,6 +28,7 @@ use crate::context::Context;
 use crate::copies::read_copy;
 use crate::error::{Error, Result};
 use crate::labels::PARAM_CACHE_LABEL;
+use crate::pod_trouble::first_trouble;
 use crate::stores::{listed, lookup};
 
 /// How often a ParamCache being fetched is looked at again (progress in status).
@@ -119,11 +120,15 @@ pub async fn reconcile(cache: Arc<ParamCache>, ctx: Arc<Context>) -> Result<Acti
     let files = match state {
         JobState::Missing => Vec::new(),
         _ if end_recorded(&previous, &job_name) => previous.files.clone(),
-        _ => files_from_log(&fetch_log(&client, &namespace, &job_name).await?),
+        _ => files_from_log(&fetch_log(&ctx, &namespace, &job_name).await?),
     };
     let now = Time(Timestamp::now());
-    let next =
+    let mut next =
         desired_status(&previous, cache.meta().generation, claim_name(&cache), job_name.clone(), &state, files, now);
+    if state == JobState::Running {
+        let pods = job_pods(&ctx, &namespace, &job_name).await?;
+        crate::pod_trouble::explain(&mut next.conditions, first_trouble(pods.iter().map(|p| p.as_ref())));
+    }
     if let JobState::Failed { message, .. } = &state
         && next.failed_fetches != previous.failed_fetches
     {
@@ -143,11 +148,26 @@ pub async fn reconcile(cache: Arc<ParamCache>, ctx: Arc<Context>) -> Result<Acti
     })
 }
 
+/// The fetch Job's pods, from their watch, newest first.
+async fn job_pods(ctx: &Context, namespace: &str, job_name: &str) -> Result<Vec<Arc<Pod>>> {
+    listed(&ctx.stores.fetch_pods).await?;
+    let mut pods: Vec<Arc<Pod>> = ctx
+        .stores
+        .fetch_pods
+        .store
+        .state()
+        .into_iter()
+        .filter(|pod| pod.metadata.namespace.as_deref() == Some(namespace))
+        .filter(|pod| pod.labels().get("job-name").map(String::as_str) == Some(job_name))
+        .collect();
+    pods.sort_by_key(|pod| std::cmp::Reverse(pod.metadata.creation_timestamp.clone().map(|t| t.0)));
+    Ok(pods)
+}
+
 /// The log of the newest pod of the fetch Job (empty when it has none yet).
-async fn fetch_log(client: &kube::Client, namespace: &str, job_name: &str) -> Result<String> {
-    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
-    let list = pods.list(&ListParams::default().labels(&format!("job-name={job_name}"))).await?;
-    let Some(pod) = list.items.into_iter().max_by_key(|p| p.metadata.creation_timestamp.clone().map(|t| t.0)) else {
+async fn fetch_log(ctx: &Context, namespace: &str, job_name: &str) -> Result<String> {
+    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), namespace);
+    let Some(pod) = job_pods(ctx, namespace, job_name).await?.into_iter().next() else {
         return Ok(String::new());
     };
     match pods.logs(&pod.name_any(), &LogParams::default()).await {

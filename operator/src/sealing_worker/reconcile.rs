@@ -55,7 +55,7 @@ pub async fn reconcile(worker: Arc<SealingWorker>, ctx: Arc<Context>) -> Result<
     // Status.
     let previous = worker.status().cloned().unwrap_or_default();
     let now = Time(Timestamp::now());
-    let next = desired_status(
+    let mut next = desired_status(
         &previous,
         worker.meta().generation,
         worker.spec.replicas,
@@ -64,6 +64,7 @@ pub async fn reconcile(worker: Arc<SealingWorker>, ctx: Arc<Context>) -> Result<
         Some(&stored),
         now,
     );
+    crate::pod_trouble::explain(&mut next.conditions, pods_trouble(&ctx, &worker).await?);
     if next != previous {
         let patch = serde_json::json!({"apiVersion": "sealstack.io/v1alpha1", "kind": "SealingWorker", "status": next});
         let params = PatchParams::apply(FIELD_MANAGER).force();
@@ -72,4 +73,21 @@ pub async fn reconcile(worker: Arc<SealingWorker>, ctx: Arc<Context>) -> Result<
     }
     // The ParamCache is not owned by this object: look again while waiting for it.
     Ok(if params_ready { Action::requeue(Duration::from_secs(600)) } else { Action::requeue(Duration::from_secs(15)) })
+}
+
+/// Why the SealingWorker's pods cannot run, from the worker pods' watch (`None`: all can).
+async fn pods_trouble(ctx: &Context, worker: &SealingWorker) -> Result<Option<String>> {
+    crate::stores::listed(&ctx.stores.worker_pods).await?;
+    let (namespace, name) = (worker.namespace(), worker.name_any());
+    let mut pods: Vec<_> = ctx
+        .stores
+        .worker_pods
+        .store
+        .state()
+        .into_iter()
+        .filter(|pod| pod.metadata.namespace == namespace)
+        .filter(|pod| pod.labels().get(crate::labels::SEALING_WORKER_LABEL) == Some(&name))
+        .collect();
+    pods.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+    Ok(crate::pod_trouble::first_trouble(pods.iter().map(|pod| pod.as_ref())))
 }
