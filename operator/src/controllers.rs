@@ -217,7 +217,7 @@ pub fn stateful_set_changes(set: &StatefulSet) -> Option<u64> {
     let meta = &set.metadata;
     let replicas = set.status.as_ref().map(|s| (s.replicas, s.ready_replicas));
     let deleted = meta.deletion_timestamp.is_some();
-    Some(miner::runtime_node::hash(&(&meta.uid, meta.generation, &meta.labels, &meta.annotations, replicas, deleted)))
+    Some(crate::digest::hash(&(&meta.uid, meta.generation, &meta.labels, &meta.annotations, replicas, deleted)))
 }
 
 fn controller_config(concurrency: u16) -> controller::Config {
@@ -272,7 +272,7 @@ async fn run_param_cache(
 
 /// Predicate of the pod triggers: why the pod cannot run ([`trouble`]), and whether it exists.
 fn trouble_changes(pod: &Pod) -> Option<u64> {
-    Some(miner::runtime_node::hash(&(trouble(pod), pod.metadata.deletion_timestamp.is_some())))
+    Some(crate::digest::hash(&(trouble(pod), pod.metadata.deletion_timestamp.is_some())))
 }
 
 /// The object of kind `K` named by `pod`'s label `label`, in the pod's namespace.

@@ -15,6 +15,7 @@ pub mod apply;
 pub mod context;
 pub mod controllers;
 pub mod copies;
+pub mod digest;
 pub mod error;
 pub mod full_nodes;
 pub mod http;
@@ -32,6 +33,7 @@ pub mod run;
 pub mod sealing_worker;
 pub mod secrets;
 pub mod security;
+pub mod status_write;
 pub mod stores;
 #[cfg(test)]
 mod testing;

@@ -12,7 +12,6 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Patch, PatchParams};
 use kube::core::object::HasStatus;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
@@ -40,10 +39,10 @@ use super::proving;
 use super::runtime::{RuntimeInputs, build_runtime_stateful_set};
 use super::runtime_node::{runtime_node, runtime_trouble};
 use super::status::{self, Observed};
-use crate::FIELD_MANAGER;
 use crate::apply::{apply, needs_apply, stamped};
 use crate::context::Context;
 use crate::error::{Error, Result};
+use crate::status_write::write_status;
 use crate::stores::lookup;
 
 /// How often a settled Miner is compared with the chain again.
@@ -238,7 +237,7 @@ async fn finish(
         warn!("the Miner changed during the reconcile: its status is written by the next one");
         return outcome;
     }
-    match (write_status(ctx, miner, previous, progress.status).await, outcome) {
+    match (write_status(ctx, &ctx.own_writes.miners, miner, previous, &progress.status).await, outcome) {
         (Ok(()), outcome) => outcome,
         (Err(error), Ok(_)) => Err(error),
         (Err(error), Err(first)) => {
@@ -382,19 +381,6 @@ async fn announce_addresses(
     let (s, reason) = if done { (TRUE, "OnChain") } else { (FALSE, "Publishing") };
     progress.condition(ADDRESSES_PUBLISHED, (s, reason.into(), message));
     Ok(done)
-}
-
-/// Applies the status when it changed.
-async fn write_status(ctx: &Context, miner: &Miner, previous: &MinerStatus, next: MinerStatus) -> Result<()> {
-    if &next == previous {
-        return Ok(());
-    }
-    let api: Api<Miner> = Api::namespaced(ctx.client.clone(), miner.meta().namespace.as_deref().unwrap_or_default());
-    let patch = serde_json::json!({"apiVersion": "sealstack.io/v1alpha1", "kind": "Miner", "status": next});
-    let params = PatchParams::apply(FIELD_MANAGER).force();
-    let written = api.patch_status(&miner.name_any(), &params, &Patch::Apply(&patch)).await?;
-    ctx.own_writes.miners.record(miner, written);
-    Ok(())
 }
 
 #[cfg(test)]

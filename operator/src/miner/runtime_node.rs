@@ -11,7 +11,6 @@
 //! [`RUNTIME_PODS`]: crate::stores::RUNTIME_PODS
 
 use std::collections::HashSet;
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Node as KubeNode, NodeStatus, Pod, PodSpec};
@@ -21,6 +20,7 @@ use sealstack_crds::Miner;
 
 use super::announce::needs_node;
 use super::runtime::runtime_name;
+use crate::digest::hash;
 use crate::error::Result;
 use crate::labels::MINER_LABEL;
 use crate::pod_trouble::{first_trouble, keep_trouble, trouble};
@@ -42,13 +42,6 @@ pub fn addresses_only(node: &mut KubeNode) {
     node.spec = None;
     let addresses = node.status.take().and_then(|status| status.addresses);
     node.status = Some(NodeStatus { addresses, ..NodeStatus::default() });
-}
-
-/// The hash a trigger predicate compares (`predicate_filter` passes an object when it changes).
-pub(crate) fn hash(value: &impl Hash) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    value.hash(&mut hasher);
-    hasher.finish()
 }
 
 fn node_name(pod: &Pod) -> Option<&str> {

@@ -9,7 +9,7 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{DeleteParams, LogParams, Patch, PatchParams, PostParams};
+use kube::api::{DeleteParams, LogParams, PostParams};
 use kube::core::object::HasStatus;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
@@ -29,6 +29,7 @@ use crate::copies::read_copy;
 use crate::error::{Error, Result};
 use crate::labels::PARAM_CACHE_LABEL;
 use crate::pod_trouble::first_trouble;
+use crate::status_write::write_status;
 use crate::stores::{listed, lookup};
 
 /// How often a ParamCache being fetched is looked at again (progress in status).
@@ -139,7 +140,7 @@ pub async fn reconcile(cache: Arc<ParamCache>, ctx: Arc<Context>) -> Result<Acti
         publish(&ctx, &cache, EventType::Normal, "Verified", format!("{} parameter files verified", next.files.len()))
             .await;
     }
-    update_status(&ctx, &caches, &cache, &previous, next.clone()).await?;
+    write_status(&ctx, &ctx.own_writes.caches, cache.as_ref(), &previous, &next).await?;
 
     Ok(match state {
         JobState::Succeeded => Action::requeue(WHEN_SETTLED),
@@ -208,24 +209,6 @@ async fn delete_stale_jobs(ctx: &Context, jobs: &Api<Job>, cache: &ParamCache, c
             Err(e) => return Err(e.into()),
         }
     }
-    Ok(())
-}
-
-/// Writes the status when it differs from what the object has.
-async fn update_status(
-    ctx: &Context,
-    api: &Api<ParamCache>,
-    cache: &ParamCache,
-    previous: &ParamCacheStatus,
-    next: ParamCacheStatus,
-) -> Result<()> {
-    if &next == previous {
-        return Ok(());
-    }
-    let patch = serde_json::json!({"apiVersion": "sealstack.io/v1alpha1", "kind": "ParamCache", "status": next});
-    let params = PatchParams::apply(FIELD_MANAGER).force();
-    let written = api.patch_status(&cache.name_any(), &params, &Patch::Apply(&patch)).await?;
-    ctx.own_writes.caches.record(cache, written);
     Ok(())
 }
 
