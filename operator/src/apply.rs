@@ -31,7 +31,7 @@ pub fn stamped<K: Resource + Clone + Serialize>(desired: &K) -> K {
     let annotations = stamped.meta_mut().annotations.get_or_insert_with(Default::default);
     annotations.remove(APPLIED_DIGEST);
     let content = serde_json::to_vec(&stamped).expect("Kubernetes objects serialise");
-    let digest = crate::param_cache::build::hex(&Sha256::digest(content)[..8]);
+    let digest = crate::digest::hex(&Sha256::digest(content)[..8]);
     let annotations = stamped.meta_mut().annotations.get_or_insert_with(Default::default);
     annotations.insert(APPLIED_DIGEST.to_owned(), digest);
     stamped

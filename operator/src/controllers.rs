@@ -1,5 +1,7 @@
 //! The controllers and the watches they share: one watch per kind, its store read by every controller that
 //! needs that kind, so that a reconcile makes no read calls for what it dereferences or compares against.
+//! The three kinds' watches start here (each controller reads the others' stores); each controller wires its
+//! children's watches and triggers itself, beside its reconcile (`<kind>::controller`).
 
 use std::fmt::Debug;
 use std::future::Future;
@@ -7,40 +9,28 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
+use futures::stream::BoxStream;
 use futures::{FutureExt, Stream, StreamExt};
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, Node as KubeNode, Pod, Secret, Service};
-use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use kube::core::PartialObjectMeta;
+use k8s_openapi::api::core::v1::Pod;
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{WatchStreamExt, predicates, watcher};
 use kube::{Api, Client, ResourceExt};
-use sealstack_crds::{Miner, ParamCache, SealingWorker};
 use serde::de::DeserializeOwned;
 use tracing::{error, warn};
 
-use crate::apply::{drop_spec_if_ours, reduce_service_if_ours};
 use crate::context::Context;
 use crate::error::Error;
-use crate::miner::runtime_node::{
-    addresses_change, addresses_only, miner_of_pod, miners_on_node, node_of_pod_changes, placement_only,
-};
-use crate::stores::{
-    MANAGED, NOT_MANAGED, RUNTIME_PODS, RUNTIME_SETS, SECRET_TYPES, WORKER_SETS, drain, reflect, reflect_metadata,
-    reflect_reduced, touched_metadata, watch_config,
-};
+use crate::pod_trouble::trouble;
+use crate::stores::{drain, reflect, watch_config};
 use crate::{miner, param_cache, sealing_worker};
 
 /// Reconciles of one controller in flight at once: enough to keep the API server busy, few enough that
-/// the operator's memory stays flat however many objects change at once.
-const CONCURRENCY: u16 = 32;
-/// The same for Miners, whose reconciles mostly wait for the full node's answers (a dozen reads of the chain;
-/// never for a message to land, see [`crate`]). At
-/// 1000 Miners on 2 cores, 128 was up to ~15% faster in some runs and took ~9 MiB more (over 64 MiB).
-const MINER_CONCURRENCY: u16 = 64;
+/// the operator's memory stays flat however many objects change at once (Miners: their own, see
+/// [`crate::miner::controller`]).
+pub(crate) const CONCURRENCY: u16 = 32;
 
 /// One of the operator's controllers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -88,69 +78,49 @@ pub async fn run_miner(client: Client, namespace: Option<String>, ctx: Arc<Conte
 /// When the controllers of `ctx` were started before.
 pub async fn run_controllers(client: Client, namespace: Option<String>, ctx: Arc<Context>, which: &[ControllerKind]) {
     let feeds = ctx.take_feeds();
+    let source = Source { client, namespace };
     let runs = |kind| which.contains(&kind);
     let mut tasks: Vec<BoxFuture<'static, ()>> = Vec::new();
     // Watches kept only for the stores other controllers read: they never end by themselves.
     let mut drains: Vec<BoxFuture<'static, ()>> = Vec::new();
     // ParamCaches are read by every controller; Miners by the Miner and SealingWorker controllers.
     // Each of the three kinds' watches also retires the operator's writes it shows (see `own_writes`).
-    let caches = reflect(api_for(client.clone(), &namespace), watch_config(None), feeds.caches)
-        .inspect(observed(&ctx, |writes| &writes.caches));
+    let caches = reflect(source.api(), watch_config(None), feeds.caches).inspect(observed(&ctx, |w| &w.caches)).boxed();
     if runs(ControllerKind::ParamCache) {
-        let config_maps = touched_metadata::<ConfigMap>(api_for(client.clone(), &namespace), watch_config(None));
-        tasks.push(run_param_cache(api_for(client.clone(), &namespace), caches, config_maps, ctx.clone()).boxed());
+        let children = param_cache::controller::ChildFeeds {
+            jobs: feeds.fetch_jobs,
+            pods: feeds.fetch_pods,
+            claims: feeds.param_claims,
+            config_maps: feeds.config_map_versions,
+        };
+        let (source, ctx) = (source.clone(), ctx.clone());
+        tasks.push(async move { param_cache::controller::controller(&source, caches, children, ctx).await }.boxed());
     } else {
         drains.push(drain(caches).boxed());
     }
-    let miners = reflect(api_for(client.clone(), &namespace), watch_config(None), feeds.miners)
-        .inspect(observed(&ctx, |writes| &writes.miners));
+    let miners = reflect(source.api(), watch_config(None), feeds.miners).inspect(observed(&ctx, |w| &w.miners)).boxed();
     if runs(ControllerKind::Miner) {
-        let runtime_sets = reflect_reduced(
-            api_for(client.clone(), &namespace),
-            watch_config(Some(RUNTIME_SETS)),
-            feeds.runtime_sets,
-            drop_spec_if_ours,
-        );
-        let services = reflect_reduced(
-            api_for(client.clone(), &namespace),
-            watch_config(Some(MANAGED)),
-            feeds.services,
-            reduce_service_if_ours,
-        );
-        let secrets = MinerSecrets {
-            owned: reflect(api_for(client.clone(), &namespace), watch_config(Some(MANAGED)), feeds.owned_secrets),
-            versions: reflect_metadata(
-                api_for(client.clone(), &namespace),
-                watch_config(Some(NOT_MANAGED)).fields(SECRET_TYPES),
-                feeds.secret_versions,
-            ),
+        let children = miner::controller::ChildFeeds {
+            runtime_sets: feeds.runtime_sets,
+            runtime_pods: feeds.runtime_pods,
+            nodes: feeds.nodes,
+            services: feeds.services,
+            budgets: feeds.budgets,
+            owned_secrets: feeds.owned_secrets,
+            secret_versions: feeds.secret_versions,
         };
-        // Nodes are cluster-scoped: watched whole-cluster even when the operator watches one namespace.
-        let placement = RuntimePlacement {
-            pods: reflect_reduced(
-                api_for(client.clone(), &namespace),
-                watch_config(Some(RUNTIME_PODS)),
-                feeds.runtime_pods,
-                placement_only,
-            ),
-            nodes: reflect_reduced(Api::all(client.clone()), watch_config(None), feeds.nodes, addresses_only),
-        };
-        let budgets = reflect(api_for(client.clone(), &namespace), watch_config(Some(MANAGED)), feeds.budgets);
-        let children = MinerChildren { runtime_sets, services, budgets, secrets, placement };
-        tasks.push(run_miner_controller(miners, children, ctx.clone()).boxed());
+        let (source, ctx) = (source.clone(), ctx.clone());
+        tasks.push(async move { miner::controller::controller(&source, miners, children, ctx).await }.boxed());
     } else if runs(ControllerKind::SealingWorker) {
         drains.push(drain(miners).boxed());
     }
     if runs(ControllerKind::SealingWorker) {
-        let workers = reflect(api_for(client.clone(), &namespace), watch_config(None), feeds.workers)
-            .inspect(observed(&ctx, |writes| &writes.workers));
-        let worker_sets = reflect_reduced(
-            api_for(client.clone(), &namespace),
-            watch_config(Some(WORKER_SETS)),
-            feeds.worker_sets,
-            drop_spec_if_ours,
-        );
-        tasks.push(run_sealing_worker(workers, worker_sets, ctx.clone()).boxed());
+        let workers =
+            reflect(source.api(), watch_config(None), feeds.workers).inspect(observed(&ctx, |w| &w.workers)).boxed();
+        let children = sealing_worker::controller::ChildFeeds { sets: feeds.worker_sets, pods: feeds.worker_pods };
+        let (source, ctx) = (source.clone(), ctx.clone());
+        tasks
+            .push(async move { sealing_worker::controller::controller(&source, workers, children, ctx).await }.boxed());
     }
     // The controllers stop on a shutdown signal; the drains with them (waiting for the drains as well kept a
     // process running a subset of the controllers alive after SIGTERM, until killed).
@@ -161,21 +131,34 @@ pub async fn run_controllers(client: Client, namespace: Option<String>, ctx: Arc
     }
 }
 
-fn api_for<K>(client: Client, namespace: &Option<String>) -> Api<K>
-where
-    K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>,
-{
-    match namespace {
-        Some(ns) => Api::namespaced(client, ns),
-        None => Api::all(client),
+/// Where the watches look: the client, and the one namespace the operator watches (`None`: all).
+#[derive(Clone)]
+pub struct Source {
+    /// The client of every watch.
+    pub client: Client,
+    /// The namespace watched; `None`: the whole cluster.
+    pub namespace: Option<String>,
+}
+
+impl Source {
+    /// The API of a namespaced kind, in the watched namespace or across all.
+    pub fn api<K>(&self) -> Api<K>
+    where
+        K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>,
+    {
+        match &self.namespace {
+            Some(ns) => Api::namespaced(self.client.clone(), ns),
+            None => Api::all(self.client.clone()),
+        }
     }
 }
 
+/// A watch's stream of added or changed objects, boxed: what a controller triggers on.
+pub type Watched<K> = BoxStream<'static, Result<K, watcher::Error>>;
+
 /// The trigger stream of a controller's own kind: only spec changes (a new generation), not the status
 /// writes the controller makes itself; children and requeues trigger the rest.
-fn spec_changes<K>(
-    stream: impl Stream<Item = Result<K, watcher::Error>> + Send + 'static,
-) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static
+pub(crate) fn spec_changes<K>(stream: Watched<K>) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static
 where
     K: kube::Resource + Send + 'static,
 {
@@ -190,138 +173,26 @@ pub fn stateful_set_changes(set: &StatefulSet) -> Option<u64> {
     let meta = &set.metadata;
     let replicas = set.status.as_ref().map(|s| (s.replicas, s.ready_replicas));
     let deleted = meta.deletion_timestamp.is_some();
-    Some(miner::runtime_node::hash(&(&meta.uid, meta.generation, &meta.labels, &meta.annotations, replicas, deleted)))
+    Some(crate::digest::hash(&(&meta.uid, meta.generation, &meta.labels, &meta.annotations, replicas, deleted)))
 }
 
-fn controller_config(concurrency: u16) -> controller::Config {
+/// A controller's configuration: `concurrency` reconciles in flight at once.
+pub(crate) fn controller_config(concurrency: u16) -> controller::Config {
     controller::Config::default().concurrency(concurrency)
 }
 
-async fn run_param_cache(
-    jobs: Api<Job>,
-    caches: impl Stream<Item = Result<ParamCache, watcher::Error>> + Send + 'static,
-    config_maps: impl Stream<Item = Result<PartialObjectMeta<ConfigMap>, watcher::Error>> + Send + 'static,
-    ctx: Arc<Context>,
-) {
-    // An edited (or created, or deleted) custom manifest changes the fetch Job of the ParamCaches naming it.
-    let caches_store = ctx.stores.caches.store.clone();
-    let controller = Controller::for_stream(spec_changes(caches), ctx.stores.caches.store.clone())
-        .with_config(controller_config(CONCURRENCY))
-        .owns(jobs, watch_config(Some("app.kubernetes.io/component=param-fetch")))
-        .watches_stream(config_maps, move |map| {
-            let namespace = map.metadata.namespace.as_deref().unwrap_or_default();
-            caches_using_manifest(&caches_store.state(), namespace, &map.name_any())
-        });
-    drive(controller, "paramcache", param_cache::reconcile::reconcile, ctx).await;
+/// Predicate of the pod triggers: why the pod cannot run ([`trouble`]), and whether it exists.
+pub(crate) fn trouble_changes(pod: &Pod) -> Option<u64> {
+    Some(crate::digest::hash(&(trouble(pod), pod.metadata.deletion_timestamp.is_some())))
 }
 
-/// The ParamCaches in `namespace` that take their custom manifest from the ConfigMap `name`.
-pub fn caches_using_manifest(caches: &[Arc<ParamCache>], namespace: &str, name: &str) -> Vec<ObjectRef<ParamCache>> {
-    caches
-        .iter()
-        .filter(|c| c.metadata.namespace.as_deref() == Some(namespace))
-        .filter(|c| c.spec.manifest.config_map.as_ref().is_some_and(|m| m.name == name))
-        .map(|c| ObjectRef::from_obj(c.as_ref()))
-        .collect()
-}
-
-async fn run_sealing_worker(
-    workers: impl Stream<Item = Result<SealingWorker, watcher::Error>> + Send + 'static,
-    sets: impl Stream<Item = Result<StatefulSet, watcher::Error>> + Send + 'static,
-    ctx: Arc<Context>,
-) {
-    let controller = Controller::for_stream(spec_changes(workers), ctx.stores.workers.store.clone())
-        .with_config(controller_config(CONCURRENCY))
-        .owns_stream(sets.predicate_filter(stateful_set_changes, Default::default()));
-    drive(controller, "sealingworker", sealing_worker::reconcile::reconcile, ctx).await;
-}
-
-/// A watch's stream of added or changed objects.
-trait Watched<K>: Stream<Item = Result<K, watcher::Error>> + Send + 'static {}
-impl<K, S: Stream<Item = Result<K, watcher::Error>> + Send + 'static> Watched<K> for S {}
-
-/// The Secret watches of the Miner controller.
-struct MinerSecrets<Owned, Versions> {
-    /// The Secrets it made (identities, API secrets).
-    owned: Owned,
-    /// The metadata of every other Secret.
-    versions: Versions,
-}
-
-/// The watches that tell where a Miner's runtime runs (for a NodePort announce address).
-struct RuntimePlacement<Pods, Nodes> {
-    /// The runtime pods.
-    pods: Pods,
-    /// Every Node.
-    nodes: Nodes,
-}
-
-/// The watches of the Miner controller besides the Miners.
-struct MinerChildren<Sets, Services, Budgets, Owned, Versions, Pods, Nodes> {
-    /// The runtime StatefulSets.
-    runtime_sets: Sets,
-    /// The Services the operator made.
-    services: Services,
-    /// The runtime pods' PodDisruptionBudgets.
-    budgets: Budgets,
-    /// The Secrets.
-    secrets: MinerSecrets<Owned, Versions>,
-    /// The runtime pods and the Nodes.
-    placement: RuntimePlacement<Pods, Nodes>,
-}
-
-async fn run_miner_controller(
-    miners: impl Watched<Miner>,
-    children: MinerChildren<
-        impl Watched<StatefulSet>,
-        impl Watched<Service>,
-        impl Watched<PodDisruptionBudget>,
-        impl Watched<Secret>,
-        impl Watched<PartialObjectMeta<Secret>>,
-        impl Watched<Pod>,
-        impl Watched<KubeNode>,
-    >,
-    ctx: Arc<Context>,
-) {
-    // A Service change (new NodePort, LoadBalancer ingress) changes the announce addresses; the runtime's
-    // StatefulSet changes RuntimeReady; a changed identity Secret changes the peer ID, and a changed API info
-    // Secret (a rotated token, a moved node) the full node the Miner talks to. A NodePort Miner announces
-    // its runtime pod's node: the pod moving to another node, or that node's addresses changing, change
-    // the announce addresses too (other pod and Node changes are filtered out).
-    let MinerChildren { runtime_sets, services, budgets, secrets, placement } = children;
-    let miners_store = ctx.stores.miners.store.clone();
-    let (node_miners, pods_store) = (miners_store.clone(), ctx.stores.runtime_pods.store.clone());
-    let controller = Controller::for_stream(spec_changes(miners), ctx.stores.miners.store.clone())
-        .with_config(controller_config(MINER_CONCURRENCY))
-        .owns_stream(services)
-        .owns_stream(budgets)
-        .owns_stream(runtime_sets.predicate_filter(stateful_set_changes, Default::default()))
-        .owns_stream(secrets.owned)
-        .watches_stream(secrets.versions, move |secret| {
-            let namespace = secret.metadata.namespace.as_deref().unwrap_or_default();
-            miners_using_api_info(&miners_store.state(), namespace, &secret.name_any())
-        })
-        .watches_stream(placement.pods.predicate_filter(node_of_pod_changes, Default::default()), |pod| {
-            miner_of_pod(&pod)
-        })
-        .watches_stream(placement.nodes.predicate_filter(addresses_change, Default::default()), move |node| {
-            miners_on_node(&pods_store.state(), &node_miners.state(), &node.name_any())
-        });
-    drive(controller, "miner", miner::reconcile::reconcile, ctx).await;
-}
-
-/// The Miners in `namespace` that take their full node's API info from the Secret `name`.
-pub fn miners_using_api_info(miners: &[Arc<Miner>], namespace: &str, name: &str) -> Vec<ObjectRef<Miner>> {
-    miners
-        .iter()
-        .filter(|m| m.metadata.namespace.as_deref() == Some(namespace))
-        .filter(|m| m.spec.full_node.api_info_secret_ref.name == name)
-        .map(|m| ObjectRef::from_obj(m.as_ref()))
-        .collect()
+/// The object of kind `K` named by `pod`'s label `label`, in the pod's namespace.
+pub(crate) fn owner_by_label<K: kube::Resource<DynamicType = ()>>(pod: &Pod, label: &str) -> Option<ObjectRef<K>> {
+    Some(ObjectRef::new(pod.labels().get(label)?).within(pod.metadata.namespace.as_deref()?))
 }
 
 /// Runs one controller until shutdown, timing and counting its reconciles under `name`.
-async fn drive<K, F, Fut>(controller: Controller<K>, name: &'static str, mut reconcile: F, ctx: Arc<Context>)
+pub(crate) async fn drive<K, F, Fut>(controller: Controller<K>, name: &'static str, mut reconcile: F, ctx: Arc<Context>)
 where
     K: kube::Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
     F: FnMut(Arc<K>, Arc<Context>) -> Fut,
@@ -396,70 +267,12 @@ fn error_policy(controller: &'static str, name: &str, error: &Error, ctx: &Conte
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    fn miner(namespace: &str, name: &str, secret: &str) -> Arc<Miner> {
-        Arc::new(
-            serde_json::from_value(json!({
-                "apiVersion": "sealstack.io/v1alpha1", "kind": "Miner",
-                "metadata": {"name": name, "namespace": namespace},
-                "spec": {"fullNode": {"apiInfoSecretRef": {"name": secret}}, "sectorSize": "2KiB",
-                         "paramCacheRef": {"name": "params"}, "storage": {"size": "1Gi"}},
-            }))
-            .unwrap(),
-        )
-    }
 
     #[test]
     fn event_reasons_are_the_metric_labels_in_camel_case() {
         assert_eq!(event_reason("missing_dependency"), "MissingDependency");
         assert_eq!(event_reason("unreachable"), "Unreachable");
         assert_eq!(event_reason(Error::InvalidSpec("x".into()).metric_label()), "InvalidSpec");
-    }
-
-    #[test]
-    fn an_api_info_secret_maps_to_the_miners_of_its_namespace_that_name_it() {
-        let miners = [
-            miner("sp", "m1", "lotus"),
-            miner("sp", "m2", "lotus"),
-            miner("sp", "m3", "other"),
-            miner("b", "m4", "lotus"),
-        ];
-        let names: Vec<_> = miners_using_api_info(&miners, "sp", "lotus").into_iter().map(|r| r.name).collect();
-        assert_eq!(names, ["m1", "m2"]);
-        let found = &miners_using_api_info(&miners, "b", "lotus")[0];
-        assert_eq!((found.name.as_str(), found.namespace.as_deref()), ("m4", Some("b")));
-        assert!(miners_using_api_info(&miners, "sp", "m1-p2p-identity").is_empty(), "a Secret no Miner names");
-    }
-
-    fn cache(namespace: &str, name: &str, manifest: Option<&str>) -> Arc<ParamCache> {
-        let mut spec = json!({"sectorSizes": ["2KiB"], "storage": {"size": "1Gi"}});
-        if let Some(map) = manifest {
-            spec["manifest"] = json!({"configMap": {"name": map}});
-        }
-        Arc::new(
-            serde_json::from_value(json!({
-                "apiVersion": "sealstack.io/v1alpha1", "kind": "ParamCache",
-                "metadata": {"name": name, "namespace": namespace}, "spec": spec,
-            }))
-            .unwrap(),
-        )
-    }
-
-    #[test]
-    fn a_manifest_config_map_maps_to_the_param_caches_of_its_namespace_that_name_it() {
-        let caches = [
-            cache("sp", "p1", Some("devnet-params")),
-            cache("sp", "p2", Some("devnet-params")),
-            cache("sp", "p3", Some("other")),
-            cache("sp", "p4", None),
-            cache("b", "p5", Some("devnet-params")),
-        ];
-        let names: Vec<_> = caches_using_manifest(&caches, "sp", "devnet-params").into_iter().map(|r| r.name).collect();
-        assert_eq!(names, ["p1", "p2"]);
-        let found = &caches_using_manifest(&caches, "b", "devnet-params")[0];
-        assert_eq!((found.name.as_str(), found.namespace.as_deref()), ("p5", Some("b")));
-        assert!(caches_using_manifest(&caches, "sp", "kube-root-ca.crt").is_empty(), "a ConfigMap no cache names");
     }
 
     #[test]

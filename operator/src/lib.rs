@@ -14,6 +14,8 @@
 pub mod apply;
 pub mod context;
 pub mod controllers;
+pub mod copies;
+pub mod digest;
 pub mod error;
 pub mod full_nodes;
 pub mod http;
@@ -25,11 +27,13 @@ pub mod names;
 pub mod own_writes;
 pub mod param_cache;
 pub mod placement;
+pub mod pod_trouble;
 pub mod rbac;
 pub mod run;
 pub mod sealing_worker;
 pub mod secrets;
 pub mod security;
+pub mod status_write;
 pub mod stores;
 #[cfg(test)]
 mod testing;

@@ -5,48 +5,17 @@
 //! with one GET the first time and whenever that version changes, and kept in [`SecretData`]. At rest a
 //! reconcile reads no Secret from the API server.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Secret;
-use kube::runtime::reflector::ObjectRef;
-use kube::{Api, Client};
+use kube::Client;
 
+use crate::copies::{Copies, read_copy};
 use crate::error::Result;
 use crate::stores::{Stores, lookup};
 
 /// Data of the Secrets read from the API server, each as it was at the resource version it carries.
-#[derive(Debug, Default)]
-pub struct SecretData {
-    secrets: Mutex<HashMap<ObjectRef<Secret>, Arc<Secret>>>,
-}
-
-impl SecretData {
-    /// The copy of `secret`, when it is the version `version` (from the metadata watch).
-    fn current(&self, secret: &ObjectRef<Secret>, version: &str) -> Option<Arc<Secret>> {
-        let secrets = self.secrets.lock().expect("not poisoned");
-        secrets.get(secret).filter(|copy| copy.metadata.resource_version.as_deref() == Some(version)).cloned()
-    }
-
-    /// Keeps `read` (what a GET of `secret` returned) as the copy of `secret`; `None` forgets it.
-    fn keep(&self, secret: ObjectRef<Secret>, read: Option<Arc<Secret>>) {
-        let mut secrets = self.secrets.lock().expect("not poisoned");
-        match read {
-            Some(read) => secrets.insert(secret, read),
-            None => secrets.remove(&secret),
-        };
-    }
-
-    /// How many Secrets have a copy.
-    pub fn len(&self) -> usize {
-        self.secrets.lock().expect("not poisoned").len()
-    }
-
-    /// Whether no Secret has a copy.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
+pub type SecretData = Copies<Secret>;
 
 /// The Secret `name` in `namespace`, from the watches where they hold it: the operator's own Secrets whole,
 /// any other one from the copy read at its current resource version. The API server is asked only when
@@ -55,24 +24,14 @@ pub async fn read(stores: &Stores, client: &Client, namespace: &str, name: &str)
     if let Some(owned) = lookup(&stores.owned_secrets, namespace, name).await? {
         return Ok(Some(owned));
     }
-    let secret = ObjectRef::new(name).within(namespace);
-    let version = lookup(&stores.secret_versions, namespace, name).await?;
-    if let Some(copy) =
-        version.and_then(|v| stores.secret_data.current(&secret, v.metadata.resource_version.as_deref()?))
-    {
-        return Ok(Some(copy));
-    }
-    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
-    let read = api.get_opt(name).await?.map(|mut read| {
-        read.metadata.managed_fields = None;
-        Arc::new(read)
-    });
-    stores.secret_data.keep(secret, read.clone());
-    Ok(read)
+    read_copy(&stores.secret_versions, &stores.secret_data, client, namespace, name).await
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
     use super::*;
     use kube::core::{ObjectMeta, PartialObjectMetaExt};
 
@@ -136,28 +95,5 @@ mod tests {
         assert!(read(&stores, &client, "sp", "absent").await.unwrap().is_none());
         assert_eq!(gets(), 4);
         assert_eq!(stores.secret_data.len(), 2, "copies of lotus and new; nothing for the absent one");
-    }
-
-    fn secret(version: &str) -> Arc<Secret> {
-        let mut secret = Secret::default();
-        secret.metadata.name = Some("lotus".into());
-        secret.metadata.namespace = Some("sp".into());
-        secret.metadata.resource_version = Some(version.into());
-        Arc::new(secret)
-    }
-
-    #[test]
-    fn a_copy_counts_only_at_the_version_it_was_read() {
-        let data = SecretData::default();
-        let lotus = ObjectRef::new("lotus").within("sp");
-        assert!(data.current(&lotus, "7").is_none(), "nothing read yet");
-        data.keep(lotus.clone(), Some(secret("7")));
-        assert_eq!(data.current(&lotus, "7").unwrap().metadata.resource_version.as_deref(), Some("7"));
-        assert!(data.current(&lotus, "8").is_none(), "the Secret changed since: read it again");
-        assert!(data.current(&ObjectRef::new("lotus").within("other"), "7").is_none(), "per namespace");
-        data.keep(lotus.clone(), Some(secret("8")));
-        assert!(data.current(&lotus, "8").is_some() && data.len() == 1);
-        data.keep(lotus.clone(), None);
-        assert!(data.current(&lotus, "8").is_none() && data.is_empty(), "a Secret found gone is forgotten");
     }
 }

@@ -11,16 +11,18 @@
 //! which Secret changed (so that the Miners using it are reconciled) and whether the copy in
 //! [`SecretData`] is still current; [`crate::secrets::read`] reads Secrets through both.
 //!
-//! ConfigMaps (a ParamCache's custom manifest) are watched as metadata only too, and kept nowhere
-//! ([`touched_metadata`]): the watch only tells which ConfigMap changed, so that the ParamCaches naming it
-//! are reconciled; the reconcile reads the manifest itself.
+//! ConfigMaps (a ParamCache's custom manifest) are watched the same way as those Secrets: metadata only, the
+//! data read once per version into [`Copies`] ([`crate::copies::read_copy`]). The ParamCaches' fetch Jobs
+//! (status and metadata: the spec is dropped) and claims are watched like the Miners' children, so a settled
+//! ParamCache's reconcile makes no request.
 
 use std::fmt::Debug;
 use std::sync::Arc;
 
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{Node as KubeNode, Pod, Secret, Service};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{ConfigMap, Node as KubeNode, PersistentVolumeClaim, Pod, Secret, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::core::{ClusterResourceScope, NamespaceResourceScope, PartialObjectMeta};
@@ -31,6 +33,7 @@ use sealstack_crds::{Miner, ParamCache, SealingWorker};
 use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 
+use crate::copies::Copies;
 use crate::error::{Error, Result};
 use crate::secrets::SecretData;
 
@@ -38,6 +41,14 @@ use crate::secrets::SecretData;
 pub const WORKER_SETS: &str = "app.kubernetes.io/component=sealing-worker";
 /// Label selector of the Miners' runtime StatefulSets.
 pub const RUNTIME_SETS: &str = "app.kubernetes.io/component=miner-runtime";
+/// Label selector of the ParamCaches' fetch Jobs.
+pub const FETCH_JOBS: &str = "app.kubernetes.io/component=param-fetch";
+/// Label selector of the fetch Jobs' pods (the Job's template carries its labels).
+pub const FETCH_PODS: &str = FETCH_JOBS;
+/// Label selector of the SealingWorkers' pods (the StatefulSet's template carries its labels).
+pub const WORKER_PODS: &str = WORKER_SETS;
+/// Label selector of the ParamCaches' claims.
+pub const PARAM_CLAIMS: &str = "app.kubernetes.io/component=param-cache";
 /// Label selector of the Miners' runtime pods (each labelled with its Miner).
 pub const RUNTIME_PODS: &str = "app.kubernetes.io/component=miner-runtime,sealstack.io/miner";
 /// Label selector of every object the operator made (the Miners' Services and Secrets among them).
@@ -118,6 +129,18 @@ pub struct Stores {
     pub secret_versions: Cache<PartialObjectMeta<Secret>>,
     /// The data of the other Secrets a reconcile read, each at the version it was read.
     pub secret_data: Arc<SecretData>,
+    /// The ParamCaches' fetch Jobs: metadata and status.
+    pub fetch_jobs: Cache<Job>,
+    /// The fetch Jobs' pods: identity, labels, age and why they cannot run.
+    pub fetch_pods: Cache<Pod>,
+    /// The SealingWorkers' pods: identity, labels, age and why they cannot run.
+    pub worker_pods: Cache<Pod>,
+    /// The ParamCaches' claims.
+    pub param_claims: Cache<PersistentVolumeClaim>,
+    /// Every ConfigMap: name and resource version only.
+    pub config_map_versions: Cache<PartialObjectMeta<ConfigMap>>,
+    /// The ConfigMaps a reconcile read (custom manifests), each at the version it was read.
+    pub config_map_data: Arc<Copies<ConfigMap>>,
 }
 
 /// The write halves of [`Stores`], each fed by one watch once the controllers start.
@@ -144,6 +167,16 @@ pub struct Feeds {
     pub owned_secrets: Feed<Secret>,
     /// Feeds [`Stores::secret_versions`].
     pub secret_versions: Feed<PartialObjectMeta<Secret>>,
+    /// Feeds [`Stores::fetch_jobs`].
+    pub fetch_jobs: Feed<Job>,
+    /// Feeds [`Stores::fetch_pods`].
+    pub fetch_pods: Feed<Pod>,
+    /// Feeds [`Stores::worker_pods`].
+    pub worker_pods: Feed<Pod>,
+    /// Feeds [`Stores::param_claims`].
+    pub param_claims: Feed<PersistentVolumeClaim>,
+    /// Feeds [`Stores::config_map_versions`].
+    pub config_map_versions: Feed<PartialObjectMeta<ConfigMap>>,
 }
 
 /// Empty stores and their feeds.
@@ -159,6 +192,11 @@ pub fn stores() -> (Stores, Feeds) {
     let (budgets, budgets_feed) = cache();
     let (owned_secrets, owned_secrets_feed) = cache();
     let (secret_versions, secret_versions_feed) = cache();
+    let (fetch_jobs, fetch_jobs_feed) = cache();
+    let (fetch_pods, fetch_pods_feed) = cache();
+    let (worker_pods, worker_pods_feed) = cache();
+    let (param_claims, param_claims_feed) = cache();
+    let (config_map_versions, config_map_versions_feed) = cache();
     let stores = Stores {
         miners,
         caches,
@@ -172,6 +210,12 @@ pub fn stores() -> (Stores, Feeds) {
         owned_secrets,
         secret_versions,
         secret_data: Arc::default(),
+        fetch_jobs,
+        fetch_pods,
+        worker_pods,
+        param_claims,
+        config_map_versions,
+        config_map_data: Arc::default(),
     };
     let feeds = Feeds {
         miners: miners_feed,
@@ -185,6 +229,11 @@ pub fn stores() -> (Stores, Feeds) {
         budgets: budgets_feed,
         owned_secrets: owned_secrets_feed,
         secret_versions: secret_versions_feed,
+        fetch_jobs: fetch_jobs_feed,
+        fetch_pods: fetch_pods_feed,
+        worker_pods: worker_pods_feed,
+        param_claims: param_claims_feed,
+        config_map_versions: config_map_versions_feed,
     };
     (stores, feeds)
 }
@@ -237,21 +286,6 @@ where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
     reflect_events(watcher(api, config), feed, |object: &mut PartialObjectMeta<K>| identity_only(&mut object.metadata))
-}
-
-/// A metadata-only watch of `api` that keeps no store: it yields each object added, changed or deleted,
-/// reduced to [`identity_only`], for a controller to map to the objects that name it.
-pub fn touched_metadata<K>(
-    api: Api<PartialObjectMeta<K>>,
-    config: watcher::Config,
-) -> impl Stream<Item = Result<PartialObjectMeta<K>, watcher::Error>> + Send + 'static
-where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
-{
-    watcher(api, config)
-        .default_backoff()
-        .modify(|object: &mut PartialObjectMeta<K>| identity_only(&mut object.metadata))
-        .touched_objects()
 }
 
 /// Reduces `meta` to name, namespace, uid and resource version: enough to find an object and tell its
@@ -311,7 +345,7 @@ pub async fn drain<K>(stream: impl Stream<Item = Result<K, watcher::Error>>) {
 }
 
 /// Waits until the watch of `cache` has listed once.
-async fn listed<K: Resource<DynamicType = ()> + Clone + 'static>(cache: &Cache<K>) -> Result<()> {
+pub(crate) async fn listed<K: Resource<DynamicType = ()> + Clone + 'static>(cache: &Cache<K>) -> Result<()> {
     let mut listed = cache.listed.clone();
     match tokio::time::timeout(LIST_PATIENCE, listed.wait_for(|listed| *listed)).await {
         Ok(Ok(_)) => Ok(()),

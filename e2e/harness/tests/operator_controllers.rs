@@ -245,3 +245,54 @@ async fn workers_wait_for_params_make_no_writes_at_rest_and_go_with_their_owner(
     .await
     .unwrap();
 }
+
+#[tokio::test]
+async fn a_worker_pod_that_cannot_be_scheduled_says_why_in_ready() {
+    let Some(cluster) = Cluster::connect().await else { return };
+    let client = cluster.client();
+    install_crds(&client).await.unwrap();
+    let ns = cluster.namespace("op-worker-pending").await.unwrap();
+    // The SealingWorker controller alone, over a ParamCache marked Ready by hand and a Miner.
+    let settings = Settings { runtime_image: "sealstack/miner:e2e".into(), ..Default::default() };
+    let ctx = Context::new(client.clone(), Arc::new(Metrics::default()), settings);
+    let controllers = tokio::spawn(sealstack_operator::controllers::run_controllers(
+        client.clone(),
+        Some(ns.name().to_owned()),
+        ctx,
+        &[sealstack_operator::controllers::ControllerKind::SealingWorker],
+    ));
+    let caches: Api<ParamCache> = Api::namespaced(client.clone(), ns.name());
+    caches.create(&PostParams::default(), &param_cache("params", &["2KiB"])).await.unwrap();
+    let ready = json!({"status": {"conditions": [{"type": "Ready", "status": "True", "reason": "Verified",
+        "message": "set by the test", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}});
+    caches.patch_status("params", &PatchParams::default(), &Patch::Merge(&ready)).await.unwrap();
+    let miner: Miner = serde_json::from_value(json!({
+        "apiVersion": "sealstack.io/v1alpha1", "kind": "Miner", "metadata": {"name": "m1"},
+        "spec": {"fullNode": {"apiInfoSecretRef": {"name": "lotus"}}, "sectorSize": "2KiB",
+                 "paramCacheRef": {"name": "params"}, "storage": {"size": "1Gi"}},
+    }))
+    .unwrap();
+    Api::<Miner>::namespaced(client.clone(), ns.name()).create(&PostParams::default(), &miner).await.unwrap();
+    // Its pods cannot be scheduled (no parameter claim here, and a node label no node has): the scheduler
+    // leaves them Pending, and says why.
+    let worker: SealingWorker = serde_json::from_value(json!({
+        "apiVersion": "sealstack.io/v1alpha1", "kind": "SealingWorker", "metadata": {"name": "cpu"},
+        "spec": {"minerRef": {"name": "m1"}, "replicas": 1, "tasks": ["PreCommit1"],
+                 "placement": {"nodeSelector": {"sealstack.io/e2e-nowhere": "true"}}},
+    }))
+    .unwrap();
+    let workers: Api<SealingWorker> = Api::namespaced(client.clone(), ns.name());
+    workers.create(&PostParams::default(), &worker).await.unwrap();
+    let message = wait_for("Ready False naming the unschedulable pod", Duration::from_secs(90), || async {
+        let status = workers.get("cpu").await?.status.unwrap_or_default();
+        Ok(find_condition(&status.conditions, "Ready")
+            .filter(|c| c.status == "False" && c.message.contains("Unschedulable"))
+            .map(|c| c.message.clone()))
+    })
+    .await
+    .unwrap();
+    assert!(message.starts_with("0 of 1 workers ready; pod cpu-worker-0: Unschedulable: "), "{message}");
+    // The scheduler's own words follow (here the missing parameter claim, or the node selector no node matches).
+    assert!(message.contains("nodes are available"), "the scheduler's words: {message}");
+    controllers.abort();
+}

@@ -6,6 +6,7 @@ pub mod blocks;
 pub mod build;
 pub mod chain;
 pub mod children;
+pub mod controller;
 pub mod disruption;
 pub mod pool_budgets;
 pub mod proving;

@@ -12,7 +12,6 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Patch, PatchParams};
 use kube::core::object::HasStatus;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
@@ -38,12 +37,12 @@ use super::children::{apply_services, ensure_api_secret, identity};
 use super::disruption;
 use super::proving;
 use super::runtime::{RuntimeInputs, build_runtime_stateful_set};
-use super::runtime_node::runtime_node;
+use super::runtime_node::{runtime_node, runtime_trouble};
 use super::status::{self, Observed};
-use crate::FIELD_MANAGER;
 use crate::apply::{apply, needs_apply, stamped};
 use crate::context::Context;
 use crate::error::{Error, Result};
+use crate::status_write::write_status;
 use crate::stores::lookup;
 
 /// How often a settled Miner is compared with the chain again.
@@ -165,7 +164,12 @@ async fn steps(ctx: &Context, miner: &Miner, namespace: &str, progress: &mut Pro
     let runtime = apply_runtime(ctx, miner, namespace, &inputs, &gate, progress).await?;
     let ready_replicas = runtime.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0);
     let previous_ready = find_condition(&progress.status.conditions, RUNTIME_READY).cloned();
-    let observed = status::runtime_ready_after(&runtime.name_any(), ready_replicas, previous_ready.as_ref());
+    let mut observed = status::runtime_ready_after(&runtime.name_any(), ready_replicas, previous_ready.as_ref());
+    if observed.0 == FALSE
+        && let Some(trouble) = runtime_trouble(&ctx.stores, miner).await?
+    {
+        observed.2 = format!("{}; {trouble}", observed.2);
+    }
     if observed.1 == status::RUNTIME_LOST && previous_ready.is_some_and(|c| c.status == TRUE) {
         // Said at once: a lost runtime inside an open deadline is a proof at risk.
         let event = Event {
@@ -233,7 +237,7 @@ async fn finish(
         warn!("the Miner changed during the reconcile: its status is written by the next one");
         return outcome;
     }
-    match (write_status(ctx, miner, previous, progress.status).await, outcome) {
+    match (write_status(ctx, &ctx.own_writes.miners, miner, previous, &progress.status).await, outcome) {
         (Ok(()), outcome) => outcome,
         (Err(error), Ok(_)) => Err(error),
         (Err(error), Err(first)) => {
@@ -377,19 +381,6 @@ async fn announce_addresses(
     let (s, reason) = if done { (TRUE, "OnChain") } else { (FALSE, "Publishing") };
     progress.condition(ADDRESSES_PUBLISHED, (s, reason.into(), message));
     Ok(done)
-}
-
-/// Applies the status when it changed.
-async fn write_status(ctx: &Context, miner: &Miner, previous: &MinerStatus, next: MinerStatus) -> Result<()> {
-    if &next == previous {
-        return Ok(());
-    }
-    let api: Api<Miner> = Api::namespaced(ctx.client.clone(), miner.meta().namespace.as_deref().unwrap_or_default());
-    let patch = serde_json::json!({"apiVersion": "sealstack.io/v1alpha1", "kind": "Miner", "status": next});
-    let params = PatchParams::apply(FIELD_MANAGER).force();
-    let written = api.patch_status(&miner.name_any(), &params, &Patch::Apply(&patch)).await?;
-    ctx.own_writes.miners.record(miner, written);
-    Ok(())
 }
 
 #[cfg(test)]

@@ -15,7 +15,8 @@ use sealstack_crds::Miner;
 use sha2::{Digest, Sha256};
 
 use super::build::{API_PORT, JWT_SECRET_KEY, P2P_KEY, identity_secret_name, metadata, selector_labels};
-use crate::param_cache::build::{PARAMS_MOUNT, hex};
+use crate::digest::hex;
+use crate::param_cache::build::PARAMS_MOUNT;
 use crate::placement::placed_pod_spec;
 use crate::security::{container_security_context, pod_security_context};
 

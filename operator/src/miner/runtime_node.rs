@@ -5,12 +5,12 @@
 //!
 //! They also trigger reconciles: a runtime pod that moves to another node, for its Miner
 //! ([`miner_of_pod`]); a Node whose addresses change, for the Miners announcing it ([`miners_on_node`]).
-//! Their predicates ([`node_of_pod_changes`], [`addresses_change`]) let through only those changes.
+//! Their predicates ([`node_of_pod_changes`], [`addresses_change`]) let through only those changes (and a
+//! runtime pod that cannot run, whose reason `RuntimeReady` carries: [`runtime_trouble`]).
 //!
 //! [`RUNTIME_PODS`]: crate::stores::RUNTIME_PODS
 
 use std::collections::HashSet;
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Node as KubeNode, NodeStatus, Pod, PodSpec};
@@ -20,18 +20,20 @@ use sealstack_crds::Miner;
 
 use super::announce::needs_node;
 use super::runtime::runtime_name;
+use crate::digest::hash;
 use crate::error::Result;
 use crate::labels::MINER_LABEL;
+use crate::pod_trouble::{first_trouble, keep_trouble, trouble};
 use crate::stores::{Stores, identity_only, lookup, lookup_cluster};
 
-/// Reduces a runtime pod to its identity, labels and node.
+/// Reduces a runtime pod to its identity, labels, node and what keeps it from running ([`keep_trouble`]).
 pub fn placement_only(pod: &mut Pod) {
     let labels = pod.metadata.labels.take();
     identity_only(&mut pod.metadata);
     pod.metadata.labels = labels;
     let node_name = pod.spec.take().and_then(|spec| spec.node_name);
     pod.spec = Some(PodSpec { node_name, ..PodSpec::default() });
-    pod.status = None;
+    pod.status = keep_trouble(pod.status.take());
 }
 
 /// Reduces a Node to its identity and addresses.
@@ -42,21 +44,21 @@ pub fn addresses_only(node: &mut KubeNode) {
     node.status = Some(NodeStatus { addresses, ..NodeStatus::default() });
 }
 
-/// The hash a trigger predicate compares (`predicate_filter` passes an object when it changes).
-pub(crate) fn hash(value: &impl Hash) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    value.hash(&mut hasher);
-    hasher.finish()
-}
-
 fn node_name(pod: &Pod) -> Option<&str> {
     pod.spec.as_ref()?.node_name.as_deref()
 }
 
 /// Predicate of the runtime pod trigger: what it tells a Miner, the node it runs on (none before it is
-/// scheduled).
+/// scheduled) and why it cannot run ([`trouble`]).
 pub fn node_of_pod_changes(pod: &Pod) -> Option<u64> {
-    Some(hash(&node_name(pod)))
+    Some(hash(&(node_name(pod), trouble(pod))))
+}
+
+/// Why the runtime pod of `miner` cannot run, from the runtime pods' watch (`None`: it can, or is not there).
+pub async fn runtime_trouble(stores: &Stores, miner: &Miner) -> Result<Option<String>> {
+    let namespace = miner.namespace().unwrap_or_default();
+    let pod = lookup(&stores.runtime_pods, &namespace, &format!("{}-0", runtime_name(miner))).await?;
+    Ok(pod.as_deref().and_then(|pod| first_trouble([pod])))
 }
 
 /// Predicate of the Node trigger: what a Miner announces of it, its addresses.

@@ -10,6 +10,7 @@ use kube::ResourceExt;
 use sealstack_crds::ParamCache;
 use sha2::{Digest, Sha256};
 
+use crate::digest::hex;
 use crate::labels::{PARAM_CACHE_LABEL, child_labels, owner_reference};
 use crate::placement::placed_pod_spec;
 use crate::security::{container_security_context, pod_security_context};
@@ -48,11 +49,6 @@ pub fn manifest_digest(parameters: &str, srs: Option<&str>) -> String {
         }
     }
     hex(&hasher.finalize())
-}
-
-/// `bytes` in lower-case hex.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Name of the claim holding the parameters: the existing one, or `<name>-params`.

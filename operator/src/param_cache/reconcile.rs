@@ -1,18 +1,21 @@
-//! Reconciling one ParamCache: dereference -> validate -> build -> apply -> status.
+//! Reconciling one ParamCache: dereference -> validate -> build -> apply -> status. Everything it reads comes
+//! from the operator's watches (the manifest ConfigMap from a copy kept per version); only a running fetch
+//! Job's log is read from the API server, so a settled ParamCache's reconcile makes no request.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{DeleteParams, ListParams, LogParams, Patch, PatchParams, PostParams};
+use kube::api::{DeleteParams, LogParams, PostParams};
 use kube::core::object::HasStatus;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
 use kube::{Api, Resource, ResourceExt};
 use sealstack_crds::ParamCache;
+use sealstack_crds::param_cache::ParamCachePhase;
 use sealstack_crds::param_cache::ParamCacheStatus;
 use tracing::{info, instrument, warn};
 
@@ -22,8 +25,12 @@ use super::status::{JobState, desired_status, job_state, retry_delay};
 use crate::FIELD_MANAGER;
 use crate::apply::apply;
 use crate::context::Context;
+use crate::copies::read_copy;
 use crate::error::{Error, Result};
 use crate::labels::PARAM_CACHE_LABEL;
+use crate::pod_trouble::first_trouble;
+use crate::status_write::write_status;
+use crate::stores::{listed, lookup};
 
 /// How often a ParamCache being fetched is looked at again (progress in status).
 const WHILE_FETCHING: Duration = Duration::from_secs(10);
@@ -47,12 +54,11 @@ pub async fn reconcile(cache: Arc<ParamCache>, ctx: Arc<Context>) -> Result<Acti
         manifest_digest: None,
     };
     if let Some(source) = &cache.spec.manifest.config_map {
-        let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &namespace);
-        let map = config_maps
-            .get_opt(&source.name)
+        let stores = &ctx.stores;
+        let map = read_copy(&stores.config_map_versions, &stores.config_map_data, &client, &namespace, &source.name)
             .await?
             .ok_or_else(|| Error::MissingDependency { kind: "ConfigMap", name: source.name.clone() })?;
-        let data = map.data.unwrap_or_default();
+        let data = map.data.clone().unwrap_or_default();
         let parameters = data.get(&source.parameters_key).ok_or_else(|| {
             Error::InvalidSpec(format!(
                 "spec.manifest.configMap: ConfigMap {} has no key {}",
@@ -67,12 +73,16 @@ pub async fn reconcile(cache: Arc<ParamCache>, ctx: Arc<Context>) -> Result<Acti
     // Build and apply.
     if let Some(claim) = build_claim(&cache) {
         let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), &namespace);
-        let existing = claims.get_opt(&claim.name_any()).await?;
-        apply(&claims, &claim, existing.as_ref()).await?;
+        let existing = lookup(&ctx.stores.param_claims, &namespace, &claim.name_any()).await?;
+        apply(&claims, &claim, existing.as_deref()).await?;
     }
     let jobs: Api<Job> = Api::namespaced(client.clone(), &namespace);
     let job_name = fetch_job_name(&cache, &inputs);
-    let mut job = jobs.get_opt(&job_name).await?;
+    let mut job = lookup(&ctx.stores.fetch_jobs, &namespace, &job_name).await?.map(|job| (*job).clone());
+    if job.as_ref().is_some_and(|j| j.metadata.deletion_timestamp.is_some()) {
+        // Being deleted (a failed fetch replaced): made again once it is gone.
+        return Ok(Action::requeue(Duration::from_secs(5)));
+    }
     let previous = cache.status().cloned().unwrap_or_default();
 
     if let JobState::Failed { at, .. } = job_state(job.as_ref()) {
@@ -81,7 +91,11 @@ pub async fn reconcile(cache: Arc<ParamCache>, ctx: Arc<Context>) -> Result<Acti
         let elapsed = Timestamp::now().duration_since(failed_at).unsigned_abs();
         if elapsed >= wait {
             info!(job = %job_name, "replacing the failed fetch Job");
-            jobs.delete(&job_name, &DeleteParams::background()).await?;
+            match jobs.delete(&job_name, &DeleteParams::background()).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(e)) if e.code == 404 => {}
+                Err(e) => return Err(e.into()),
+            }
             job = None;
         }
     }
@@ -99,17 +113,23 @@ pub async fn reconcile(cache: Arc<ParamCache>, ctx: Arc<Context>) -> Result<Acti
             },
         );
     }
-    delete_stale_jobs(&jobs, &cache, &job_name).await?;
+    delete_stale_jobs(&ctx, &jobs, &cache, &job_name).await?;
 
-    // Status.
+    // Status. The files come from the fetch log while the Job runs, and once more when it ended; after that
+    // the status holds them and the log is not read again.
     let state = job_state(job.as_ref());
     let files = match state {
         JobState::Missing => Vec::new(),
-        _ => files_from_log(&fetch_log(&client, &namespace, &job_name).await?),
+        _ if end_recorded(&previous, &job_name) => previous.files.clone(),
+        _ => files_from_log(&fetch_log(&ctx, &namespace, &job_name).await?),
     };
     let now = Time(Timestamp::now());
-    let next =
+    let mut next =
         desired_status(&previous, cache.meta().generation, claim_name(&cache), job_name.clone(), &state, files, now);
+    if state == JobState::Running {
+        let pods = job_pods(&ctx, &namespace, &job_name).await?;
+        crate::pod_trouble::explain(&mut next.conditions, first_trouble(pods.iter().map(|p| p.as_ref())));
+    }
     if let JobState::Failed { message, .. } = &state
         && next.failed_fetches != previous.failed_fetches
     {
@@ -120,7 +140,7 @@ pub async fn reconcile(cache: Arc<ParamCache>, ctx: Arc<Context>) -> Result<Acti
         publish(&ctx, &cache, EventType::Normal, "Verified", format!("{} parameter files verified", next.files.len()))
             .await;
     }
-    update_status(&ctx, &caches, &cache, &previous, next.clone()).await?;
+    write_status(&ctx, &ctx.own_writes.caches, cache.as_ref(), &previous, &next).await?;
 
     Ok(match state {
         JobState::Succeeded => Action::requeue(WHEN_SETTLED),
@@ -129,11 +149,26 @@ pub async fn reconcile(cache: Arc<ParamCache>, ctx: Arc<Context>) -> Result<Acti
     })
 }
 
+/// The fetch Job's pods, from their watch, newest first.
+async fn job_pods(ctx: &Context, namespace: &str, job_name: &str) -> Result<Vec<Arc<Pod>>> {
+    listed(&ctx.stores.fetch_pods).await?;
+    let mut pods: Vec<Arc<Pod>> = ctx
+        .stores
+        .fetch_pods
+        .store
+        .state()
+        .into_iter()
+        .filter(|pod| pod.metadata.namespace.as_deref() == Some(namespace))
+        .filter(|pod| pod.labels().get("job-name").map(String::as_str) == Some(job_name))
+        .collect();
+    pods.sort_by_key(|pod| std::cmp::Reverse(pod.metadata.creation_timestamp.clone().map(|t| t.0)));
+    Ok(pods)
+}
+
 /// The log of the newest pod of the fetch Job (empty when it has none yet).
-async fn fetch_log(client: &kube::Client, namespace: &str, job_name: &str) -> Result<String> {
-    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
-    let list = pods.list(&ListParams::default().labels(&format!("job-name={job_name}"))).await?;
-    let Some(pod) = list.items.into_iter().max_by_key(|p| p.metadata.creation_timestamp.clone().map(|t| t.0)) else {
+async fn fetch_log(ctx: &Context, namespace: &str, job_name: &str) -> Result<String> {
+    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), namespace);
+    let Some(pod) = job_pods(ctx, namespace, job_name).await?.into_iter().next() else {
         return Ok(String::new());
     };
     match pods.logs(&pod.name_any(), &LogParams::default()).await {
@@ -144,32 +179,36 @@ async fn fetch_log(client: &kube::Client, namespace: &str, job_name: &str) -> Re
     }
 }
 
-/// Deletes this ParamCache's fetch Jobs other than the current one.
-async fn delete_stale_jobs(jobs: &Api<Job>, cache: &ParamCache, current: &str) -> Result<()> {
-    let selector = format!("{PARAM_CACHE_LABEL}={}", cache.name_any());
-    for job in jobs.list(&ListParams::default().labels(&selector)).await?.items {
-        if job.name_any() != current && job.metadata.deletion_timestamp.is_none() {
-            jobs.delete(&job.name_any(), &DeleteParams::background()).await?;
-        }
-    }
-    Ok(())
+/// Whether `previous` already records how the Job `job_name` ended (its files included).
+fn end_recorded(previous: &ParamCacheStatus, job_name: &str) -> bool {
+    previous.job_name.as_deref() == Some(job_name)
+        && matches!(previous.phase, Some(ParamCachePhase::Ready | ParamCachePhase::Failed))
 }
 
-/// Writes the status when it differs from what the object has.
-async fn update_status(
-    ctx: &Context,
-    api: &Api<ParamCache>,
-    cache: &ParamCache,
-    previous: &ParamCacheStatus,
-    next: ParamCacheStatus,
-) -> Result<()> {
-    if &next == previous {
-        return Ok(());
+/// Deletes this ParamCache's fetch Jobs other than the current one (found in the Jobs' watch).
+async fn delete_stale_jobs(ctx: &Context, jobs: &Api<Job>, cache: &ParamCache, current: &str) -> Result<()> {
+    let namespace = cache.namespace().unwrap_or_default();
+    let owner = cache.name_any();
+    listed(&ctx.stores.fetch_jobs).await?;
+    let stale: Vec<String> = ctx
+        .stores
+        .fetch_jobs
+        .store
+        .state()
+        .iter()
+        .filter(|job| job.metadata.namespace.as_deref() == Some(namespace.as_str()))
+        .filter(|job| job.labels().get(PARAM_CACHE_LABEL) == Some(&owner))
+        .filter(|job| job.name_any() != current && job.metadata.deletion_timestamp.is_none())
+        .map(|job| job.name_any())
+        .collect();
+    for name in stale {
+        match jobs.delete(&name, &DeleteParams::background()).await {
+            Ok(_) => {}
+            // Gone meanwhile (the watch shows it soon).
+            Err(kube::Error::Api(e)) if e.code == 404 => {}
+            Err(e) => return Err(e.into()),
+        }
     }
-    let patch = serde_json::json!({"apiVersion": "sealstack.io/v1alpha1", "kind": "ParamCache", "status": next});
-    let params = PatchParams::apply(FIELD_MANAGER).force();
-    let written = api.patch_status(&cache.name_any(), &params, &Patch::Apply(&patch)).await?;
-    ctx.own_writes.caches.record(cache, written);
     Ok(())
 }
 
@@ -179,3 +218,7 @@ async fn publish(ctx: &Context, cache: &ParamCache, type_: EventType, reason: &s
         warn!(error = %e, "cannot publish an Event");
     }
 }
+
+#[cfg(test)]
+#[path = "reconcile_tests.rs"]
+mod tests;

@@ -6,7 +6,6 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Patch, PatchParams};
 use kube::core::object::HasStatus;
 use kube::runtime::controller::Action;
 use kube::{Api, Resource, ResourceExt};
@@ -15,12 +14,12 @@ use tracing::instrument;
 
 use super::build::{WorkerInputs, build_stateful_set, selector_string};
 use super::status::desired_status;
-use crate::FIELD_MANAGER;
 use crate::apply::apply;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::names::miner_api_secret;
 use crate::param_cache::build::claim_name;
+use crate::status_write::write_status;
 use crate::stores::{dereference, lookup};
 
 /// Brings one SealingWorker's StatefulSet and status in line with its spec.
@@ -55,7 +54,7 @@ pub async fn reconcile(worker: Arc<SealingWorker>, ctx: Arc<Context>) -> Result<
     // Status.
     let previous = worker.status().cloned().unwrap_or_default();
     let now = Time(Timestamp::now());
-    let next = desired_status(
+    let mut next = desired_status(
         &previous,
         worker.meta().generation,
         worker.spec.replicas,
@@ -64,12 +63,25 @@ pub async fn reconcile(worker: Arc<SealingWorker>, ctx: Arc<Context>) -> Result<
         Some(&stored),
         now,
     );
-    if next != previous {
-        let patch = serde_json::json!({"apiVersion": "sealstack.io/v1alpha1", "kind": "SealingWorker", "status": next});
-        let params = PatchParams::apply(FIELD_MANAGER).force();
-        let written = api.patch_status(&worker.name_any(), &params, &Patch::Apply(&patch)).await?;
-        ctx.own_writes.workers.record(&worker, written);
-    }
+    crate::pod_trouble::explain(&mut next.conditions, pods_trouble(&ctx, &worker).await?);
+    write_status(&ctx, &ctx.own_writes.workers, &worker, &previous, &next).await?;
     // The ParamCache is not owned by this object: look again while waiting for it.
     Ok(if params_ready { Action::requeue(Duration::from_secs(600)) } else { Action::requeue(Duration::from_secs(15)) })
+}
+
+/// Why the SealingWorker's pods cannot run, from the worker pods' watch (`None`: all can).
+async fn pods_trouble(ctx: &Context, worker: &SealingWorker) -> Result<Option<String>> {
+    crate::stores::listed(&ctx.stores.worker_pods).await?;
+    let (namespace, name) = (worker.namespace(), worker.name_any());
+    let mut pods: Vec<_> = ctx
+        .stores
+        .worker_pods
+        .store
+        .state()
+        .into_iter()
+        .filter(|pod| pod.metadata.namespace == namespace)
+        .filter(|pod| pod.labels().get(crate::labels::SEALING_WORKER_LABEL) == Some(&name))
+        .collect();
+    pods.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+    Ok(crate::pod_trouble::first_trouble(pods.iter().map(|pod| pod.as_ref())))
 }

@@ -70,4 +70,13 @@ mod tests {
         assert!(is_true(&ready.conditions, types::READY));
         assert_eq!(ready.selector.as_deref(), Some("s"));
     }
+
+    #[test]
+    fn a_pod_that_cannot_run_is_named_in_ready() {
+        let now = Time(Timestamp::from_second(1_800_000_000).unwrap());
+        let mut starting = desired_status(&Default::default(), Some(1), 2, "s".into(), true, Some(&set(2, 0)), now);
+        crate::pod_trouble::explain(&mut starting.conditions, Some("pod gpu-worker-0: Unschedulable: no GPU".into()));
+        let ready = starting.conditions.iter().find(|c| c.type_ == types::READY).unwrap();
+        assert_eq!(ready.message, "0 of 2 workers ready; pod gpu-worker-0: Unschedulable: no GPU");
+    }
 }
