@@ -119,13 +119,7 @@ where
 /// a non-zero exit code, [`Landing::Pending`] otherwise.
 pub async fn check_landed(node: &Node, cid: Cid, what: &str, confidence: u64) -> Result<Landing, ChainError> {
     let Some(lookup) = search_landed(node, cid).await? else { return Ok(Landing::Pending(cid)) };
-    if lookup.receipt.exit_code != 0 {
-        return Err(ChainError::MessageFailed {
-            cid: cid.to_string(),
-            what: what.to_string(),
-            exit_code: lookup.receipt.exit_code,
-        });
-    }
+    let lookup = succeeded(lookup, cid, what)?;
     let head = node.api().chain_head().await.map_err(node.err())?;
     Ok(if head.height >= lookup.height.saturating_add(confidence as i64) {
         Landing::Landed(lookup)
@@ -242,14 +236,15 @@ where
 pub async fn wait_ok(node: &Node, cid: Cid, what: &str, confidence: u64) -> Result<MsgLookup, ChainError> {
     let lookup =
         node.api().state_wait_msg(LotusJson(cid), confidence, LOOKBACK_NO_LIMIT, true).await.map_err(node.err())?;
-    if lookup.receipt.exit_code != 0 {
-        return Err(ChainError::MessageFailed {
-            cid: cid.to_string(),
-            what: what.to_string(),
-            exit_code: lookup.receipt.exit_code,
-        });
+    succeeded(lookup, cid, what)
+}
+
+/// `lookup`, or [`ChainError::MessageFailed`] when its message (`cid`, for `what`) exited with a non-zero code.
+fn succeeded(lookup: MsgLookup, cid: Cid, what: &str) -> Result<MsgLookup, ChainError> {
+    match lookup.receipt.exit_code {
+        0 => Ok(lookup),
+        exit_code => Err(ChainError::MessageFailed { cid: cid.to_string(), what: what.to_string(), exit_code }),
     }
-    Ok(lookup)
 }
 
 pub fn parse_cid(text: &str) -> Result<Cid, ChainError> {

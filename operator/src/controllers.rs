@@ -87,29 +87,14 @@ pub async fn run_controllers(client: Client, namespace: Option<String>, ctx: Arc
     // Each of the three kinds' watches also retires the operator's writes it shows (see `own_writes`).
     let caches = reflect(source.api(), watch_config(None), feeds.caches).inspect(observed(&ctx, |w| &w.caches)).boxed();
     if runs(ControllerKind::ParamCache) {
-        let children = param_cache::controller::ChildFeeds {
-            jobs: feeds.fetch_jobs,
-            pods: feeds.fetch_pods,
-            claims: feeds.param_claims,
-            config_maps: feeds.config_map_versions,
-        };
-        let (source, ctx) = (source.clone(), ctx.clone());
+        let (source, ctx, children) = (source.clone(), ctx.clone(), feeds.param_cache);
         tasks.push(async move { param_cache::controller::controller(&source, caches, children, ctx).await }.boxed());
     } else {
         drains.push(drain(caches).boxed());
     }
     let miners = reflect(source.api(), watch_config(None), feeds.miners).inspect(observed(&ctx, |w| &w.miners)).boxed();
     if runs(ControllerKind::Miner) {
-        let children = miner::controller::ChildFeeds {
-            runtime_sets: feeds.runtime_sets,
-            runtime_pods: feeds.runtime_pods,
-            nodes: feeds.nodes,
-            services: feeds.services,
-            budgets: feeds.budgets,
-            owned_secrets: feeds.owned_secrets,
-            secret_versions: feeds.secret_versions,
-        };
-        let (source, ctx) = (source.clone(), ctx.clone());
+        let (source, ctx, children) = (source.clone(), ctx.clone(), feeds.miner);
         tasks.push(async move { miner::controller::controller(&source, miners, children, ctx).await }.boxed());
     } else if runs(ControllerKind::SealingWorker) {
         drains.push(drain(miners).boxed());
@@ -117,8 +102,7 @@ pub async fn run_controllers(client: Client, namespace: Option<String>, ctx: Arc
     if runs(ControllerKind::SealingWorker) {
         let workers =
             reflect(source.api(), watch_config(None), feeds.workers).inspect(observed(&ctx, |w| &w.workers)).boxed();
-        let children = sealing_worker::controller::ChildFeeds { sets: feeds.worker_sets, pods: feeds.worker_pods };
-        let (source, ctx) = (source.clone(), ctx.clone());
+        let (source, ctx, children) = (source.clone(), ctx.clone(), feeds.sealing_worker);
         tasks
             .push(async move { sealing_worker::controller::controller(&source, workers, children, ctx).await }.boxed());
     }

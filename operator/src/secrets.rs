@@ -70,8 +70,8 @@ mod tests {
         let served = Arc::new(Mutex::new(HashMap::from([("lotus".to_string(), named("lotus", "7"))])));
         let (client, requests) = client(served.clone());
         let gets = || requests.lock().unwrap().len();
-        feeds.owned_secrets.put(named("m1-p2p-identity", "3"));
-        feeds.secret_versions.put(named("lotus", "7").metadata.into_request_partial());
+        feeds.miner.owned_secrets.put(named("m1-p2p-identity", "3"));
+        feeds.miner.secret_versions.put(named("lotus", "7").metadata.into_request_partial());
 
         // The operator's own Secret: from its watch.
         let identity = read(&stores, &client, "sp", "m1-p2p-identity").await.unwrap();
@@ -84,7 +84,7 @@ mod tests {
 
         // Rotated: the metadata watch sees a new version, and the next read fetches it.
         served.lock().unwrap().insert("lotus".into(), named("lotus", "9"));
-        feeds.secret_versions.put(named("lotus", "9").metadata.into_request_partial());
+        feeds.miner.secret_versions.put(named("lotus", "9").metadata.into_request_partial());
         assert_eq!(version(&read(&stores, &client, "sp", "lotus").await.unwrap()), Some("9"));
         assert_eq!(version(&read(&stores, &client, "sp", "lotus").await.unwrap()), Some("9"));
         assert_eq!(gets(), 2);

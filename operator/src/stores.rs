@@ -143,7 +143,8 @@ pub struct Stores {
     pub config_map_data: Arc<Copies<ConfigMap>>,
 }
 
-/// The write halves of [`Stores`], each fed by one watch once the controllers start.
+/// The write halves of [`Stores`], each fed by one watch once the controllers start: the three kinds' (every
+/// controller reads them), then each controller's children's, handed to that controller.
 pub struct Feeds {
     /// Feeds [`Stores::miners`].
     pub miners: Feed<Miner>,
@@ -151,8 +152,28 @@ pub struct Feeds {
     pub caches: Feed<ParamCache>,
     /// Feeds [`Stores::workers`].
     pub workers: Feed<SealingWorker>,
-    /// Feeds [`Stores::worker_sets`].
-    pub worker_sets: Feed<StatefulSet>,
+    /// The ParamCache controller's.
+    pub param_cache: ParamCacheFeeds,
+    /// The Miner controller's.
+    pub miner: MinerFeeds,
+    /// The SealingWorker controller's.
+    pub sealing_worker: SealingWorkerFeeds,
+}
+
+/// The stores the ParamCache controller's watches fill.
+pub struct ParamCacheFeeds {
+    /// Feeds [`Stores::fetch_jobs`].
+    pub fetch_jobs: Feed<Job>,
+    /// Feeds [`Stores::fetch_pods`].
+    pub fetch_pods: Feed<Pod>,
+    /// Feeds [`Stores::param_claims`].
+    pub param_claims: Feed<PersistentVolumeClaim>,
+    /// Feeds [`Stores::config_map_versions`].
+    pub config_map_versions: Feed<PartialObjectMeta<ConfigMap>>,
+}
+
+/// The stores the Miner controller's watches fill.
+pub struct MinerFeeds {
     /// Feeds [`Stores::runtime_sets`].
     pub runtime_sets: Feed<StatefulSet>,
     /// Feeds [`Stores::runtime_pods`].
@@ -167,16 +188,14 @@ pub struct Feeds {
     pub owned_secrets: Feed<Secret>,
     /// Feeds [`Stores::secret_versions`].
     pub secret_versions: Feed<PartialObjectMeta<Secret>>,
-    /// Feeds [`Stores::fetch_jobs`].
-    pub fetch_jobs: Feed<Job>,
-    /// Feeds [`Stores::fetch_pods`].
-    pub fetch_pods: Feed<Pod>,
+}
+
+/// The stores the SealingWorker controller's watches fill.
+pub struct SealingWorkerFeeds {
+    /// Feeds [`Stores::worker_sets`].
+    pub worker_sets: Feed<StatefulSet>,
     /// Feeds [`Stores::worker_pods`].
     pub worker_pods: Feed<Pod>,
-    /// Feeds [`Stores::param_claims`].
-    pub param_claims: Feed<PersistentVolumeClaim>,
-    /// Feeds [`Stores::config_map_versions`].
-    pub config_map_versions: Feed<PartialObjectMeta<ConfigMap>>,
 }
 
 /// Empty stores and their feeds.
@@ -221,19 +240,22 @@ pub fn stores() -> (Stores, Feeds) {
         miners: miners_feed,
         caches: caches_feed,
         workers: workers_feed,
-        worker_sets: worker_sets_feed,
-        runtime_sets: runtime_sets_feed,
-        runtime_pods: runtime_pods_feed,
-        nodes: nodes_feed,
-        services: services_feed,
-        budgets: budgets_feed,
-        owned_secrets: owned_secrets_feed,
-        secret_versions: secret_versions_feed,
-        fetch_jobs: fetch_jobs_feed,
-        fetch_pods: fetch_pods_feed,
-        worker_pods: worker_pods_feed,
-        param_claims: param_claims_feed,
-        config_map_versions: config_map_versions_feed,
+        param_cache: ParamCacheFeeds {
+            fetch_jobs: fetch_jobs_feed,
+            fetch_pods: fetch_pods_feed,
+            param_claims: param_claims_feed,
+            config_map_versions: config_map_versions_feed,
+        },
+        miner: MinerFeeds {
+            runtime_sets: runtime_sets_feed,
+            runtime_pods: runtime_pods_feed,
+            nodes: nodes_feed,
+            services: services_feed,
+            budgets: budgets_feed,
+            owned_secrets: owned_secrets_feed,
+            secret_versions: secret_versions_feed,
+        },
+        sealing_worker: SealingWorkerFeeds { worker_sets: worker_sets_feed, worker_pods: worker_pods_feed },
     };
     (stores, feeds)
 }
@@ -427,7 +449,7 @@ mod tests {
         let mut service = Service::default();
         service.metadata.name = Some("m1-p2p".into());
         service.metadata.namespace = Some("sp".into());
-        feeds.services.put(service);
+        feeds.miner.services.put(service);
         assert!(lookup(&stores.services, "sp", "m1-p2p").await.unwrap().is_some());
         assert!(lookup(&stores.services, "other", "m1-p2p").await.unwrap().is_none());
     }

@@ -4,10 +4,6 @@
 
 use std::sync::Arc;
 
-use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{Node as KubeNode, Pod, Secret, Service};
-use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, WatchStreamExt};
 use kube::{Api, ResourceExt};
@@ -20,8 +16,8 @@ use crate::apply::{drop_spec_if_ours, reduce_service_if_ours};
 use crate::context::Context;
 use crate::controllers::{Source, Watched, controller_config, drive, spec_changes, stateful_set_changes};
 use crate::stores::{
-    Feed, MANAGED, NOT_MANAGED, RUNTIME_PODS, RUNTIME_SETS, SECRET_TYPES, reflect, reflect_metadata, reflect_reduced,
-    watch_config,
+    MANAGED, MinerFeeds, NOT_MANAGED, RUNTIME_PODS, RUNTIME_SETS, SECRET_TYPES, reflect, reflect_metadata,
+    reflect_reduced, watch_config,
 };
 
 /// Miner reconciles in flight at once. They mostly wait for the full node's answers (a dozen reads of the
@@ -29,26 +25,8 @@ use crate::stores::{
 /// some runs and took ~9 MiB more (over 64 MiB).
 const MINER_CONCURRENCY: u16 = 64;
 
-/// The stores the Miner controller's own watches fill.
-pub struct ChildFeeds {
-    /// The runtime StatefulSets.
-    pub runtime_sets: Feed<StatefulSet>,
-    /// The runtime pods.
-    pub runtime_pods: Feed<Pod>,
-    /// Every Node.
-    pub nodes: Feed<KubeNode>,
-    /// The Services the operator made.
-    pub services: Feed<Service>,
-    /// The runtime pods' PodDisruptionBudgets.
-    pub budgets: Feed<PodDisruptionBudget>,
-    /// The Secrets the operator made (identities, API secrets).
-    pub owned_secrets: Feed<Secret>,
-    /// The metadata of every other Secret.
-    pub secret_versions: Feed<PartialObjectMeta<Secret>>,
-}
-
 /// Runs the Miner controller over `miners` (the Miners' watch) until shutdown.
-pub async fn controller(source: &Source, miners: Watched<Miner>, feeds: ChildFeeds, ctx: Arc<Context>) {
+pub async fn controller(source: &Source, miners: Watched<Miner>, feeds: MinerFeeds, ctx: Arc<Context>) {
     let runtime_sets =
         reflect_reduced(source.api(), watch_config(Some(RUNTIME_SETS)), feeds.runtime_sets, drop_spec_if_ours);
     let services = reflect_reduced(source.api(), watch_config(Some(MANAGED)), feeds.services, reduce_service_if_ours);

@@ -62,11 +62,11 @@ async fn a_miner_waiting_for_its_param_cache_writes_its_status_once_then_nothing
         .unwrap(),
     );
     let (identity, peer_id) = build_identity_secret(&waiting);
-    feeds.owned_secrets.put(identity);
-    feeds.owned_secrets.put(build_api_secret(&waiting, "sp"));
+    feeds.miner.owned_secrets.put(identity);
+    feeds.miner.owned_secrets.put(build_api_secret(&waiting, "sp"));
     // As the operator applied them: with the digest of what it applied.
-    feeds.services.put(crate::apply::stamped(&build_p2p_service(&waiting)));
-    feeds.services.put(crate::apply::stamped(&build_api_service(&waiting)));
+    feeds.miner.services.put(crate::apply::stamped(&build_p2p_service(&waiting)));
+    feeds.miner.services.put(crate::apply::stamped(&build_api_service(&waiting)));
 
     let action = reconcile(Arc::new(waiting.clone()), ctx.clone()).await.unwrap();
     assert_eq!(action, Action::requeue(WHILE_WAITING));
@@ -110,8 +110,8 @@ async fn a_new_miners_secrets_are_created_without_a_read_and_an_existing_one_is_
     });
     let ctx = context(client);
     let mut feeds = ctx.take_feeds();
-    feeds.owned_secrets.listed();
-    feeds.secret_versions.listed();
+    feeds.miner.owned_secrets.listed();
+    feeds.miner.secret_versions.listed();
     let peer = identity(&ctx, &fresh, "sp").await.unwrap();
     assert_eq!(Some(peer.to_base58()), peer_id_of(&existing), "the key that is there, not a new one");
     ensure_api_secret(&ctx, &fresh, "sp").await.unwrap();
@@ -143,7 +143,7 @@ async fn a_change_of_a_ready_runtime_waits_while_the_gate_holds() {
     };
     let mut running = crate::apply::stamped(&build_runtime_stateful_set(&m, &inputs("miner:1")));
     running.status = Some(StatefulSetStatus { replicas: 1, ready_replicas: Some(1), ..Default::default() });
-    feeds.runtime_sets.put(running);
+    feeds.miner.runtime_sets.put(running);
     let hour = Duration::from_secs(3600);
     let (held, open) =
         (disruption::gate(Err("down"), false, None, hour), disruption::gate(Err("down"), true, None, hour));

@@ -254,14 +254,14 @@ mod tests {
     async fn the_runtime_node_is_read_from_the_watches() {
         let (stores, mut feeds) = stores();
         let m1 = miner("sp", "m1", json!({}));
-        feeds.runtime_pods.put((*pod(&m1, Some("n1"))).clone());
-        feeds.nodes.put(node("n2", json!([])));
+        feeds.miner.runtime_pods.put((*pod(&m1, Some("n1"))).clone());
+        feeds.miner.nodes.put(node("n2", json!([])));
         assert!(runtime_node(&stores, &m1).await.unwrap().is_none(), "its Node not seen yet");
-        feeds.nodes.put(node("n1", json!([{"type": "InternalIP", "address": "10.0.0.5"}])));
+        feeds.miner.nodes.put(node("n1", json!([{"type": "InternalIP", "address": "10.0.0.5"}])));
         assert_eq!(runtime_node(&stores, &m1).await.unwrap().unwrap().name_any(), "n1");
         assert!(runtime_node(&stores, &miner("sp", "m2", json!({}))).await.unwrap().is_none(), "no pod");
         assert!(runtime_node(&stores, &miner("b", "m1", json!({}))).await.unwrap().is_none(), "another namespace's");
-        feeds.runtime_pods.put((*pod(&m1, None)).clone());
+        feeds.miner.runtime_pods.put((*pod(&m1, None)).clone());
         assert!(runtime_node(&stores, &m1).await.unwrap().is_none(), "not scheduled (again)");
     }
 }

@@ -4,9 +4,7 @@
 use std::sync::Arc;
 
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod};
 use kube::ResourceExt;
-use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, WatchStreamExt};
 use sealstack_crds::ParamCache;
@@ -18,27 +16,15 @@ use crate::controllers::{
 use crate::labels::PARAM_CACHE_LABEL;
 use crate::pod_trouble::identity_and_trouble;
 use crate::stores::{
-    FETCH_JOBS, FETCH_PODS, Feed, PARAM_CLAIMS, reflect, reflect_metadata, reflect_reduced, watch_config,
+    FETCH_JOBS, FETCH_PODS, PARAM_CLAIMS, ParamCacheFeeds, reflect, reflect_metadata, reflect_reduced, watch_config,
 };
 
-/// The stores the ParamCache controller's own watches fill.
-pub struct ChildFeeds {
-    /// The fetch Jobs.
-    pub jobs: Feed<Job>,
-    /// Their pods.
-    pub pods: Feed<Pod>,
-    /// The parameter claims.
-    pub claims: Feed<PersistentVolumeClaim>,
-    /// Every ConfigMap's metadata (the custom manifests).
-    pub config_maps: Feed<PartialObjectMeta<ConfigMap>>,
-}
-
 /// Runs the ParamCache controller over `caches` (the ParamCaches' watch) until shutdown.
-pub async fn controller(source: &Source, caches: Watched<ParamCache>, feeds: ChildFeeds, ctx: Arc<Context>) {
-    let jobs = reflect_reduced(source.api(), watch_config(Some(FETCH_JOBS)), feeds.jobs, status_and_metadata);
-    let pods = reflect_reduced(source.api(), watch_config(Some(FETCH_PODS)), feeds.pods, identity_and_trouble);
-    let claims = reflect(source.api(), watch_config(Some(PARAM_CLAIMS)), feeds.claims);
-    let config_maps = reflect_metadata(source.api(), watch_config(None), feeds.config_maps);
+pub async fn controller(source: &Source, caches: Watched<ParamCache>, feeds: ParamCacheFeeds, ctx: Arc<Context>) {
+    let jobs = reflect_reduced(source.api(), watch_config(Some(FETCH_JOBS)), feeds.fetch_jobs, status_and_metadata);
+    let pods = reflect_reduced(source.api(), watch_config(Some(FETCH_PODS)), feeds.fetch_pods, identity_and_trouble);
+    let claims = reflect(source.api(), watch_config(Some(PARAM_CLAIMS)), feeds.param_claims);
+    let config_maps = reflect_metadata(source.api(), watch_config(None), feeds.config_map_versions);
     // An edited (or created, or deleted) custom manifest changes the fetch Job of the ParamCaches naming it.
     let caches_store = ctx.stores.caches.store.clone();
     let controller = Controller::for_stream(spec_changes(caches), ctx.stores.caches.store.clone())

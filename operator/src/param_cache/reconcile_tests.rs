@@ -40,13 +40,13 @@ fn manifest() -> ConfigMap {
 fn settled(feeds: &mut Feeds, mut cache: ParamCache, inputs: &FetchInputs) -> ParamCache {
     let mut claim = stamped(&build_claim(&cache).unwrap());
     claim.metadata.namespace = Some("sp".into());
-    feeds.param_claims.put(claim);
+    feeds.param_cache.param_claims.put(claim);
     let mut job = build_fetch_job(&cache, inputs);
     job.metadata.namespace = Some("sp".into());
     job.spec = None;
     let complete = JobCondition { type_: "Complete".into(), status: "True".into(), ..JobCondition::default() };
     job.status = Some(JobStatus { conditions: Some(vec![complete]), ..JobStatus::default() });
-    feeds.fetch_jobs.put(job);
+    feeds.param_cache.fetch_jobs.put(job);
     let files = vec![ParamFileStatus {
         name: "v28-stacked-proof-of-replication.params".into(),
         size: Some(1024),
@@ -73,7 +73,7 @@ async fn a_settled_param_cache_makes_no_request() {
     let (client, requests) = testing::client(|request| panic!("no request at rest: {request:?}"));
     let ctx = context(client);
     let mut feeds = ctx.take_feeds();
-    feeds.config_map_versions.listed();
+    feeds.param_cache.config_map_versions.listed();
     let inputs = FetchInputs {
         default_image: ctx.settings.runtime_image.clone(),
         srs_key_present: false,
@@ -97,7 +97,7 @@ async fn a_custom_manifest_is_read_once_per_version() {
     });
     let ctx = context(client);
     let mut feeds = ctx.take_feeds();
-    feeds.config_map_versions.put(manifest().metadata.into_request_partial());
+    feeds.param_cache.config_map_versions.put(manifest().metadata.into_request_partial());
     let data = manifest().data.unwrap();
     let inputs = FetchInputs {
         default_image: ctx.settings.runtime_image.clone(),

@@ -3,8 +3,6 @@
 
 use std::sync::Arc;
 
-use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::Pod;
 use kube::runtime::{Controller, WatchStreamExt};
 use sealstack_crds::SealingWorker;
 
@@ -16,20 +14,17 @@ use crate::controllers::{
 };
 use crate::labels::SEALING_WORKER_LABEL;
 use crate::pod_trouble::identity_and_trouble;
-use crate::stores::{Feed, WORKER_PODS, WORKER_SETS, reflect_reduced, watch_config};
-
-/// The stores the SealingWorker controller's own watches fill.
-pub struct ChildFeeds {
-    /// The worker StatefulSets.
-    pub sets: Feed<StatefulSet>,
-    /// Their pods.
-    pub pods: Feed<Pod>,
-}
+use crate::stores::{SealingWorkerFeeds, WORKER_PODS, WORKER_SETS, reflect_reduced, watch_config};
 
 /// Runs the SealingWorker controller over `workers` (the SealingWorkers' watch) until shutdown.
-pub async fn controller(source: &Source, workers: Watched<SealingWorker>, feeds: ChildFeeds, ctx: Arc<Context>) {
-    let sets = reflect_reduced(source.api(), watch_config(Some(WORKER_SETS)), feeds.sets, drop_spec_if_ours);
-    let pods = reflect_reduced(source.api(), watch_config(Some(WORKER_PODS)), feeds.pods, identity_and_trouble);
+pub async fn controller(
+    source: &Source,
+    workers: Watched<SealingWorker>,
+    feeds: SealingWorkerFeeds,
+    ctx: Arc<Context>,
+) {
+    let sets = reflect_reduced(source.api(), watch_config(Some(WORKER_SETS)), feeds.worker_sets, drop_spec_if_ours);
+    let pods = reflect_reduced(source.api(), watch_config(Some(WORKER_PODS)), feeds.worker_pods, identity_and_trouble);
     let controller = Controller::for_stream(spec_changes(workers), ctx.stores.workers.store.clone())
         .with_config(controller_config(CONCURRENCY))
         .owns_stream(sets.predicate_filter(stateful_set_changes, Default::default()))
