@@ -138,9 +138,16 @@ pub fn first_trouble<'a>(pods: impl IntoIterator<Item = &'a Pod>) -> Option<Stri
 
 /// Adds to a False `Ready` in `conditions` why a pod cannot run (`trouble`, from [`first_trouble`]).
 pub fn explain(conditions: &mut [Condition], trouble: Option<String>) {
-    let Some(trouble) = trouble else { return };
     if let Some(ready) = conditions.iter_mut().find(|c| c.type_ == types::READY && c.status == status::FALSE) {
-        ready.message = format!("{}; {trouble}", ready.message);
+        append(&mut ready.message, trouble);
+    }
+}
+
+/// Adds why a pod cannot run (`trouble`, from [`first_trouble`]) to a condition's `message`.
+pub fn append(message: &mut String, trouble: Option<String>) {
+    if let Some(trouble) = trouble {
+        message.push_str("; ");
+        message.push_str(&trouble);
     }
 }
 

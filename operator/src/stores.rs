@@ -367,7 +367,7 @@ pub async fn drain<K>(stream: impl Stream<Item = Result<K, watcher::Error>>) {
 }
 
 /// Waits until the watch of `cache` has listed once.
-pub(crate) async fn listed<K: Resource<DynamicType = ()> + Clone + 'static>(cache: &Cache<K>) -> Result<()> {
+async fn listed<K: Resource<DynamicType = ()> + Clone + 'static>(cache: &Cache<K>) -> Result<()> {
     let mut listed = cache.listed.clone();
     match tokio::time::timeout(LIST_PATIENCE, listed.wait_for(|listed| *listed)).await {
         Ok(Ok(_)) => Ok(()),
@@ -387,6 +387,19 @@ where
 {
     listed(cache).await?;
     Ok(cache.store.get(&ObjectRef::new(name).within(namespace)))
+}
+
+/// The objects in `namespace` from `cache` whose label `label` is `value` (a controller's children of one
+/// owner), once its watch has listed.
+pub async fn labelled<K>(cache: &Cache<K>, namespace: &str, label: &str, value: &str) -> Result<Vec<Arc<K>>>
+where
+    K: Resource<DynamicType = ()> + Clone + 'static,
+{
+    listed(cache).await?;
+    let in_namespace = |object: &Arc<K>| object.meta().namespace.as_deref() == Some(namespace);
+    let labelled =
+        |object: &Arc<K>| object.meta().labels.as_ref().and_then(|l| l.get(label)).map(String::as_str) == Some(value);
+    Ok(cache.store.state().into_iter().filter(|o| in_namespace(o) && labelled(o)).collect())
 }
 
 /// The cluster-scoped object `name` (a Node) from `cache`, once its watch has listed.

@@ -165,10 +165,8 @@ async fn steps(ctx: &Context, miner: &Miner, namespace: &str, progress: &mut Pro
     let ready_replicas = runtime.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0);
     let previous_ready = find_condition(&progress.status.conditions, RUNTIME_READY).cloned();
     let mut observed = status::runtime_ready_after(&runtime.name_any(), ready_replicas, previous_ready.as_ref());
-    if observed.0 == FALSE
-        && let Some(trouble) = runtime_trouble(&ctx.stores, miner).await?
-    {
-        observed.2 = format!("{}; {trouble}", observed.2);
+    if observed.0 == FALSE {
+        crate::pod_trouble::append(&mut observed.2, runtime_trouble(&ctx.stores, miner).await?);
     }
     if observed.1 == status::RUNTIME_LOST && previous_ready.is_some_and(|c| c.status == TRUE) {
         // Said at once: a lost runtime inside an open deadline is a proof at risk.

@@ -57,7 +57,7 @@ pub fn node_of_pod_changes(pod: &Pod) -> Option<u64> {
 /// Why the runtime pod of `miner` cannot run, from the runtime pods' watch (`None`: it can, or is not there).
 pub async fn runtime_trouble(stores: &Stores, miner: &Miner) -> Result<Option<String>> {
     let namespace = miner.namespace().unwrap_or_default();
-    let pod = lookup(&stores.runtime_pods, &namespace, &format!("{}-0", runtime_name(miner))).await?;
+    let pod = lookup(&stores.runtime_pods, &namespace, &runtime_pod_name(miner)).await?;
     Ok(pod.as_deref().and_then(|pod| first_trouble([pod])))
 }
 

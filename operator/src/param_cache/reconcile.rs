@@ -30,7 +30,7 @@ use crate::error::{Error, Result};
 use crate::labels::PARAM_CACHE_LABEL;
 use crate::pod_trouble::first_trouble;
 use crate::status_write::write_status;
-use crate::stores::{listed, lookup};
+use crate::stores::{labelled, lookup};
 
 /// How often a ParamCache being fetched is looked at again (progress in status).
 const WHILE_FETCHING: Duration = Duration::from_secs(10);
@@ -118,16 +118,19 @@ pub async fn reconcile(cache: Arc<ParamCache>, ctx: Arc<Context>) -> Result<Acti
     // Status. The files come from the fetch log while the Job runs, and once more when it ended; after that
     // the status holds them and the log is not read again.
     let state = job_state(job.as_ref());
-    let files = match state {
-        JobState::Missing => Vec::new(),
-        _ if end_recorded(&previous, &job_name) => previous.files.clone(),
-        _ => files_from_log(&fetch_log(&ctx, &namespace, &job_name).await?),
+    // The Job's pods are read (from their watch) while the Job is followed: for the log and, while it runs,
+    // what keeps its pod from running.
+    let followed = state != JobState::Missing && !end_recorded(&previous, &job_name);
+    let pods = if followed { job_pods(&ctx, &namespace, &job_name).await? } else { Vec::new() };
+    let files = match pods.first() {
+        Some(newest) => files_from_log(&fetch_log(&ctx, newest).await?),
+        None if followed || state == JobState::Missing => Vec::new(),
+        None => previous.files.clone(),
     };
     let now = Time(Timestamp::now());
     let mut next =
         desired_status(&previous, cache.meta().generation, claim_name(&cache), job_name.clone(), &state, files, now);
     if state == JobState::Running {
-        let pods = job_pods(&ctx, &namespace, &job_name).await?;
         crate::pod_trouble::explain(&mut next.conditions, first_trouble(pods.iter().map(|p| p.as_ref())));
     }
     if let JobState::Failed { message, .. } = &state
@@ -151,26 +154,14 @@ pub async fn reconcile(cache: Arc<ParamCache>, ctx: Arc<Context>) -> Result<Acti
 
 /// The fetch Job's pods, from their watch, newest first.
 async fn job_pods(ctx: &Context, namespace: &str, job_name: &str) -> Result<Vec<Arc<Pod>>> {
-    listed(&ctx.stores.fetch_pods).await?;
-    let mut pods: Vec<Arc<Pod>> = ctx
-        .stores
-        .fetch_pods
-        .store
-        .state()
-        .into_iter()
-        .filter(|pod| pod.metadata.namespace.as_deref() == Some(namespace))
-        .filter(|pod| pod.labels().get("job-name").map(String::as_str) == Some(job_name))
-        .collect();
+    let mut pods = labelled(&ctx.stores.fetch_pods, namespace, "job-name", job_name).await?;
     pods.sort_by_key(|pod| std::cmp::Reverse(pod.metadata.creation_timestamp.clone().map(|t| t.0)));
     Ok(pods)
 }
 
-/// The log of the newest pod of the fetch Job (empty when it has none yet).
-async fn fetch_log(ctx: &Context, namespace: &str, job_name: &str) -> Result<String> {
-    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), namespace);
-    let Some(pod) = job_pods(ctx, namespace, job_name).await?.into_iter().next() else {
-        return Ok(String::new());
-    };
+/// The log of a fetch Job's pod (empty while its container has not started).
+async fn fetch_log(ctx: &Context, pod: &Pod) -> Result<String> {
+    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), pod.metadata.namespace.as_deref().unwrap_or_default());
     match pods.logs(&pod.name_any(), &LogParams::default()).await {
         Ok(log) => Ok(log),
         // The container has not started yet.
@@ -188,20 +179,9 @@ fn end_recorded(previous: &ParamCacheStatus, job_name: &str) -> bool {
 /// Deletes this ParamCache's fetch Jobs other than the current one (found in the Jobs' watch).
 async fn delete_stale_jobs(ctx: &Context, jobs: &Api<Job>, cache: &ParamCache, current: &str) -> Result<()> {
     let namespace = cache.namespace().unwrap_or_default();
-    let owner = cache.name_any();
-    listed(&ctx.stores.fetch_jobs).await?;
-    let stale: Vec<String> = ctx
-        .stores
-        .fetch_jobs
-        .store
-        .state()
-        .iter()
-        .filter(|job| job.metadata.namespace.as_deref() == Some(namespace.as_str()))
-        .filter(|job| job.labels().get(PARAM_CACHE_LABEL) == Some(&owner))
-        .filter(|job| job.name_any() != current && job.metadata.deletion_timestamp.is_none())
-        .map(|job| job.name_any())
-        .collect();
-    for name in stale {
+    let owned = labelled(&ctx.stores.fetch_jobs, &namespace, PARAM_CACHE_LABEL, &cache.name_any()).await?;
+    let stale = owned.iter().filter(|job| job.name_any() != current && job.metadata.deletion_timestamp.is_none());
+    for name in stale.map(|job| job.name_any()) {
         match jobs.delete(&name, &DeleteParams::background()).await {
             Ok(_) => {}
             // Gone meanwhile (the watch shows it soon).

@@ -71,17 +71,9 @@ pub async fn reconcile(worker: Arc<SealingWorker>, ctx: Arc<Context>) -> Result<
 
 /// Why the SealingWorker's pods cannot run, from the worker pods' watch (`None`: all can).
 async fn pods_trouble(ctx: &Context, worker: &SealingWorker) -> Result<Option<String>> {
-    crate::stores::listed(&ctx.stores.worker_pods).await?;
-    let (namespace, name) = (worker.namespace(), worker.name_any());
-    let mut pods: Vec<_> = ctx
-        .stores
-        .worker_pods
-        .store
-        .state()
-        .into_iter()
-        .filter(|pod| pod.metadata.namespace == namespace)
-        .filter(|pod| pod.labels().get(crate::labels::SEALING_WORKER_LABEL) == Some(&name))
-        .collect();
+    let namespace = worker.namespace().unwrap_or_default();
+    let label = crate::labels::SEALING_WORKER_LABEL;
+    let mut pods = crate::stores::labelled(&ctx.stores.worker_pods, &namespace, label, &worker.name_any()).await?;
     pods.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
     Ok(crate::pod_trouble::first_trouble(pods.iter().map(|pod| pod.as_ref())))
 }
