@@ -87,24 +87,21 @@ pub async fn run_controllers(client: Client, namespace: Option<String>, ctx: Arc
     // Each of the three kinds' watches also retires the operator's writes it shows (see `own_writes`).
     let caches = reflect(source.api(), watch_config(None), feeds.caches).inspect(observed(&ctx, |w| &w.caches)).boxed();
     if runs(ControllerKind::ParamCache) {
-        let (source, ctx, children) = (source.clone(), ctx.clone(), feeds.param_cache);
-        tasks.push(async move { param_cache::controller::controller(&source, caches, children, ctx).await }.boxed());
+        tasks.push(param_cache::controller::controller(source.clone(), caches, feeds.param_cache, ctx.clone()).boxed());
     } else {
         drains.push(drain(caches).boxed());
     }
     let miners = reflect(source.api(), watch_config(None), feeds.miners).inspect(observed(&ctx, |w| &w.miners)).boxed();
     if runs(ControllerKind::Miner) {
-        let (source, ctx, children) = (source.clone(), ctx.clone(), feeds.miner);
-        tasks.push(async move { miner::controller::controller(&source, miners, children, ctx).await }.boxed());
+        tasks.push(miner::controller::controller(source.clone(), miners, feeds.miner, ctx.clone()).boxed());
     } else if runs(ControllerKind::SealingWorker) {
         drains.push(drain(miners).boxed());
     }
     if runs(ControllerKind::SealingWorker) {
         let workers =
             reflect(source.api(), watch_config(None), feeds.workers).inspect(observed(&ctx, |w| &w.workers)).boxed();
-        let (source, ctx, children) = (source.clone(), ctx.clone(), feeds.sealing_worker);
-        tasks
-            .push(async move { sealing_worker::controller::controller(&source, workers, children, ctx).await }.boxed());
+        let worker_feeds = feeds.sealing_worker;
+        tasks.push(sealing_worker::controller::controller(source.clone(), workers, worker_feeds, ctx.clone()).boxed());
     }
     // The controllers stop on a shutdown signal; the drains with them (waiting for the drains as well kept a
     // process running a subset of the controllers alive after SIGTERM, until killed).

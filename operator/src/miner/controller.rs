@@ -26,7 +26,7 @@ use crate::stores::{
 const MINER_CONCURRENCY: u16 = 64;
 
 /// Runs the Miner controller over `miners` (the Miners' watch) until shutdown.
-pub async fn controller(source: &Source, miners: Watched<Miner>, feeds: MinerFeeds, ctx: Arc<Context>) {
+pub async fn controller(source: Source, miners: Watched<Miner>, feeds: MinerFeeds, ctx: Arc<Context>) {
     let runtime_sets =
         reflect_reduced(source.api(), watch_config(Some(RUNTIME_SETS)), feeds.runtime_sets, drop_spec_if_ours);
     let services = reflect_reduced(source.api(), watch_config(Some(MANAGED)), feeds.services, reduce_service_if_ours);

@@ -20,7 +20,7 @@ use crate::stores::{
 };
 
 /// Runs the ParamCache controller over `caches` (the ParamCaches' watch) until shutdown.
-pub async fn controller(source: &Source, caches: Watched<ParamCache>, feeds: ParamCacheFeeds, ctx: Arc<Context>) {
+pub async fn controller(source: Source, caches: Watched<ParamCache>, feeds: ParamCacheFeeds, ctx: Arc<Context>) {
     let jobs = reflect_reduced(source.api(), watch_config(Some(FETCH_JOBS)), feeds.fetch_jobs, status_and_metadata);
     let pods = reflect_reduced(source.api(), watch_config(Some(FETCH_PODS)), feeds.fetch_pods, identity_and_trouble);
     let claims = reflect(source.api(), watch_config(Some(PARAM_CLAIMS)), feeds.param_claims);

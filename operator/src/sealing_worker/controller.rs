@@ -17,12 +17,7 @@ use crate::pod_trouble::identity_and_trouble;
 use crate::stores::{SealingWorkerFeeds, WORKER_PODS, WORKER_SETS, reflect_reduced, watch_config};
 
 /// Runs the SealingWorker controller over `workers` (the SealingWorkers' watch) until shutdown.
-pub async fn controller(
-    source: &Source,
-    workers: Watched<SealingWorker>,
-    feeds: SealingWorkerFeeds,
-    ctx: Arc<Context>,
-) {
+pub async fn controller(source: Source, workers: Watched<SealingWorker>, feeds: SealingWorkerFeeds, ctx: Arc<Context>) {
     let sets = reflect_reduced(source.api(), watch_config(Some(WORKER_SETS)), feeds.worker_sets, drop_spec_if_ours);
     let pods = reflect_reduced(source.api(), watch_config(Some(WORKER_PODS)), feeds.worker_pods, identity_and_trouble);
     let controller = Controller::for_stream(spec_changes(workers), ctx.stores.workers.store.clone())
