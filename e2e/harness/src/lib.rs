@@ -241,6 +241,21 @@ where
     }
 }
 
+/// A ParamCache `params` (2KiB) in `namespace`, marked Ready by hand: for tests and benchmarks of the other
+/// controllers (kwok nodes run no fetch Job that could verify its files).
+pub async fn ready_param_cache(client: &Client, namespace: &str) -> anyhow::Result<()> {
+    let caches: Api<sealstack_crds::ParamCache> = Api::namespaced(client.clone(), namespace);
+    let cache = serde_json::from_value(serde_json::json!({
+        "apiVersion": "sealstack.io/v1alpha1", "kind": "ParamCache", "metadata": {"name": "params"},
+        "spec": {"sectorSizes": ["2KiB"], "gateway": "http://127.0.0.1:9/ipfs/", "storage": {"size": "1Gi"}},
+    }))?;
+    caches.create(&PostParams::default(), &cache).await?;
+    let status = serde_json::json!({"status": {"conditions": [{"type": "Ready", "status": "True",
+        "reason": "Verified", "message": "marked Ready by hand", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}});
+    caches.patch_status("params", &PatchParams::default(), &Patch::Merge(&status)).await?;
+    Ok(())
+}
+
 /// Server-side applies every CRD of `sealstack_crds` and waits until each is Established.
 pub async fn install_crds(client: &Client) -> anyhow::Result<Vec<String>> {
     let api = Api::<CustomResourceDefinition>::all(client.clone());

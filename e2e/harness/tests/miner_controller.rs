@@ -15,11 +15,11 @@ use k8s_openapi::api::core::v1::{
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use sealstack_chain::{ConnectOptions, FullNodeClient, LotusJson, Node, TipSetKey};
+use sealstack_crds::Miner;
 use sealstack_crds::conditions::{find_condition, is_true};
 use sealstack_crds::miner::MinerStatus;
-use sealstack_crds::{Miner, ParamCache};
 use sealstack_devnet::{DevnetConfig, RunningDevnet};
-use sealstack_e2e::{Cluster, install_crds, wait_for};
+use sealstack_e2e::{Cluster, install_crds, ready_param_cache, wait_for};
 use sealstack_operator::context::{Context, Settings};
 use sealstack_operator::metrics::Metrics;
 use sealstack_operator::miner::runtime::{API_INFO_DIGEST_ANNOTATION, api_info_digest};
@@ -63,20 +63,6 @@ fn miner_reconciles(metrics: &Metrics) -> u64 {
         .find(|l| l.starts_with("sealstack_operator_reconciles_total{controller=\"miner\"}"))
         .and_then(|l| l.rsplit(' ').next()?.parse().ok())
         .unwrap_or(0)
-}
-
-/// A ParamCache marked Ready by hand: this test is about the Miner, and kwok nodes run no fetch Job.
-async fn ready_param_cache(client: &Client, ns: &str) {
-    let caches: Api<ParamCache> = Api::namespaced(client.clone(), ns);
-    let cache: ParamCache = serde_json::from_value(json!({
-        "apiVersion": "sealstack.io/v1alpha1", "kind": "ParamCache", "metadata": {"name": "params"},
-        "spec": {"sectorSizes": ["2KiB"], "gateway": "http://127.0.0.1:9/ipfs/", "storage": {"size": "1Gi"}},
-    }))
-    .unwrap();
-    caches.create(&PostParams::default(), &cache).await.unwrap();
-    let status = json!({"status": {"conditions": [{"type": "Ready", "status": "True", "reason": "Verified",
-        "message": "set by the test", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}});
-    caches.patch_status("params", &PatchParams::default(), &Patch::Merge(&status)).await.unwrap();
 }
 
 /// Volumes for the runtime pod of Miner `miner`, so that kwok's fake nodes (e2e/cluster) schedule it and make it
@@ -173,7 +159,7 @@ async fn a_miner_gets_its_actor_once_and_its_addresses_follow_the_service() {
     let ns = cluster.namespace("op-miner").await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let devnet = devnet(dir.path(), 0).await;
-    ready_param_cache(&client, ns.name()).await;
+    ready_param_cache(&client, ns.name()).await.unwrap();
     api_info_secret(&client, ns.name(), &devnet.api_info.to_env_value()).await;
     let controller = start_miner_controller(client.clone(), ns.name());
 
@@ -320,7 +306,7 @@ async fn the_full_node_down_is_a_condition_and_the_miner_recovers() {
     let dir = tempfile::tempdir().unwrap();
     // Reserve a port, then point the Miner at it before anything listens there.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    ready_param_cache(&client, ns.name()).await;
+    ready_param_cache(&client, ns.name()).await.unwrap();
     let runtime_runs = runtime_volumes(&client, ns.name(), "m1").await;
     // A token is needed in the Secret; the devnet writes its own on start, so start one briefly to get a
     // repo (and its secret), then stop it.
@@ -379,7 +365,7 @@ async fn an_operator_dying_right_after_the_create_miner_push_still_makes_one_act
     let ns = cluster.namespace("op-miner-crash").await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let devnet = devnet(dir.path(), 0).await;
-    ready_param_cache(&client, ns.name()).await;
+    ready_param_cache(&client, ns.name()).await.unwrap();
     let runtime_runs = runtime_volumes(&client, ns.name(), "m1").await;
     api_info_secret(&client, ns.name(), &devnet.api_info.to_env_value()).await;
 
@@ -435,7 +421,7 @@ async fn a_creation_waiting_for_its_message_shows_the_cid_and_a_new_operator_sen
     let mut config = DevnetConfig::new(dir.path().to_path_buf(), "127.0.0.1:0".parse().unwrap());
     config.block_time = Duration::from_secs(2);
     let devnet = sealstack_devnet::start(config).await.unwrap();
-    ready_param_cache(&client, ns.name()).await;
+    ready_param_cache(&client, ns.name()).await.unwrap();
     let runtime_runs = runtime_volumes(&client, ns.name(), "m1").await;
     api_info_secret(&client, ns.name(), &devnet.api_info.to_env_value()).await;
     let first = start_miner_controller(client.clone(), ns.name());
@@ -490,7 +476,7 @@ async fn a_ready_miner_makes_no_writes_when_a_fresh_operator_resyncs() {
     let ns = cluster.namespace("op-miner-rest").await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let devnet = devnet(dir.path(), 0).await;
-    ready_param_cache(&client, ns.name()).await;
+    ready_param_cache(&client, ns.name()).await.unwrap();
     let runtime_runs = runtime_volumes(&client, ns.name(), "m1").await;
     api_info_secret(&client, ns.name(), &devnet.api_info.to_env_value()).await;
     let first = start_miner_controller(client.clone(), ns.name());
@@ -557,7 +543,7 @@ async fn a_node_port_miner_announces_its_runtime_nodes_address_and_follows_it() 
     let ns = cluster.namespace("op-miner-nodeport").await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let devnet = devnet(dir.path(), 0).await;
-    ready_param_cache(&client, ns.name()).await;
+    ready_param_cache(&client, ns.name()).await.unwrap();
     // The runtime pod must be scheduled for its node to be announced: on a kwok node.
     if !runtime_volumes(&client, ns.name(), "m1").await {
         eprintln!("skipped: no kwok nodes to run the runtime pod on");

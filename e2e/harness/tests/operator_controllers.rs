@@ -12,7 +12,7 @@ use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client, ResourceExt};
 use sealstack_crds::conditions::find_condition;
 use sealstack_crds::{Miner, ParamCache, SealingWorker};
-use sealstack_e2e::{Cluster, install_crds, wait_for};
+use sealstack_e2e::{Cluster, install_crds, ready_param_cache, wait_for};
 use sealstack_operator::context::{Context, Settings};
 use sealstack_operator::metrics::Metrics;
 use serde_json::json;
@@ -261,11 +261,7 @@ async fn a_worker_pod_that_cannot_be_scheduled_says_why_in_ready() {
         ctx,
         &[sealstack_operator::controllers::ControllerKind::SealingWorker],
     ));
-    let caches: Api<ParamCache> = Api::namespaced(client.clone(), ns.name());
-    caches.create(&PostParams::default(), &param_cache("params", &["2KiB"])).await.unwrap();
-    let ready = json!({"status": {"conditions": [{"type": "Ready", "status": "True", "reason": "Verified",
-        "message": "set by the test", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}});
-    caches.patch_status("params", &PatchParams::default(), &Patch::Merge(&ready)).await.unwrap();
+    ready_param_cache(&client, ns.name()).await.unwrap();
     let miner: Miner = serde_json::from_value(json!({
         "apiVersion": "sealstack.io/v1alpha1", "kind": "Miner", "metadata": {"name": "m1"},
         "spec": {"fullNode": {"apiInfoSecretRef": {"name": "lotus"}}, "sectorSize": "2KiB",

@@ -17,7 +17,7 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Secret, Service};
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, Client, Resource, ResourceExt};
-use sealstack_crds::{Miner, ParamCache};
+use sealstack_crds::Miner;
 use sealstack_e2e::Cluster;
 use sealstack_operator::apply::stamped;
 use sealstack_operator::miner::build::{build_api_service, build_identity_secret, build_p2p_service};
@@ -73,16 +73,7 @@ where
 
 /// A ParamCache marked Ready by hand, and the full node's API info Secret.
 async fn prerequisites(client: &Client, namespace: &str, api_info: &str) {
-    let caches: Api<ParamCache> = Api::namespaced(client.clone(), namespace);
-    let cache: ParamCache = serde_json::from_value(json!({
-        "apiVersion": "sealstack.io/v1alpha1", "kind": "ParamCache", "metadata": {"name": "params"},
-        "spec": {"sectorSizes": ["2KiB"], "gateway": "http://127.0.0.1:9/ipfs/", "storage": {"size": "1Gi"}},
-    }))
-    .expect("a valid ParamCache");
-    caches.create(&PostParams::default(), &cache).await.expect("ParamCache");
-    let status = json!({"status": {"conditions": [{"type": "Ready", "status": "True", "reason": "Verified",
-        "message": "set by the benchmark", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}});
-    caches.patch_status("params", &PatchParams::default(), &Patch::Merge(&status)).await.expect("status");
+    sealstack_e2e::ready_param_cache(client, namespace).await.expect("a Ready ParamCache");
     let secret = Secret {
         metadata: kube::api::ObjectMeta { name: Some("lotus".into()), ..Default::default() },
         data: Some([("FULLNODE_API_INFO".to_string(), ByteString(api_info.as_bytes().to_vec()))].into()),
