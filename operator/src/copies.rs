@@ -28,13 +28,13 @@ impl<K: Resource<DynamicType = ()>> Default for Copies<K> {
 
 impl<K: Resource<DynamicType = ()>> Copies<K> {
     /// The copy of `object`, when it is the version `version` (from the metadata watch).
-    pub(crate) fn current(&self, object: &ObjectRef<K>, version: &str) -> Option<Arc<K>> {
+    fn current(&self, object: &ObjectRef<K>, version: &str) -> Option<Arc<K>> {
         let objects = self.objects.lock().expect("not poisoned");
         objects.get(object).filter(|copy| copy.meta().resource_version.as_deref() == Some(version)).cloned()
     }
 
     /// Keeps `read` (what a GET of `object` returned) as the copy of `object`; `None` forgets it.
-    pub(crate) fn keep(&self, object: ObjectRef<K>, read: Option<Arc<K>>) {
+    fn keep(&self, object: ObjectRef<K>, read: Option<Arc<K>>) {
         let mut objects = self.objects.lock().expect("not poisoned");
         match read {
             Some(read) => objects.insert(object, read),
