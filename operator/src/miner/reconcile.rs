@@ -124,7 +124,7 @@ async fn steps(ctx: &Context, miner: &Miner, namespace: &str, progress: &mut Pro
     };
     let Some(actor) = actor(ctx, miner, &node, &peer, progress).await? else {
         // A creation message pushed and not landed: looked at again about one block time later.
-        return Ok(Action::requeue(block_time(&node).await));
+        return Ok(Action::requeue(block_time(&node)));
     };
     let info = node.api().state_miner_info(LotusJson(actor), TipSetKey::head()).await.map_err(node.err())?;
     progress.status.actor_address = Some(actor.to_string());
@@ -288,15 +288,10 @@ async fn actor(
 /// The reason of a condition whose step waits for a pushed message to land.
 const WAITING_FOR_MESSAGE: &str = "WaitingForMessage";
 
-/// About one block time of the node's network (StateGetNetworkParams), within 1 to 30 s; 10 s when unknown.
-async fn block_time(node: &Node) -> Duration {
-    match node.api().state_get_network_params().await {
-        Ok(params) => Duration::from_secs(params.block_delay_secs.clamp(1, 30)),
-        Err(error) => {
-            warn!(%error, "cannot read the network's block time");
-            WHILE_WAITING
-        }
-    }
+/// About one block time of the node's network (its `Version`'s block delay, read when it was connected), within
+/// 1 to 30 s.
+fn block_time(node: &Node) -> Duration {
+    Duration::from_secs(node.version().block_delay.clamp(1, 30))
 }
 
 /// The runtime StatefulSet for `inputs`, applied; returns it as stored. A change of a ready runtime is held while
