@@ -267,7 +267,7 @@ pub async fn read_schedule(node: &Node, actor: Address, has_sectors: bool) -> Re
     let miner = LotusJson(actor);
     let head = api.chain_head().await.map_err(&err)?;
     let info = api.state_miner_proving_deadline(miner.clone(), at.clone()).await.map_err(&err)?;
-    let block_delay_secs = api.state_get_network_params().await.map_err(&err)?.block_delay_secs;
+    let block_delay_secs = node.version().block_delay;
     let mut schedule = Schedule {
         epoch: head.height,
         epoch_time: head.blocks.first().map_or(0, |b| b.timestamp as i64),

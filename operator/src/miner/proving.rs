@@ -93,7 +93,7 @@ pub async fn next_deadline_with_sectors(node: &Node, actor: Address) -> Result<O
     let (api, at, err) = (node.api(), TipSetKey::head(), node.err());
     let miner = LotusJson(actor);
     let info = api.state_miner_proving_deadline(miner.clone(), at.clone()).await.map_err(&err)?;
-    let delay = api.state_get_network_params().await.map_err(&err)?.block_delay_secs as f64;
+    let delay = node.version().block_delay as f64;
     for offset in 0..info.wpost_period_deadlines {
         let index = (info.index + offset) % info.wpost_period_deadlines;
         let partitions = api.state_miner_partitions(miner.clone(), index, at.clone()).await.map_err(&err)?;
