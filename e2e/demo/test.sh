@@ -118,10 +118,10 @@ step "the sector's first WindowPoSt" demo_wait 300 "the devnet counting the sect
 assert "the devnet counts the sector's 2048 bytes of power ($(raw_power))" has_power
 # The Miner's status catches up with the proof (it reads the chain every few seconds while a sector is unproven
 # or faulty): only then does a fault seen there belong to the file moved aside below.
-healthy_shown() {
+proven_shown() {
   [[ $(jsonpath miner "$MINER" '{.status.sectors.faulty}') == 0 && $(condition miner "$MINER" Proving) == True ]]
 }
-step "the Miner's status shows the sector proven" demo_wait 120 "Miner faulty 0, Proving True" healthy_shown
+step "the Miner's status shows the sector proven" demo_wait 120 "Miner faulty 0, Proving True" proven_shown
 # What the runtime saw before: a window it missed (the first proof of a new sector inside a worker's loss) shows
 # here as a declaration; the demo goes on either way.
 curl -sf "http://$runtime_ip:9100/metrics" | grep -E '^sealstack_miner_(declarations|window_posts)_total' |
@@ -148,10 +148,7 @@ no_power() { [[ $(raw_power) == 0 ]]; }
 step "the devnet takes its power" demo_wait 60 "the devnet's raw power 0" no_power
 kd exec "$RUNTIME_POD" -c miner -- sealstack-miner proving faults | sed 's/^/    /'
 assert "sector 0's sealed file back in place" "$volumes_sh" --move "$sealed.aside" "$sealed"
-recovered() {
-  [[ $(jsonpath miner "$MINER" '{.status.sectors.faulty}') == 0 && $(condition miner "$MINER" Proving) == True ]]
-}
-step "the restored sector is recovered" demo_wait 900 "Miner faulty 0, Proving True" recovered
+step "the restored sector is recovered" demo_wait 900 "Miner faulty 0, Proving True" proven_shown
 assert "the devnet counts its power again ($(raw_power))" has_power
 step "Miner Ready again" demo_wait 120 "Miner Ready" is_true miner "$MINER" Ready
 kd exec "$RUNTIME_POD" -c miner -- sealstack-miner info | sed 's/^/    /'
