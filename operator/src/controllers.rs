@@ -13,11 +13,12 @@ use futures::stream::BoxStream;
 use futures::{FutureExt, Stream, StreamExt};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Pod;
+use kube::core::{DeserializeGuard, NamespaceResourceScope};
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{WatchStreamExt, predicates, watcher};
-use kube::{Api, Client, ResourceExt};
+use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use tracing::{error, warn};
 
@@ -53,14 +54,14 @@ pub async fn controllers(client: Client, namespace: Option<String>, ctx: Arc<Con
     run_controllers(client, namespace, ctx, &ControllerKind::ALL).await;
 }
 
-/// A watch item handler that tells `pick(ctx.own_writes)` of each object the watch shows.
+/// A watch item handler that tells `pick(ctx.own_writes)` of each decoded object the watch shows.
 fn observed<K: kube::Resource + 'static>(
     ctx: &Arc<Context>,
     pick: fn(&crate::context::OwnStatusWrites) -> &crate::own_writes::OwnWrites<K>,
-) -> impl FnMut(&Result<K, watcher::Error>) + Send + 'static {
+) -> impl FnMut(&Result<DeserializeGuard<K>, watcher::Error>) + Send + 'static {
     let ctx = ctx.clone();
     move |seen| {
-        if let Ok(object) = seen {
+        if let Ok(DeserializeGuard(Ok(object))) = seen {
             pick(&ctx.own_writes).observe(object);
         }
     }
@@ -84,7 +85,8 @@ pub async fn run_controllers(client: Client, namespace: Option<String>, ctx: Arc
     // Watches kept only for the stores other controllers read: they never end by themselves.
     let mut drains: Vec<BoxFuture<'static, ()>> = Vec::new();
     // ParamCaches are read by every controller; Miners by the Miner and SealingWorker controllers.
-    // Each of the three kinds' watches also retires the operator's writes it shows (see `own_writes`).
+    // Each of the three kinds' watches also retires the operator's writes it shows (see `own_writes`), and
+    // decodes each object apart (`decode`): one that cannot be decoded does not fail the others' list.
     let caches = reflect(source.api(), watch_config(None), feeds.caches).inspect(observed(&ctx, |w| &w.caches)).boxed();
     if runs(ControllerKind::ParamCache) {
         tasks.push(param_cache::controller::controller(source.clone(), caches, feeds.param_cache, ctx.clone()).boxed());
@@ -172,20 +174,39 @@ pub(crate) fn owner_by_label<K: kube::Resource<DynamicType = ()>>(pod: &Pod, lab
     Some(ObjectRef::new(pod.labels().get(label)?).within(pod.metadata.namespace.as_deref()?))
 }
 
-/// Runs one controller until shutdown, timing and counting its reconciles under `name`.
-pub(crate) async fn drive<K, F, Fut>(controller: Controller<K>, name: &'static str, mut reconcile: F, ctx: Arc<Context>)
-where
-    K: kube::Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+/// Runs one controller until shutdown, timing and counting its reconciles under `name`. The controller watches
+/// its kind through [`DeserializeGuard`]: `reconcile` gets the objects that decoded, and one that did not is
+/// reported on itself ([`crate::decode::undecodable`]), its reconcile failed.
+pub(crate) async fn drive<K, F, Fut>(
+    controller: Controller<DeserializeGuard<K>>,
+    name: &'static str,
+    mut reconcile: F,
+    ctx: Arc<Context>,
+) where
+    K: kube::Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + Debug
+        + Send
+        + Sync
+        + 'static,
     F: FnMut(Arc<K>, Arc<Context>) -> Fut,
     Fut: Future<Output = Result<Action, Error>> + Send + 'static,
 {
     controller
         .shutdown_on_signal()
         .run(
-            move |object, ctx| {
+            move |guarded, ctx| {
                 let timer = ctx.metrics.reconcile(name);
-                let reference = object.object_ref(&());
-                let reconciled = reconcile(object, ctx.clone());
+                let reference = guarded.object_ref(&());
+                let reconciled = match &guarded.0 {
+                    // A copy: the reconciles work from an `Arc<K>`, the store holds guards.
+                    Ok(object) => reconcile(Arc::new(object.clone()), ctx.clone()).left_future(),
+                    Err(invalid) => {
+                        let (ctx, invalid) = (ctx.clone(), invalid.clone());
+                        async move { Err(crate::decode::undecodable::<K>(&ctx, &invalid).await) }.right_future()
+                    }
+                };
                 async move {
                     let _timer = timer;
                     let result = reconciled.await;
@@ -207,12 +228,12 @@ where
 }
 
 /// A failed reconcile, as a Warning Event on its object (what a user sees in `kubectl describe`): the reason is
-/// the error's metric label in CamelCase, the note its message. The recorder folds repeats into one Event's
+/// the error's ([`Error::reason`]: its metric label in CamelCase), the note its message. The recorder folds repeats into one Event's
 /// series, so a failure retried every 15 s does not flood the namespace.
 async fn warn_on_object(ctx: &Context, reference: &k8s_openapi::api::core::v1::ObjectReference, error: &Error) {
     let event = Event {
         type_: EventType::Warning,
-        reason: event_reason(error.metric_label()),
+        reason: error.reason(),
         note: Some(error.to_string().chars().take(1000).collect()),
         action: "Reconcile".into(),
         secondary: None,
@@ -220,17 +241,6 @@ async fn warn_on_object(ctx: &Context, reference: &k8s_openapi::api::core::v1::O
     if let Err(publish) = ctx.recorder.publish(&event, reference).await {
         warn!(%publish, "cannot publish the Warning Event of a failed reconcile");
     }
-}
-
-/// A metric label (`missing_dependency`) as an Event reason (`MissingDependency`).
-fn event_reason(label: &str) -> String {
-    label
-        .split('_')
-        .map(|word| {
-            let mut chars = word.chars();
-            chars.next().map(|first| first.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
-        })
-        .collect()
 }
 
 /// Invalid objects wait for a change; everything else is retried after a pause.
@@ -248,13 +258,6 @@ fn error_policy(controller: &'static str, name: &str, error: &Error, ctx: &Conte
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn event_reasons_are_the_metric_labels_in_camel_case() {
-        assert_eq!(event_reason("missing_dependency"), "MissingDependency");
-        assert_eq!(event_reason("unreachable"), "Unreachable");
-        assert_eq!(event_reason(Error::InvalidSpec("x".into()).metric_label()), "InvalidSpec");
-    }
 
     #[test]
     fn a_stateful_set_wakes_its_owner_only_for_what_it_reads() {

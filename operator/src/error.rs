@@ -23,6 +23,16 @@ pub enum Error {
         /// Its name.
         name: String,
     },
+    /// Another object this one needs exists but cannot be decoded (see [`crate::decode`]).
+    #[error("{kind} {name} cannot be read: {reason}")]
+    UndecodableDependency {
+        /// Kind of the object.
+        kind: &'static str,
+        /// Its name.
+        name: String,
+        /// Why it cannot be decoded.
+        reason: String,
+    },
     /// The watch feeding a store the reconcile reads has stopped (the operator is shutting down).
     #[error("the operator's watches stopped")]
     WatchStopped,
@@ -39,10 +49,23 @@ impl Error {
             Self::InvalidObject(_) => "invalid_object",
             Self::InvalidSpec(_) => "invalid_spec",
             Self::MissingDependency { .. } => "missing_dependency",
+            Self::UndecodableDependency { .. } => "undecodable_dependency",
             Self::Chain(e) => e.label(),
             Self::WatchStopped => "watch_stopped",
             Self::NotListed(_) => "not_listed",
         }
+    }
+
+    /// The error as the reason of a condition or an Event (what `kubectl describe` shows): its metric label in
+    /// CamelCase (`missing_dependency`: `MissingDependency`).
+    pub fn reason(&self) -> String {
+        self.metric_label()
+            .split('_')
+            .map(|word| {
+                let mut chars = word.chars();
+                chars.next().map(|first| first.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+            })
+            .collect()
     }
 
     /// Whether retrying without a change to the object is pointless (it waits for the next change).
@@ -53,3 +76,17 @@ impl Error {
 
 /// The result of a reconcile step.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_are_the_metric_labels_in_camel_case() {
+        let missing = Error::MissingDependency { kind: "Secret", name: "lotus".into() };
+        assert_eq!(missing.reason(), "MissingDependency");
+        assert_eq!(Error::InvalidSpec("x".into()).reason(), "InvalidSpec");
+        assert_eq!(Error::InvalidObject("x".into()).reason(), "InvalidObject");
+        assert_eq!(Error::WatchStopped.reason(), "WatchStopped");
+    }
+}

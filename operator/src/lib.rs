@@ -15,6 +15,7 @@ pub mod apply;
 pub mod context;
 pub mod controllers;
 pub mod copies;
+pub mod decode;
 pub mod digest;
 pub mod error;
 pub mod full_nodes;
@@ -37,6 +38,7 @@ pub mod status_write;
 pub mod stores;
 #[cfg(test)]
 mod testing;
+pub mod validation;
 pub mod volumes;
 
 /// The field manager of every server-side apply the operator makes.

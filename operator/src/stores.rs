@@ -25,7 +25,7 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Node as KubeNode, PersistentVolumeClaim, Pod, Secret, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::core::{ClusterResourceScope, NamespaceResourceScope, PartialObjectMeta};
+use kube::core::{ClusterResourceScope, DeserializeGuard, NamespaceResourceScope, PartialObjectMeta};
 use kube::runtime::reflector::{ObjectRef, Store, store::Writer};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource};
@@ -95,6 +95,14 @@ impl<K: Resource<DynamicType = ()> + Clone + 'static> Feed<K> {
     }
 }
 
+#[cfg(test)]
+impl<K: Resource<DynamicType = ()> + Clone + 'static> Feed<DeserializeGuard<K>> {
+    /// Puts `object`, decoded, into the store of one of the three kinds (watched through [`DeserializeGuard`]).
+    pub(crate) fn put_decoded(&mut self, object: K) {
+        self.put(DeserializeGuard(Ok(object)));
+    }
+}
+
 fn cache<K: Resource<DynamicType = ()> + Clone + 'static>() -> (Cache<K>, Feed<K>) {
     let writer = Writer::default();
     let (listed_tx, listed_rx) = watch::channel(false);
@@ -105,12 +113,12 @@ fn cache<K: Resource<DynamicType = ()> + Clone + 'static>() -> (Cache<K>, Feed<K
 /// below wait for that.
 #[derive(Clone)]
 pub struct Stores {
-    /// Every Miner.
-    pub miners: Cache<Miner>,
-    /// Every ParamCache.
-    pub caches: Cache<ParamCache>,
-    /// Every SealingWorker.
-    pub workers: Cache<SealingWorker>,
+    /// Every Miner, decoded or not ([`crate::decode`]).
+    pub miners: Cache<DeserializeGuard<Miner>>,
+    /// Every ParamCache, decoded or not.
+    pub caches: Cache<DeserializeGuard<ParamCache>>,
+    /// Every SealingWorker, decoded or not.
+    pub workers: Cache<DeserializeGuard<SealingWorker>>,
     /// The SealingWorkers' StatefulSets.
     pub worker_sets: Cache<StatefulSet>,
     /// The Miners' runtime StatefulSets.
@@ -147,11 +155,11 @@ pub struct Stores {
 /// controller reads them), then each controller's children's, handed to that controller.
 pub struct Feeds {
     /// Feeds [`Stores::miners`].
-    pub miners: Feed<Miner>,
+    pub miners: Feed<DeserializeGuard<Miner>>,
     /// Feeds [`Stores::caches`].
-    pub caches: Feed<ParamCache>,
+    pub caches: Feed<DeserializeGuard<ParamCache>>,
     /// Feeds [`Stores::workers`].
-    pub workers: Feed<SealingWorker>,
+    pub workers: Feed<DeserializeGuard<SealingWorker>>,
     /// The ParamCache controller's.
     pub param_cache: ParamCacheFeeds,
     /// The Miner controller's.

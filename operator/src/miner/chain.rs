@@ -1,13 +1,11 @@
-//! The Miner controller's chain side: connecting to the full node named by the Miner, creating the actor
+//! The Miner controller's chain side: the full node's API info named by the Miner, creating the actor
 //! with its progress journaled in the Miner's status, and publishing the announce addresses. Neither waits for
 //! the chain: each pushes what is due (once, journaled) and says what has not landed yet; the reconcile
 //! shows it (`WaitingForMessage`) and comes back about one block time later.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use fvm_shared::address::Address;
-use fvm_shared::econ::TokenAmount;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::events::{Event, EventType};
@@ -38,43 +36,12 @@ pub fn api_info(miner: &Miner, secret: Option<&Secret>) -> Result<(ApiInfo, Stri
     Ok((info, api_info_digest(&value.0)))
 }
 
-/// Reads the Miner's full-node API info from its Secret (through the operator's watches) and connects;
-/// returns the node and the [`api_info_digest`] of the API info it connected with.
-pub async fn connect(ctx: &Context, miner: &Miner, namespace: &str) -> Result<(Arc<Node>, String)> {
+/// The full node's API info the Miner names, read from its Secret through the operator's watches (a
+/// dereference: no request at rest), and the [`api_info_digest`] of the Secret's value.
+pub async fn full_node_api_info(ctx: &Context, miner: &Miner, namespace: &str) -> Result<(ApiInfo, String)> {
     let name = &miner.spec.full_node.api_info_secret_ref.name;
     let secret = crate::secrets::read(&ctx.stores, &ctx.client, namespace, name).await?;
-    let (info, digest) = api_info(miner, secret.as_deref())?;
-    Ok((ctx.full_nodes.connect(&info).await?, digest))
-}
-
-/// The creation request a Miner's spec describes.
-pub fn creation_request(miner: &Miner, peer_id: Vec<u8>) -> Result<CreateMinerRequest> {
-    let spec = &miner.spec;
-    let size = sealstack_chain::actors::sector_size(spec.sector_size.bytes()).ok_or_else(|| {
-        Error::InvalidSpec(format!("spec.sectorSize: {} is not a Filecoin sector size", spec.sector_size))
-    })?;
-    let mut request = CreateMinerRequest::new(size, peer_id);
-    request.owner = spec.owner.as_ref().map(|a| address(&a.0, "spec.owner")).transpose()?;
-    if let Some(worker) = &spec.worker {
-        request.worker = worker.address.as_ref().map(|a| address(&a.0, "spec.worker.address")).transpose()?;
-        request.create_worker_key = worker.create.is_some();
-    }
-    request.sender = spec.from.as_ref().map(|a| address(&a.0, "spec.from")).transpose()?;
-    request.gas_premium = amount(spec.gas_premium.as_ref().map(|a| a.0.as_str()), "spec.gasPremium")?;
-    request.worker_funding = amount(spec.worker_funding.as_ref().map(|a| a.0.as_str()), "spec.workerFunding")?;
-    request.confidence = u64::from(spec.confidence);
-    Ok(request)
-}
-
-fn address(text: &str, field: &str) -> Result<Address> {
-    sealstack_chain::json::parse_address(text).map_err(|e| Error::InvalidSpec(format!("{field}: {text:?}: {e}")))
-}
-
-fn amount(text: Option<&str>, field: &str) -> Result<TokenAmount> {
-    let Some(text) = text else { return Ok(TokenAmount::from_atto(0)) };
-    let atto: fvm_shared::bigint::BigInt =
-        text.parse().map_err(|_| Error::InvalidSpec(format!("{field}: {text:?} is not an attoFIL amount")))?;
-    Ok(TokenAmount::from_atto(atto))
+    api_info(miner, secret.as_deref())
 }
 
 /// The chain journal's footing within one reconcile: each write is conditioned on the Miner's `resourceVersion`
@@ -187,19 +154,18 @@ impl Journal<MessageLog> for StatusJournal<'_> {
     }
 }
 
-/// Takes the actor's creation one step further without waiting for the chain ([`advance_creation`]), with
-/// `record` (the status's `creation`) journaled in place.
+/// Takes the actor's creation as `request` asks (from the validated spec) one step further without waiting for
+/// the chain ([`advance_creation`]), with `record` (the status's `creation`) journaled in place.
 pub async fn advance(
     node: &Node,
     miner: &Miner,
+    request: &CreateMinerRequest,
     record: &mut CreationRecord,
     guard: &mut JournalGuard,
     ctx: &Context,
-    peer_id: Vec<u8>,
 ) -> Result<CreationProgress> {
-    let request = creation_request(miner, peer_id)?;
     let mut journal = StatusJournal::new(ctx, miner, "creation", guard, &record.messages);
-    Ok(advance_creation(node, &request, record, &mut journal).await?)
+    Ok(advance_creation(node, request, record, &mut journal).await?)
 }
 
 /// Sends ChangeMultiaddrs (when `multiaddrs` is given) and ChangePeerID (when `peer_id` is), each once, with
@@ -244,29 +210,6 @@ mod tests {
         serde_json::from_value(json!({"apiVersion": "sealstack.io/v1alpha1", "kind": "Miner",
             "metadata": {"name": "m1", "namespace": "sp"}, "spec": base}))
         .unwrap()
-    }
-
-    #[test]
-    fn the_request_follows_the_spec() {
-        let m = miner(json!({"owner": "t01000", "worker": {"create": "bls"}, "from": "f01001",
-            "gasPremium": "100", "workerFunding": "5000", "confidence": 3}));
-        let request = creation_request(&m, vec![1, 2]).unwrap();
-        assert_eq!(request.owner, Some(Address::new_id(1000)));
-        assert_eq!(request.sender, Some(Address::new_id(1001)));
-        assert!(request.create_worker_key && request.worker.is_none());
-        assert_eq!(request.gas_premium, TokenAmount::from_atto(100));
-        assert_eq!(request.worker_funding, TokenAmount::from_atto(5000));
-        assert_eq!(request.confidence, 3);
-        assert_eq!(request.peer_id, vec![1, 2]);
-        assert_eq!(request.sector_size, fvm_shared::sector::SectorSize::_2KiB);
-    }
-
-    #[test]
-    fn defaults_are_lotus_miners() {
-        let request = creation_request(&miner(json!({})), Vec::new()).unwrap();
-        assert!(request.owner.is_none() && request.worker.is_none() && !request.create_worker_key);
-        assert!(request.gas_premium.is_zero() && request.worker_funding.is_zero());
-        assert_eq!(request.confidence, 5);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use kube::core::DeserializeGuard;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, WatchStreamExt};
 use kube::{Api, ResourceExt};
@@ -15,6 +16,7 @@ use super::runtime_node::{
 use crate::apply::{drop_spec_if_ours, reduce_service_if_ours};
 use crate::context::Context;
 use crate::controllers::{Source, Watched, controller_config, drive, spec_changes, stateful_set_changes};
+use crate::decode::{decoded_objects, guarded_ref};
 use crate::stores::{
     MANAGED, MinerFeeds, NOT_MANAGED, RUNTIME_PODS, RUNTIME_SETS, SECRET_TYPES, reflect, reflect_metadata,
     reflect_reduced, watch_config,
@@ -26,7 +28,12 @@ use crate::stores::{
 const MINER_CONCURRENCY: u16 = 64;
 
 /// Runs the Miner controller over `miners` (the Miners' watch) until shutdown.
-pub async fn controller(source: Source, miners: Watched<Miner>, feeds: MinerFeeds, ctx: Arc<Context>) {
+pub async fn controller(
+    source: Source,
+    miners: Watched<DeserializeGuard<Miner>>,
+    feeds: MinerFeeds,
+    ctx: Arc<Context>,
+) {
     let runtime_sets =
         reflect_reduced(source.api(), watch_config(Some(RUNTIME_SETS)), feeds.runtime_sets, drop_spec_if_ours);
     let services = reflect_reduced(source.api(), watch_config(Some(MANAGED)), feeds.services, reduce_service_if_ours);
@@ -56,20 +63,29 @@ pub async fn controller(source: Source, miners: Watched<Miner>, feeds: MinerFeed
             let namespace = secret.metadata.namespace.as_deref().unwrap_or_default();
             miners_using_api_info(&miners_store.state(), namespace, &secret.name_any())
         })
-        .watches_stream(pods.predicate_filter(node_of_pod_changes, Default::default()), |pod| miner_of_pod(&pod))
+        .watches_stream(pods.predicate_filter(node_of_pod_changes, Default::default()), |pod| {
+            miner_of_pod(&pod).map(guarded_ref)
+        })
         .watches_stream(nodes.predicate_filter(addresses_change, Default::default()), move |node| {
-            miners_on_node(&pods_store.state(), &node_miners.state(), &node.name_any())
+            let miners = node_miners.state();
+            miners_on_node(&pods_store.state(), decoded_objects(&miners), &node.name_any())
+                .into_iter()
+                .map(guarded_ref)
+                .collect::<Vec<_>>()
         });
     drive(controller, "miner", super::reconcile::reconcile, ctx).await;
 }
 
-/// The Miners in `namespace` that take their full node's API info from the Secret `name`.
-pub fn miners_using_api_info(miners: &[Arc<Miner>], namespace: &str, name: &str) -> Vec<ObjectRef<Miner>> {
-    miners
-        .iter()
+/// The Miners in `namespace` that take their full node's API info from the Secret `name` (of those that decode).
+pub fn miners_using_api_info(
+    miners: &[Arc<DeserializeGuard<Miner>>],
+    namespace: &str,
+    name: &str,
+) -> Vec<ObjectRef<DeserializeGuard<Miner>>> {
+    decoded_objects(miners)
         .filter(|m| m.metadata.namespace.as_deref() == Some(namespace))
         .filter(|m| m.spec.full_node.api_info_secret_ref.name == name)
-        .map(|m| ObjectRef::from_obj(m.as_ref()))
+        .map(|m| guarded_ref(ObjectRef::from_obj(m)))
         .collect()
 }
 
@@ -78,7 +94,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn miner(namespace: &str, name: &str, secret: &str) -> Arc<Miner> {
+    fn miner(namespace: &str, name: &str, secret: &str) -> Arc<DeserializeGuard<Miner>> {
         Arc::new(
             serde_json::from_value(json!({
                 "apiVersion": "sealstack.io/v1alpha1", "kind": "Miner",

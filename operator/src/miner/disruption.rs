@@ -24,14 +24,14 @@ use sealstack_crds::conditions::status::{FALSE, TRUE};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::Api;
-use sealstack_crds::miner::{MinerStatus, parse_duration};
+use sealstack_crds::miner::MinerStatus;
 use tracing::info;
 
 use super::build::{metadata, selector_labels};
 use super::status::Observed;
 use crate::apply::apply;
 use crate::context::Context;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::stores::lookup;
 
 /// The annotation that forces the gate open, as `spec.maintenance.force` does.
@@ -211,7 +211,8 @@ pub fn build_budget(miner: &Miner, gate: &Gate) -> PodDisruptionBudget {
     }
 }
 
-/// The gate of `miner` for `schedule` (`Err`: why it cannot be read), applied as its runtime's PodDisruptionBudget
+/// The gate of `miner` for `schedule` (`Err`: why it cannot be read), held at most `max_blocked` at a stretch
+/// (`spec.maintenance.maxBlockedDuration`, validated), applied as its runtime's PodDisruptionBudget
 /// (and its PoSt pools', [`super::pool_budgets`]) and recorded in `status` (the schedule under `proving`, since when disruptions are held). Returns it and when to
 /// look again: soon while held (the proof may land any moment), at the latest when an open gate closes.
 pub async fn apply_gate(
@@ -219,10 +220,9 @@ pub async fn apply_gate(
     miner: &Miner,
     namespace: &str,
     schedule: Result<Schedule, String>,
+    max_blocked: Duration,
     status: &mut MinerStatus,
 ) -> Result<(Gate, Duration)> {
-    let max_blocked = parse_duration(&miner.spec.maintenance.max_blocked_duration)
-        .map_err(|e| Error::InvalidSpec(format!("spec.maintenance.maxBlockedDuration: {e}")))?;
     let now = Timestamp::now();
     let schedule = schedule.as_ref().map_err(String::as_str);
     let held = gate(schedule, false, None, max_blocked).max_unavailable == 0;

@@ -14,3 +14,4 @@ pub mod reconcile;
 pub mod runtime;
 pub mod runtime_node;
 pub mod status;
+pub mod validate;

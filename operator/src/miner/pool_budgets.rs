@@ -3,8 +3,6 @@
 //! Miner's gate ([`super::disruption::gate`]). A pool that stops running `WindowPoSt` loses its budget: a stale
 //! closed one would block the drain of a sealing pool for nothing.
 
-use std::sync::Arc;
-
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -15,6 +13,7 @@ use sealstack_crds::{Miner, SealingWorker, TaskType};
 use super::disruption::Gate;
 use crate::apply::apply;
 use crate::context::Context;
+use crate::decode::decoded_objects;
 use crate::error::Result;
 use crate::labels::{MINER_LABEL, SEALING_WORKER_LABEL, child_labels, owner_reference};
 use crate::sealing_worker::build::{selector_labels, stateful_set_name};
@@ -48,23 +47,18 @@ pub fn build_pool_budget(pool: &SealingWorker, gate: &Gate) -> PodDisruptionBudg
     }
 }
 
-/// Applies `gate` to the budgets of `miner`'s PoSt pools (as the SealingWorker watch shows them), and deletes the
-/// budgets of its pools that no longer run `WindowPoSt`.
+/// Applies `gate` to the budgets of `miner`'s PoSt pools (as the SealingWorker watch shows them; an undecodable
+/// one is left as it is), and deletes the budgets of its pools that no longer run `WindowPoSt`.
 pub async fn apply_pool_budgets(ctx: &Context, miner: &Miner, namespace: &str, gate: &Gate) -> Result<()> {
-    let pools: Vec<Arc<SealingWorker>> = ctx
-        .stores
-        .workers
-        .store
-        .state()
-        .into_iter()
-        .filter(|w| w.namespace().as_deref() == Some(namespace) && w.spec.miner_ref.name == miner.name_any())
-        .collect();
+    let workers = ctx.stores.workers.store.state();
+    let pools = decoded_objects(&workers)
+        .filter(|w| w.namespace().as_deref() == Some(namespace) && w.spec.miner_ref.name == miner.name_any());
     let budgets: Api<PodDisruptionBudget> = Api::namespaced(ctx.client.clone(), namespace);
     for pool in pools {
-        let name = stateful_set_name(&pool);
+        let name = stateful_set_name(pool);
         let existing = lookup(&ctx.stores.budgets, namespace, &name).await?;
-        if runs_window_post(&pool) {
-            apply(&budgets, &build_pool_budget(&pool, gate), existing.as_deref()).await?;
+        if runs_window_post(pool) {
+            apply(&budgets, &build_pool_budget(pool, gate), existing.as_deref()).await?;
         } else if existing.is_some() {
             budgets.delete(&name, &DeleteParams::default()).await?;
         }

@@ -1,8 +1,9 @@
-//! Reconciling one Miner, as one pipeline: dereference (the ParamCache, the identity and API Secrets) ->
-//! build and apply the Services -> the actor on chain (connect, create or adopt) -> the runtime -> the
-//! addresses announced on chain. Each step records its condition as it goes and may stop the run early (a
-//! ParamCache not Ready) or fail; every exit then takes the same way out (`finish`): `Ready` summed up from
-//! the step conditions ([`status::ready`]), and one status write when something changed.
+//! Reconciling one Miner, as one pipeline: validate the spec ([`super::validate`]: a refused one is said in
+//! `SpecValid` before anything is read or written) -> dereference (the ParamCache, the full node's API info) ->
+//! build and apply the identity and API Secrets and the Services -> the actor on chain (connect, create or
+//! adopt) -> the runtime -> the addresses announced on chain. Each step records its condition as it goes and
+//! may stop the run early (a ParamCache not Ready) or fail; every exit then takes the same way out (`finish`):
+//! `Ready` summed up from the step conditions ([`status::ready`]), and one status write when something changed.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,13 +19,13 @@ use kube::runtime::events::{Event, EventType};
 use kube::{Api, Resource, ResourceExt};
 use libp2p_identity::PeerId;
 use sealstack_chain::miner::MinerInfo;
-use sealstack_chain::miner_creation::{CreationProgress, CreationRecord};
+use sealstack_chain::miner_creation::{CreateMinerRequest, CreationProgress, CreationRecord};
 use sealstack_chain::{FullNodeClient, LotusJson, Node, TipSetKey};
 use sealstack_crds::Miner;
 use sealstack_crds::conditions::status::{FALSE, TRUE};
 use sealstack_crds::conditions::types::{
     ACTOR_CREATED, ADDRESSES_PUBLISHED, DISRUPTION_ALLOWED, PARAMS_READY, PROVING, READY, ROLLOUT_PENDING,
-    RUNTIME_READY,
+    RUNTIME_READY, SPEC_VALID,
 };
 use sealstack_crds::conditions::{find_condition, set_condition};
 use sealstack_crds::miner::MinerStatus;
@@ -32,13 +33,14 @@ use tracing::{info, instrument, warn};
 
 use super::announce::{Announce, announce, needs_node};
 use super::blocks;
-use super::chain::{JournalGuard, advance, connect, publish};
+use super::chain::{JournalGuard, advance, full_node_api_info, publish};
 use super::children::{apply_services, ensure_api_secret, identity};
 use super::disruption;
 use super::proving;
 use super::runtime::{RuntimeInputs, build_runtime_stateful_set};
 use super::runtime_node::{runtime_node, runtime_trouble};
 use super::status::{self, Observed};
+use super::validate::{ActorSource, ValidSpec, validate};
 use crate::apply::{apply, needs_apply, stamped};
 use crate::context::Context;
 use crate::error::{Error, Result};
@@ -95,34 +97,41 @@ impl Progress {
 
 /// The steps, in order; each records its condition in `progress`. `Ok` also when the run stops early to wait.
 async fn steps(ctx: &Context, miner: &Miner, namespace: &str, progress: &mut Progress) -> Result<Action> {
-    // Dereference: the ParamCache (the runtime proves with its parameters), the libp2p identity and the
-    // daemon's API secret (both made once).
-    let (cache, params_ready) = crate::param_cache::of_miner(ctx, namespace, miner).await?;
+    // Validate the spec alone: a refused one fails before anything is read or written.
+    let valid = match validate(miner) {
+        Ok(valid) => valid,
+        Err(error) => return Err(progress.failed(SPEC_VALID, &error.reason(), error)),
+    };
+    progress.condition(SPEC_VALID, status::spec_valid());
+
+    // Dereference, from the operator's watches: the ParamCache (the runtime proves with its parameters) and the
+    // full node's API info. Neither there: nothing is written.
+    let (params_claim, params_ready) = match crate::param_cache::of_miner(ctx, namespace, miner).await {
+        Ok(found) => found,
+        Err(error) => return Err(progress.failed(PARAMS_READY, &error.reason(), error)),
+    };
     progress.condition(PARAMS_READY, status::params_ready(&miner.spec.param_cache_ref.name, params_ready));
+    let (api_info, api_info_digest) = match full_node_api_info(ctx, miner, namespace).await {
+        Ok(found) => found,
+        Err(error) => return Err(full_node_failed(ctx, miner, namespace, &valid, error, progress).await),
+    };
+
+    // Build and apply what needs nothing from the chain: the libp2p identity and the daemon's API secret (both
+    // made once), the Services.
     let peer = identity(ctx, miner, namespace).await?;
     progress.status.peer_id = Some(peer.to_base58());
     ensure_api_secret(ctx, miner, namespace).await?;
-
-    // Build and apply the Services (they need nothing from the chain).
     let p2p = apply_services(ctx, miner, namespace).await?;
     if !params_ready {
         return Ok(Action::requeue(WHILE_WAITING));
     }
 
     // The actor on chain.
-    let (node, api_info_digest) = match connect(ctx, miner, namespace).await {
-        Ok(connected) => connected,
-        Err(error) => {
-            if progress.status.actor_address.is_some() {
-                // A runtime to protect, and no schedule to go by: the gate holds (within its bound).
-                if let Err(gate_error) = deadline_gate(ctx, miner, namespace, Err(error.to_string()), progress).await {
-                    warn!(%gate_error, "cannot hold the deadline gate");
-                }
-            }
-            return Err(progress.failed(ACTOR_CREATED, "FullNodeError", error));
-        }
+    let node = match ctx.full_nodes.connect(&api_info).await {
+        Ok(node) => node,
+        Err(error) => return Err(full_node_failed(ctx, miner, namespace, &valid, error.into(), progress).await),
     };
-    let Some(actor) = actor(ctx, miner, &node, &peer, progress).await? else {
+    let Some(actor) = actor(ctx, miner, &node, &valid.actor, &peer, progress).await? else {
         // A creation message pushed and not landed: looked at again about one block time later.
         return Ok(Action::requeue(block_time(&node)));
     };
@@ -152,12 +161,12 @@ async fn steps(ctx: &Context, miner: &Miner, namespace: &str, progress: &mut Pro
     // operator's own rollouts of the runtime.
     let has_sectors = progress.status.sectors.as_ref().is_none_or(|s| s.live > 0);
     let schedule = disruption::read_schedule(&node, actor, has_sectors).await.map_err(|e| e.to_string());
-    let (gate, recheck) = deadline_gate(ctx, miner, namespace, schedule, progress).await?;
+    let (gate, recheck) = deadline_gate(ctx, miner, namespace, schedule, &valid, progress).await?;
 
     // The runtime, for this actor and the API info just read (a change rolls its pod, unless the gate holds).
     let inputs = RuntimeInputs {
         default_image: ctx.settings.runtime_image.clone(),
-        params_claim: crate::param_cache::build::claim_name(&cache),
+        params_claim,
         actor: Some(actor.to_string()),
         api_info_digest: Some(api_info_digest),
     };
@@ -192,7 +201,7 @@ async fn steps(ctx: &Context, miner: &Miner, namespace: &str, progress: &mut Pro
     ctx.metrics.miner_runtime(namespace, &miner.name_any(), ready_replicas > 0, next_deadline);
 
     // The addresses announced on chain.
-    let published = announce_addresses(ctx, miner, &node, actor, &info, &peer, &p2p, progress).await?;
+    let published = announce_addresses(ctx, miner, &valid, &node, actor, &info, &peer, &p2p, progress).await?;
 
     // The blocks it mined, once it has power to win with.
     let has_power = progress.status.power.as_ref().is_some_and(|p| p.quality_adjusted != "0");
@@ -211,11 +220,37 @@ async fn deadline_gate(
     miner: &Miner,
     namespace: &str,
     schedule: std::result::Result<disruption::Schedule, String>,
+    valid: &ValidSpec,
     progress: &mut Progress,
 ) -> Result<(disruption::Gate, Duration)> {
-    let (gate, recheck) = disruption::apply_gate(ctx, miner, namespace, schedule, &mut progress.status).await?;
+    let status = &mut progress.status;
+    let (gate, recheck) = disruption::apply_gate(ctx, miner, namespace, schedule, valid.max_blocked, status).await?;
     progress.condition(DISRUPTION_ALLOWED, gate.condition());
     Ok((gate, recheck))
+}
+
+/// The full node cannot be reached (or its API info read): `ActorCreated` says why, and a Miner with an actor
+/// (a runtime to protect, and no schedule to go by) has its deadline gate held, within its bound. Returns
+/// `error`, for the reconcile to fail with.
+async fn full_node_failed(
+    ctx: &Context,
+    miner: &Miner,
+    namespace: &str,
+    valid: &ValidSpec,
+    error: Error,
+    progress: &mut Progress,
+) -> Error {
+    if progress.status.actor_address.is_some()
+        && let Err(gate_error) = deadline_gate(ctx, miner, namespace, Err(error.to_string()), valid, progress).await
+    {
+        warn!(%gate_error, "cannot hold the deadline gate");
+    }
+    // Unreachable, a refused token: the node's error; no Secret, or no API info in it: the error's own reason.
+    let reason = match error {
+        Error::Chain(_) => "FullNodeError".to_owned(),
+        _ => error.reason(),
+    };
+    progress.failed(ACTOR_CREATED, &reason, error)
 }
 
 /// The one way out of every reconcile: `Ready` from the step conditions, then the status, written when it
@@ -251,18 +286,19 @@ async fn actor(
     ctx: &Context,
     miner: &Miner,
     node: &Node,
+    source: &ActorSource,
     peer: &PeerId,
     progress: &mut Progress,
 ) -> Result<Option<Address>> {
-    if let Some(actor) = &miner.spec.actor {
-        return sealstack_chain::json::parse_address(&actor.0)
-            .map(Some)
-            .map_err(|e| Error::InvalidSpec(format!("spec.actor: {e}")));
-    }
+    let request = match source {
+        ActorSource::Adopt(actor) => return Ok(Some(*actor)),
+        ActorSource::Create(request) => CreateMinerRequest { peer_id: peer.to_bytes(), ..(**request).clone() },
+    };
     // The record is taken up from the Miner this reconcile works from and journaled in place: a stale copy
     // (behind a write the watch has not shown) gets a conflict at its first write (`JournalGuard`).
     let mut record = progress.status.creation.clone().unwrap_or_default();
-    let advanced = advance(node, miner, &mut record, &mut progress.journal, ctx, peer.to_bytes()).await;
+    forget_unsent_choices(&mut record, &request);
+    let advanced = advance(node, miner, &request, &mut record, &mut progress.journal, ctx).await;
     if record != CreationRecord::default() {
         progress.status.creation = Some(record);
     }
@@ -282,6 +318,27 @@ async fn actor(
             Ok(None)
         }
         Err(error) => Err(progress.failed(ACTOR_CREATED, "CreationFailed", error)),
+    }
+}
+
+/// Forgets the owner and worker a creation chose when no message of it was journaled yet and the spec now names
+/// others: a spec corrected after a failed first try (an owner without an account on chain, say) is taken up,
+/// not the choice of the spec as it was. A worker the node made (`worker.create`) is kept: it is in the node's
+/// wallet, and another try would make another.
+fn forget_unsent_choices(record: &mut CreationRecord, request: &CreateMinerRequest) {
+    if !record.messages.0.is_empty() {
+        return;
+    }
+    let differs = |chosen: &Option<String>, wanted: Option<Address>| {
+        wanted.is_some_and(|wanted| {
+            chosen.as_deref().and_then(|c| sealstack_chain::json::parse_address(c).ok()) != Some(wanted)
+        })
+    };
+    if differs(&record.owner, request.owner) {
+        record.owner = None;
+    }
+    if differs(&record.worker, request.worker) {
+        record.worker = None;
     }
 }
 
@@ -325,6 +382,7 @@ async fn apply_runtime(
 async fn announce_addresses(
     ctx: &Context,
     miner: &Miner,
+    valid: &ValidSpec,
     node: &Node,
     actor: Address,
     info: &MinerInfo,
@@ -332,18 +390,29 @@ async fn announce_addresses(
     p2p: &Service,
     progress: &mut Progress,
 ) -> Result<bool> {
-    let kube_node = if needs_node(&miner.spec.p2p) { runtime_node(&ctx.stores, miner).await? } else { None };
-    let wanted = match announce(&miner.spec.p2p, Some(p2p), kube_node.as_deref()) {
-        Announce::Waiting(reason) => {
-            progress.condition(ADDRESSES_PUBLISHED, (FALSE, "WaitingForAddress".into(), reason));
-            return Ok(false);
+    let desired = if valid.announce_addresses.is_empty() {
+        let kube_node = if needs_node(&miner.spec.p2p) { runtime_node(&ctx.stores, miner).await? } else { None };
+        match announce(&miner.spec.p2p, Some(p2p), kube_node.as_deref()) {
+            Announce::Waiting(reason) => {
+                progress.condition(ADDRESSES_PUBLISHED, (FALSE, "WaitingForAddress".into(), reason));
+                return Ok(false);
+            }
+            Announce::Addresses(computed) => computed
+                .iter()
+                .map(|a| {
+                    let why = |e| {
+                        format!(
+                            "the p2p Service's address {a:?} is not a multiaddr ({e}): set spec.p2p.announceAddresses"
+                        )
+                    };
+                    a.parse().map_err(|e| Error::InvalidSpec(why(e)))
+                })
+                .collect::<Result<Vec<multiaddr::Multiaddr>>>()?,
         }
-        Announce::Addresses(wanted) => wanted,
+    } else {
+        valid.announce_addresses.clone()
     };
-    let desired: Vec<multiaddr::Multiaddr> = wanted
-        .iter()
-        .map(|a| a.parse().map_err(|e| Error::InvalidSpec(format!("announce address {a:?}: {e}"))))
-        .collect::<Result<_>>()?;
+    let wanted: Vec<String> = desired.iter().map(|a| a.to_string()).collect();
     let peer_text = peer.to_base58();
     let mut on_chain: Vec<String> = info.multiaddrs().iter().map(|m| m.to_string()).collect();
     let addrs_differ = on_chain != wanted;

@@ -2,6 +2,8 @@
 
 use std::sync::Mutex;
 
+use k8s_openapi::api::core::v1::Secret;
+use kube::core::PartialObjectMetaExt;
 use sealstack_crds::conditions::find_condition;
 use sealstack_crds::miner::{CreationRecord, MessageLog, PushRecord};
 use serde_json::{Value, json};
@@ -26,10 +28,23 @@ fn miner(status: Option<MinerStatus>) -> Miner {
     miner
 }
 
-/// Answers a status patch with the Miner holding the patched status, and a status GET with `stored`.
+const API_INFO_PATH: &str = "/api/v1/namespaces/sp/secrets/lotus";
+
+/// The full node's API info Secret the Miners name, at resource version 1.
+fn api_info_secret() -> Secret {
+    serde_json::from_value(json!({"metadata": {"name": "lotus", "namespace": "sp", "resourceVersion": "1"},
+        "data": {"FULLNODE_API_INFO": "dG9rOi9pcDQvMTI3LjAuMC4xL3RjcC8xMjM0L2h0dHA="}}))
+    .unwrap()
+}
+
+/// Answers a status patch with the Miner holding the patched status, a status GET with `stored`, and a GET of
+/// the API info Secret with [`api_info_secret`].
 fn api_server(miner: &Miner, stored: MinerStatus) -> impl Fn(&Recorded) -> (u16, Value) + Send + Sync + 'static {
     let object = serde_json::to_value(miner).unwrap();
     move |request| {
+        if request.path == API_INFO_PATH {
+            return (200, serde_json::to_value(api_info_secret()).unwrap());
+        }
         assert_eq!(request.path, STATUS_PATH, "only the Miner's status: {request:?}");
         let mut reply = object.clone();
         reply["status"] = match request.method {
@@ -55,12 +70,14 @@ async fn a_miner_waiting_for_its_param_cache_writes_its_status_once_then_nothing
     let ctx = context(client);
     // What the watches hold: the ParamCache (not Ready), and the Secrets and Services made before.
     let mut feeds = ctx.take_feeds();
-    feeds.caches.put(
+    feeds.caches.put_decoded(
         serde_json::from_value(json!({"apiVersion": "sealstack.io/v1alpha1", "kind": "ParamCache",
             "metadata": {"name": "params", "namespace": "sp"},
             "spec": {"sectorSizes": ["2KiB"], "storage": {"size": "1Gi"}}}))
         .unwrap(),
     );
+    // The full node's API info Secret, known to the metadata watch (its data is read once).
+    feeds.miner.secret_versions.put(api_info_secret().metadata.into_request_partial::<Secret>());
     let (identity, peer_id) = build_identity_secret(&waiting);
     feeds.miner.owned_secrets.put(identity);
     feeds.miner.owned_secrets.put(build_api_secret(&waiting, "sp"));
@@ -71,9 +88,13 @@ async fn a_miner_waiting_for_its_param_cache_writes_its_status_once_then_nothing
     let action = reconcile(Arc::new(waiting.clone()), ctx.clone()).await.unwrap();
     assert_eq!(action, Action::requeue(WHILE_WAITING));
     let made = std::mem::take(&mut *log.lock().unwrap());
-    assert_eq!(made.len(), 1, "one write, the status; everything else from the watches: {made:?}");
-    assert_eq!(made[0].method, http::Method::PATCH);
-    let status: MinerStatus = serde_json::from_value(made[0].body["status"].clone()).unwrap();
+    let calls: Vec<_> = made.iter().map(|r| (r.method.clone(), r.path.as_str())).collect();
+    assert_eq!(
+        calls,
+        [(http::Method::GET, API_INFO_PATH), (http::Method::PATCH, STATUS_PATH)],
+        "the API info's data read once, and one write, the status; everything else from the watches"
+    );
+    let status: MinerStatus = serde_json::from_value(made[1].body["status"].clone()).unwrap();
     assert_eq!((status.observed_generation, status.peer_id.as_deref()), (Some(2), Some(peer_id.as_str())));
     let params = find_condition(&status.conditions, PARAMS_READY).unwrap();
     assert_eq!((params.status.as_str(), params.reason.as_str()), (FALSE, "WaitingForParamCache"));
@@ -181,6 +202,7 @@ fn journaled() -> MinerStatus {
 /// A reconcile whose creation step failed after its journal wrote `journaled()` (kept in the status as written).
 fn failed_creation(conflicted: bool) -> Progress {
     let mut progress = Progress::new(&journaled(), Some(2));
+    progress.condition(SPEC_VALID, status::spec_valid());
     progress.condition(PARAMS_READY, status::params_ready("params", true));
     progress.journal.conflicted = conflicted;
     let error = Error::InvalidSpec("the node refused".into());
@@ -232,4 +254,50 @@ async fn a_failed_status_write_fails_a_good_reconcile_and_keeps_a_failed_ones_er
     let failed = finish(&ctx, &m, &MinerStatus::default(), progress, outcome).await;
     assert!(matches!(failed, Err(Error::MissingDependency { .. })), "{failed:?}");
     assert_eq!(*seen.lock().unwrap(), 2, "both tried to write");
+}
+
+#[tokio::test]
+async fn a_refused_spec_writes_its_status_and_nothing_else() {
+    let mut refused = miner(None);
+    refused.spec.owner = Some(Address::new_secp256k1(&[4; 65]).unwrap().to_string().as_str().into());
+    refused.spec.p2p.announce_addresses = vec!["/ip4/999.1.1.1/tcp/24001".into()];
+    // Only the Miner's status may be written: a Secret, Service or StatefulSet would hit `api_server`'s assert.
+    let (client, log) = testing::client(api_server(&refused, MinerStatus::default()));
+    let ctx = context(client);
+    let error = reconcile(Arc::new(refused), ctx).await.unwrap_err();
+    assert!(matches!(&error, Error::InvalidSpec(_)) && error.waits_for_change(), "{error}");
+    let made = requests(&log);
+    assert_eq!(made.iter().map(|r| r.path.as_str()).collect::<Vec<_>>(), [STATUS_PATH], "{made:?}");
+    let status: MinerStatus = serde_json::from_value(made[0].body["status"].clone()).unwrap();
+    let valid = find_condition(&status.conditions, SPEC_VALID).unwrap();
+    assert_eq!((valid.status.as_str(), valid.reason.as_str()), (FALSE, "InvalidSpec"));
+    assert!(valid.message.contains("spec.owner: ") && valid.message.contains("spec.p2p.announceAddresses[0]: "));
+    let ready = find_condition(&status.conditions, READY).unwrap();
+    assert_eq!((ready.status.as_str(), ready.reason.as_str()), (FALSE, "InvalidSpec"));
+    assert!(status.peer_id.is_none(), "no identity made");
+}
+
+#[test]
+fn a_corrected_owner_or_worker_replaces_the_choice_of_a_creation_that_sent_nothing() {
+    let bls = Address::new_bls(&[7; 48]).unwrap();
+    let chosen =
+        || CreationRecord { owner: Some("t01000".into()), worker: Some("t01001".into()), ..Default::default() };
+    let mut request = CreateMinerRequest::new(fvm_shared::sector::SectorSize::_2KiB, Vec::new());
+    request.owner = Some(Address::new_id(1002));
+    request.worker = Some(bls);
+    let mut record = chosen();
+    forget_unsent_choices(&mut record, &request);
+    assert_eq!((record.owner, record.worker), (None, None), "chosen anew from the corrected spec");
+    // The same choices, or none asked for (the wallet's default, a created worker): kept.
+    let mut record = chosen();
+    let mut same = request.clone();
+    (same.owner, same.worker) = (Some(Address::new_id(1000)), None);
+    forget_unsent_choices(&mut record, &same);
+    assert_eq!(record, chosen());
+    // Once a message is journaled, the creation goes on with what it chose.
+    let mut started = chosen();
+    started.messages.0.insert("fund-worker".into(), PushRecord { uuid: "u".into(), cid: None });
+    let before = started.clone();
+    forget_unsent_choices(&mut started, &request);
+    assert_eq!(started, before);
 }

@@ -75,13 +75,17 @@ pub fn miner_of_pod(pod: &Pod) -> Option<ObjectRef<Miner>> {
 
 /// The Miners that announce the node `node`: those whose runtime pod (in `pods`) runs there and that
 /// [`needs_node`].
-pub fn miners_on_node(pods: &[Arc<Pod>], miners: &[Arc<Miner>], node: &str) -> Vec<ObjectRef<Miner>> {
+pub fn miners_on_node<'a>(
+    pods: &[Arc<Pod>],
+    miners: impl IntoIterator<Item = &'a Miner>,
+    node: &str,
+) -> Vec<ObjectRef<Miner>> {
     let there: HashSet<ObjectRef<Miner>> =
         pods.iter().filter(|pod| node_name(pod) == Some(node)).filter_map(|pod| miner_of_pod(pod)).collect();
     miners
-        .iter()
+        .into_iter()
         .filter(|miner| needs_node(&miner.spec.p2p))
-        .map(|miner| ObjectRef::from_obj(miner.as_ref()))
+        .map(ObjectRef::from_obj)
         .filter(|miner| there.contains(miner))
         .collect()
 }
@@ -241,13 +245,16 @@ mod tests {
             miner("sp", "m5", json!({})),
         ];
         let pods: Vec<_> = miners[..5].iter().map(|m| pod(m, Some("n1"))).chain([pod(&miners[5], None)]).collect();
-        let on_n1 = miners_on_node(&pods, &miners, "n1");
+        let on_n1 = miners_on_node(&pods, miners.iter().map(|m| m.as_ref()), "n1");
         assert_eq!(names(&on_n1), ["m1", "m2", "m1"], "NodePort Miners without explicit addresses, on n1");
         assert_eq!(on_n1[2].namespace.as_deref(), Some("b"));
-        assert!(miners_on_node(&pods, &miners, "n2").is_empty());
+        assert!(miners_on_node(&pods, miners.iter().map(|m| m.as_ref()), "n2").is_empty());
         let moved = [pod(&miners[0], Some("n2"))];
-        assert_eq!(names(&miners_on_node(&moved, &miners, "n2")), ["m1"]);
-        assert!(miners_on_node(&moved, &miners, "n1").is_empty(), "the pod moved away: n1 no longer matters");
+        assert_eq!(names(&miners_on_node(&moved, miners.iter().map(|m| m.as_ref()), "n2")), ["m1"]);
+        assert!(
+            miners_on_node(&moved, miners.iter().map(|m| m.as_ref()), "n1").is_empty(),
+            "the pod moved away: n1 no longer matters"
+        );
     }
 
     #[tokio::test]

@@ -8,8 +8,19 @@ use sealstack_crds::conditions::{find_condition, status, types};
 pub type Observed = (&'static str, String, String);
 
 /// The conditions `Ready` needs, in the order the reconcile takes their steps.
-pub const READY_NEEDS: [&str; 5] =
-    [types::PARAMS_READY, types::ACTOR_CREATED, types::RUNTIME_READY, types::ADDRESSES_PUBLISHED, types::PROVING];
+pub const READY_NEEDS: [&str; 6] = [
+    types::SPEC_VALID,
+    types::PARAMS_READY,
+    types::ACTOR_CREATED,
+    types::RUNTIME_READY,
+    types::ADDRESSES_PUBLISHED,
+    types::PROVING,
+];
+
+/// `SpecValid` of a spec that passed the operator's checks.
+pub fn spec_valid() -> Observed {
+    (status::TRUE, "SpecValid".into(), "the spec passed the operator's checks".into())
+}
 
 /// `ParamsReady`: whether the Miner's ParamCache is Ready.
 pub fn params_ready(cache: &str, ready: bool) -> Observed {
@@ -93,6 +104,7 @@ mod tests {
     fn done() -> Vec<Condition> {
         let t = |message: &str| (status::TRUE, "Done".to_string(), message.to_string());
         conditions(&[
+            (types::SPEC_VALID, &spec_valid()),
             (types::PARAMS_READY, &params_ready("params", true)),
             (types::ACTOR_CREATED, &t("miner actor t01000")),
             (types::RUNTIME_READY, &runtime_ready("m1-runtime", 1)),
@@ -121,7 +133,8 @@ mod tests {
     #[test]
     fn the_first_missing_step_gives_the_reason_and_every_missing_one_is_named() {
         // A first reconcile whose ParamCache is not Ready: the chain steps were not reached.
-        let waiting = conditions(&[(types::PARAMS_READY, &params_ready("params", false))]);
+        let waiting =
+            conditions(&[(types::SPEC_VALID, &spec_valid()), (types::PARAMS_READY, &params_ready("params", false))]);
         let (s, reason, message) = ready(&waiting, None);
         assert_eq!((s, reason.as_str()), (status::FALSE, "WaitingForParamCache"));
         assert_eq!(
@@ -146,7 +159,8 @@ mod tests {
         assert_eq!(message, "not ready: ActorCreated (full node: unreachable)");
 
         // A step reached but without a message, and one not reached.
-        let mut partial = conditions(&[(types::PARAMS_READY, &params_ready("params", true))]);
+        let mut partial =
+            conditions(&[(types::SPEC_VALID, &spec_valid()), (types::PARAMS_READY, &params_ready("params", true))]);
         set_condition(
             &mut partial,
             types::ACTOR_CREATED,
@@ -162,7 +176,17 @@ mod tests {
             message.starts_with("not ready: ActorCreated (CreationFailed); RuntimeReady (not reached yet)"),
             "{message}"
         );
-        assert_eq!(ready(&[], None).1, "ParamsReadyUnknown", "nothing reached");
+        assert_eq!(ready(&[], None).1, "SpecValidUnknown", "nothing reached");
+
+        // A refused spec: nothing else was looked at.
+        let refused =
+            conditions(&[(types::SPEC_VALID, &(status::FALSE, "InvalidSpec".into(), "spec.owner: x".into()))]);
+        let (s, reason, message) = ready(&refused, None);
+        assert_eq!((s, reason.as_str()), (status::FALSE, "InvalidSpec"));
+        assert!(
+            message.starts_with("not ready: SpecValid (spec.owner: x); ParamsReady (not reached yet)"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::batch::v1::Job;
 use kube::ResourceExt;
+use kube::core::DeserializeGuard;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, WatchStreamExt};
 use sealstack_crds::ParamCache;
@@ -13,6 +14,7 @@ use crate::context::Context;
 use crate::controllers::{
     CONCURRENCY, Source, Watched, controller_config, drive, owner_by_label, spec_changes, trouble_changes,
 };
+use crate::decode::{decoded_objects, guarded_ref};
 use crate::labels::PARAM_CACHE_LABEL;
 use crate::pod_trouble::identity_and_trouble;
 use crate::stores::{
@@ -20,7 +22,12 @@ use crate::stores::{
 };
 
 /// Runs the ParamCache controller over `caches` (the ParamCaches' watch) until shutdown.
-pub async fn controller(source: Source, caches: Watched<ParamCache>, feeds: ParamCacheFeeds, ctx: Arc<Context>) {
+pub async fn controller(
+    source: Source,
+    caches: Watched<DeserializeGuard<ParamCache>>,
+    feeds: ParamCacheFeeds,
+    ctx: Arc<Context>,
+) {
     let jobs = reflect_reduced(source.api(), watch_config(Some(FETCH_JOBS)), feeds.fetch_jobs, status_and_metadata);
     let pods = reflect_reduced(source.api(), watch_config(Some(FETCH_PODS)), feeds.fetch_pods, identity_and_trouble);
     let claims = reflect(source.api(), watch_config(Some(PARAM_CLAIMS)), feeds.param_claims);
@@ -33,7 +40,7 @@ pub async fn controller(source: Source, caches: Watched<ParamCache>, feeds: Para
         .owns_stream(claims)
         // A fetch pod that cannot run (or runs again): its ParamCache says so.
         .watches_stream(pods.predicate_filter(trouble_changes, Default::default()), |pod| {
-            owner_by_label::<ParamCache>(&pod, PARAM_CACHE_LABEL)
+            owner_by_label::<DeserializeGuard<ParamCache>>(&pod, PARAM_CACHE_LABEL)
         })
         .watches_stream(config_maps, move |map| {
             let namespace = map.metadata.namespace.as_deref().unwrap_or_default();
@@ -48,13 +55,17 @@ fn status_and_metadata(job: &mut Job) {
     job.spec = None;
 }
 
-/// The ParamCaches in `namespace` that take their custom manifest from the ConfigMap `name`.
-pub fn caches_using_manifest(caches: &[Arc<ParamCache>], namespace: &str, name: &str) -> Vec<ObjectRef<ParamCache>> {
-    caches
-        .iter()
+/// The ParamCaches in `namespace` that take their custom manifest from the ConfigMap `name` (of those that
+/// decode).
+pub fn caches_using_manifest(
+    caches: &[Arc<DeserializeGuard<ParamCache>>],
+    namespace: &str,
+    name: &str,
+) -> Vec<ObjectRef<DeserializeGuard<ParamCache>>> {
+    decoded_objects(caches)
         .filter(|c| c.metadata.namespace.as_deref() == Some(namespace))
         .filter(|c| c.spec.manifest.config_map.as_ref().is_some_and(|m| m.name == name))
-        .map(|c| ObjectRef::from_obj(c.as_ref()))
+        .map(|c| guarded_ref(ObjectRef::from_obj(c)))
         .collect()
 }
 
@@ -63,7 +74,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn cache(namespace: &str, name: &str, manifest: Option<&str>) -> Arc<ParamCache> {
+    fn cache(namespace: &str, name: &str, manifest: Option<&str>) -> Arc<DeserializeGuard<ParamCache>> {
         let mut spec = json!({"sectorSizes": ["2KiB"], "storage": {"size": "1Gi"}});
         if let Some(map) = manifest {
             spec["manifest"] = json!({"configMap": {"name": map}});

@@ -59,7 +59,7 @@ fn settled(feeds: &mut Feeds, mut cache: ParamCache, inputs: &FetchInputs) -> Pa
         desired_status(&Default::default(), Some(1), claim_name(&cache), job_name, &JobState::Succeeded, files, now);
     assert_eq!(status.phase, Some(ParamCachePhase::Ready));
     cache.status = Some(status);
-    feeds.caches.put(cache.clone());
+    feeds.caches.put_decoded(cache.clone());
     cache
 }
 

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use kube::core::DeserializeGuard;
 use kube::runtime::{Controller, WatchStreamExt};
 use sealstack_crds::SealingWorker;
 
@@ -17,7 +18,12 @@ use crate::pod_trouble::identity_and_trouble;
 use crate::stores::{SealingWorkerFeeds, WORKER_PODS, WORKER_SETS, reflect_reduced, watch_config};
 
 /// Runs the SealingWorker controller over `workers` (the SealingWorkers' watch) until shutdown.
-pub async fn controller(source: Source, workers: Watched<SealingWorker>, feeds: SealingWorkerFeeds, ctx: Arc<Context>) {
+pub async fn controller(
+    source: Source,
+    workers: Watched<DeserializeGuard<SealingWorker>>,
+    feeds: SealingWorkerFeeds,
+    ctx: Arc<Context>,
+) {
     let sets = reflect_reduced(source.api(), watch_config(Some(WORKER_SETS)), feeds.worker_sets, drop_spec_if_ours);
     let pods = reflect_reduced(source.api(), watch_config(Some(WORKER_PODS)), feeds.worker_pods, identity_and_trouble);
     let controller = Controller::for_stream(spec_changes(workers), ctx.stores.workers.store.clone())
@@ -25,7 +31,7 @@ pub async fn controller(source: Source, workers: Watched<SealingWorker>, feeds: 
         .owns_stream(sets.predicate_filter(stateful_set_changes, Default::default()))
         // A worker pod that cannot run (or runs again): its SealingWorker says so.
         .watches_stream(pods.predicate_filter(trouble_changes, Default::default()), |pod| {
-            owner_by_label::<SealingWorker>(&pod, SEALING_WORKER_LABEL)
+            owner_by_label::<DeserializeGuard<SealingWorker>>(&pod, SEALING_WORKER_LABEL)
         });
     drive(controller, "sealingworker", super::reconcile::reconcile, ctx).await;
 }

@@ -16,9 +16,9 @@ use super::build::{WorkerInputs, build_stateful_set, selector_string};
 use super::status::desired_status;
 use crate::apply::apply;
 use crate::context::Context;
+use crate::decode::decoded;
 use crate::error::{Error, Result};
 use crate::names::miner_api_secret;
-use crate::param_cache::build::claim_name;
 use crate::status_write::write_status;
 use crate::stores::{dereference, lookup};
 
@@ -36,12 +36,12 @@ pub async fn reconcile(worker: Arc<SealingWorker>, ctx: Arc<Context>) -> Result<
     let miner = dereference(&ctx.stores.miners, &client, &namespace, miner_name)
         .await?
         .ok_or_else(|| Error::MissingDependency { kind: "Miner", name: miner_name.clone() })?;
-    let (cache, params_ready) = crate::param_cache::of_miner(&ctx, &namespace, &miner).await?;
+    let (params_claim, params_ready) = crate::param_cache::of_miner(&ctx, &namespace, decoded(&miner)?).await?;
 
     // Build and apply.
     let inputs = WorkerInputs {
         default_image: ctx.settings.runtime_image.clone(),
-        params_claim: claim_name(&cache),
+        params_claim,
         miner_api_secret: miner_api_secret(miner_name),
         params_ready,
     };
