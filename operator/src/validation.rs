@@ -1,12 +1,31 @@
 //! What the three kinds' `validate` steps share (pure): collecting every refused field of one object into one
-//! [`Error::InvalidSpec`], and the checks of the Kubernetes values the schema lets through as they are
-//! (quantities are int-or-string there, any string passes), which the API server would otherwise refuse only
-//! when the operator applies the child they end up in.
+//! [`Error::InvalidSpec`], the `SpecValid` condition that says the outcome, and the checks of the Kubernetes
+//! values the schema lets through as they are (quantities are int-or-string there, any string passes), which
+//! the API server would otherwise refuse only when the operator applies the child they end up in.
 
 use k8s_openapi::api::core::v1::ResourceRequirements;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::jiff::Timestamp;
+use sealstack_crds::conditions::set_condition;
+use sealstack_crds::conditions::status::{FALSE, TRUE};
+use sealstack_crds::conditions::types::SPEC_VALID;
 
 use crate::error::{Error, Result};
+
+/// `SpecValid` (status, reason, message) after a reconcile's validate step (and the dereference of what the spec
+/// names, such as a manifest ConfigMap): True without `error`, False with an error about the spec (refused, or
+/// naming an object that is not there). `None` for an error that says nothing about the spec (a failed request):
+/// the condition stays as it was.
+pub fn spec_valid(error: Option<&Error>) -> Option<(&'static str, String, String)> {
+    match error {
+        None => Some((TRUE, "SpecValid".into(), "the spec passed the operator's checks".into())),
+        Some(error @ (Error::InvalidSpec(_) | Error::MissingDependency { .. })) => {
+            Some((FALSE, error.reason(), error.to_string()))
+        }
+        Some(_) => None,
+    }
+}
 
 /// The refused fields of one object, each by its path with why.
 #[derive(Debug, Default)]
@@ -26,6 +45,14 @@ impl Refusals {
     /// `value` when nothing was refused; otherwise one [`Error::InvalidSpec`] naming every refused field.
     pub fn into_result<T>(self, value: impl FnOnce() -> T) -> Result<T> {
         if self.0.is_empty() { Ok(value()) } else { Err(Error::InvalidSpec(self.0.join("; "))) }
+    }
+}
+
+/// Sets `SpecValid` in `conditions` for the outcome `error` ([`spec_valid`]; left as it is for an error that says
+/// nothing about the spec).
+pub fn record_spec_valid(conditions: &mut Vec<Condition>, error: Option<&Error>, generation: Option<i64>) {
+    if let Some((status, reason, message)) = spec_valid(error) {
+        set_condition(conditions, SPEC_VALID, status, &reason, message, generation, Time(Timestamp::now()));
     }
 }
 
@@ -134,6 +161,16 @@ mod tests {
              spec.runtime.resources.limits.memory: \"-1Gi\" is negative"
         );
         assert!(Refusals::default().into_result(|| 7).is_ok_and(|v| v == 7));
+    }
+
+    #[test]
+    fn spec_valid_says_what_was_refused_and_nothing_of_a_failed_request() {
+        assert_eq!(spec_valid(None).unwrap().0, TRUE);
+        let refused = spec_valid(Some(&Error::InvalidSpec("spec.storage.size: x".into()))).unwrap();
+        assert_eq!(refused, (FALSE, "InvalidSpec".into(), "invalid spec: spec.storage.size: x".into()));
+        let missing = Error::MissingDependency { kind: "ConfigMap", name: "manifest".into() };
+        assert_eq!(spec_valid(Some(&missing)).unwrap().1, "MissingDependency");
+        assert_eq!(spec_valid(Some(&Error::WatchStopped)), None);
     }
 
     #[test]

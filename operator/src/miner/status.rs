@@ -19,7 +19,7 @@ pub const READY_NEEDS: [&str; 6] = [
 
 /// `SpecValid` of a spec that passed the operator's checks.
 pub fn spec_valid() -> Observed {
-    (status::TRUE, "SpecValid".into(), "the spec passed the operator's checks".into())
+    crate::validation::spec_valid(None).expect("a valid spec has a condition")
 }
 
 /// `ParamsReady`: whether the Miner's ParamCache is Ready.

@@ -5,6 +5,7 @@ pub mod controller;
 pub mod progress;
 pub mod reconcile;
 pub mod status;
+pub mod validate;
 
 use kube::core::object::HasStatus;
 use sealstack_crds::Miner;

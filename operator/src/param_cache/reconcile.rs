@@ -1,4 +1,4 @@
-//! Reconciling one ParamCache: dereference -> validate -> build -> apply -> status. Everything it reads comes
+//! Reconciling one ParamCache: validate and dereference -> build -> apply -> status. Everything it reads comes
 //! from the operator's watches (the manifest ConfigMap from a copy kept per version); only a running fetch
 //! Job's log is read from the API server, so a settled ParamCache's reconcile makes no request.
 
@@ -22,6 +22,7 @@ use tracing::{info, instrument, warn};
 use super::build::{FetchInputs, build_claim, build_fetch_job, claim_name, fetch_job_name, manifest_digest};
 use super::progress::files_from_log;
 use super::status::{JobState, desired_status, job_state, retry_delay};
+use super::validate::{validate, validate_manifest};
 use crate::FIELD_MANAGER;
 use crate::apply::apply;
 use crate::context::Context;
@@ -31,6 +32,7 @@ use crate::labels::PARAM_CACHE_LABEL;
 use crate::pod_trouble::first_trouble;
 use crate::status_write::write_status;
 use crate::stores::{labelled, lookup};
+use crate::validation::record_spec_valid;
 
 /// How often a ParamCache being fetched is looked at again (progress in status).
 const WHILE_FETCHING: Duration = Duration::from_secs(10);
@@ -46,29 +48,20 @@ pub async fn reconcile(cache: Arc<ParamCache>, ctx: Arc<Context>) -> Result<Acti
     let caches: Api<ParamCache> = Api::namespaced(client.clone(), &namespace);
     let Some(cache) = ctx.own_writes.caches.current(&caches, cache).await? else { return Ok(Action::await_change()) };
 
-    // Dereference and validate: a custom manifest must exist and hold its parameters key. Its content names
-    // the fetch Job, so that an edited manifest is fetched and verified anew.
-    let mut inputs = FetchInputs {
-        default_image: ctx.settings.runtime_image.clone(),
-        srs_key_present: false,
-        manifest_digest: None,
+    // Validate and dereference: a refused spec, or a custom manifest that is not there or not a manifest, is said
+    // in `SpecValid`, and nothing else is written.
+    let previous = cache.status().cloned().unwrap_or_default();
+    let inputs = match fetch_inputs(&ctx, &cache, &namespace).await {
+        Ok(inputs) => inputs,
+        Err(error) => {
+            let mut refused = ParamCacheStatus { observed_generation: cache.meta().generation, ..previous.clone() };
+            record_spec_valid(&mut refused.conditions, Some(&error), cache.meta().generation);
+            if let Err(write) = write_status(&ctx, &ctx.own_writes.caches, cache.as_ref(), &previous, &refused).await {
+                warn!(%write, "cannot write the status of a refused ParamCache");
+            }
+            return Err(error);
+        }
     };
-    if let Some(source) = &cache.spec.manifest.config_map {
-        let stores = &ctx.stores;
-        let map = read_copy(&stores.config_map_versions, &stores.config_map_data, &client, &namespace, &source.name)
-            .await?
-            .ok_or_else(|| Error::MissingDependency { kind: "ConfigMap", name: source.name.clone() })?;
-        let data = map.data.clone().unwrap_or_default();
-        let parameters = data.get(&source.parameters_key).ok_or_else(|| {
-            Error::InvalidSpec(format!(
-                "spec.manifest.configMap: ConfigMap {} has no key {}",
-                source.name, source.parameters_key
-            ))
-        })?;
-        let srs = data.get(&source.srs_key).map(String::as_str);
-        inputs.srs_key_present = srs.is_some();
-        inputs.manifest_digest = Some(manifest_digest(parameters, srs));
-    }
 
     // Build and apply.
     if let Some(claim) = build_claim(&cache) {
@@ -83,8 +76,6 @@ pub async fn reconcile(cache: Arc<ParamCache>, ctx: Arc<Context>) -> Result<Acti
         // Being deleted (a failed fetch replaced): made again once it is gone.
         return Ok(Action::requeue(Duration::from_secs(5)));
     }
-    let previous = cache.status().cloned().unwrap_or_default();
-
     if let JobState::Failed { at, .. } = job_state(job.as_ref()) {
         let failed_at = at.map_or_else(Timestamp::now, |t| t.0);
         let wait = retry_delay(previous.failed_fetches.max(1));
@@ -130,6 +121,7 @@ pub async fn reconcile(cache: Arc<ParamCache>, ctx: Arc<Context>) -> Result<Acti
     let now = Time(Timestamp::now());
     let mut next =
         desired_status(&previous, cache.meta().generation, claim_name(&cache), job_name.clone(), &state, files, now);
+    record_spec_valid(&mut next.conditions, None, cache.meta().generation);
     if state == JobState::Running {
         crate::pod_trouble::explain(&mut next.conditions, first_trouble(pods.iter().map(|p| p.as_ref())));
     }
@@ -150,6 +142,41 @@ pub async fn reconcile(cache: Arc<ParamCache>, ctx: Arc<Context>) -> Result<Acti
         JobState::Failed { .. } => Action::requeue(retry_delay(next.failed_fetches)),
         _ => Action::requeue(WHILE_FETCHING),
     })
+}
+
+/// What the fetch Job is made from, `cache`'s spec validated: a custom manifest must exist, hold its parameters
+/// key, and be a manifest. Its content names the fetch Job, so that an edited manifest is fetched and verified
+/// anew.
+async fn fetch_inputs(ctx: &Context, cache: &ParamCache, namespace: &str) -> Result<FetchInputs> {
+    validate(cache)?;
+    let mut inputs = FetchInputs {
+        default_image: ctx.settings.runtime_image.clone(),
+        srs_key_present: false,
+        manifest_digest: None,
+    };
+    if let Some(source) = &cache.spec.manifest.config_map {
+        let stores = &ctx.stores;
+        let map = read_copy(&stores.config_map_versions, &stores.config_map_data, &ctx.client, namespace, &source.name)
+            .await?
+            .ok_or_else(|| Error::MissingDependency { kind: "ConfigMap", name: source.name.clone() })?;
+        let data = map.data.clone().unwrap_or_default();
+        let parameters = data.get(&source.parameters_key).ok_or_else(|| {
+            Error::InvalidSpec(format!(
+                "spec.manifest.configMap: ConfigMap {} has no key {}",
+                source.name, source.parameters_key
+            ))
+        })?;
+        let srs = data.get(&source.srs_key).map(String::as_str);
+        validate_manifest(
+            &source.name,
+            &source.parameters_key,
+            parameters,
+            srs.map(|srs| (source.srs_key.as_str(), srs)),
+        )?;
+        inputs.srs_key_present = srs.is_some();
+        inputs.manifest_digest = Some(manifest_digest(parameters, srs));
+    }
+    Ok(inputs)
 }
 
 /// The fetch Job's pods, from their watch, newest first.

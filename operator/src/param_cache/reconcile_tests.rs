@@ -55,8 +55,9 @@ fn settled(feeds: &mut Feeds, mut cache: ParamCache, inputs: &FetchInputs) -> Pa
     }];
     let job_name = fetch_job_name(&cache, inputs);
     let now = Time(Timestamp::now());
-    let status =
+    let mut status =
         desired_status(&Default::default(), Some(1), claim_name(&cache), job_name, &JobState::Succeeded, files, now);
+    record_spec_valid(&mut status.conditions, None, Some(1));
     assert_eq!(status.phase, Some(ParamCachePhase::Ready));
     cache.status = Some(status);
     feeds.caches.put_decoded(cache.clone());
@@ -109,4 +110,31 @@ async fn a_custom_manifest_is_read_once_per_version() {
         assert_eq!(reconcile(cache.clone(), ctx.clone()).await.unwrap(), Action::requeue(WHEN_SETTLED));
     }
     assert_eq!(requests.lock().unwrap().len(), 1, "one GET of the ConfigMap for three reconciles");
+}
+
+#[tokio::test]
+async fn a_manifest_that_is_not_one_is_said_in_spec_valid_and_nothing_is_made() {
+    let mut served = manifest();
+    served.data = Some([("parameters.json".to_string(), "not json".to_string())].into());
+    let cache = param_cache(Some("manifest"));
+    let status_path = "/apis/sealstack.io/v1alpha1/namespaces/sp/paramcaches/params/status";
+    let reply = serde_json::to_value(&cache).unwrap();
+    let (client, requests) = testing::client(move |request| match request.path.as_str() {
+        "/api/v1/namespaces/sp/configmaps/manifest" => (200, serde_json::to_value(&served).unwrap()),
+        path if path == status_path => {
+            let mut written = reply.clone();
+            written["status"] = request.body["status"].clone();
+            (200, written)
+        }
+        other => panic!("nothing made before the spec is valid: {other}"),
+    });
+    let ctx = context(client);
+    let mut feeds = ctx.take_feeds();
+    feeds.param_cache.config_map_versions.put(manifest().metadata.into_request_partial());
+    let error = reconcile(Arc::new(cache), ctx).await.unwrap_err();
+    assert!(error.to_string().contains("ConfigMap manifest, key parameters.json: not a JSON object"), "{error}");
+    let made = requests.lock().unwrap().clone();
+    let status: ParamCacheStatus = serde_json::from_value(made.last().unwrap().body["status"].clone()).unwrap();
+    let valid = sealstack_crds::conditions::find_condition(&status.conditions, "SpecValid").unwrap();
+    assert_eq!((valid.status.as_str(), valid.reason.as_str()), ("False", "InvalidSpec"));
 }

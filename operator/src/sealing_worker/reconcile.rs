@@ -1,4 +1,4 @@
-//! Reconciling one SealingWorker: dereference (Miner, ParamCache) -> build -> apply -> status.
+//! Reconciling one SealingWorker: validate -> dereference (Miner, ParamCache) -> build -> apply -> status.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,10 +10,12 @@ use kube::core::object::HasStatus;
 use kube::runtime::controller::Action;
 use kube::{Api, Resource, ResourceExt};
 use sealstack_crds::SealingWorker;
+use sealstack_crds::sealing_worker::SealingWorkerStatus;
 use tracing::instrument;
 
 use super::build::{WorkerInputs, build_stateful_set, selector_string};
 use super::status::desired_status;
+use super::validate::validate;
 use crate::apply::apply;
 use crate::context::Context;
 use crate::decode::decoded;
@@ -21,6 +23,7 @@ use crate::error::{Error, Result};
 use crate::names::miner_api_secret;
 use crate::status_write::write_status;
 use crate::stores::{dereference, lookup};
+use crate::validation::record_spec_valid;
 
 /// Brings one SealingWorker's StatefulSet and status in line with its spec.
 #[instrument(skip_all, fields(sealingworker = %worker.name_any(), namespace = worker.namespace().unwrap_or_default()))]
@@ -30,6 +33,17 @@ pub async fn reconcile(worker: Arc<SealingWorker>, ctx: Arc<Context>) -> Result<
     let api: Api<SealingWorker> = Api::namespaced(client.clone(), &namespace);
     // The store may not show this operator's last status write yet.
     let Some(worker) = ctx.own_writes.workers.current(&api, worker).await? else { return Ok(Action::await_change()) };
+    let previous = worker.status().cloned().unwrap_or_default();
+
+    // Validate: a refused spec is said in `SpecValid`, and nothing else is written.
+    if let Err(error) = validate(&worker) {
+        let mut refused = SealingWorkerStatus { observed_generation: worker.meta().generation, ..previous.clone() };
+        record_spec_valid(&mut refused.conditions, Some(&error), worker.meta().generation);
+        if let Err(write) = write_status(&ctx, &ctx.own_writes.workers, &worker, &previous, &refused).await {
+            tracing::warn!(%write, "cannot write the status of a refused SealingWorker");
+        }
+        return Err(error);
+    }
 
     // Dereference (from the operator's watches): the Miner, and through it the ParamCache the workers mount.
     let miner_name = &worker.spec.miner_ref.name;
@@ -52,7 +66,6 @@ pub async fn reconcile(worker: Arc<SealingWorker>, ctx: Arc<Context>) -> Result<
     let (stored, _) = apply(&sets, &desired, existing.as_deref()).await?;
 
     // Status.
-    let previous = worker.status().cloned().unwrap_or_default();
     let now = Time(Timestamp::now());
     let mut next = desired_status(
         &previous,
@@ -64,6 +77,7 @@ pub async fn reconcile(worker: Arc<SealingWorker>, ctx: Arc<Context>) -> Result<
         now,
     );
     crate::pod_trouble::explain(&mut next.conditions, pods_trouble(&ctx, &worker).await?);
+    record_spec_valid(&mut next.conditions, None, worker.meta().generation);
     write_status(&ctx, &ctx.own_writes.workers, &worker, &previous, &next).await?;
     // The ParamCache is not owned by this object: look again while waiting for it.
     Ok(if params_ready { Action::requeue(Duration::from_secs(600)) } else { Action::requeue(Duration::from_secs(15)) })
