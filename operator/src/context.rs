@@ -44,6 +44,9 @@ pub struct Context {
     /// The last epoch scanned for each Miner's blocks (`namespace/name`), ahead of its status, which records
     /// it only when blocks are found.
     pub mining_cursors: Mutex<std::collections::HashMap<String, i64>>,
+    /// When each Miner's balances were last written in its status (a change of them alone is written at most
+    /// once a minute).
+    pub balance_writes: crate::miner::balances::BalanceWrites,
     /// The stores' feeds, taken by whoever starts the watches (once per context).
     feeds: Mutex<Option<Feeds>>,
 }
@@ -75,6 +78,7 @@ impl Context {
             full_nodes: FullNodes::default(),
             own_writes: OwnStatusWrites::default(),
             mining_cursors: Mutex::default(),
+            balance_writes: Default::default(),
             feeds: Mutex::new(Some(feeds)),
         })
     }

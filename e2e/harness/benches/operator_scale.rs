@@ -237,6 +237,18 @@ async fn metric(addr: &str, name: &str, label_filter: &[&str]) -> f64 {
         .sum()
 }
 
+/// The operator's writes by resource (`secrets 1000, miners/status 3000`), from its /metrics: where its
+/// writes go, printed beside the tables.
+async fn writes_by_resource(addr: &str) -> String {
+    let Ok(text) = reqwest_text(addr).await else { return String::new() };
+    let prefix = "sealstack_operator_kube_writes_total{resource=\"";
+    text.lines()
+        .filter_map(|l| l.strip_prefix(prefix)?.split_once("\"} "))
+        .map(|(resource, count)| format!("{resource} {count}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 async fn reqwest_text(addr: &str) -> std::io::Result<String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(addr).await?;
@@ -362,6 +374,8 @@ async fn run_size(cluster: &Cluster, client: &Client, bin: &str, kubeconfig: &st
     tokio::time::sleep(Duration::from_secs(3)).await;
     let writes = metric(metrics_addr, "sealstack_operator_kube_requests_total", WRITES).await;
     let reconciled = metric(metrics_addr, "sealstack_operator_reconciles_total", &["sealingworker"]).await;
+    // The ParamCache and the Miner are reconciled in the resync too: their writes would show here.
+    eprintln!("{n} SealingWorkers, resync: writes by resource: {}", writes_by_resource(metrics_addr).await);
     let rss_resync = operator.stop();
     let _ = ns.delete().await;
     let secs = |d: Duration| d.as_secs_f64();
