@@ -62,9 +62,10 @@ pub async fn run(options: RunOptions) -> anyhow::Result<()> {
     }
     ready.store(true, Ordering::Relaxed);
 
-    let ctx = Context::new(client.clone(), metrics, options.settings.clone());
+    let (ctx, feeds) = Context::new(client.clone(), metrics, options.settings.clone());
+    let controllers = run_controllers(client, options.namespace.clone(), ctx, feeds, &options.controllers);
     tokio::select! {
-        () = run_controllers(client, options.namespace.clone(), ctx, &options.controllers) => info!("controllers stopped"),
+        () = controllers => info!("controllers stopped"),
         () = async { match lost_leadership { Some(lost) => lost.await, None => std::future::pending().await } } => {
             anyhow::bail!("lost the leader lease: exiting so that only one replica acts")
         }
