@@ -116,7 +116,8 @@ pub async fn run_controllers(
     }
 }
 
-/// Where the watches look: the client, and the one namespace the operator watches (`None`: all).
+/// Where the watches of one set of controllers look: the client, and the namespace the set watches (`None`: all;
+/// the operator runs one set per watched namespace, see [`crate::watch_namespaces`]).
 #[derive(Clone)]
 pub struct Source {
     /// The client of every watch.
