@@ -24,12 +24,27 @@ enum Command {
     Run(RunArgs),
     /// Print the CustomResourceDefinitions this operator serves, as YAML.
     Crds,
-    /// Print the ClusterRole the operator needs, one comment per rule saying why.
-    Rbac {
-        /// Name of the ClusterRole.
-        #[arg(long, default_value = "sealstack-operator")]
-        name: String,
-    },
+    /// Print the RBAC the operator needs, one comment per rule saying why: a ClusterRole, or with --namespace a
+    /// Role in each watched namespace, a Role for the Lease and a ClusterRole with the cluster-scoped rules.
+    Rbac(RbacArgs),
+}
+
+/// Options of `sealstack-operator rbac`.
+#[derive(Debug, clap::Args)]
+struct RbacArgs {
+    /// Name of the ClusterRole and of the Roles.
+    #[arg(long, default_value = "sealstack-operator")]
+    name: String,
+    /// The namespaces the operator watches, repeated or comma-separated (default: all namespaces, one
+    /// ClusterRole with every rule).
+    #[arg(long = "namespace", value_name = "NAMESPACE", value_delimiter = ',')]
+    namespaces: Vec<String>,
+    /// The operator's own namespace, where its leader-election Lease is (with --namespace).
+    #[arg(long, default_value = "sealstack-system")]
+    operator_namespace: String,
+    /// Print the chart's templates/_rbac_rules.tpl instead (the rules the chart grants).
+    #[arg(long, conflicts_with = "namespaces")]
+    chart_rules: bool,
 }
 
 /// Options of `sealstack-operator run`.
@@ -63,8 +78,14 @@ async fn main() -> anyhow::Result<()> {
             print!("{}", sealstack_crds::generate::all_crds_yaml()?);
             Ok(())
         }
-        Command::Rbac { name } => {
-            print!("{}", sealstack_operator::rbac::cluster_role_yaml(&name));
+        Command::Rbac(args) => {
+            let yaml = if args.chart_rules {
+                sealstack_operator::rbac::chart_rules_template()
+            } else {
+                let namespaces = watch_namespaces(&args.namespaces)?;
+                sealstack_operator::rbac::roles_yaml(&args.name, &namespaces, &args.operator_namespace)
+            };
+            print!("{yaml}");
             Ok(())
         }
         Command::Run(args) => {
@@ -123,5 +144,17 @@ mod tests {
         let arg = run.get_arguments().find(|a| a.get_long() == Some("namespace")).unwrap();
         assert_eq!(arg.get_env(), Some(std::ffi::OsStr::new("SEALSTACK_WATCH_NAMESPACE")));
         assert_eq!(arg.get_value_delimiter(), Some(','));
+    }
+
+    #[test]
+    fn rbac_takes_the_watched_namespaces_or_prints_the_charts_rules() {
+        let cli = Cli::try_parse_from(["sealstack-operator", "rbac", "--namespace", "a,b"]).unwrap();
+        let Command::Rbac(args) = cli.command else { panic!("not rbac") };
+        assert_eq!(
+            (args.namespaces, args.operator_namespace.as_str()),
+            (vec!["a".into(), "b".into()], "sealstack-system")
+        );
+        assert!(Cli::try_parse_from(["sealstack-operator", "rbac", "--chart-rules"]).is_ok());
+        assert!(Cli::try_parse_from(["sealstack-operator", "rbac", "--chart-rules", "--namespace", "a"]).is_err());
     }
 }

@@ -102,7 +102,9 @@ async fn the_chart_passes_a_server_side_dry_run_under_the_restricted_pod_securit
     }
     assert!(!stderr.contains("Warning"), "the API server warned (Pod Security?):\n{stderr}");
 
-    // Every optional object the cluster has the API for, with two replicas under leader election.
+    // Every optional object the cluster has the API for, with two replicas under leader election, watching only
+    // the release's namespace (its Roles must exist there: the dry run refuses a namespace that does not).
+    let watched = format!("watchNamespaces={{{}}}", ns.name());
     let (stdout, stderr) = dry_run_apply(&render(
         ns.name(),
         &version,
@@ -112,7 +114,7 @@ async fn the_chart_passes_a_server_side_dry_run_under_the_restricted_pod_securit
             "networkPolicy.egress.restrict=true",
             "podDisruptionBudget.enabled=true",
             "grafanaDashboard.enabled=true",
-            "watchNamespace=miners",
+            &watched,
         ],
     ));
     for object in [
@@ -120,6 +122,11 @@ async fn the_chart_passes_a_server_side_dry_run_under_the_restricted_pod_securit
         "poddisruptionbudget.policy/sealstack-operator",
         "configmap/sealstack-dashboard",
         "deployment.apps/sealstack-operator",
+        "role.rbac.authorization.k8s.io/sealstack-operator",
+        "rolebinding.rbac.authorization.k8s.io/sealstack-operator",
+        "role.rbac.authorization.k8s.io/sealstack-operator-leader-election",
+        "rolebinding.rbac.authorization.k8s.io/sealstack-operator-leader-election",
+        "clusterrole.rbac.authorization.k8s.io/sealstack-operator",
     ] {
         assert!(stdout.contains(&format!("{object} serverside-applied (server dry run)")), "{object}:\n{stdout}");
     }
