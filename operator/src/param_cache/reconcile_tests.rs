@@ -63,7 +63,7 @@ fn settled(feeds: &mut Feeds, mut cache: ParamCache, inputs: &FetchInputs) -> Pa
     cache
 }
 
-fn context(client: kube::Client) -> Arc<Context> {
+fn context(client: kube::Client) -> (Arc<Context>, Feeds) {
     let settings = Settings { runtime_image: "sealstack/miner:test".into(), ..Settings::default() };
     Context::new(client, Arc::new(Metrics::default()), settings)
 }
@@ -71,8 +71,7 @@ fn context(client: kube::Client) -> Arc<Context> {
 #[tokio::test]
 async fn a_settled_param_cache_makes_no_request() {
     let (client, requests) = testing::client(|request| panic!("no request at rest: {request:?}"));
-    let ctx = context(client);
-    let mut feeds = ctx.take_feeds();
+    let (ctx, mut feeds) = context(client);
     feeds.param_cache.config_map_versions.listed();
     let inputs = FetchInputs {
         default_image: ctx.settings.runtime_image.clone(),
@@ -95,8 +94,7 @@ async fn a_custom_manifest_is_read_once_per_version() {
         );
         (200, serde_json::to_value(&served).unwrap())
     });
-    let ctx = context(client);
-    let mut feeds = ctx.take_feeds();
+    let (ctx, mut feeds) = context(client);
     feeds.param_cache.config_map_versions.put(manifest().metadata.into_request_partial());
     let data = manifest().data.unwrap();
     let inputs = FetchInputs {
