@@ -140,7 +140,9 @@ impl Operator {
             .args(["run", "--namespace", namespace, "--metrics-addr", metrics, "--leader-lease", ""])
             .args(extra)
             .env("KUBECONFIG", kubeconfig)
-            .env("RUST_LOG", "warn")
+            // SEALSTACK_BENCH_OPERATOR_LOG, e.g. `warn,sealstack_operator::status_write=debug`: why each status
+            // write was made.
+            .env("RUST_LOG", std::env::var("SEALSTACK_BENCH_OPERATOR_LOG").unwrap_or_else(|_| "warn".into()))
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
