@@ -61,14 +61,7 @@ ensure_cluster_pkgs() {
 }
 
 # True when the pid recorded for component $1 is alive and runs our binary.
-component_alive() {
-  local f=$PIDS/$1.pid pid exe
-  [[ -f $f ]] || return 1
-  pid=$(<"$f")
-  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 1
-  exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
-  [[ ${exe% (deleted)} == "$BIN/$1" ]]
-}
+component_alive() { pid_alive "$PIDS/$1.pid" "$BIN/$1"; }
 
 kc() { "$BIN/kubectl" --kubeconfig="$KUBECONFIG_PATH" "$@"; }
 
