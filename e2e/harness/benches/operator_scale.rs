@@ -10,6 +10,7 @@
 //!   e2e/cluster/bench.sh                  (builds, brings a cluster up, runs this, tears the cluster down)
 //!   SEALSTACK_BENCH_SIZES=10,100          (SealingWorkers; default 10,100,1000; empty: none)
 //!   SEALSTACK_BENCH_MINER_SIZES=10,100    (Miners; default 10,100,1000; empty: none)
+//!   SEALSTACK_BENCH_BASELINE_BIN=path     (each size again with this operator binary, e.g. another commit's)
 //!
 //! The operator runs as its own process (`SEALSTACK_OPERATOR_BIN`, release build) so that its RSS is its own.
 
@@ -406,6 +407,10 @@ async fn main() {
         return;
     };
     let bin = std::env::var("SEALSTACK_OPERATOR_BIN").expect("SEALSTACK_OPERATOR_BIN: a release sealstack-operator");
+    // Before and after in the same run: each size is measured again with the baseline's binary (another
+    // commit's release build), in a row of its own.
+    let mut bins = vec![("", bin)];
+    bins.extend(std::env::var("SEALSTACK_BENCH_BASELINE_BIN").ok().map(|b| ("baseline ", b)));
     let Some(cluster) = Cluster::connect().await else { return };
     let client = cluster.client();
     install_crds(&client).await.expect("CRDs install");
@@ -423,18 +428,23 @@ async fn main() {
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|".to_string(),
     ];
     for n in sizes("SEALSTACK_BENCH_SIZES") {
-        let row = run_size(&cluster, &client, &bin, kubeconfig, n).await;
-        println!("{row}");
-        rows.push(row);
-        settle(&client).await;
+        for (label, bin) in &bins {
+            let row = run_size(&cluster, &client, bin, kubeconfig, n).await.replacen("| ", &format!("| {label}"), 1);
+            println!("{row}");
+            rows.push(row);
+            settle(&client).await;
+        }
     }
     rows.push(String::new());
     rows.extend(miners::HEADER.map(String::from));
     for n in sizes("SEALSTACK_BENCH_MINER_SIZES") {
-        let row = miners::run_size(&cluster, &client, &bin, kubeconfig, n).await;
-        println!("{row}");
-        rows.push(row);
-        settle(&client).await;
+        for (label, bin) in &bins {
+            let row = miners::run_size(&cluster, &client, bin, kubeconfig, n).await;
+            let row = row.replacen("| ", &format!("| {label}"), 1);
+            println!("{row}");
+            rows.push(row);
+            settle(&client).await;
+        }
     }
     println!("\n{}", rows.join("\n"));
 }
