@@ -37,27 +37,27 @@ step "start the parameter gateway" demo_gateway
 step "helm install the operator into $OPERATOR_NS" demo_install_chart
 step "apply manifests/samples/ into $DEMO_NS" demo_apply_samples
 
-say "ParamCache devnet-params: a Job fetches the 2KiB parameters from the gateway and checks their digests"
-step "ParamCache Ready" demo_wait 600 "ParamCache devnet-params Ready" is_true paramcache devnet-params Ready
-say "Miner $MINER: CreateMiner through the devnet, then the runtime pod, then the multiaddrs on chain"
-step "Miner actor created" demo_wait 300 "Miner ActorCreated" is_true miner "$MINER" ActorCreated
+log "ParamCache devnet-params: a Job fetches the 2KiB parameters from the gateway and checks their digests"
+step "ParamCache Ready" wait_for 600 "ParamCache devnet-params Ready" is_true paramcache devnet-params Ready
+log "Miner $MINER: CreateMiner through the devnet, then the runtime pod, then the multiaddrs on chain"
+step "Miner actor created" wait_for 300 "Miner ActorCreated" is_true miner "$MINER" ActorCreated
 echo "    actor $(kd get miner "$MINER" -o jsonpath='{.status.actorAddress}')," \
   "CreateMiner $(kd get miner "$MINER" -o jsonpath='{.status.creation.messages.create-miner.cid}')"
-step "Miner Ready" demo_wait 600 "Miner Ready" is_true miner "$MINER" Ready
+step "Miner Ready" wait_for 600 "Miner Ready" is_true miner "$MINER" Ready
 echo "    on-chain multiaddrs: $(kd get miner "$MINER" -o jsonpath='{.status.onChainMultiaddrs}')"
-say "sector 0: pledged by the runtime, sealed by the worker pod, PreCommit and ProveCommit on the devnet"
+log "sector 0: pledged by the runtime, sealed by the worker pod, PreCommit and ProveCommit on the devnet"
 last=""
 deadline=$((SECONDS + 1200))
 until [[ $last == Proving ]]; do
   state=$(sector_state 0 || true)
   [[ -n $state && $state != "$last" ]] && echo "    sector 0: $state" && last=$state
-  ((SECONDS < deadline)) || { echo "sector 0 not Proving after 20 minutes (last: ${last:-none})" >&2; exit 1; }
+  ((SECONDS < deadline)) || die "sector 0 not Proving after 20 minutes (last: ${last:-none})"
   sleep 3
 done
 
-say "sector 0: its first WindowPoSt, from which it carries power (the Miner's status shows the chain's view)"
+log "sector 0: its first WindowPoSt, from which it carries power (the Miner's status shows the chain's view)"
 miner_power() { [[ $(kd get miner "$MINER" -o jsonpath='{.status.power.raw}') == 2Ki ]]; }
-step "power on chain" demo_wait 300 "the Miner's status showing 2Ki of power" miner_power
+step "power on chain" wait_for 300 "the Miner's status showing 2Ki of power" miner_power
 
 demo_report
 cat <<EOF

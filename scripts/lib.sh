@@ -1,6 +1,10 @@
 # Shared settings of the project's scripts (sourced, not run).
 # Everything built or downloaded lives under ~/.cache/sealstack, outside the checkout, and is rebuilt when missing.
 
+# The logging, dying and waiting helpers (log, die, fail, wait_for, step).
+# shellcheck source=log.sh
+source "$(dirname "${BASH_SOURCE[0]}")/log.sh"
+
 SEALSTACK_CACHE="${SEALSTACK_CACHE:-$HOME/.cache/sealstack}"
 export SEALSTACK_CACHE
 # The cargo target dir (one per machine, guarded against another checkout's build).
@@ -9,17 +13,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/target-dir.sh"
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export REPO_ROOT
 mkdir -p "$SEALSTACK_CACHE" "$CARGO_TARGET_DIR"
-
-# step NAME COMMAND...: runs one step, printing its name and how long it took.
-step() {
-  local name=$1; shift
-  local started=$SECONDS
-  echo "==> $name"
-  "$@"
-  local rc=$?
-  echo "<== $name: $([ $rc -eq 0 ] && echo ok || echo "FAILED (exit $rc)") in $((SECONDS - started)) s"
-  return $rc
-}
 
 # k8s_bin: prints the directory of the pinned kubectl and helm (and the local cluster's components), building
 # them with e2e/cluster/build.sh when one is missing.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Operator scale benchmark (not a test): builds a release operator, brings up the test suite's own local cluster
 # (e2e-env.sh: never a demo cluster), runs e2e/harness/benches/operator_scale.rs, and tears the cluster down.
-# Sizes: SEALSTACK_BENCH_SIZES (10,100,1000).
+# Sizes: SEALSTACK_BENCH_SIZES (10,100,1000). Before and after in one run: SEALSTACK_BENCH_BASELINE_BIN=<another
+# release sealstack-operator> (see the header of e2e/harness/benches/operator_scale.rs).
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)

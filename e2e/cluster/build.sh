@@ -15,9 +15,11 @@ source "$HERE/versions.sh"
 
 BIN=$SEALSTACK_K8S_BIN
 mkdir -p "$BIN"
-log() { echo "build.sh: $*" >&2; }
+# shellcheck source=../../scripts/log.sh
+source "$HERE/../../scripts/log.sh"
+LOG_TAG=build.sh:
 
-command -v go >/dev/null || { log "go not found (Go >= 1.25 needed)"; exit 1; }
+command -v go >/dev/null || die "go not found (Go >= 1.25 needed)"
 export CGO_ENABLED=0 GOFLAGS=-mod=readonly GOTOOLCHAIN=local
 # Go's module and build caches live with the other sealstack caches.
 export GOMODCACHE="${GOMODCACHE_SEALSTACK:-$HOME/.cache/sealstack/go/mod}"

@@ -43,6 +43,6 @@ if [[ -d $D ]]; then
 fi
 if ((${#failed[@]})); then
   log "could not undo everything:"
-  printf '[cluster]   - %s\n' "${failed[@]}" >&2
+  for f in "${failed[@]}"; do log "  - $f"; done
   exit 1
 fi

@@ -1,6 +1,11 @@
 # Shared helpers for up.sh / down.sh / test.sh (sourced, not run).
 # shellcheck shell=bash
 E2E_CLUSTER_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# log, die, fail, wait_for, step: the project's one set (scripts/log.sh, no side effects).
+# shellcheck source=../../scripts/log.sh
+source "$E2E_CLUSTER_HERE/../../scripts/log.sh"
+LOG_TAG='[cluster]'
+WAIT_EVERY=0.5
 # shellcheck source=versions.sh
 source "$E2E_CLUSTER_HERE/versions.sh"
 # shellcheck source=netns.sh
@@ -36,9 +41,6 @@ mark_e2e_cluster() {
 # Components in start order (down stops them in reverse).
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
 
-log() { echo "[cluster] $*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
-
 # Installs Debian packages for the given commands when missing (apt-get update once).
 ensure_cmds() {
   local need=() c
@@ -59,26 +61,9 @@ ensure_cluster_pkgs() {
 }
 
 # True when the pid recorded for component $1 is alive and runs our binary.
-component_alive() {
-  local f=$PIDS/$1.pid pid exe
-  [[ -f $f ]] || return 1
-  pid=$(<"$f")
-  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 1
-  exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
-  [[ ${exe% (deleted)} == "$BIN/$1" ]]
-}
+component_alive() { pid_alive "$PIDS/$1.pid" "$BIN/$1"; }
 
 kc() { "$BIN/kubectl" --kubeconfig="$KUBECONFIG_PATH" "$@"; }
-
-# Waits up to $1 seconds for the command in "${@:2}" to succeed.
-wait_for() {
-  local t=$1; shift
-  local end=$((SECONDS + t))
-  until "$@" >/dev/null 2>&1; do
-    ((SECONDS < end)) || return 1
-    sleep 0.5
-  done
-}
 
 # --- the real node (node.sh): kubelet + Debian's containerd/runc/CNI plugins ---
 # SEALSTACK_REAL_NODE=0 leaves it out (control plane and kwok nodes only), 1 requires it, auto

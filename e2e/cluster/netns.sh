@@ -26,7 +26,7 @@ enter_cluster_netns() {
     ((create)) || return 0
     ip netns add "$CLUSTER_NETNS"
     ip -n "$CLUSTER_NETNS" link set lo up
-    echo "[cluster] network namespace $CLUSTER_NETNS created" >&2
+    log "network namespace $CLUSTER_NETNS created"
   fi
   exec nsenter --net="/run/netns/$CLUSTER_NETNS" -- "$0" "$@"
 }

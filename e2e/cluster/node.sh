@@ -334,7 +334,7 @@ EOF
 }
 wait_kube_proxy() {
   [[ -f $PIDS/kube-proxy.pid ]] || return 0
-  if ! wait_for 60 curl -sf "http://127.0.0.1:$KUBE_PROXY_HEALTHZ_PORT/healthz"; then
+  if ! wait_for 60 "kube-proxy healthy" curl -sf "http://127.0.0.1:$KUBE_PROXY_HEALTHZ_PORT/healthz"; then
     log "last lines of $LOGS/kube-proxy.log:"; tail -n 30 "$LOGS/kube-proxy.log" >&2
     die "kube-proxy not healthy"
   fi
@@ -381,7 +381,7 @@ EOF
   echo $! >"$PIDS/coredns.pid"
 }
 wait_coredns() {
-  if ! wait_for 60 curl -sf "http://127.0.0.1:$COREDNS_READY_PORT/ready"; then
+  if ! wait_for 60 "coredns ready" curl -sf "http://127.0.0.1:$COREDNS_READY_PORT/ready"; then
     log "last lines of $LOGS/coredns.log:"; tail -n 30 "$LOGS/coredns.log" >&2
     die "coredns not ready"
   fi
@@ -424,7 +424,8 @@ up() {
   log "starting containerd ($snapshotter snapshotter, socket $CTRD_SOCK)"
   setsid containerd --config "$CTRD/config.toml" </dev/null >"$LOGS/containerd.log" 2>&1 &
   echo $! >"$PIDS/containerd.pid"
-  wait_for 30 ctr --address "$CTRD_SOCK" version || { tail -n 30 "$LOGS/containerd.log" >&2; die "containerd did not start"; }
+  wait_for 30 "containerd answering" ctr --address "$CTRD_SOCK" version ||
+    { tail -n 30 "$LOGS/containerd.log" >&2; die "containerd did not start"; }
 
   SEALSTACK_IMAGE_TAG=dev "$E2E_CLUSTER_HERE/images.sh" pause >/dev/null
 
@@ -447,7 +448,7 @@ up() {
   # The node's Service proxy and DNS start beside the kubelet (neither needs it).
   start_kube_proxy
   start_coredns
-  if ! wait_for 120 kc wait --for=condition=Ready "node/$NODE_NAME" --timeout=5s; then
+  if ! wait_for 120 "node $NODE_NAME Ready" kc wait --for=condition=Ready "node/$NODE_NAME" --timeout=5s; then
     log "last lines of $LOGS/kubelet.log:"; tail -n 40 "$LOGS/kubelet.log" >&2
     die "node $NODE_NAME not Ready"
   fi

@@ -95,7 +95,8 @@ check_port_free() {
 for p in "$ETCD_PORT" "$ETCD_PEER_PORT" "$APISERVER_PORT" "$KCM_PORT" "$SCHED_PORT" "$KWOK_PORT"; do
   check_port_free "$p"
 done
-fail() { log "$1; last lines of $LOGS/$2.log:"; tail -n 30 "$LOGS/$2.log" >&2 || true; exit 1; }
+# die_with_log MESSAGE COMPONENT: dies with MESSAGE and the last lines of the component's log.
+die_with_log() { log "$1; last lines of $LOGS/$2.log:"; tail -n 30 "$LOGS/$2.log" >&2 || true; exit 1; }
 
 # --- etcd (fresh data each start; no fsync: this is a throw-away test store) ---
 rm -rf "$D/etcd"
@@ -104,7 +105,7 @@ start etcd --name=sealstack-e2e --data-dir="$D/etcd" \
   --listen-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" \
   --initial-cluster="sealstack-e2e=http://127.0.0.1:$ETCD_PEER_PORT" \
   --listen-metrics-urls="" --unsafe-no-fsync=true --quota-backend-bytes=2147483648
-wait_for 60 curl -sf "http://127.0.0.1:$ETCD_PORT/health" || fail "etcd not healthy" etcd
+wait_for 60 "etcd healthy" curl -sf "http://127.0.0.1:$ETCD_PORT/health" || die_with_log "etcd not healthy" etcd
 
 # --- kube-apiserver ---
 # Alone, it serves on loopback only, and no endpoints back the `kubernetes` Service. With the
@@ -127,7 +128,7 @@ start kube-apiserver --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
   --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
   --service-cluster-ip-range="$SERVICE_CIDR" --allow-privileged=true \
   --authorization-mode=Node,RBAC
-wait_for 120 kc get --raw=/readyz || fail "kube-apiserver not ready" kube-apiserver
+wait_for 120 "kube-apiserver ready" kc get --raw=/readyz || die_with_log "kube-apiserver not ready" kube-apiserver
 
 # --- kube-controller-manager (GC, Job, Deployment, namespace, serviceaccount, ...) ---
 start kube-controller-manager --kubeconfig="$KUBECONFIG_PATH" \
@@ -139,22 +140,26 @@ start kube-controller-manager --kubeconfig="$KUBECONFIG_PATH" \
 start kube-scheduler --kubeconfig="$KUBECONFIG_PATH" \
   --authentication-kubeconfig="$KUBECONFIG_PATH" --authorization-kubeconfig="$KUBECONFIG_PATH" \
   --bind-address=127.0.0.1 --secure-port="$SCHED_PORT" --leader-elect=false
-wait_for 60 curl -skf "https://127.0.0.1:$KCM_PORT/healthz" || fail "kube-controller-manager not healthy" kube-controller-manager
-wait_for 60 curl -skf "https://127.0.0.1:$SCHED_PORT/healthz" || fail "kube-scheduler not healthy" kube-scheduler
+wait_for 60 "kube-controller-manager healthy" curl -skf "https://127.0.0.1:$KCM_PORT/healthz" ||
+  die_with_log "kube-controller-manager not healthy" kube-controller-manager
+wait_for 60 "kube-scheduler healthy" curl -skf "https://127.0.0.1:$SCHED_PORT/healthz" ||
+  die_with_log "kube-scheduler not healthy" kube-scheduler
 
 # --- kwok: fake kubelets for nodes annotated kwok.x-k8s.io/node=fake ---
 start kwok --kubeconfig="$KUBECONFIG_PATH" --config="$BIN/kwok-stages.yaml" \
   --manage-all-nodes=false --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
   --cidr=10.244.0.0/16 --node-ip=127.0.0.1 --node-lease-duration-seconds=40 \
   --server-address="127.0.0.1:$KWOK_PORT"
-wait_for 30 curl -sf "http://127.0.0.1:$KWOK_PORT/healthz" || fail "kwok not healthy" kwok
+wait_for 30 "kwok healthy" curl -sf "http://127.0.0.1:$KWOK_PORT/healthz" || die_with_log "kwok not healthy" kwok
 
 kc apply -f "$E2E_CLUSTER_HERE/nodes.yaml" >/dev/null
 # The test suite's mark (see lib.sh): the harness refuses clusters without it.
 [[ $CLUSTER_PURPOSE != e2e ]] || mark_e2e_cluster
-wait_for 60 kc wait --for=condition=Ready node --all --timeout=5s || fail "fake nodes not Ready" kwok
+wait_for 60 "the fake nodes Ready" kc wait --for=condition=Ready node --all --timeout=5s ||
+  die_with_log "fake nodes not Ready" kwok
 # Pods are refused until the serviceaccount controller made the "default" ServiceAccount.
-wait_for 60 kc -n default get serviceaccount default || fail "no default ServiceAccount" kube-controller-manager
+wait_for 60 "the default ServiceAccount" kc -n default get serviceaccount default ||
+  die_with_log "no default ServiceAccount" kube-controller-manager
 
 # --- the real node: kubelet + containerd (node.sh) ---
 [[ $REAL_NODE == 0 ]] || "$E2E_CLUSTER_HERE/node.sh" up

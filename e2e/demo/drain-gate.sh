@@ -55,30 +55,30 @@ demo_drain_gate() {
   # 1. An eviction inside the open deadline: refused; after the proof: through.
   # The gate holds from the sector's challenge until its proof lands (a few epochs on the demo devnet; the operator
   # looks again every 10 s while it holds, so it may say ChallengeDrawn until the proof is in).
-  step "the sector's challenge is drawn (the gate holds)" demo_wait 600 "DisruptionAllowed held" gate_holds
+  step "the sector's challenge is drawn (the gate holds)" wait_for 600 "DisruptionAllowed held" gate_holds
   answer=$(evict "$RUNTIME_POD")
   assert "an eviction while the gate holds ($(gate_reason)) is refused (429): got $answer" [ "$answer" == 429 ]
   uid=$(pod_uid)
-  step "the proof lands (the gate opens)" demo_wait 300 "DisruptionAllowed DeadlineProven" gate_open
+  step "the proof lands (the gate opens)" wait_for 300 "DisruptionAllowed DeadlineProven" gate_open
   # The disruption controller follows the budget within seconds of the operator's write.
-  step "the eviction goes through" demo_wait 60 "the runtime pod evicted" evicted
-  step "the runtime pod comes back" demo_wait 300 "a new runtime pod Ready" \
+  step "the eviction goes through" wait_for 60 "the runtime pod evicted" evicted
+  step "the runtime pod comes back" wait_for 300 "a new runtime pod Ready" \
     bash -c "[[ \$($K8S/kubectl -n $DEMO_NS get pod $RUNTIME_POD -o jsonpath='{.metadata.uid}') != '$uid' ]]"
-  step "RuntimeReady after the eviction" demo_wait 300 "RuntimeReady" is_true miner "$MINER" RuntimeReady
+  step "RuntimeReady after the eviction" wait_for 300 "RuntimeReady" is_true miner "$MINER" RuntimeReady
 
   # 2. A change of the runtime while the gate holds (from the sector's challenge until its proof): the operator
   #    holds the rollout (RolloutPending) and rolls after the proof, so the new pod is younger than the gate's
   #    opening. (The hold lasts a few epochs here: RolloutPending itself is reported when seen.)
-  step "the sector's next challenge (the gate holds)" demo_wait 600 "DisruptionAllowed held" gate_holds
+  step "the sector's next challenge (the gate holds)" wait_for 600 "DisruptionAllowed held" gate_holds
   uid=$(pod_uid)
   kd patch miner "$MINER" --type merge -p '{"spec":{"runtime":{"imagePullPolicy":"Never"}}}' >/dev/null
-  step "the runtime rolls" demo_wait 600 "a new runtime pod" pending_or_rolled "$uid"
+  step "the runtime rolls" wait_for 600 "a new runtime pod" pending_or_rolled "$uid"
   echo "    RolloutPending seen while held: $([[ $seen_pending == 1 ]] && echo yes || echo no)"
   assert "the new runtime pod ($(pod_created_at)) was made once the gate opened ($(gate_changed_at))" \
     bash -c "[[ '$(pod_created_at)' > '$(gate_changed_at)' || '$(pod_created_at)' == '$(gate_changed_at)' ]]"
   assert "the gate is open again ($(gate_reason))" gate_open
-  step "RuntimeReady after the rollout" demo_wait 300 "RuntimeReady" is_true miner "$MINER" RuntimeReady
+  step "RuntimeReady after the rollout" wait_for 300 "RuntimeReady" is_true miner "$MINER" RuntimeReady
 
   # 3. Nothing missed.
-  step "no WindowPoSt missed" demo_wait 120 "Miner faulty 0, Proving True" no_faults
+  step "no WindowPoSt missed" wait_for 120 "Miner faulty 0, Proving True" no_faults
 }

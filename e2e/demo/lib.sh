@@ -13,31 +13,20 @@ OPERATOR_NS=sealstack-system
 RELEASE=sealstack
 MINER=devnet-miner
 RUNTIME_POD=$MINER-runtime-0
+# scripts/log.sh's helpers (log, fail, wait_for), as the demo uses them: its lines start with ---, waits try
+# every 2 s.
+# shellcheck disable=SC2034 # (read by scripts/log.sh)
+LOG_TAG='---' WAIT_EVERY=2
 
 k() { "$K8S/kubectl" "$@"; }
 kd() { "$K8S/kubectl" -n "$DEMO_NS" "$@"; }
 helm_() { "$K8S/helm" "$@"; }
-say() { echo "--- $*"; }
-fail() {
-  echo "FAILED: $*" >&2
-  return 1
-}
 
 # The placement every pod of the demo needs: the real node is tainted so that the fake (kwok) nodes' tests
 # never land there.
 REAL_NODE_PLACEMENT='
       nodeSelector: {sealstack.io/real-node: "true"}
       tolerations: [{key: sealstack.io/real-node, operator: Exists, effect: NoSchedule}]'
-
-# demo_wait SECONDS WHAT COMMAND...: runs COMMAND every 2 s until it succeeds; fails naming WHAT after SECONDS.
-demo_wait() {
-  local seconds=$1 what=$2 deadline=$((SECONDS + $1))
-  shift 2
-  until "$@" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || fail "$what (not within $seconds s)" || return 1
-    sleep 2
-  done
-}
 
 # The images the pods run, built from debug binaries (images.sh builds them) and imported into the node. The
 # pods use the content tags, so that running the demo again after a change rolls them. SEALSTACK_IMAGES_SH names
@@ -106,9 +95,9 @@ spec:
       # Verifying keys of the locally generated parameters: the devnet verifies every proof for real.
       - {name: params, hostPath: {path: "$PARAMS", type: Directory}}
 EOF
-  demo_wait 180 "the devnet pod Ready" kd rollout status deployment/devnet --timeout=5s || return 1
+  wait_for 180 "the devnet pod Ready" kd rollout status deployment/devnet --timeout=5s || return 1
   local info=""
-  demo_wait 60 "the devnet's FULLNODE_API_INFO in its log" \
+  wait_for 60 "the devnet's FULLNODE_API_INFO in its log" \
     bash -c "'$K8S/kubectl' -n '$DEMO_NS' logs deployment/devnet | grep -q '^FULLNODE_API_INFO='" || return 1
   # (awk reads the whole log: a reader that stops early would fail the pipeline with SIGPIPE.)
   info=$(kd logs deployment/devnet | awk '/^FULLNODE_API_INFO=/ && !seen {seen = 1; sub(/^[^=]*=/, ""); print}')
@@ -169,7 +158,7 @@ spec:
       volumes:
       - {name: params, hostPath: {path: "$PARAMS", type: Directory}}
 EOF
-  demo_wait 120 "the parameter gateway Ready" kd rollout status deployment/params-gateway --timeout=5s
+  wait_for 120 "the parameter gateway Ready" kd rollout status deployment/params-gateway --timeout=5s
 }
 
 # The chart, with the images built here and the operator on the real node. Extra arguments go to helm.

@@ -66,13 +66,13 @@ kd create configmap corrupt-params --from-file=parameters.json="$work/parameters
 sed 's/name: devnet-params$/name: corrupt-params/' manifests/samples/paramcache.yaml | kd apply -f - >/dev/null
 
 # --- the ParamCache: fetched by its Job through the gateway and verified ---
-step "ParamCache Ready" demo_wait 600 "ParamCache Ready" is_true paramcache devnet-params Ready
+step "ParamCache Ready" wait_for 600 "ParamCache Ready" is_true paramcache devnet-params Ready
 fetch_job=$(jsonpath paramcache devnet-params '{.status.jobName}')
 assert "the fetch Job $fetch_job succeeded" test "$(jsonpath job "$fetch_job" '{.status.succeeded}')" = 1
 
 # --- 2: the operator pod deleted mid-creation ---
 creation_started() { [[ -n $(jsonpath miner "$MINER" '{.status.creation.messages}') ]]; }
-step "the operator starts creating the actor" demo_wait 300 "a creation message recorded" creation_started
+step "the operator starts creating the actor" wait_for 300 "a creation message recorded" creation_started
 old_pod=$(k get pods -n "$OPERATOR_NS" -l app.kubernetes.io/component=operator -o jsonpath='{.items[0].metadata.name}')
 echo "    deleting the operator pod $old_pod; recorded so far: $(jsonpath miner "$MINER" '{.status.creation.messages}')"
 # Killed at once (no grace period to finish in): the new pod waits for the Lease to expire, then resumes.
@@ -83,8 +83,8 @@ new_leader() {
     --field-selector=status.phase=Running -o jsonpath='{.items[0].metadata.name}')
   [[ -n $pod && $pod != "$old_pod" ]] && k logs -n "$OPERATOR_NS" "$pod" | grep 'leading' >/dev/null
 }
-step "a new operator pod leads" demo_wait 180 "a new operator pod holding the Lease" new_leader
-step "ActorCreated after the restart" demo_wait 300 "ActorCreated" is_true miner "$MINER" ActorCreated
+step "a new operator pod leads" wait_for 180 "a new operator pod holding the Lease" new_leader
+step "ActorCreated after the restart" wait_for 300 "ActorCreated" is_true miner "$MINER" ActorCreated
 actor=$(jsonpath miner "$MINER" '{.status.actorAddress}')
 owner=$(jsonpath miner "$MINER" '{.status.ownerAddress}')
 assert "the devnet holds exactly one miner actor, $actor" test "$(miner_ids)" = "[\"${actor:2}\"]"
@@ -93,12 +93,12 @@ assert "the owner sent exactly two messages (fund-worker, CreateMiner)" test "$o
 
 # --- 3: the worker pod deleted mid-seal ---
 sealing() { [[ $(sector_state 0) =~ ^(PreCommit1|PreCommit2|Committing)$ ]]; }
-step "the worker seals sector 0" demo_wait 600 "sector 0 in PreCommit1, PreCommit2 or Committing" sealing
+step "the worker seals sector 0" wait_for 600 "sector 0 in PreCommit1, PreCommit2 or Committing" sealing
 worker_pod=$(kd get pods -l app.kubernetes.io/component=sealing-worker -o jsonpath='{.items[0].metadata.name}')
 echo "    deleting the worker pod $worker_pod with sector 0 in $(sector_state 0)"
 kd delete pod "$worker_pod" --grace-period=0 --force >/dev/null 2>&1
-step "Miner Ready" demo_wait 600 "Miner Ready" is_true miner "$MINER" Ready
-step "sector 0 Proving" demo_wait 1200 "sector 0 Proving" is_proving 0
+step "Miner Ready" wait_for 600 "Miner Ready" is_true miner "$MINER" Ready
+step "sector 0 Proving" wait_for 1200 "sector 0 Proving" is_proving 0
 runtime_ip=$(kd get pod "$RUNTIME_POD" -o jsonpath='{.status.podIP}')
 metrics=$(curl -sf "http://$runtime_ip:9100/metrics")
 # The lost worker's files were on its scratch: the runtime handed its task out again (lease expired) or rebuilt
@@ -114,14 +114,14 @@ done
 # A new sector carries power from its first WindowPoSt on (builtin-actors), at its deadline within a period.
 raw_power() { devnet_call StateMinerPower "[\"$actor\",null]" | jq -r '.MinerPower.RawBytePower'; }
 has_power() { [[ $(raw_power) == 2048 ]]; }
-step "the sector's first WindowPoSt" demo_wait 300 "the devnet counting the sector's power" has_power
+step "the sector's first WindowPoSt" wait_for 300 "the devnet counting the sector's power" has_power
 assert "the devnet counts the sector's 2048 bytes of power ($(raw_power))" has_power
 # The Miner's status catches up with the proof (it reads the chain every few seconds while a sector is unproven
 # or faulty): only then does a fault seen there belong to the file moved aside below.
 proven_shown() {
   [[ $(jsonpath miner "$MINER" '{.status.sectors.faulty}') == 0 && $(condition miner "$MINER" Proving) == True ]]
 }
-step "the Miner's status shows the sector proven" demo_wait 120 "Miner faulty 0, Proving True" proven_shown
+step "the Miner's status shows the sector proven" wait_for 120 "Miner faulty 0, Proving True" proven_shown
 # What the runtime saw before: a window it missed (the first proof of a new sector inside a worker's loss) shows
 # here as a declaration; the demo goes on either way.
 curl -sf "http://$runtime_ip:9100/metrics" | grep -E '^sealstack_miner_(declarations|window_posts)_total' |
@@ -139,18 +139,18 @@ assert "sector 0's sealed file moved aside on the runtime's volume ($sealed)" "$
 faulty_shown() {
   [[ $(jsonpath miner "$MINER" '{.status.sectors.faulty}') == 1 && $(condition miner "$MINER" Proving) == False ]]
 }
-step "the lost sector shows as faulty in the Miner's status" demo_wait 600 "Miner faulty 1, Proving False" faulty_shown
+step "the lost sector shows as faulty in the Miner's status" wait_for 600 "Miner faulty 1, Proving False" faulty_shown
 message=$(kd get miner "$MINER" -o jsonpath='{.status.conditions[?(@.type=="Proving")].message}')
 deadline=$(devnet_call StateSectorPartition "[\"$actor\",0,null]" | jq -r '.Deadline')
 assert "Proving names the sector's deadline $deadline: $message" grep -q "deadline $deadline" <<<"$message"
 assert "Ready is False while a sector is faulty" test "$(condition miner "$MINER" Ready)" = False
 no_power() { [[ $(raw_power) == 0 ]]; }
-step "the devnet takes its power" demo_wait 60 "the devnet's raw power 0" no_power
+step "the devnet takes its power" wait_for 60 "the devnet's raw power 0" no_power
 kd exec "$RUNTIME_POD" -c miner -- sealstack-miner proving faults | sed 's/^/    /'
 assert "sector 0's sealed file back in place" "$volumes_sh" --move "$sealed.aside" "$sealed"
-step "the restored sector is recovered" demo_wait 900 "Miner faulty 0, Proving True" proven_shown
+step "the restored sector is recovered" wait_for 900 "Miner faulty 0, Proving True" proven_shown
 assert "the devnet counts its power again ($(raw_power))" has_power
-step "Miner Ready again" demo_wait 120 "Miner Ready" is_true miner "$MINER" Ready
+step "Miner Ready again" wait_for 120 "Miner Ready" is_true miner "$MINER" Ready
 kd exec "$RUNTIME_POD" -c miner -- sealstack-miner info | sed 's/^/    /'
 
 # --- the deadline gate: an eviction and a rollout of the runtime wait for the sector's proof ---
@@ -176,7 +176,7 @@ step "helm upgrade (log level, resources)" demo_install_chart --reuse-values \
   --set logLevel=debug --set resources.requests.cpu=60m
 assert "the operator runs with the new values" test "$(k get deployment -n "$OPERATOR_NS" "$RELEASE-operator" \
   -o jsonpath='{.spec.template.spec.containers[0].resources.requests.cpu}')" = 60m
-step "Miner Ready after the upgrade" demo_wait 120 "Miner Ready" is_true miner "$MINER" Ready
+step "Miner Ready after the upgrade" wait_for 120 "Miner Ready" is_true miner "$MINER" Ready
 sleep 10
 assert "no new message from the owner after the upgrade" \
   test "$(devnet_call MpoolGetNonce "[\"$owner\"]")" = "$owner_nonce"
@@ -187,7 +187,7 @@ demo_report >/dev/null
 
 # --- the ParamCache with the corrupt file ---
 fetch_failed() { [[ $(kd get paramcache corrupt-params -o jsonpath='{.status.phase}') == Failed ]]; }
-step "the corrupt ParamCache's fetch fails" demo_wait 420 "ParamCache corrupt-params Failed" fetch_failed
+step "the corrupt ParamCache's fetch fails" wait_for 420 "ParamCache corrupt-params Failed" fetch_failed
 assert "it is not Ready: $(condition paramcache corrupt-params Ready) ($(kd get paramcache corrupt-params \
   -o jsonpath='{.status.conditions[?(@.type=="Ready")].reason}'))" \
   test "$(condition paramcache corrupt-params Ready)" = False
@@ -198,7 +198,7 @@ job_log_names_mismatch() {
   job=$(kd get paramcache corrupt-params -o jsonpath='{.status.jobName}')
   [[ -n $job ]] && log=$(kd logs "job/$job" --tail=-1 2>/dev/null) && grep -q 'wrong digest' <<<"$log"
 }
-demo_wait 180 "a log of the corrupt ParamCache's Job naming the digest mismatch" job_log_names_mismatch
+wait_for 180 "a log of the corrupt ParamCache's Job naming the digest mismatch" job_log_names_mismatch
 assert "its Job $job's log names the digest mismatch" job_log_names_mismatch
 assert "the good ParamCache stayed Ready" is_true paramcache devnet-params Ready
 kd delete paramcache corrupt-params --wait=true >/dev/null
@@ -214,7 +214,7 @@ operator_leftovers() {
 }
 no_operator_pod() { [[ -z $(k get pods -n "$OPERATOR_NS" -o name) ]]; }
 # (The operator pod goes a moment after its Deployment: the garbage collector deletes it.)
-demo_wait 120 "the operator's pod gone" no_operator_pod || true
+wait_for 120 "the operator's pod gone" no_operator_pod || true
 left=$(operator_leftovers)
 assert "nothing of the operator left in $OPERATOR_NS${left:+: $left}" test -z "$left"
 left=$(k get clusterroles,clusterrolebindings -l app.kubernetes.io/instance="$RELEASE" -o name)
@@ -225,7 +225,7 @@ made_by_operator_but_claims() {
     grep -v '^persistentvolumeclaim/' || true
 }
 only_claims_left() { [[ -z $(made_by_operator_but_claims) ]]; }
-demo_wait 120 "the operator's objects garbage-collected" only_claims_left
+wait_for 120 "the operator's objects garbage-collected" only_claims_left
 left=$(made_by_operator_but_claims)
 assert "only claims are left of what the operator made${left:+: $left}" test -z "$left"
 kept=$(kd get pvc -o name | sort | paste -sd' ')

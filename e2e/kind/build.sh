@@ -342,7 +342,8 @@ reclaimPolicy: Retain
 EOF
   # Preload: containerd in the build container imports each archive (content only, unpacked on the nodes).
   engine exec "$id" bash -c 'nohup containerd >/dev/null 2>&1 &'
-  wait_for 30 engine exec "$id" ctr version || die "containerd did not start in the build container"
+  wait_for 30 "containerd answering in the build container" engine exec "$id" ctr version ||
+    die "containerd did not start in the build container"
   for a in "${ARCHIVES[@]}"; do
     engine exec -i "$id" ctr -n k8s.io images import --all-platforms --no-unpack --digests - <"$a" >/dev/null
   done
@@ -355,7 +356,8 @@ EOF
   ((${#missing[@]} == 0)) || die "the node image lacks what kubeadm asks for: ${missing[*]}"
   engine exec "$id" pkill containerd
   # (Its parent is `sleep`, which never reaps it: gone means a zombie.)
-  wait_for 30 bash -c "! $ENGINE exec $id ps -C containerd -o stat= | grep -qv '^Z'" ||
+  wait_for 30 "containerd gone from the build container" \
+    bash -c "! $ENGINE exec $id ps -C containerd -o stat= | grep -qv '^Z'" ||
     die "containerd did not stop in the build container"
   engine commit --change 'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]' "$id" "$NODE_IMAGE" >/dev/null
   engine rm -f -v "${rm_now[@]}" "$id" >/dev/null

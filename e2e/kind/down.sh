@@ -186,7 +186,7 @@ step "restoring the kernel settings" restore_sysctls
 step "removing /lib/modules" drop_lib_modules
 if ((${#KIND_WARNINGS[@]})); then
   log "kept $KIND_STATE (records of what is left): could not undo ${#KIND_WARNINGS[@]} thing(s):"
-  printf '[kind]   - %s\n' "${KIND_WARNINGS[@]}" >&2
+  for w in "${KIND_WARNINGS[@]}"; do log "  - $w"; done
   exit 1
 fi
 rm -rf "$KIND_STATE"

@@ -3,6 +3,11 @@
 # shellcheck shell=bash
 E2E_KIND_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 KIND_ROOT=$(cd "$E2E_KIND_HERE/../.." && pwd)
+# log, die, fail, wait_for, step: the project's one set (scripts/log.sh, no side effects).
+# shellcheck source=../../scripts/log.sh
+source "$KIND_ROOT/scripts/log.sh"
+LOG_TAG='[kind]'
+WAIT_EVERY=1
 # The pinned Kubernetes, etcd and CoreDNS of the local cluster (e2e/cluster): kind's node runs the same ones.
 # shellcheck source=../cluster/versions.sh
 source "$KIND_ROOT/e2e/cluster/versions.sh"
@@ -46,8 +51,6 @@ KIND_PARAMS_DIR=${SEALSTACK_GENERATED_PARAMS:-$HOME/.cache/sealstack/params/gene
 KUBELET_SYSCTLS=(vm/overcommit_memory vm/panic_on_oom kernel/panic kernel/panic_on_oops
   kernel/keys/root_maxkeys kernel/keys/root_maxbytes)
 
-log() { echo "[kind] $*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
 # warn: something could not be done or undone; down.sh counts them and lists them at the end.
 KIND_WARNINGS=()
 warn() { log "WARNING: $*"; KIND_WARNINGS+=("$*"); }
@@ -158,16 +161,6 @@ kind_nodes() { "$KIND" get nodes --name "$KIND_CLUSTER" 2>/dev/null; }
 kind_exists() { [[ -x $KIND ]] && grep -qx "$KIND_CLUSTER" <<<"$("$KIND" get clusters 2>/dev/null)"; }
 
 kc() { "$SEALSTACK_K8S_BIN/kubectl" --kubeconfig="$KIND_KUBECONFIG" "$@"; }
-
-# Waits up to $1 seconds for the command in "${@:2}" to succeed.
-wait_for() {
-  local t=$1; shift
-  local end=$((SECONDS + t))
-  until "$@" >/dev/null 2>&1; do
-    ((SECONDS < end)) || return 1
-    sleep 1
-  done
-}
 
 # --- OCI archives --------------------------------------------------------------------------------------------
 # Rootfs $1 gets what every image of ours has (as e2e/cluster/images.sh's base_rootfs): users, nsswitch, CA

@@ -91,7 +91,8 @@ chmod 600 "$KIND_KUBECONFIG"
 # ClusterIPs, and masquerades this host's connections to them, coming from outside the pod network).
 node_ip() { kc get node "$1" -o jsonpath='{.status.addresses[?(@.type=="InternalIP")].address}'; }
 node_cidr() { kc get node "$1" -o jsonpath='{.spec.podCIDR}'; }
-wait_for 120 bash -c "[[ \$('$SEALSTACK_K8S_BIN/kubectl' --kubeconfig='$KIND_KUBECONFIG' get nodes \
+wait_for 120 "a pod CIDR on every node" \
+  bash -c "[[ \$('$SEALSTACK_K8S_BIN/kubectl' --kubeconfig='$KIND_KUBECONFIG' get nodes \
   -o jsonpath='{range .items[*]}{.spec.podCIDR}{\" \"}{end}' | wc -w) -eq $(kind_nodes | wc -l) ]]" ||
   die "not every node has a pod CIDR"
 declare -A ip cidr
@@ -115,9 +116,9 @@ mv "$KIND_STATE/routes.tmp" "$KIND_STATE/routes"
 # 8 fake GPUs on the GPU node: an extended resource in its status (the kubelet keeps it).
 kc patch node "$KIND_GPU_NODE" --subresource=status --type=json \
   -p '[{"op":"add","path":"/status/capacity/nvidia.com~1gpu","value":"8"}]' >/dev/null
-wait_for 120 kc wait --for=condition=Ready node --all --timeout=5s || die "nodes not Ready"
-wait_for 120 kc -n kube-system rollout status deployment/coredns --timeout=5s || die "CoreDNS not ready"
-wait_for 60 kc -n default get serviceaccount default || die "no default ServiceAccount"
+wait_for 120 "every node Ready" kc wait --for=condition=Ready node --all --timeout=5s || die "nodes not Ready"
+wait_for 120 "CoreDNS ready" kc -n kube-system rollout status deployment/coredns --timeout=5s || die "CoreDNS not ready"
+wait_for 60 "the default ServiceAccount" kc -n default get serviceaccount default || die "no default ServiceAccount"
 # The real node's storage: the class sealstack-local (not the default) and 8 local volumes.
 "$E2E_KIND_HERE/volumes.sh" 8
 # The test suite's mark: the harness and e2e/demo/test.sh refuse clusters without it.

@@ -27,17 +27,17 @@ EOF
 }
 
 for c in go cargo rustup git jq curl cc pkg-config; do
-  command -v "$c" >/dev/null || lotus_die "$c is needed (see the header of $0)"
+  command -v "$c" >/dev/null || die "$c is needed (see the header of $0)"
 done
 go_min=1.25.7 # the go directive of Lotus v1.36.2's go.mod
 if [[ $(printf '%s\n%s\n' "$go_min" "$(go env GOVERSION | sed 's/^go//')" | sort -V | head -n1) != "$go_min" ]]; then
-  lotus_die "Go >= $go_min is needed, found $(go env GOVERSION)"
+  die "Go >= $go_min is needed, found $(go env GOVERSION)"
 fi
 [[ -s $GENERATED_PARAMS/parameters.json ]] ||
-  lotus_die "no generated parameters in $GENERATED_PARAMS: run scripts/params.sh first (the oracle embeds their parameters.json)"
+  die "no generated parameters in $GENERATED_PARAMS: run scripts/params.sh first (the oracle embeds their parameters.json)"
 
 if oracle_built; then
-  lotus_log "the oracle is built and up to date"
+  log "the oracle is built and up to date"
   echo "$ORACLE_BIN"
   exit 0
 fi
@@ -46,7 +46,7 @@ total_started=$SECONDS
 # --- 1. the ffi source at the pinned commit ---
 [[ -d $FFI_SRC ]] || need_ffi
 git -C "$FFI_SRC" cat-file -e "$FFI_COMMIT^{commit}" 2>/dev/null || {
-  lotus_log "$FFI_SRC does not hold commit $FFI_COMMIT"
+  log "$FFI_SRC does not hold commit $FFI_COMMIT"
   need_ffi
 }
 if [[ ! -d $FFI_BUILD/.git ]]; then
@@ -70,7 +70,7 @@ if [[ ! -s $FFI_BUILD/libfilcrypto.a || $(cat "$FFI_BUILD/.sealstack-built" 2>/d
   }
   lotus_step "ffi: build libfilcrypto from source (Rust, long: 45-90 min on 2 cores)" build_ffi
   for f in libfilcrypto.a filcrypto.h filcrypto.pc; do
-    [[ -s $FFI_BUILD/$f ]] || lotus_die "the ffi build made no $f"
+    [[ -s $FFI_BUILD/$f ]] || die "the ffi build made no $f"
   done
   echo "$ffi_flags" >"$FFI_BUILD/.sealstack-built"
   # The Rust target dir (4.5 GiB) is only needed to rebuild the same commit, which never happens: the library,
@@ -109,5 +109,5 @@ build_oracle() {
 }
 lotus_step "lotus: build the oracle (Go, 15-30 min cold on 2 cores)" build_oracle
 oracle_stamp >"$ORACLE_STAMP"
-lotus_log "built in $((SECONDS - total_started)) s"
+log "built in $((SECONDS - total_started)) s"
 echo "$ORACLE_BIN"

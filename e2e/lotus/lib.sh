@@ -35,16 +35,21 @@ LOTUS_LOG=$LOTUS_RUN/oracle.log
 # (fetch.lock) is written here, not into the shared generated directory.
 LOTUS_PARAMS=$LOTUS_CACHE/params
 
-lotus_log() { echo "[lotus] $*" >&2; }
-lotus_die() { lotus_log "ERROR: $*"; exit 1; }
+# log, die, fail, wait_for, step: the project's one set (scripts/log.sh, no side effects).
+# shellcheck source=../../scripts/log.sh
+source "$LOTUS_REPO_ROOT/scripts/log.sh"
+LOG_TAG='[lotus]'
+WAIT_EVERY=2
 
-# lotus_step NAME COMMAND...: runs one step, printing its name and how long it took.
+# lotus_step NAME COMMAND...: runs one step, printing its name and how long it took. Unlike scripts/log.sh's step,
+# its lines are log lines (stderr), so that a caller can drop the command's output, and the command runs as a
+# condition: its end line is printed when it fails too.
 lotus_step() {
   local name=$1; shift
   local started=$SECONDS rc=0
-  lotus_log "==> $name"
+  log "==> $name"
   "$@" || rc=$?
-  lotus_log "<== $name: $([ $rc -eq 0 ] && echo ok || echo "FAILED (exit $rc)") in $((SECONDS - started)) s"
+  log "<== $name: $([ $rc -eq 0 ] && echo ok || echo "FAILED (exit $rc)") in $((SECONDS - started)) s"
   return $rc
 }
 

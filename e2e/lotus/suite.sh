@@ -8,9 +8,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 "$LOTUS_HERE/test.sh"
 rc=$?
 if [[ -x $ORACLE_BIN ]]; then
-  "$LOTUS_HERE/down.sh" || lotus_log "the oracle did not stop cleanly"
+  "$LOTUS_HERE/down.sh" || log "the oracle did not stop cleanly"
   SEALSTACK_CLUSTER_DIR="${SEALSTACK_LOTUS_CLUSTER_DIR:-$SEALSTACK_CACHE/cluster-lotus}" \
     SEALSTACK_CLUSTER_PORT_BASE="${SEALSTACK_LOTUS_CLUSTER_PORT_BASE:-38000}" \
-    "$LOTUS_REPO_ROOT/e2e/cluster/down.sh" --keep-logs >/dev/null 2>&1 || lotus_log "the operator stage's cluster did not stop cleanly"
+    "$LOTUS_REPO_ROOT/e2e/cluster/down.sh" --keep-logs >/dev/null 2>&1 || log "the operator stage's cluster did not stop cleanly"
 fi
 exit "$rc"

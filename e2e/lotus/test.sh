@@ -28,7 +28,7 @@ fi
 stages=("$@")
 [[ ${#stages[@]} -gt 0 ]] || stages=(init seal operator)
 for s in "${stages[@]}"; do
-  case $s in init | seal | operator) ;; *) lotus_die "unknown stage $s (init, seal, operator)" ;; esac
+  case $s in init | seal | operator) ;; *) die "unknown stage $s (init, seal, operator)" ;; esac
 done
 
 oracle_built || lotus_step "rebuild the oracle (its inputs changed)" "$LOTUS_HERE/build.sh" >/dev/null
@@ -47,11 +47,12 @@ export FULLNODE_API_INFO FIL_PROOFS_PARAMETER_CACHE=$GENERATED_PARAMS RUST_LOG=$
 W=${SEALSTACK_LOTUS_TEST_DIR:-$LOTUS_CACHE/test}
 rm -rf "$W"
 mkdir -p "$W"
-lotus_log "work files and logs: $W"
+log "work files and logs: $W"
 
 # --- helpers ---
 failures=0
 pass() { echo "PASS: $*"; }
+# (scripts/log.sh's wait_for calls this fail when it gives up: a wait that times out counts as a failure.)
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 # check DESCRIPTION ACTUAL EXPECTED
 check() { if [[ $2 == "$3" ]]; then pass "$1 ($2)"; else fail "$1: got '$2', expected '$3'"; fi; }
@@ -70,15 +71,6 @@ nonce() { rpc MpoolGetNonce "[\"$1\"]"; }
 miners() { rpc StateListMiners '[[]]' | jq -r '.[]' | sort; }
 # The number of set bits of a Lotus RLE bitfield (JSON run lengths, starting with a run of zeros).
 bits() { jq '[to_entries[] | select(.key % 2 == 1) | .value] | add // 0'; }
-# wait_until SECONDS DESCRIPTION COMMAND...: polls the command every 2 s.
-wait_until() {
-  local t=$1 what=$2 end=$((SECONDS + $1))
-  shift 2
-  until "$@"; do
-    ((SECONDS < end)) || { fail "$what (not within $t s)"; return 1; }
-    sleep 2
-  done
-}
 # lookup CID: the message's receipt exit code and execution height, "exit@height".
 lookup() { rpc StateSearchMsg "[[], {\"/\":\"$1\"}, -1, true]" | jq -r '"\(.Receipt.ExitCode)@\(.Height)"'; }
 message_method() { rpc ChainGetMessage "[{\"/\":\"$1\"}]" | jq -r .Method; }
@@ -179,12 +171,12 @@ stage_seal() {
   "$MINER_BIN" --repo "$W/miner" run --api-listen "127.0.0.1:$api_port" --metrics-addr "127.0.0.1:$metrics_port" \
     --p2p-listen /ip4/127.0.0.1/tcp/0 --poll-ms 200 --pledge 1 >"$W/daemon.log" 2>&1 &
   DAEMON_PID=$!
-  wait_until 60 "the daemon writes its api file" test -s "$W/miner/api" || { stop_runtime; return 1; }
+  wait_for 60 "the daemon writes its api file" test -s "$W/miner/api" || { stop_runtime; return 1; }
   MINER_API_INFO="$(<"$W/miner/token"):$(<"$W/miner/api")" "$MINER_BIN" worker --scratch "$W/scratch" --name lotus-oracle \
     >"$W/worker.log" 2>&1 &
   WORKER_PID=$!
   local started=$SECONDS
-  wait_until 1800 "sector 0 reaches Proving" sector_in Proving || true
+  wait_for 1800 "sector 0 reaches Proving" sector_in Proving || true
   local state
   state=$(sector_state)
   if [[ $state != Proving ]]; then
@@ -341,17 +333,18 @@ spec:
 EOF
   # Killed as soon as Lotus's mempool holds CreateMiner (the owner's second message), before the operator can
   # see it land.
+  # shellcheck disable=SC2317 # (called by wait_for)
   pushed() { [[ $(nonce "$WALLET") -ge $((before_nonce + 2)) ]]; }
-  local end=$((SECONDS + 300))
-  until pushed; do
-    ((SECONDS < end)) || { fail "the operator pushed no CreateMiner within 300 s (log: $W/operator.log)"; stop_operator; return 1; }
-    sleep 0.1
-  done
+  if ! WAIT_EVERY=0.1 wait_for 300 "CreateMiner pushed by the operator (log: $W/operator.log)" pushed; then
+    stop_operator
+    return 1
+  fi
   kill -KILL "$OPERATOR_PID"; wait "$OPERATOR_PID" 2>/dev/null || true; OPERATOR_PID=
   pass "operator killed (SIGKILL) once CreateMiner was in Lotus's mempool; its journal then: $(kc -n "$NS" get miner m1 -o jsonpath='{.status.creation.messages}')"
   start_operator
+  # shellcheck disable=SC2317 # (called by wait_for)
   chain_done() { [[ $(condition ActorCreated) == True && $(condition AddressesPublished) == True ]]; }
-  if ! wait_until 300 "ActorCreated and AddressesPublished after the restart" chain_done; then
+  if ! wait_for 300 "ActorCreated and AddressesPublished after the restart" chain_done; then
     kc -n "$NS" get miner m1 -o yaml | sed -n '/^status:/,$p'
     tail -n 20 "$W/operator.log"
     stop_operator

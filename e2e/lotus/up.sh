@@ -10,16 +10,16 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-[[ -x $ORACLE_BIN ]] || lotus_die "the oracle is not built: run e2e/lotus/build.sh"
-oracle_built || lotus_die "the oracle is out of date (its source or the generated parameters changed): run e2e/lotus/build.sh"
+[[ -x $ORACLE_BIN ]] || die "the oracle is not built: run e2e/lotus/build.sh"
+oracle_built || die "the oracle is out of date (its source or the generated parameters changed): run e2e/lotus/build.sh"
 
 if oracle_running && [[ -s $LOTUS_RUN/ready ]]; then
-  lotus_log "reusing the running oracle (pid $(<"$LOTUS_PID"), $LOTUS_RUN)"
+  log "reusing the running oracle (pid $(<"$LOTUS_PID"), $LOTUS_RUN)"
   tail -n 1 "$LOTUS_RUN/ready"
   exit 0
 fi
 if oracle_running; then
-  lotus_log "an oracle is starting or stuck: stopping it first"
+  log "an oracle is starting or stuck: stopping it first"
   "$LOTUS_HERE/down.sh"
 fi
 
@@ -33,7 +33,7 @@ done
 rm -rf "$LOTUS_RUN"
 mkdir -p "$LOTUS_RUN/tmp"
 chmod 700 "$LOTUS_RUN"
-lotus_log "starting the oracle on 127.0.0.1:$LOTUS_PORT (log: $LOTUS_LOG)"
+log "starting the oracle on 127.0.0.1:$LOTUS_PORT (log: $LOTUS_LOG)"
 (
   cd "$LOTUS_RUN"
   SEALSTACK_ORACLE_DIR=$LOTUS_RUN SEALSTACK_ORACLE_LISTEN=127.0.0.1:$LOTUS_PORT \
@@ -48,18 +48,18 @@ timeout=${SEALSTACK_LOTUS_START_TIMEOUT:-900}
 until [[ -s $LOTUS_RUN/ready ]]; do
   if ! kill -0 "$(<"$LOTUS_PID")" 2>/dev/null; then
     tail -n 40 "$LOTUS_LOG" >&2
-    lotus_die "the oracle exited during start-up (log: $LOTUS_LOG)"
+    die "the oracle exited during start-up (log: $LOTUS_LOG)"
   fi
-  ((SECONDS - started < timeout)) || { tail -n 40 "$LOTUS_LOG" >&2; lotus_die "the oracle was not ready within $timeout s"; }
+  ((SECONDS - started < timeout)) || { tail -n 40 "$LOTUS_LOG" >&2; die "the oracle was not ready within $timeout s"; }
   sleep 1
 done
-lotus_log "the node is up after $((SECONDS - started)) s; waiting for the chain to advance"
+log "the node is up after $((SECONDS - started)) s; waiting for the chain to advance"
 height() { lotus_rpc ChainHead | jq -r '.result.Height // empty'; }
 first=$(height)
 until [[ -n $first && $(height) -gt $((first + 1)) ]]; do
-  ((SECONDS - started < timeout)) || lotus_die "the chain does not advance (log: $LOTUS_LOG)"
+  ((SECONDS - started < timeout)) || die "the chain does not advance (log: $LOTUS_LOG)"
   [[ -n $first ]] || first=$(height)
   sleep 1
 done
-lotus_log "ready after $((SECONDS - started)) s: head $(height), genesis miner $(<"$LOTUS_RUN/genesis-miner"), wallet $(<"$LOTUS_RUN/wallet")"
+log "ready after $((SECONDS - started)) s: head $(height), genesis miner $(<"$LOTUS_RUN/genesis-miner"), wallet $(<"$LOTUS_RUN/wallet")"
 tail -n 1 "$LOTUS_RUN/ready"

@@ -44,8 +44,9 @@ pub struct Context {
     /// The last epoch scanned for each Miner's blocks (`namespace/name`), ahead of its status, which records
     /// it only when blocks are found.
     pub mining_cursors: Mutex<std::collections::HashMap<String, i64>>,
-    /// The stores' feeds, taken by whoever starts the watches (once per context).
-    feeds: Mutex<Option<Feeds>>,
+    /// When each Miner's balances were last written in its status (a change of them alone is written at most
+    /// once a minute).
+    pub balance_writes: crate::miner::balances::BalanceWrites,
 }
 
 /// The operator's last status write to each of its objects, until the watches show it.
@@ -60,12 +61,13 @@ pub struct OwnStatusWrites {
 }
 
 impl Context {
-    /// A context around `client`.
-    pub fn new(client: Client, metrics: Arc<Metrics>, settings: Settings) -> Arc<Self> {
+    /// A context around `client`, and the feeds of its stores: whoever starts the controllers hands them to the
+    /// watches that fill the stores ([`crate::controllers::run_controllers`]).
+    pub fn new(client: Client, metrics: Arc<Metrics>, settings: Settings) -> (Arc<Self>, Feeds) {
         let reporter = Reporter { controller: crate::FIELD_MANAGER.into(), instance: std::env::var("POD_NAME").ok() };
         let recorder = Recorder::new(client.clone(), reporter);
         let (stores, feeds) = stores();
-        Arc::new(Self {
+        let ctx = Arc::new(Self {
             client,
             metrics,
             recorder,
@@ -75,15 +77,8 @@ impl Context {
             full_nodes: FullNodes::default(),
             own_writes: OwnStatusWrites::default(),
             mining_cursors: Mutex::default(),
-            feeds: Mutex::new(Some(feeds)),
-        })
-    }
-
-    /// The stores' feeds, for the watches that fill them.
-    ///
-    /// # Panics
-    /// When called twice: the controllers of one context are started once.
-    pub fn take_feeds(&self) -> Feeds {
-        self.feeds.lock().expect("not poisoned").take().expect("the controllers of a Context are started once")
+            balance_writes: Default::default(),
+        });
+        (ctx, feeds)
     }
 }

@@ -25,7 +25,7 @@ use tracing::{error, warn};
 use crate::context::Context;
 use crate::error::Error;
 use crate::pod_trouble::trouble;
-use crate::stores::{drain, reflect, watch_config};
+use crate::stores::{Feeds, drain, reflect, watch_config};
 use crate::{miner, param_cache, sealing_worker};
 
 /// Reconciles of one controller in flight at once: enough to keep the API server busy, few enough that
@@ -49,9 +49,10 @@ impl ControllerKind {
     pub const ALL: [Self; 3] = [Self::ParamCache, Self::Miner, Self::SealingWorker];
 }
 
-/// Runs every controller until a shutdown signal; `namespace` limits them to one namespace.
-pub async fn controllers(client: Client, namespace: Option<String>, ctx: Arc<Context>) {
-    run_controllers(client, namespace, ctx, &ControllerKind::ALL).await;
+/// Runs every controller until a shutdown signal; `namespace` limits them to one namespace. `feeds` are those
+/// [`Context::new`] returned with `ctx`.
+pub async fn controllers(client: Client, namespace: Option<String>, ctx: Arc<Context>, feeds: Feeds) {
+    run_controllers(client, namespace, ctx, feeds, &ControllerKind::ALL).await;
 }
 
 /// A watch item handler that tells `pick(ctx.own_writes)` of each decoded object the watch shows.
@@ -69,16 +70,19 @@ fn observed<K: kube::Resource + 'static>(
 
 /// Runs the Miner controller alone, with the ParamCache watch it reads (the e2e tests drive it beside a
 /// devnet).
-pub async fn run_miner(client: Client, namespace: Option<String>, ctx: Arc<Context>) {
-    run_controllers(client, namespace, ctx, &[ControllerKind::Miner]).await;
+pub async fn run_miner(client: Client, namespace: Option<String>, ctx: Arc<Context>, feeds: Feeds) {
+    run_controllers(client, namespace, ctx, feeds, &[ControllerKind::Miner]).await;
 }
 
-/// Runs the controllers in `which`, and the watches they read, until a shutdown signal.
-///
-/// # Panics
-/// When the controllers of `ctx` were started before.
-pub async fn run_controllers(client: Client, namespace: Option<String>, ctx: Arc<Context>, which: &[ControllerKind]) {
-    let feeds = ctx.take_feeds();
+/// Runs the controllers in `which`, and the watches they read (filling `ctx`'s stores through `feeds`, the
+/// feeds [`Context::new`] returned with it), until a shutdown signal.
+pub async fn run_controllers(
+    client: Client,
+    namespace: Option<String>,
+    ctx: Arc<Context>,
+    feeds: Feeds,
+    which: &[ControllerKind],
+) {
     let source = Source { client, namespace };
     let runs = |kind| which.contains(&kind);
     let mut tasks: Vec<BoxFuture<'static, ()>> = Vec::new();
@@ -114,7 +118,8 @@ pub async fn run_controllers(client: Client, namespace: Option<String>, ctx: Arc
     }
 }
 
-/// Where the watches look: the client, and the one namespace the operator watches (`None`: all).
+/// Where the watches of one set of controllers look: the client, and the namespace the set watches (`None`: all;
+/// the operator runs one set per watched namespace, see [`crate::watch_namespaces`]).
 #[derive(Clone)]
 pub struct Source {
     /// The client of every watch.

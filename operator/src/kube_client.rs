@@ -13,7 +13,7 @@ pub fn instrumented_client(config: kube::Config, metrics: Arc<Metrics>) -> Resul
     let layer = tower::layer::layer_fn(move |service| {
         let metrics = metrics.clone();
         tower::util::MapRequest::new(service, move |request: http::Request<Body>| {
-            metrics.kube_request(request.method().as_str());
+            metrics.kube_request(request.method().as_str(), request.uri().path());
             request
         })
     });

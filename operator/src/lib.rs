@@ -13,6 +13,10 @@
 //! crate's own records (`CreationRecord`, `MessageLog`: one type, one JSON shape), and the journal's writes
 //! are conditioned on the Miner's `resourceVersion`, so a reconcile working from a stale copy gets a conflict
 //! (and then writes nothing) instead of overwriting a newer record.
+//!
+//! The operator watches the whole cluster, or only a list of namespaces ([`watch_namespaces`]): then one set of
+//! controllers per namespace, each with its own [`context::Context`] and namespaced watches, so that it needs a
+//! Role in each of them and only the cluster-scoped rules of [`rbac`] cluster-wide.
 
 pub mod apply;
 pub mod context;
@@ -43,6 +47,7 @@ pub mod stores;
 mod testing;
 pub mod validation;
 pub mod volumes;
+pub mod watch_namespaces;
 
 /// The field manager of every server-side apply the operator makes.
 pub const FIELD_MANAGER: &str = "sealstack-operator";

@@ -45,6 +45,14 @@ pub struct KubeRequestLabels {
     pub method: String,
 }
 
+/// Labels of the Kubernetes write metric.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KubeWriteLabels {
+    /// The resource written, with its subresource (`secrets`, `miners/status`, `events`): bounded by the kinds
+    /// the operator's role lets it write.
+    pub resource: String,
+}
+
 /// Labels of the per-Miner gauges (one series per Miner: bounded by the Miners the operator serves).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct MinerLabels {
@@ -62,6 +70,7 @@ pub struct Metrics {
     durations: Family<ControllerLabels, Histogram>,
     chain_messages: Family<ChainMessageLabels, Counter>,
     kube_requests: Family<KubeRequestLabels, Counter>,
+    kube_writes: Family<KubeWriteLabels, Counter>,
     runtime_ready: Family<MinerLabels, Gauge>,
     next_deadline: Family<MinerLabels, Gauge<f64, AtomicU64>>,
 }
@@ -85,6 +94,8 @@ impl Default for Metrics {
             chain_messages.clone(),
         );
         registry.register("kube_requests", "Requests to the Kubernetes API, by HTTP method", kube_requests.clone());
+        let kube_writes = Family::<KubeWriteLabels, Counter>::default();
+        registry.register("kube_writes", "Requests to the Kubernetes API that write, by resource", kube_writes.clone());
         let runtime_ready = Family::<MinerLabels, Gauge>::default();
         let next_deadline = Family::<MinerLabels, Gauge<f64, AtomicU64>>::default();
         registry.register("miner_runtime_ready", "1 while the Miner's runtime pod is ready", runtime_ready.clone());
@@ -93,7 +104,17 @@ impl Default for Metrics {
             "Seconds until the next WindowPoSt deadline holding sectors opens, while the runtime is not ready (NaN otherwise)",
             next_deadline.clone(),
         );
-        Self { registry, reconciles, errors, durations, chain_messages, kube_requests, runtime_ready, next_deadline }
+        Self {
+            registry,
+            reconciles,
+            errors,
+            durations,
+            chain_messages,
+            kube_requests,
+            kube_writes,
+            runtime_ready,
+            next_deadline,
+        }
     }
 }
 
@@ -122,9 +143,12 @@ impl Metrics {
         self.next_deadline.get_or_create(&labels).set(next_deadline.unwrap_or(f64::NAN));
     }
 
-    /// Counts a request to the Kubernetes API.
-    pub fn kube_request(&self, method: &str) {
+    /// Counts a request to the Kubernetes API, `method` on the URL path `path`; a write also by its resource.
+    pub fn kube_request(&self, method: &str, path: &str) {
         self.kube_requests.get_or_create(&KubeRequestLabels { method: method.to_owned() }).inc();
+        if method != "GET" {
+            self.kube_writes.get_or_create(&KubeWriteLabels { resource: resource_of(path) }).inc();
+        }
     }
 
     /// Requests to the Kubernetes API that could change something (every method but GET).
@@ -158,9 +182,42 @@ impl Drop for ReconcileTimer {
     }
 }
 
+/// The resource a Kubernetes API path names, with its subresource: `/api/v1/namespaces/a/secrets/s` ->
+/// `secrets`, `/apis/g/v1/namespaces/a/miners/m/status` -> `miners/status`, `/apis/g/v1/nodes` -> `nodes`.
+fn resource_of(path: &str) -> String {
+    let segments: Vec<&str> = path.split('?').next().unwrap_or_default().split('/').filter(|s| !s.is_empty()).collect();
+    // After `api/v1` or `apis/group/version`.
+    let rest = match segments.first() {
+        Some(&"api") => segments.get(2..),
+        Some(&"apis") => segments.get(3..),
+        _ => None,
+    }
+    .unwrap_or_default();
+    let rest = match rest {
+        ["namespaces", _, rest @ ..] if !rest.is_empty() => rest,
+        rest => rest,
+    };
+    match rest {
+        [resource, _, subresource, ..] => format!("{resource}/{subresource}"),
+        [resource, ..] => (*resource).to_owned(),
+        [] => "other".to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn writes_are_labelled_by_resource_and_subresource() {
+        assert_eq!(resource_of("/api/v1/namespaces/a/secrets/s"), "secrets");
+        assert_eq!(resource_of("/api/v1/namespaces/a/secrets?fieldManager=x"), "secrets");
+        assert_eq!(resource_of("/apis/sealstack.io/v1alpha1/namespaces/a/miners/m/status"), "miners/status");
+        assert_eq!(resource_of("/apis/events.k8s.io/v1/namespaces/a/events"), "events");
+        assert_eq!(resource_of("/api/v1/namespaces/a"), "namespaces");
+        assert_eq!(resource_of("/api/v1/nodes/n"), "nodes");
+        assert_eq!(resource_of("/version"), "other");
+    }
 
     #[test]
     fn counts_appear_in_the_text_format() {
@@ -169,10 +226,14 @@ mod tests {
         drop(metrics.reconcile("miner"));
         metrics.reconcile_failed("miner", "kube");
         metrics.chain_message("CreateMiner", "pushed");
-        metrics.kube_request("GET");
-        metrics.kube_request("PATCH");
-        metrics.kube_request("DELETE");
+        metrics.kube_request("GET", "/api/v1/namespaces/a/secrets");
+        metrics.kube_request("PATCH", "/apis/sealstack.io/v1alpha1/namespaces/a/miners/m/status");
+        metrics.kube_request("DELETE", "/api/v1/namespaces/a/pods/p");
         assert_eq!(metrics.kube_writes(), 2);
+        let text = metrics.encode();
+        assert!(text.contains(r#"sealstack_operator_kube_writes_total{resource="miners/status"} 1"#), "{text}");
+        assert!(text.contains(r#"sealstack_operator_kube_writes_total{resource="pods"} 1"#), "{text}");
+        assert!(!text.contains(r#"resource="secrets""#), "reads are not writes: {text}");
         let text = metrics.encode();
         assert!(text.contains("sealstack_operator_reconciles_total{controller=\"miner\"} 2"), "{text}");
         assert!(

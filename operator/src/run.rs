@@ -7,19 +7,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use kube_lease_manager::LeaseManagerBuilder;
 use tracing::info;
 
-use crate::context::{Context, Settings};
-use crate::controllers::{ControllerKind, run_controllers};
+use crate::context::Settings;
+use crate::controllers::ControllerKind;
 use crate::http::{HttpState, serve};
 use crate::kube_client::instrumented_client;
 use crate::metrics::Metrics;
+use crate::watch_namespaces::run_watching;
 
 /// How the operator runs.
 #[derive(Clone, Debug)]
 pub struct RunOptions {
     /// Address of `/metrics`, `/healthz`, `/readyz`.
     pub metrics_addr: SocketAddr,
-    /// Watch only this namespace.
-    pub namespace: Option<String>,
+    /// Watch only these namespaces (see [`crate::watch_namespaces`]); empty: the whole cluster.
+    pub namespaces: Vec<String>,
     /// Lease for leader election; `None` runs without (one replica only).
     pub leader_lease: Option<String>,
     /// Operator-wide settings.
@@ -62,9 +63,10 @@ pub async fn run(options: RunOptions) -> anyhow::Result<()> {
     }
     ready.store(true, Ordering::Relaxed);
 
-    let ctx = Context::new(client.clone(), metrics, options.settings.clone());
+    let controllers =
+        run_watching(client, metrics, options.settings.clone(), &options.namespaces, &options.controllers);
     tokio::select! {
-        () = run_controllers(client, options.namespace.clone(), ctx, &options.controllers) => info!("controllers stopped"),
+        () = controllers => info!("controllers stopped"),
         () = async { match lost_leadership { Some(lost) => lost.await, None => std::future::pending().await } } => {
             anyhow::bail!("lost the leader lease: exiting so that only one replica acts")
         }

@@ -1,35 +1,35 @@
-//! The Helm chart's ClusterRole grants exactly the rules of `sealstack_operator::rbac::RULES`, reasons included.
+//! The Helm chart grants exactly the rules of `sealstack_operator::rbac::RULES`, reasons included.
 //!
-//! The chart (`charts/sealstack/templates/rbac.yaml`) carries the rules as plain YAML so that `helm template`
-//! and `manifests/operator.yaml` show them with their comments; this test keeps that copy equal to the code.
-//! After a change to `operator/src/rbac.rs`, paste the `rules:` block of `sealstack-operator rbac` into the
-//! template and run `scripts/render-manifests.sh`.
+//! The chart carries the rules as plain YAML (`charts/sealstack/templates/_rbac_rules.tpl`, one named template
+//! per scope) so that `helm template` and `manifests/operator.yaml` show them with their comments; this test keeps
+//! that copy equal to the code. After a change to `operator/src/rbac.rs`, run
+//! `sealstack-operator rbac --chart-rules > charts/sealstack/templates/_rbac_rules.tpl`, then
+//! `scripts/render-manifests.sh`.
 
 use std::path::Path;
 
-/// The `rules:` block of a ClusterRole document: from the `rules:` line to the end of the document.
-fn rules_block(text: &str) -> &str {
-    let start = text.find("\nrules:\n").map(|i| i + 1).expect("a `rules:` line");
-    let rest = &text[start..];
-    let end = rest.find("\n---").map_or(rest.len(), |i| i + 1);
-    &rest[..end]
+use sealstack_operator::rbac::render::CHART_RULES_PATH;
+use sealstack_operator::rbac::{Scope, chart_rules_template};
+
+fn chart_file(path: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 #[test]
-fn the_chart_cluster_role_has_the_rules_of_the_code() {
-    let template = Path::new(env!("CARGO_MANIFEST_DIR")).join("../charts/sealstack/templates/rbac.yaml");
-    let template = std::fs::read_to_string(&template).unwrap_or_else(|e| panic!("{}: {e}", template.display()));
-    let code = sealstack_operator::rbac::cluster_role_yaml("any");
+fn the_charts_rules_are_those_of_the_code() {
     assert_eq!(
-        rules_block(&template),
-        rules_block(&code),
-        "charts/sealstack/templates/rbac.yaml differs from operator/src/rbac.rs: paste the rules of \
-         `sealstack-operator rbac` into the template, then run scripts/render-manifests.sh"
+        chart_file(CHART_RULES_PATH),
+        chart_rules_template(),
+        "{CHART_RULES_PATH} differs from operator/src/rbac.rs: run `sealstack-operator rbac --chart-rules > \
+         {CHART_RULES_PATH}`, then scripts/render-manifests.sh"
     );
 }
 
 #[test]
-fn rules_block_stops_at_the_end_of_the_document() {
-    let text = "kind: ClusterRole\nrules:\n  - a\n---\nkind: ClusterRoleBinding\n";
-    assert_eq!(rules_block(text), "rules:\n  - a\n");
+fn the_charts_roles_grant_every_scopes_rules() {
+    let roles = chart_file("charts/sealstack/templates/rbac.yaml");
+    for scope in Scope::ALL {
+        assert!(roles.contains(&format!("include \"{}\"", scope.chart_template())), "{scope:?} is granted");
+    }
 }

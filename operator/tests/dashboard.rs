@@ -48,7 +48,7 @@ fn the_dashboard_queries_metrics_the_operator_exports() {
     drop(metrics.reconcile("miner"));
     metrics.reconcile_failed("miner", "kube");
     metrics.chain_message("CreateMiner", "pushed");
-    metrics.kube_request("GET");
+    metrics.kube_request("GET", "/api/v1/pods");
     metrics.miner_runtime("miners", "m1", false, Some(60.0));
     let exported = metrics.encode();
     let families: BTreeSet<&str> =

@@ -78,3 +78,13 @@ app.kubernetes.io/component: operator
 {{- default (include "sealstack.operator.fullname" .) .Values.leaderElection.leaseName }}
 {{- end }}
 {{- end }}
+
+{{/* The namespaces the operator watches, as a JSON list (read it with fromJsonArray): watchNamespaces, and the
+older single watchNamespace, without repeats. Empty: every namespace. */}}
+{{- define "sealstack.watchNamespaces" -}}
+{{- $namespaces := .Values.watchNamespaces | default list }}
+{{- with .Values.watchNamespace }}
+{{- $namespaces = append $namespaces . }}
+{{- end }}
+{{- $namespaces | uniq | toJson }}
+{{- end }}

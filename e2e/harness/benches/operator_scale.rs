@@ -10,6 +10,7 @@
 //!   e2e/cluster/bench.sh                  (builds, brings a cluster up, runs this, tears the cluster down)
 //!   SEALSTACK_BENCH_SIZES=10,100          (SealingWorkers; default 10,100,1000; empty: none)
 //!   SEALSTACK_BENCH_MINER_SIZES=10,100    (Miners; default 10,100,1000; empty: none)
+//!   SEALSTACK_BENCH_BASELINE_BIN=path     (each size again with this operator binary, e.g. another commit's)
 //!
 //! The operator runs as its own process (`SEALSTACK_OPERATOR_BIN`, release build) so that its RSS is its own.
 
@@ -140,7 +141,9 @@ impl Operator {
             .args(["run", "--namespace", namespace, "--metrics-addr", metrics, "--leader-lease", ""])
             .args(extra)
             .env("KUBECONFIG", kubeconfig)
-            .env("RUST_LOG", "warn")
+            // SEALSTACK_BENCH_OPERATOR_LOG, e.g. `warn,sealstack_operator::status_write=debug`: why each status
+            // write was made.
+            .env("RUST_LOG", std::env::var("SEALSTACK_BENCH_OPERATOR_LOG").unwrap_or_else(|_| "warn".into()))
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -235,6 +238,18 @@ async fn metric(addr: &str, name: &str, label_filter: &[&str]) -> f64 {
         .filter(|l| l.starts_with(name) && label_filter.iter().any(|f| l.contains(f)))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
+}
+
+/// The operator's writes by resource (`secrets 1000, miners/status 3000`), from its /metrics: where its
+/// writes go, printed beside the tables.
+async fn writes_by_resource(addr: &str) -> String {
+    let Ok(text) = reqwest_text(addr).await else { return String::new() };
+    let prefix = "sealstack_operator_kube_writes_total{resource=\"";
+    text.lines()
+        .filter_map(|l| l.strip_prefix(prefix)?.split_once("\"} "))
+        .map(|(resource, count)| format!("{resource} {count}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 async fn reqwest_text(addr: &str) -> std::io::Result<String> {
@@ -368,6 +383,8 @@ async fn run_size(cluster: &Cluster, client: &Client, bin: &str, kubeconfig: &st
     tokio::time::sleep(Duration::from_secs(3)).await;
     let writes = metric(metrics_addr, "sealstack_operator_kube_requests_total", WRITES).await;
     let reconciled = metric(metrics_addr, "sealstack_operator_reconciles_total", &["sealingworker"]).await;
+    // The ParamCache and the Miner are reconciled in the resync too: their writes would show here.
+    eprintln!("{n} SealingWorkers, resync: writes by resource: {}", writes_by_resource(metrics_addr).await);
     let rss_resync = operator.stop();
     let _ = ns.delete().await;
     let secs = |d: Duration| d.as_secs_f64();
@@ -396,6 +413,10 @@ async fn main() {
         return;
     };
     let bin = std::env::var("SEALSTACK_OPERATOR_BIN").expect("SEALSTACK_OPERATOR_BIN: a release sealstack-operator");
+    // Before and after in the same run: each size is measured again with the baseline's binary (another
+    // commit's release build), in a row of its own.
+    let mut bins = vec![("", bin)];
+    bins.extend(std::env::var("SEALSTACK_BENCH_BASELINE_BIN").ok().map(|b| ("baseline ", b)));
     let Some(cluster) = Cluster::connect().await else { return };
     let client = cluster.client();
     install_crds(&client).await.expect("CRDs install");
@@ -413,18 +434,23 @@ async fn main() {
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|".to_string(),
     ];
     for n in sizes("SEALSTACK_BENCH_SIZES") {
-        let row = run_size(&cluster, &client, &bin, kubeconfig, n).await;
-        println!("{row}");
-        rows.push(row);
-        settle(&client).await;
+        for (label, bin) in &bins {
+            let row = run_size(&cluster, &client, bin, kubeconfig, n).await.replacen("| ", &format!("| {label}"), 1);
+            println!("{row}");
+            rows.push(row);
+            settle(&client).await;
+        }
     }
     rows.push(String::new());
     rows.extend(miners::HEADER.map(String::from));
     for n in sizes("SEALSTACK_BENCH_MINER_SIZES") {
-        let row = miners::run_size(&cluster, &client, &bin, kubeconfig, n).await;
-        println!("{row}");
-        rows.push(row);
-        settle(&client).await;
+        for (label, bin) in &bins {
+            let row = miners::run_size(&cluster, &client, bin, kubeconfig, n).await;
+            let row = row.replacen("| ", &format!("| {label}"), 1);
+            println!("{row}");
+            rows.push(row);
+            settle(&client).await;
+        }
     }
     println!("\n{}", rows.join("\n"));
 }

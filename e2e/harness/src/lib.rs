@@ -31,6 +31,8 @@ use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
 
+pub mod tools;
+
 /// Environment variable naming the kubeconfig of the test cluster.
 pub const KUBECONFIG_ENV: &str = "SEALSTACK_KUBECONFIG";
 /// Environment variable that, set to `1`, makes a missing cluster a test failure.

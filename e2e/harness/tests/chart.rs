@@ -4,9 +4,7 @@
 //! Operator's, are not in the test cluster); and `helm install`, `upgrade` with changed values and `uninstall`,
 //! which leaves only the CRDs.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
@@ -16,37 +14,9 @@ use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Api;
 use kube::api::{ListParams, Patch, PatchParams};
-use sealstack_e2e::{Cluster, kubeconfig_path};
+use sealstack_e2e::Cluster;
+use sealstack_e2e::tools::{helm, k8s_bin, kubectl, repo_root, run};
 use serde_json::json;
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The directory of the pinned helm and kubectl: `$SEALSTACK_K8S_BIN` (e2e/cluster/test.sh sets it), else
-/// what e2e/cluster/versions.sh names.
-fn k8s_bin() -> PathBuf {
-    if let Some(dir) = std::env::var_os("SEALSTACK_K8S_BIN").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir);
-    }
-    let out = Command::new("bash")
-        .args(["-c", "source e2e/cluster/versions.sh && printf %s \"$SEALSTACK_K8S_BIN\""])
-        .current_dir(repo_root())
-        .output()
-        .expect("bash runs");
-    PathBuf::from(String::from_utf8(out.stdout).expect("a UTF-8 path"))
-}
-
-fn run(mut command: Command, stdin: Option<&str>) -> Output {
-    let what = format!("{command:?}");
-    command.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
-    command.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = command.spawn().unwrap_or_else(|e| panic!("{what}: {e} (run e2e/cluster/build.sh)"));
-    if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    }
-    child.wait_with_output().unwrap()
-}
 
 /// `helm template sealstack charts/sealstack` into `namespace` with `--set` values.
 fn render(namespace: &str, kube_version: &str, set: &[&str]) -> String {
@@ -64,11 +34,8 @@ fn render(namespace: &str, kube_version: &str, set: &[&str]) -> String {
 
 /// `kubectl apply --server-side --dry-run=server` of `yaml`: (stdout, stderr).
 fn dry_run_apply(yaml: &str) -> (String, String) {
-    let kubeconfig = kubeconfig_path().expect("a kubeconfig");
-    let mut kubectl = Command::new(k8s_bin().join("kubectl"));
-    kubectl.arg("--kubeconfig").arg(kubeconfig);
-    kubectl.args(["apply", "--server-side", "--dry-run=server", "--field-manager=sealstack-e2e", "-f", "-"]);
-    let out = run(kubectl, Some(yaml));
+    let args = ["apply", "--server-side", "--dry-run=server", "--field-manager=sealstack-e2e", "-f", "-"];
+    let out = kubectl(&args, Some(yaml));
     let (stdout, stderr) =
         (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
     assert!(out.status.success(), "dry-run apply failed:\n{stdout}\n{stderr}");
@@ -102,7 +69,9 @@ async fn the_chart_passes_a_server_side_dry_run_under_the_restricted_pod_securit
     }
     assert!(!stderr.contains("Warning"), "the API server warned (Pod Security?):\n{stderr}");
 
-    // Every optional object the cluster has the API for, with two replicas under leader election.
+    // Every optional object the cluster has the API for, with two replicas under leader election, watching only
+    // the release's namespace (its Roles must exist there: the dry run refuses a namespace that does not).
+    let watched = format!("watchNamespaces={{{}}}", ns.name());
     let (stdout, stderr) = dry_run_apply(&render(
         ns.name(),
         &version,
@@ -112,7 +81,7 @@ async fn the_chart_passes_a_server_side_dry_run_under_the_restricted_pod_securit
             "networkPolicy.egress.restrict=true",
             "podDisruptionBudget.enabled=true",
             "grafanaDashboard.enabled=true",
-            "watchNamespace=miners",
+            &watched,
         ],
     ));
     for object in [
@@ -120,22 +89,16 @@ async fn the_chart_passes_a_server_side_dry_run_under_the_restricted_pod_securit
         "poddisruptionbudget.policy/sealstack-operator",
         "configmap/sealstack-dashboard",
         "deployment.apps/sealstack-operator",
+        "role.rbac.authorization.k8s.io/sealstack-operator",
+        "rolebinding.rbac.authorization.k8s.io/sealstack-operator",
+        "role.rbac.authorization.k8s.io/sealstack-operator-leader-election",
+        "rolebinding.rbac.authorization.k8s.io/sealstack-operator-leader-election",
+        "clusterrole.rbac.authorization.k8s.io/sealstack-operator",
     ] {
         assert!(stdout.contains(&format!("{object} serverside-applied (server dry run)")), "{object}:\n{stdout}");
     }
     assert!(!stderr.contains("Warning"), "the API server warned:\n{stderr}");
     ns.delete().await.unwrap();
-}
-
-/// `helm <args>` against the test cluster; panics with helm's output when it fails.
-fn helm(args: &[&str]) -> String {
-    let kubeconfig = kubeconfig_path().expect("a kubeconfig");
-    let mut helm = Command::new(k8s_bin().join("helm"));
-    helm.current_dir(repo_root()).arg("--kubeconfig").arg(kubeconfig).args(args);
-    let out = run(helm, None);
-    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "helm {args:?} failed:\n{stdout}\n{stderr}");
-    stdout.into_owned()
 }
 
 #[tokio::test]

@@ -42,8 +42,8 @@ fn start_counted_miner_controller(
     metrics: Arc<Metrics>,
 ) -> tokio::task::JoinHandle<()> {
     let settings = Settings { runtime_image: "sealstack/miner:e2e".into(), ..Default::default() };
-    let ctx = Context::new(client.clone(), metrics, settings);
-    tokio::spawn(sealstack_operator::controllers::run_miner(client, Some(namespace.to_owned()), ctx))
+    let (ctx, feeds) = Context::new(client.clone(), metrics, settings);
+    tokio::spawn(sealstack_operator::controllers::run_miner(client, Some(namespace.to_owned()), ctx, feeds))
 }
 
 /// The next nonce of each address: a message sent from any of them changes it.
@@ -372,11 +372,12 @@ async fn an_operator_dying_right_after_the_create_miner_push_still_makes_one_act
     // The first operator records the UUID, pushes CreateMiner, and "dies" before recording the CID.
     let settings =
         Settings { runtime_image: "sealstack/miner:e2e".into(), fail_before_saving: Some("create-miner".into()) };
-    let ctx = Context::new(client.clone(), Arc::new(Metrics::default()), settings);
+    let (ctx, feeds) = Context::new(client.clone(), Arc::new(Metrics::default()), settings);
     let first = tokio::spawn(sealstack_operator::controllers::run_miner(
         client.clone(),
         Some(ns.name().to_owned()),
         ctx.clone(),
+        feeds,
     ));
     let miners: Api<Miner> = Api::namespaced(client.clone(), ns.name());
     miners

@@ -29,8 +29,8 @@ async fn devnet(dir: &std::path::Path) -> RunningDevnet {
 /// The Miner controller alone, counting its reconciles and their errors in `metrics`.
 fn start_miner_controller(client: Client, namespace: &str, metrics: Arc<Metrics>) -> tokio::task::JoinHandle<()> {
     let settings = Settings { runtime_image: "sealstack/miner:e2e".into(), ..Default::default() };
-    let ctx = Context::new(client.clone(), metrics, settings);
-    tokio::spawn(sealstack_operator::controllers::run_miner(client, Some(namespace.to_owned()), ctx))
+    let (ctx, feeds) = Context::new(client.clone(), metrics, settings);
+    tokio::spawn(sealstack_operator::controllers::run_miner(client, Some(namespace.to_owned()), ctx, feeds))
 }
 
 /// The Secret `lotus` with the devnet's API info.

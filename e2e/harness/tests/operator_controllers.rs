@@ -20,8 +20,8 @@ use serde_json::json;
 /// Starts the controllers for one namespace; they stop when the returned task is aborted.
 fn start_controllers(client: Client, namespace: &str, metrics: Arc<Metrics>) -> tokio::task::JoinHandle<()> {
     let settings = Settings { runtime_image: "sealstack/miner:e2e".into(), ..Default::default() };
-    let ctx = Context::new(client.clone(), metrics.clone(), settings);
-    tokio::spawn(sealstack_operator::controllers::controllers(client, Some(namespace.to_owned()), ctx))
+    let (ctx, feeds) = Context::new(client.clone(), metrics.clone(), settings);
+    tokio::spawn(sealstack_operator::controllers::controllers(client, Some(namespace.to_owned()), ctx, feeds))
 }
 
 fn param_cache(name: &str, sizes: &[&str]) -> ParamCache {
@@ -260,11 +260,12 @@ async fn a_worker_pod_that_cannot_be_scheduled_says_why_in_ready() {
     let ns = cluster.namespace("op-worker-pending").await.unwrap();
     // The SealingWorker controller alone, over a ParamCache marked Ready by hand and a Miner.
     let settings = Settings { runtime_image: "sealstack/miner:e2e".into(), ..Default::default() };
-    let ctx = Context::new(client.clone(), Arc::new(Metrics::default()), settings);
+    let (ctx, feeds) = Context::new(client.clone(), Arc::new(Metrics::default()), settings);
     let controllers = tokio::spawn(sealstack_operator::controllers::run_controllers(
         client.clone(),
         Some(ns.name().to_owned()),
         ctx,
+        feeds,
         &[sealstack_operator::controllers::ControllerKind::SealingWorker],
     ));
     ready_param_cache(&client, ns.name()).await.unwrap();

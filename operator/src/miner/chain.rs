@@ -252,7 +252,7 @@ mod tests {
                 ),
             }
         });
-        let ctx = Context::new(client, Default::default(), Default::default());
+        let (ctx, _) = Context::new(client, Default::default(), Default::default());
         let mut guard = JournalGuard { resource_version: Some("7".into()), conflicted: false };
         let mut log = MessageLog::default();
         log.0.insert("change-peer-id-1".into(), sealstack_chain::push::PushRecord { uuid: "u".into(), cid: None });

@@ -2,6 +2,7 @@
 //! faults, funds and blocks mined the chain shows, and the deadline gate on the runtime's disruptions.
 
 pub mod announce;
+pub mod balances;
 pub mod blocks;
 pub mod build;
 pub mod chain;

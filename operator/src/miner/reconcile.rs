@@ -47,9 +47,11 @@ use crate::error::{Error, Result};
 use crate::status_write::write_status;
 use crate::stores::lookup;
 
-/// How often a settled Miner is compared with the chain again.
+/// How often a Miner is compared with the chain again when nothing it waits for is on chain: what it waits for
+/// in Kubernetes (its runtime pod, the Service's address, the node's) comes with the watches.
 const WHEN_SETTLED: Duration = Duration::from_secs(60);
-/// How often a Miner waiting for its ParamCache or announce address is looked at.
+/// How often a Miner waiting for its ParamCache, or with faulty sectors (a recovery should show as soon as it
+/// lands), is looked at.
 const WHILE_WAITING: Duration = Duration::from_secs(10);
 
 /// Brings one Miner's actor, children, on-chain addresses and status in line with its spec.
@@ -209,8 +211,12 @@ async fn steps(ctx: &Context, miner: &Miner, namespace: &str, progress: &mut Pro
         blocks::record_mined(ctx, miner, &node, actor, &mut progress.status.mining).await;
     }
 
-    let settled = if published && proven { WHEN_SETTLED } else { WHILE_WAITING };
-    Ok(Action::requeue(settled.min(recheck)))
+    let next = match (proven, published) {
+        (_, Addresses::WaitingForChain) => block_time(&node),
+        (false, _) => WHILE_WAITING,
+        (true, Addresses::OnChain | Addresses::WaitingForKubernetes) => WHEN_SETTLED,
+    };
+    Ok(Action::requeue(next.min(recheck)))
 }
 
 /// Applies the deadline gate for `schedule` (`Err`: why it cannot be read) and records it in `DisruptionAllowed`;
@@ -270,6 +276,8 @@ async fn finish(
         warn!("the Miner changed during the reconcile: its status is written by the next one");
         return outcome;
     }
+    let key = format!("{}/{}", miner.namespace().unwrap_or_default(), miner.name_any());
+    ctx.balance_writes.hold_or_record(&key, previous, &mut progress.status, std::time::Instant::now());
     match (write_status(ctx, &ctx.own_writes.miners, miner, previous, &progress.status).await, outcome) {
         (Ok(()), outcome) => outcome,
         (Err(error), Ok(_)) => Err(error),
@@ -376,8 +384,19 @@ async fn apply_runtime(
     Ok(apply(&sets, &runtime, existing.as_deref()).await?.0)
 }
 
+/// Where the actor's announced addresses stand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Addresses {
+    /// On chain as Kubernetes exposes them.
+    OnChain,
+    /// Not known yet: the Service, pod or node they come from will change (the watches bring the next reconcile).
+    WaitingForKubernetes,
+    /// A message changing them is pushed and not landed, or the chain does not show them yet.
+    WaitingForChain,
+}
+
 /// Brings the actor's on-chain multiaddrs and peer ID in line with what the p2p Service exposes; returns
-/// whether they are.
+/// where they stand.
 #[allow(clippy::too_many_arguments)]
 async fn announce_addresses(
     ctx: &Context,
@@ -389,13 +408,13 @@ async fn announce_addresses(
     peer: &PeerId,
     p2p: &Service,
     progress: &mut Progress,
-) -> Result<bool> {
+) -> Result<Addresses> {
     let desired = if valid.announce_addresses.is_empty() {
         let kube_node = if needs_node(&miner.spec.p2p) { runtime_node(&ctx.stores, miner).await? } else { None };
         match announce(&miner.spec.p2p, Some(p2p), kube_node.as_deref()) {
             Announce::Waiting(reason) => {
                 progress.condition(ADDRESSES_PUBLISHED, (FALSE, "WaitingForAddress".into(), reason));
-                return Ok(false);
+                return Ok(Addresses::WaitingForKubernetes);
             }
             Announce::Addresses(computed) => computed
                 .iter()
@@ -434,7 +453,7 @@ async fn announce_addresses(
                 format!("{method}: message {cid} pushed, waiting for it to land; on chain: [{}]", on_chain.join(", "));
             progress.status.on_chain_multiaddrs = on_chain;
             progress.condition(ADDRESSES_PUBLISHED, (FALSE, WAITING_FOR_MESSAGE.into(), message));
-            return Ok(false);
+            return Ok(Addresses::WaitingForChain);
         }
     }
     let done = on_chain == wanted;
@@ -442,7 +461,7 @@ async fn announce_addresses(
     progress.status.on_chain_multiaddrs = on_chain;
     let (s, reason) = if done { (TRUE, "OnChain") } else { (FALSE, "Publishing") };
     progress.condition(ADDRESSES_PUBLISHED, (s, reason.into(), message));
-    Ok(done)
+    Ok(if done { Addresses::OnChain } else { Addresses::WaitingForChain })
 }
 
 #[cfg(test)]

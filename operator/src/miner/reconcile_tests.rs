@@ -12,6 +12,7 @@ use super::*;
 use crate::context::Settings;
 use crate::metrics::Metrics;
 use crate::miner::build::{build_api_secret, build_api_service, build_identity_secret, build_p2p_service, peer_id_of};
+use crate::stores::Feeds;
 use crate::testing::{self, Recorded};
 
 const STATUS_PATH: &str = "/apis/sealstack.io/v1alpha1/namespaces/sp/miners/m1/status";
@@ -55,7 +56,7 @@ fn api_server(miner: &Miner, stored: MinerStatus) -> impl Fn(&Recorded) -> (u16,
     }
 }
 
-fn context(client: kube::Client) -> Arc<Context> {
+fn context(client: kube::Client) -> (Arc<Context>, Feeds) {
     Context::new(client, Arc::new(Metrics::default()), Settings::default())
 }
 
@@ -67,9 +68,8 @@ fn requests(requests: &testing::Requests) -> Vec<Recorded> {
 async fn a_miner_waiting_for_its_param_cache_writes_its_status_once_then_nothing() {
     let waiting = miner(None);
     let (client, log) = testing::client(api_server(&waiting, MinerStatus::default()));
-    let ctx = context(client);
+    let (ctx, mut feeds) = context(client);
     // What the watches hold: the ParamCache (not Ready), and the Secrets and Services made before.
-    let mut feeds = ctx.take_feeds();
     feeds.caches.put_decoded(
         serde_json::from_value(json!({"apiVersion": "sealstack.io/v1alpha1", "kind": "ParamCache",
             "metadata": {"name": "params", "namespace": "sp"},
@@ -129,8 +129,7 @@ async fn a_new_miners_secrets_are_created_without_a_read_and_an_existing_one_is_
         (http::Method::GET, "/api/v1/namespaces/sp/secrets/m1-p2p-identity") => (200, identity_json.clone()),
         _ => (200, miner_json.clone()),
     });
-    let ctx = context(client);
-    let mut feeds = ctx.take_feeds();
+    let (ctx, mut feeds) = context(client);
     feeds.miner.owned_secrets.listed();
     feeds.miner.secret_versions.listed();
     let peer = identity(&ctx, &fresh, "sp").await.unwrap();
@@ -154,8 +153,7 @@ async fn a_change_of_a_ready_runtime_waits_while_the_gate_holds() {
     use k8s_openapi::api::apps::v1::StatefulSetStatus;
     let m = miner(None);
     let (client, log) = testing::client(|request| (200, request.body.clone()));
-    let ctx = context(client);
-    let mut feeds = ctx.take_feeds();
+    let (ctx, mut feeds) = context(client);
     let inputs = |image: &str| RuntimeInputs {
         default_image: image.into(),
         params_claim: "params".into(),
@@ -215,7 +213,8 @@ async fn a_failed_chain_step_writes_the_status_with_the_record_as_journaled() {
     let creating = miner(None);
     let (client, made) = testing::client(api_server(&creating, MinerStatus::default()));
     let outcome = Err(Error::InvalidSpec("the step's error".into()));
-    let returned = finish(&context(client), &creating, &MinerStatus::default(), failed_creation(false), outcome).await;
+    let returned =
+        finish(&context(client).0, &creating, &MinerStatus::default(), failed_creation(false), outcome).await;
     assert!(matches!(returned, Err(Error::InvalidSpec(m)) if m == "the step's error"), "the step's own error");
     let made = requests(&made);
     let methods: Vec<_> = made.iter().map(|r| r.method.clone()).collect();
@@ -231,7 +230,7 @@ async fn after_a_journal_conflict_the_status_is_not_written() {
     let creating = miner(None);
     let (client, made) = testing::client(|_| testing::failure());
     let outcome = Err(Error::InvalidSpec("the step's error".into()));
-    let returned = finish(&context(client), &creating, &MinerStatus::default(), failed_creation(true), outcome).await;
+    let returned = finish(&context(client).0, &creating, &MinerStatus::default(), failed_creation(true), outcome).await;
     assert!(matches!(returned, Err(Error::InvalidSpec(_))));
     assert!(requests(&made).is_empty(), "no write that could undo the newer Miner's records");
 }
@@ -245,7 +244,7 @@ async fn a_failed_status_write_fails_a_good_reconcile_and_keeps_a_failed_ones_er
         *counter.lock().unwrap() += 1;
         testing::failure()
     });
-    let ctx = context(client);
+    let (ctx, _) = context(client);
     let progress = Progress::new(&MinerStatus::default(), Some(2));
     let good = finish(&ctx, &m, &MinerStatus::default(), progress, Ok(Action::requeue(WHEN_SETTLED))).await;
     assert!(matches!(good, Err(Error::Kube(_))), "{good:?}");
@@ -263,7 +262,7 @@ async fn a_refused_spec_writes_its_status_and_nothing_else() {
     refused.spec.p2p.announce_addresses = vec!["/ip4/999.1.1.1/tcp/24001".into()];
     // Only the Miner's status may be written: a Secret, Service or StatefulSet would hit `api_server`'s assert.
     let (client, log) = testing::client(api_server(&refused, MinerStatus::default()));
-    let ctx = context(client);
+    let (ctx, _feeds) = context(client);
     let error = reconcile(Arc::new(refused), ctx).await.unwrap_err();
     assert!(matches!(&error, Error::InvalidSpec(_)) && error.waits_for_change(), "{error}");
     let made = requests(&log);

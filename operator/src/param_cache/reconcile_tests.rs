@@ -64,7 +64,7 @@ fn settled(feeds: &mut Feeds, mut cache: ParamCache, inputs: &FetchInputs) -> Pa
     cache
 }
 
-fn context(client: kube::Client) -> Arc<Context> {
+fn context(client: kube::Client) -> (Arc<Context>, Feeds) {
     let settings = Settings { runtime_image: "sealstack/miner:test".into(), ..Settings::default() };
     Context::new(client, Arc::new(Metrics::default()), settings)
 }
@@ -72,8 +72,7 @@ fn context(client: kube::Client) -> Arc<Context> {
 #[tokio::test]
 async fn a_settled_param_cache_makes_no_request() {
     let (client, requests) = testing::client(|request| panic!("no request at rest: {request:?}"));
-    let ctx = context(client);
-    let mut feeds = ctx.take_feeds();
+    let (ctx, mut feeds) = context(client);
     feeds.param_cache.config_map_versions.listed();
     let inputs = FetchInputs {
         default_image: ctx.settings.runtime_image.clone(),
@@ -96,8 +95,7 @@ async fn a_custom_manifest_is_read_once_per_version() {
         );
         (200, serde_json::to_value(&served).unwrap())
     });
-    let ctx = context(client);
-    let mut feeds = ctx.take_feeds();
+    let (ctx, mut feeds) = context(client);
     feeds.param_cache.config_map_versions.put(manifest().metadata.into_request_partial());
     let data = manifest().data.unwrap();
     let inputs = FetchInputs {
@@ -128,8 +126,7 @@ async fn a_manifest_that_is_not_one_is_said_in_spec_valid_and_nothing_is_made() 
         }
         other => panic!("nothing made before the spec is valid: {other}"),
     });
-    let ctx = context(client);
-    let mut feeds = ctx.take_feeds();
+    let (ctx, mut feeds) = context(client);
     feeds.param_cache.config_map_versions.put(manifest().metadata.into_request_partial());
     let error = reconcile(Arc::new(cache), ctx).await.unwrap_err();
     assert!(error.to_string().contains("ConfigMap manifest, key parameters.json: not a JSON object"), "{error}");

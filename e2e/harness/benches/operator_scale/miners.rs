@@ -26,6 +26,7 @@ use serde_json::json;
 
 use super::{
     CONCURRENCY, Operator, WRITES, cluster_dir, control_plane_cpu_seconds, cpu_seconds, metric, settle, wait_for_sets,
+    writes_by_resource,
 };
 
 fn miner(name: &str) -> Miner {
@@ -140,7 +141,17 @@ pub async fn run_size(cluster: &Cluster, client: &Client, bin: &str, kubeconfig:
     );
     let creation_writes = metric(metrics_addr, "sealstack_operator_kube_requests_total", WRITES).await;
     let creation_reads = metric(metrics_addr, "sealstack_operator_kube_requests_total", &["method=\"GET\""]).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let creation_reconciles =
+        metric(metrics_addr, "sealstack_operator_reconcile_duration_seconds_count", &["miner"]).await;
+    eprintln!(
+        "{n} Miners, creating: {creation_reconciles} reconciles; writes by resource: {}",
+        writes_by_resource(metrics_addr).await
+    );
+    // The resync below is over a settled world: the first operator is stopped once it has written nothing for
+    // longer than a write of balances alone is held (`balances::REFRESH`, the owner's balance moved with every
+    // creation), or after 5 minutes (then the resync's writes include what it had still to write).
+    let settled = quiet(metrics_addr, sealstack_operator::miner::balances::REFRESH + Duration::from_secs(10)).await;
+    eprintln!("{n} Miners: the operator settled {:.0} s after the last runtime StatefulSet", settled.as_secs_f64());
     let rss_first = operator.stop();
 
     // Resync: a new operator over the unchanged world (actors on chain, children there) writes nothing.
@@ -155,6 +166,7 @@ pub async fn run_size(cluster: &Cluster, client: &Client, bin: &str, kubeconfig:
     tokio::time::sleep(Duration::from_secs(3)).await;
     let writes = metric(metrics_addr, "sealstack_operator_kube_requests_total", WRITES).await;
     let reconciled = metric(metrics_addr, "sealstack_operator_reconcile_duration_seconds_count", &["miner"]).await;
+    eprintln!("{n} Miners, resync: writes by resource: {}", writes_by_resource(metrics_addr).await);
     let rss_resync = operator.stop();
     let actors = devnet.node.state().actors.miner_ids().len();
     devnet.stop().await;
@@ -185,6 +197,21 @@ pub async fn run_size(cluster: &Cluster, client: &Client, bin: &str, kubeconfig:
         writes.max(0.0) as u64,
         reconciled.max(0.0) as u64,
     )
+}
+
+/// Waits until the operator at `metrics_addr` has made no write for `period` (at most 5 minutes); returns how
+/// long that took.
+async fn quiet(metrics_addr: &str, period: Duration) -> Duration {
+    let start = Instant::now();
+    let (mut writes, mut since) = (metric(metrics_addr, "sealstack_operator_kube_requests_total", WRITES).await, start);
+    while since.elapsed() < period && start.elapsed() < Duration::from_secs(300) {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = metric(metrics_addr, "sealstack_operator_kube_requests_total", WRITES).await;
+        if now != writes {
+            (writes, since) = (now, Instant::now());
+        }
+    }
+    since.duration_since(start)
 }
 
 /// Floor C: as many writes as the measured path made (`operator_writes` by the operator, and the N Miners),
