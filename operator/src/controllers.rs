@@ -164,6 +164,15 @@ pub fn stateful_set_changes(set: &StatefulSet) -> Option<u64> {
     Some(crate::digest::hash(&(&meta.uid, meta.generation, &meta.labels, &meta.annotations, replicas, deleted)))
 }
 
+/// Predicate of the triggers of a child whose status no reconcile reads (the PodDisruptionBudgets: the disruption
+/// controller rewrites their status whenever the pods they select change): its identity, spec generation, labels,
+/// annotations (the applied digest), and whether it is being deleted.
+pub fn metadata_changes<K: kube::Resource>(object: &K) -> Option<u64> {
+    let meta = object.meta();
+    let deleted = meta.deletion_timestamp.is_some();
+    Some(crate::digest::hash(&(&meta.uid, meta.generation, &meta.labels, &meta.annotations, deleted)))
+}
+
 /// A controller's configuration: `concurrency` reconciles in flight at once.
 pub(crate) fn controller_config(concurrency: u16) -> controller::Config {
     controller::Config::default().concurrency(concurrency)
@@ -263,6 +272,19 @@ fn error_policy(controller: &'static str, name: &str, error: &Error, ctx: &Conte
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_budget_wakes_its_owner_for_its_metadata_not_its_status() {
+        use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetStatus};
+        let mut budget = PodDisruptionBudget::default();
+        budget.metadata.uid = Some("u".into());
+        budget.metadata.generation = Some(1);
+        let before = metadata_changes(&budget);
+        budget.status = Some(PodDisruptionBudgetStatus { current_healthy: 1, ..Default::default() });
+        assert_eq!(metadata_changes(&budget), before, "the disruption controller's status update");
+        budget.metadata.generation = Some(2);
+        assert_ne!(metadata_changes(&budget), before, "a changed spec");
+    }
 
     #[test]
     fn a_stateful_set_wakes_its_owner_only_for_what_it_reads() {

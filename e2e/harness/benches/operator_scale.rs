@@ -252,6 +252,13 @@ async fn writes_by_resource(addr: &str) -> String {
         .join(", ")
 }
 
+/// The series of counter `name` from the operator's /metrics, as `{labels} value` pairs (e.g. its reconcile errors
+/// by error), printed beside the tables.
+async fn series(addr: &str, name: &str) -> String {
+    let Ok(text) = reqwest_text(addr).await else { return String::new() };
+    text.lines().filter_map(|l| l.strip_prefix(name)).collect::<Vec<_>>().join(", ")
+}
+
 async fn reqwest_text(addr: &str) -> std::io::Result<String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(addr).await?;

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::core::DeserializeGuard;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, WatchStreamExt};
@@ -15,7 +16,9 @@ use super::runtime_node::{
 };
 use crate::apply::{drop_spec_if_ours, reduce_service_if_ours};
 use crate::context::Context;
-use crate::controllers::{Source, Watched, controller_config, drive, spec_changes, stateful_set_changes};
+use crate::controllers::{
+    Source, Watched, controller_config, drive, metadata_changes, spec_changes, stateful_set_changes,
+};
 use crate::decode::{decoded_objects, guarded_ref};
 use crate::stores::{
     MANAGED, MinerFeeds, NOT_MANAGED, RUNTIME_PODS, RUNTIME_SETS, SECRET_TYPES, reflect, reflect_metadata,
@@ -26,6 +29,12 @@ use crate::stores::{
 /// chain; never for a message to land, see [`crate`]). At 1000 Miners on 2 cores, 128 was up to ~15% faster in
 /// some runs and took ~9 MiB more (over 64 MiB).
 const MINER_CONCURRENCY: u16 = 64;
+
+/// A PodDisruptionBudget as the Miner's store keeps it: without its status or managed fields.
+fn without_status(budget: &mut PodDisruptionBudget) {
+    budget.metadata.managed_fields = None;
+    budget.status = None;
+}
 
 /// Runs the Miner controller over `miners` (the Miners' watch) until shutdown.
 pub async fn controller(
@@ -43,7 +52,8 @@ pub async fn controller(
     let pods = reflect_reduced(source.api(), watch_config(Some(RUNTIME_PODS)), feeds.runtime_pods, placement_only);
     // Nodes are cluster-scoped: watched whole-cluster even when the operator watches one namespace.
     let nodes = reflect_reduced(Api::all(source.client.clone()), watch_config(None), feeds.nodes, addresses_only);
-    let budgets = reflect(source.api(), watch_config(Some(MANAGED)), feeds.budgets);
+    // The budgets' status is the disruption controller's, rewritten as the pods change: neither kept nor a trigger.
+    let budgets = reflect_reduced(source.api(), watch_config(Some(MANAGED)), feeds.budgets, without_status);
 
     // A Service change (new NodePort, LoadBalancer ingress) changes the announce addresses; the runtime's
     // StatefulSet changes RuntimeReady; a changed identity Secret changes the peer ID, and a changed API info
@@ -56,7 +66,7 @@ pub async fn controller(
     let controller = Controller::for_stream(spec_changes(miners), ctx.stores.miners.store.clone())
         .with_config(controller_config(MINER_CONCURRENCY))
         .owns_stream(services)
-        .owns_stream(budgets)
+        .owns_stream(budgets.predicate_filter(metadata_changes, Default::default()))
         .owns_stream(runtime_sets.predicate_filter(stateful_set_changes, Default::default()))
         .owns_stream(owned_secrets)
         .watches_stream(secret_versions, move |secret| {

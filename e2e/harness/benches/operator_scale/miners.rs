@@ -25,8 +25,8 @@ use sealstack_operator::miner::runtime::{RuntimeInputs, api_info_digest, build_r
 use serde_json::json;
 
 use super::{
-    CONCURRENCY, Operator, WRITES, cluster_dir, control_plane_cpu_seconds, cpu_seconds, metric, settle, wait_for_sets,
-    writes_by_resource,
+    CONCURRENCY, Operator, WRITES, cluster_dir, control_plane_cpu_seconds, cpu_seconds, metric, series, settle,
+    wait_for_sets, writes_by_resource,
 };
 
 fn miner(name: &str) -> Miner {
@@ -151,7 +151,13 @@ pub async fn run_size(cluster: &Cluster, client: &Client, bin: &str, kubeconfig:
     // longer than a write of balances alone is held (`balances::REFRESH`, the owner's balance moved with every
     // creation), or after 5 minutes (then the resync's writes include what it had still to write).
     let settled = quiet(metrics_addr, sealstack_operator::miner::balances::REFRESH + Duration::from_secs(10)).await;
-    eprintln!("{n} Miners: the operator settled {:.0} s after the last runtime StatefulSet", settled.as_secs_f64());
+    eprintln!(
+        "{n} Miners: the operator settled {:.0} s after the last runtime StatefulSet; writes by resource since the \
+         start: {}; reconcile errors: {}",
+        settled.as_secs_f64(),
+        writes_by_resource(metrics_addr).await,
+        series(metrics_addr, "sealstack_operator_reconcile_errors_total").await,
+    );
     let rss_first = operator.stop();
 
     // Resync: a new operator over the unchanged world (actors on chain, children there) writes nothing.
@@ -166,7 +172,11 @@ pub async fn run_size(cluster: &Cluster, client: &Client, bin: &str, kubeconfig:
     tokio::time::sleep(Duration::from_secs(3)).await;
     let writes = metric(metrics_addr, "sealstack_operator_kube_requests_total", WRITES).await;
     let reconciled = metric(metrics_addr, "sealstack_operator_reconcile_duration_seconds_count", &["miner"]).await;
-    eprintln!("{n} Miners, resync: writes by resource: {}", writes_by_resource(metrics_addr).await);
+    eprintln!(
+        "{n} Miners, resync: writes by resource: {}; reconcile errors: {}",
+        writes_by_resource(metrics_addr).await,
+        series(metrics_addr, "sealstack_operator_reconcile_errors_total").await,
+    );
     let rss_resync = operator.stop();
     let actors = devnet.node.state().actors.miner_ids().len();
     devnet.stop().await;
