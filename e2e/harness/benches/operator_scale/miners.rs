@@ -149,7 +149,7 @@ pub async fn run_size(cluster: &Cluster, client: &Client, bin: &str, kubeconfig:
     );
     // The resync below is over a settled world: the first operator is stopped once it has written nothing for
     // longer than a write of balances alone is held (`balances::REFRESH`, the owner's balance moved with every
-    // creation), or after 5 minutes (then the resync's writes include what it had still to write).
+    // creation), or after 3 minutes (then the resync's writes include what it had still to write).
     let settled = quiet(metrics_addr, sealstack_operator::miner::balances::REFRESH + Duration::from_secs(10)).await;
     eprintln!(
         "{n} Miners: the operator settled {:.0} s after the last runtime StatefulSet; writes by resource since the \
@@ -209,12 +209,12 @@ pub async fn run_size(cluster: &Cluster, client: &Client, bin: &str, kubeconfig:
     )
 }
 
-/// Waits until the operator at `metrics_addr` has made no write for `period` (at most 5 minutes); returns how
+/// Waits until the operator at `metrics_addr` has made no write for `period` (at most 3 minutes); returns how
 /// long that took.
 async fn quiet(metrics_addr: &str, period: Duration) -> Duration {
     let start = Instant::now();
     let (mut writes, mut since) = (metric(metrics_addr, "sealstack_operator_kube_requests_total", WRITES).await, start);
-    while since.elapsed() < period && start.elapsed() < Duration::from_secs(300) {
+    while since.elapsed() < period && start.elapsed() < Duration::from_secs(180) {
         tokio::time::sleep(Duration::from_secs(1)).await;
         let now = metric(metrics_addr, "sealstack_operator_kube_requests_total", WRITES).await;
         if now != writes {
