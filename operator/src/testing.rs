@@ -58,3 +58,13 @@ pub fn failure() -> (u16, Value) {
         "message": "the API server failed"}),
     )
 }
+
+/// A Miner `m1` in namespace `sp` with the least spec that decodes, `spec`'s fields added over it.
+pub fn miner_with(spec: Value) -> sealstack_crds::Miner {
+    let mut base = json!({"fullNode": {"apiInfoSecretRef": {"name": "lotus"}}, "sectorSize": "2KiB",
+        "paramCacheRef": {"name": "params"}, "storage": {"size": "1Gi"}});
+    base.as_object_mut().expect("an object").extend(spec.as_object().expect("an object").clone());
+    serde_json::from_value(json!({"apiVersion": "sealstack.io/v1alpha1", "kind": "Miner",
+        "metadata": {"name": "m1", "namespace": "sp"}, "spec": base}))
+    .expect("a Miner")
+}

@@ -243,6 +243,13 @@ where
     }
 }
 
+/// Failed reconciles of `controller` (`miner`, `paramcache`, `sealingworker`) with the error label `error`, from
+/// the text of the operator's metrics.
+pub fn reconcile_errors(metrics: &str, controller: &str, error: &str) -> u64 {
+    let prefix = format!("sealstack_operator_reconcile_errors_total{{controller=\"{controller}\",error=\"{error}\"}}");
+    metrics.lines().find(|l| l.starts_with(&prefix)).and_then(|l| l.rsplit(' ').next()?.parse().ok()).unwrap_or(0)
+}
+
 /// A ParamCache `params` (2KiB) in `namespace`, marked Ready by hand: for tests and benchmarks of the other
 /// controllers (kwok nodes run no fetch Job that could verify its files).
 pub async fn ready_param_cache(client: &Client, namespace: &str) -> anyhow::Result<()> {

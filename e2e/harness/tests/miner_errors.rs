@@ -82,17 +82,6 @@ async fn warning(events: &Api<Event>, name: &str, reason: &str) -> Event {
     .unwrap()
 }
 
-/// Failed reconciles of the Miner controller with the error label `error`, from its metrics.
-fn failures(metrics: &Metrics, error: &str) -> u64 {
-    let prefix = format!("sealstack_operator_reconcile_errors_total{{controller=\"miner\",error=\"{error}\"}}");
-    metrics
-        .encode()
-        .lines()
-        .find(|l| l.starts_with(&prefix))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-        .unwrap_or(0)
-}
-
 /// The undecodable Miner is written as a hand edit would: a JSON merge patch through an untyped client (the
 /// typed one could not read the answer back), of an affinity weight past `i32`. The CRD keeps the schema of
 /// `NodeAffinity` as Kubernetes publishes it, `type: integer, format: int32`, and the API server does not check
@@ -200,7 +189,7 @@ async fn bad_miners_say_why_on_themselves_and_a_good_one_goes_on() {
     patch("/ip4/198.51.100.23/tcp/24001").await;
     announced(&miners, "/ip4/198.51.100.23/tcp/24001", "the good Miner's address by a new operator").await;
     wait_for("the new operator's report of the undecodable Miner", Duration::from_secs(30), || async {
-        Ok((failures(&metrics, "invalid_object") > 0).then_some(()))
+        Ok((sealstack_e2e::reconcile_errors(&metrics.encode(), "miner", "invalid_object") > 0).then_some(()))
     })
     .await
     .unwrap();

@@ -90,17 +90,6 @@ async fn param_cache_gets_a_claim_and_a_fetch_job_and_a_new_size_replaces_the_jo
     controllers.abort();
 }
 
-/// Failed ParamCache reconciles with the error label `error`, from the controllers' metrics.
-fn param_cache_errors(metrics: &Metrics, error: &str) -> u64 {
-    let prefix = format!("sealstack_operator_reconcile_errors_total{{controller=\"paramcache\",error=\"{error}\"}}");
-    metrics
-        .encode()
-        .lines()
-        .find(|l| l.starts_with(&prefix))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-        .unwrap_or(0)
-}
-
 /// The names of the ParamCache `params`' fetch Jobs not being deleted.
 async fn live_fetch_jobs(jobs: &Api<Job>) -> anyhow::Result<Vec<String>> {
     let selector = ListParams::default().labels("sealstack.io/param-cache=params");
@@ -130,7 +119,7 @@ async fn an_edited_manifest_config_map_reconciles_its_param_cache_and_replaces_t
     let caches: Api<ParamCache> = Api::namespaced(client.clone(), ns.name());
     caches.create(&PostParams::default(), &cache).await.unwrap();
     wait_for("the manifest without its key refused", Duration::from_secs(30), || async {
-        Ok((param_cache_errors(&metrics, "invalid_spec") > 0).then_some(()))
+        Ok((sealstack_e2e::reconcile_errors(&metrics.encode(), "paramcache", "invalid_spec") > 0).then_some(()))
     })
     .await
     .unwrap();

@@ -203,14 +203,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn miner(spec: serde_json::Value) -> Miner {
-        let mut base = json!({"fullNode": {"apiInfoSecretRef": {"name": "lotus"}}, "sectorSize": "2KiB",
-            "paramCacheRef": {"name": "params"}, "storage": {"size": "1Gi"}});
-        base.as_object_mut().unwrap().extend(spec.as_object().unwrap().clone());
-        serde_json::from_value(json!({"apiVersion": "sealstack.io/v1alpha1", "kind": "Miner",
-            "metadata": {"name": "m1", "namespace": "sp"}, "spec": base}))
-        .unwrap()
-    }
+    use crate::testing::miner_with as miner;
 
     #[test]
     fn the_api_info_comes_from_the_named_key_of_the_secret() {

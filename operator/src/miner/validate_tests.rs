@@ -5,14 +5,7 @@ use serde_json::json;
 use super::*;
 use crate::error::Error;
 
-fn miner(spec: serde_json::Value) -> Miner {
-    let mut base = json!({"fullNode": {"apiInfoSecretRef": {"name": "lotus"}}, "sectorSize": "2KiB",
-        "paramCacheRef": {"name": "params"}, "storage": {"size": "1Gi"}});
-    base.as_object_mut().unwrap().extend(spec.as_object().unwrap().clone());
-    serde_json::from_value(json!({"apiVersion": "sealstack.io/v1alpha1", "kind": "Miner",
-        "metadata": {"name": "m1", "namespace": "sp"}, "spec": base}))
-    .unwrap()
-}
+use crate::testing::miner_with as miner;
 
 fn bls() -> Address {
     Address::new_bls(&[7; 48]).unwrap()
