@@ -17,6 +17,7 @@
 #[path = "operator_scale/miners.rs"]
 mod miners;
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -229,6 +230,104 @@ fn control_plane_cpu_seconds(cluster_dir: &str) -> f64 {
         })
         .map(cpu_seconds)
         .sum()
+}
+
+/// The control plane's CPU seconds so far by component (API server, etcd, controller-manager): where the
+/// control plane's part of a run goes, printed beside the tables.
+fn control_plane_cpu_by_component(cluster_dir: &str) -> BTreeMap<String, f64> {
+    let mut by_component = BTreeMap::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else { return by_component };
+    for pid in entries.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok()) {
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let comm = comm.trim();
+        if ["kube-apiserver", "etcd", "kube-controller"].contains(&comm)
+            && String::from_utf8_lossy(&cmdline).contains(cluster_dir)
+        {
+            *by_component.entry(comm.to_owned()).or_default() += cpu_seconds(pid);
+        }
+    }
+    by_component
+}
+
+/// What the API server has served so far, from its /metrics: per `VERB resource[/subresource]`, the requests and
+/// the seconds they took (`apiserver_request_duration_seconds`), and per kind the watch events sent
+/// (`watch events <kind>`, their bytes as the seconds' column).
+async fn apiserver_requests(client: &Client) -> BTreeMap<String, (f64, f64)> {
+    let mut served = BTreeMap::<String, (f64, f64)>::new();
+    let request = http::Request::get("/metrics").body(Vec::new()).expect("a request");
+    let Ok(text) = client.request_text(request).await else { return served };
+    let label = |labels: &str, name: &str| {
+        labels
+            .split(',')
+            .find_map(|l| l.strip_prefix(&format!("{name}=\"")).map(|v| v.trim_end_matches('"').to_owned()))
+    };
+    for line in text.lines() {
+        let Some((series, value)) = line.rsplit_once(' ') else { continue };
+        let Ok(value) = value.parse::<f64>() else { continue };
+        let Some((name, labels)) = series.split_once('{') else { continue };
+        let labels = labels.trim_end_matches('}');
+        let (key, count) = match name {
+            "apiserver_request_duration_seconds_count" | "apiserver_request_duration_seconds_sum" => {
+                let (verb, resource) = (label(labels, "verb"), label(labels, "resource"));
+                let sub = label(labels, "subresource").filter(|s| !s.is_empty()).map(|s| format!("/{s}"));
+                let key =
+                    format!("{} {}{}", verb.unwrap_or_default(), resource.unwrap_or_default(), sub.unwrap_or_default());
+                (key, name.ends_with("_count"))
+            }
+            "apiserver_watch_events_total" | "apiserver_watch_events_sizes_sum" => {
+                let kind = label(labels, "kind").or_else(|| label(labels, "resource")).unwrap_or_default();
+                (format!("watch events {kind}"), name.ends_with("_total"))
+            }
+            _ => continue,
+        };
+        let entry = served.entry(key).or_default();
+        if count { entry.0 += value } else { entry.1 += value }
+    }
+    served
+}
+
+/// What the API server served between two [`apiserver_requests`], the busiest first (by seconds; watch events
+/// by count), and the control plane's CPU by component between two [`control_plane_cpu_by_component`].
+fn control_plane_costs(before: &ControlPlane, after: &ControlPlane) -> String {
+    let cpu: Vec<String> = after
+        .1
+        .iter()
+        .map(|(component, s)| format!("{component} {:.1} s", s - before.1.get(component).copied().unwrap_or(0.0)))
+        .collect();
+    let mut served: Vec<(String, f64, f64)> = after
+        .0
+        .iter()
+        .map(|(key, (n, s))| {
+            let (n0, s0) = before.0.get(key).copied().unwrap_or_default();
+            (key.clone(), n - n0, s - s0)
+        })
+        .filter(|(_, n, _)| *n > 0.0)
+        .collect();
+    served.sort_by(|a, b| {
+        let weight = |e: &(String, f64, f64)| if e.0.starts_with("watch") { e.1 / 1e3 } else { e.2 };
+        weight(b).total_cmp(&weight(a))
+    });
+    let served: Vec<String> = served
+        .iter()
+        .take(12)
+        .map(|(key, n, s)| {
+            if key.starts_with("watch") {
+                format!("{key} {n:.0} ({:.1} MB)", s / 1e6)
+            } else {
+                format!("{key} {n:.0} in {s:.1} s")
+            }
+        })
+        .collect();
+    format!("CPU {}; served: {}", cpu.join(", "), served.join(", "))
+}
+
+/// The API server's requests and watch events ([`apiserver_requests`]) and the control plane's CPU by component.
+type ControlPlane = (BTreeMap<String, (f64, f64)>, BTreeMap<String, f64>);
+
+/// The control plane's counters now, for [`control_plane_costs`].
+async fn control_plane_snapshot(client: &Client, cluster_dir: &str) -> ControlPlane {
+    (apiserver_requests(client).await, control_plane_cpu_by_component(cluster_dir))
 }
 
 /// A counter summed over label sets from the operator's /metrics.

@@ -25,8 +25,8 @@ use sealstack_operator::miner::runtime::{RuntimeInputs, api_info_digest, build_r
 use serde_json::json;
 
 use super::{
-    CONCURRENCY, Operator, WRITES, cluster_dir, control_plane_cpu_seconds, cpu_seconds, metric, series, settle,
-    wait_for_sets, writes_by_resource,
+    CONCURRENCY, Operator, WRITES, cluster_dir, control_plane_costs, control_plane_cpu_seconds, control_plane_snapshot,
+    cpu_seconds, metric, series, settle, wait_for_sets, writes_by_resource,
 };
 
 fn miner(name: &str) -> Miner {
@@ -121,6 +121,7 @@ pub async fn run_size(cluster: &Cluster, client: &Client, bin: &str, kubeconfig:
     let cluster_dir = cluster_dir(kubeconfig);
     // The devnet runs in this process: its CPU is this process's, less the little the bench's requests take.
     let cpu_before = (operator.cpu_seconds(), control_plane_cpu_seconds(cluster_dir), cpu_seconds(std::process::id()));
+    let served_before = control_plane_snapshot(client, cluster_dir).await;
     let start = Instant::now();
     futures::stream::iter((0..n).map(|i| {
         let miners = miners.clone();
@@ -139,6 +140,8 @@ pub async fn run_size(cluster: &Cluster, client: &Client, bin: &str, kubeconfig:
         control_plane_cpu_seconds(cluster_dir) - cpu_before.1,
         cpu_seconds(std::process::id()) - cpu_before.2,
     );
+    let served = control_plane_costs(&served_before, &control_plane_snapshot(client, cluster_dir).await);
+    eprintln!("{n} Miners, creating: the control plane's {served}");
     let creation_writes = metric(metrics_addr, "sealstack_operator_kube_requests_total", WRITES).await;
     let creation_reads = metric(metrics_addr, "sealstack_operator_kube_requests_total", &["method=\"GET\""]).await;
     let creation_reconciles =
@@ -188,8 +191,11 @@ pub async fn run_size(cluster: &Cluster, client: &Client, bin: &str, kubeconfig:
     // The Services of the namespaces just deleted still hold node ports until they are gone.
     settle(client).await;
     let cpu_floor = control_plane_cpu_seconds(cluster_dir);
+    let served_before = control_plane_snapshot(client, cluster_dir).await;
     let writes_floor = writes_floor(cluster, client, n, creation_writes.max(0.0) as usize).await;
     let cpu_floor = control_plane_cpu_seconds(cluster_dir) - cpu_floor;
+    let served = control_plane_costs(&served_before, &control_plane_snapshot(client, cluster_dir).await);
+    eprintln!("{n} Miners, floor C: the control plane's {served}");
     let incomplete = if created < n { format!(" (only {created} of {n} after the deadline)") } else { String::new() };
     format!(
         "| {n} | {:.2} | {:.2} | {:.2}{incomplete} | {:.2} | {:.2} | {:.2} | {} / {} | {:.1} / {:.1} / {:.1} ({cpu_floor:.1}) | {rss_first:.1} / {rss_resync:.1} | {} (after {} reconciles) | {actors} |",
