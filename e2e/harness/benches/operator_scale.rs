@@ -219,17 +219,7 @@ fn cluster_dir(kubeconfig: &str) -> &str {
 /// CPU time (seconds) used so far by this cluster's API server, etcd and controller-manager: the processes
 /// of those names whose command line names the cluster's directory (the kubeconfig's).
 fn control_plane_cpu_seconds(cluster_dir: &str) -> f64 {
-    let Ok(entries) = std::fs::read_dir("/proc") else { return 0.0 };
-    entries
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            ["kube-apiserver", "etcd", "kube-controller"].contains(&comm.trim())
-                && String::from_utf8_lossy(&cmdline).contains(cluster_dir)
-        })
-        .map(cpu_seconds)
-        .sum()
+    control_plane_cpu_by_component(cluster_dir).values().sum()
 }
 
 /// The control plane's CPU seconds so far by component (API server, etcd, controller-manager): where the
