@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::core::PartialObjectMeta;
 use kube::runtime::{WatchStreamExt, watcher};
@@ -436,10 +436,7 @@ async fn run_size(cluster: &Cluster, client: &Client, bin: &str, kubeconfig: &st
     caches.create(&PostParams::default(), &cache).await.expect("ParamCache");
     // The Miner's full node API info (never used while its ParamCache is not Ready). Without it the Miner fails
     // every reconcile, and each failure's Warning Event would count as a write at rest.
-    let lotus: Secret = serde_json::from_value(json!({"metadata": {"name": "lotus"},
-        "stringData": {"FULLNODE_API_INFO": "token:/ip4/127.0.0.1/tcp/1234/http"}}))
-    .unwrap();
-    Api::<Secret>::namespaced(client.clone(), ns.name()).create(&PostParams::default(), &lotus).await.expect("Secret");
+    sealstack_e2e::api_info_secret(client, ns.name(), sealstack_e2e::UNREACHED_API_INFO).await.expect("Secret");
     let miners: Api<Miner> = Api::namespaced(client.clone(), ns.name());
     let miner: Miner = serde_json::from_value(json!({
         "apiVersion": "sealstack.io/v1alpha1", "kind": "Miner", "metadata": {"name": "m1"},

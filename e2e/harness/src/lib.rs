@@ -265,6 +265,20 @@ pub async fn ready_param_cache(client: &Client, namespace: &str) -> anyhow::Resu
     Ok(())
 }
 
+/// A placeholder full node's API info, for a Miner that never reaches its node (it waits for its ParamCache).
+pub const UNREACHED_API_INFO: &str = "token:/ip4/127.0.0.1/tcp/1234/http";
+
+/// The Secret `lotus` in `namespace` holding the full node's API info `api_info` (`FULLNODE_API_INFO`), as the
+/// test Miners name it: a Miner dereferences it before any write.
+pub async fn api_info_secret(client: &Client, namespace: &str, api_info: &str) -> anyhow::Result<()> {
+    let secret = serde_json::from_value(serde_json::json!({"metadata": {"name": "lotus"},
+        "stringData": {"FULLNODE_API_INFO": api_info}}))?;
+    Api::<k8s_openapi::api::core::v1::Secret>::namespaced(client.clone(), namespace)
+        .create(&PostParams::default(), &secret)
+        .await?;
+    Ok(())
+}
+
 /// Server-side applies every CRD of `sealstack_crds` and waits until each is Established.
 pub async fn install_crds(client: &Client) -> anyhow::Result<Vec<String>> {
     let api = Api::<CustomResourceDefinition>::all(client.clone());

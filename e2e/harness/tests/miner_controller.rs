@@ -7,7 +7,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{
     Namespace, Node as KubeNode, PersistentVolume, PersistentVolumeClaim, Secret, Service,
@@ -126,16 +125,6 @@ fn runtime_api_info_digest(runtime: &StatefulSet) -> Option<String> {
     template.annotations.as_ref()?.get(API_INFO_DIGEST_ANNOTATION).cloned()
 }
 
-async fn api_info_secret(client: &Client, ns: &str, value: &str) {
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
-    let secret = Secret {
-        metadata: kube::api::ObjectMeta { name: Some("lotus".into()), ..Default::default() },
-        data: Some([("FULLNODE_API_INFO".to_string(), ByteString(value.as_bytes().to_vec()))].into()),
-        ..Default::default()
-    };
-    secrets.create(&PostParams::default(), &secret).await.unwrap();
-}
-
 fn miner(p2p: serde_json::Value) -> Miner {
     serde_json::from_value(json!({
         "apiVersion": "sealstack.io/v1alpha1", "kind": "Miner", "metadata": {"name": "m1"},
@@ -160,7 +149,7 @@ async fn a_miner_gets_its_actor_once_and_its_addresses_follow_the_service() {
     let dir = tempfile::tempdir().unwrap();
     let devnet = devnet(dir.path(), 0).await;
     ready_param_cache(&client, ns.name()).await.unwrap();
-    api_info_secret(&client, ns.name(), &devnet.api_info.to_env_value()).await;
+    sealstack_e2e::api_info_secret(&client, ns.name(), &devnet.api_info.to_env_value()).await.unwrap();
     let controller = start_miner_controller(client.clone(), ns.name());
 
     let miners: Api<Miner> = Api::namespaced(client.clone(), ns.name());
@@ -313,7 +302,7 @@ async fn the_full_node_down_is_a_condition_and_the_miner_recovers() {
     let first = devnet(dir.path(), port).await;
     let info = first.api_info.to_env_value();
     first.stop().await;
-    api_info_secret(&client, ns.name(), &info).await;
+    sealstack_e2e::api_info_secret(&client, ns.name(), &info).await.unwrap();
     let controller = start_miner_controller(client.clone(), ns.name());
 
     let miners: Api<Miner> = Api::namespaced(client.clone(), ns.name());
@@ -367,7 +356,7 @@ async fn an_operator_dying_right_after_the_create_miner_push_still_makes_one_act
     let devnet = devnet(dir.path(), 0).await;
     ready_param_cache(&client, ns.name()).await.unwrap();
     let runtime_runs = runtime_volumes(&client, ns.name(), "m1").await;
-    api_info_secret(&client, ns.name(), &devnet.api_info.to_env_value()).await;
+    sealstack_e2e::api_info_secret(&client, ns.name(), &devnet.api_info.to_env_value()).await.unwrap();
 
     // The first operator records the UUID, pushes CreateMiner, and "dies" before recording the CID.
     let settings =
@@ -424,7 +413,7 @@ async fn a_creation_waiting_for_its_message_shows_the_cid_and_a_new_operator_sen
     let devnet = sealstack_devnet::start(config).await.unwrap();
     ready_param_cache(&client, ns.name()).await.unwrap();
     let runtime_runs = runtime_volumes(&client, ns.name(), "m1").await;
-    api_info_secret(&client, ns.name(), &devnet.api_info.to_env_value()).await;
+    sealstack_e2e::api_info_secret(&client, ns.name(), &devnet.api_info.to_env_value()).await.unwrap();
     let first = start_miner_controller(client.clone(), ns.name());
     let miners: Api<Miner> = Api::namespaced(client.clone(), ns.name());
     let mut m = miner(json!({"announceAddresses": ["/ip4/198.51.100.11/tcp/24001"]}));
@@ -479,7 +468,7 @@ async fn a_ready_miner_makes_no_writes_when_a_fresh_operator_resyncs() {
     let devnet = devnet(dir.path(), 0).await;
     ready_param_cache(&client, ns.name()).await.unwrap();
     let runtime_runs = runtime_volumes(&client, ns.name(), "m1").await;
-    api_info_secret(&client, ns.name(), &devnet.api_info.to_env_value()).await;
+    sealstack_e2e::api_info_secret(&client, ns.name(), &devnet.api_info.to_env_value()).await.unwrap();
     let first = start_miner_controller(client.clone(), ns.name());
     let miners: Api<Miner> = Api::namespaced(client.clone(), ns.name());
     miners
@@ -550,7 +539,7 @@ async fn a_node_port_miner_announces_its_runtime_nodes_address_and_follows_it() 
         eprintln!("skipped: no kwok nodes to run the runtime pod on");
         return;
     }
-    api_info_secret(&client, ns.name(), &devnet.api_info.to_env_value()).await;
+    sealstack_e2e::api_info_secret(&client, ns.name(), &devnet.api_info.to_env_value()).await.unwrap();
     let controller = start_miner_controller(client.clone(), ns.name());
 
     // A NodePort Service (the default) without explicit addresses: the node port on the runtime's node.

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fvm_shared::address::Address;
-use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{ApiResource, DynamicObject, Patch, PatchParams, PostParams};
@@ -31,16 +30,6 @@ fn start_miner_controller(client: Client, namespace: &str, metrics: Arc<Metrics>
     let settings = Settings { runtime_image: "sealstack/miner:e2e".into(), ..Default::default() };
     let (ctx, feeds) = Context::new(client.clone(), metrics, settings);
     tokio::spawn(sealstack_operator::controllers::run_miner(client, Some(namespace.to_owned()), ctx, feeds))
-}
-
-/// The Secret `lotus` with the devnet's API info.
-async fn api_info_secret(client: &Client, ns: &str, value: &str) {
-    let secret = Secret {
-        metadata: kube::api::ObjectMeta { name: Some("lotus".into()), ..Default::default() },
-        data: Some([("FULLNODE_API_INFO".to_string(), ByteString(value.as_bytes().to_vec()))].into()),
-        ..Default::default()
-    };
-    Api::<Secret>::namespaced(client.clone(), ns).create(&PostParams::default(), &secret).await.unwrap();
 }
 
 /// Miner `name` on the devnet (`lotus`), announcing `announce`, with `extra` merged into its spec.
@@ -96,7 +85,7 @@ async fn bad_miners_say_why_on_themselves_and_a_good_one_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     let devnet = devnet(dir.path()).await;
     ready_param_cache(&client, ns.name()).await.unwrap();
-    api_info_secret(&client, ns.name(), &devnet.api_info.to_env_value()).await;
+    sealstack_e2e::api_info_secret(&client, ns.name(), &devnet.api_info.to_env_value()).await.unwrap();
     let metrics = Arc::new(Metrics::default());
     let first = start_miner_controller(client.clone(), ns.name(), metrics.clone());
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim};
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client, ResourceExt};
 use sealstack_crds::conditions::find_condition;
@@ -169,10 +169,7 @@ async fn workers_wait_for_params_make_no_writes_at_rest_and_go_with_their_owner(
     caches.create(&PostParams::default(), &param_cache("params", &["2KiB"])).await.unwrap();
     // The Miner's full node API info (never used: the Miner waits for its ParamCache too). Without the Secret the
     // Miner fails every reconcile, and each failure's Warning Event is a write.
-    let lotus: Secret = serde_json::from_value(json!({"metadata": {"name": "lotus"},
-        "stringData": {"FULLNODE_API_INFO": "token:/ip4/127.0.0.1/tcp/1234/http"}}))
-    .unwrap();
-    Api::<Secret>::namespaced(admin.clone(), ns.name()).create(&PostParams::default(), &lotus).await.unwrap();
+    sealstack_e2e::api_info_secret(&admin, ns.name(), sealstack_e2e::UNREACHED_API_INFO).await.unwrap();
     let miner: Miner = serde_json::from_value(json!({
         "apiVersion": "sealstack.io/v1alpha1", "kind": "Miner", "metadata": {"name": "m1"},
         "spec": {"fullNode": {"apiInfoSecretRef": {"name": "lotus"}}, "worker": {"create": "bls"},

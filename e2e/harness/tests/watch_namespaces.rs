@@ -30,10 +30,7 @@ const MANAGED: &str = "app.kubernetes.io/managed-by=sealstack-operator";
 /// (never reached: the Miner waits for its ParamCache; without the Secret it would fail before making its
 /// Services).
 async fn param_cache_and_miner(client: &Client, namespace: &str) {
-    let lotus: Secret = serde_json::from_value(json!({"metadata": {"name": "lotus"},
-        "stringData": {"FULLNODE_API_INFO": "token:/ip4/127.0.0.1/tcp/1234/http"}}))
-    .unwrap();
-    Api::<Secret>::namespaced(client.clone(), namespace).create(&PostParams::default(), &lotus).await.unwrap();
+    sealstack_e2e::api_info_secret(client, namespace, sealstack_e2e::UNREACHED_API_INFO).await.unwrap();
     let cache: ParamCache = serde_json::from_value(json!({
         "apiVersion": "sealstack.io/v1alpha1", "kind": "ParamCache", "metadata": {"name": "params"},
         "spec": {"sectorSizes": ["2KiB"], "gateway": "http://127.0.0.1:9/ipfs/", "storage": {"size": "1Gi"}},

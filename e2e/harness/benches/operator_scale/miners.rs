@@ -12,7 +12,6 @@
 use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt};
-use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Secret, Service};
 use kube::api::{Patch, PatchParams, PostParams};
@@ -75,12 +74,7 @@ where
 /// A ParamCache marked Ready by hand, and the full node's API info Secret.
 async fn prerequisites(client: &Client, namespace: &str, api_info: &str) {
     sealstack_e2e::ready_param_cache(client, namespace).await.expect("a Ready ParamCache");
-    let secret = Secret {
-        metadata: kube::api::ObjectMeta { name: Some("lotus".into()), ..Default::default() },
-        data: Some([("FULLNODE_API_INFO".to_string(), ByteString(api_info.as_bytes().to_vec()))].into()),
-        ..Default::default()
-    };
-    Api::<Secret>::namespaced(client.clone(), namespace).create(&PostParams::default(), &secret).await.expect("Secret");
+    sealstack_e2e::api_info_secret(client, namespace, api_info).await.expect("Secret");
 }
 
 /// One row of the Miner table.
