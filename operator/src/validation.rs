@@ -105,20 +105,23 @@ pub fn resources(refusals: &mut Refusals, field: &str, resources: Option<&Resour
     }
 }
 
+/// Whether `label` is an RFC 1123 label (a namespace's name, a part of a domain): 1 to 63 lower-case letters,
+/// digits and `-`, starting and ending with a letter or digit.
+pub fn dns_label(label: &str) -> bool {
+    !label.is_empty()
+        && label.len() <= 63
+        && label.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !label.starts_with('-')
+        && !label.ends_with('-')
+}
+
 /// Checks the name of an extended resource (`nvidia.com/gpu`): a DNS subdomain as prefix, then a name of at
 /// most 63 letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit.
 pub fn extended_resource_name(name: &str) -> Result<(), String> {
     let refused = || format!("{name:?} is not an extended resource name (a domain, '/' and a name: nvidia.com/gpu)");
     let (prefix, local) = name.split_once('/').ok_or_else(refused)?;
-    let label = |l: &str| {
-        !l.is_empty()
-            && l.len() <= 63
-            && l.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-            && !l.starts_with('-')
-            && !l.ends_with('-')
-    };
     let alphanumeric = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
-    let prefix_ok = prefix.len() <= 253 && prefix.split('.').all(label);
+    let prefix_ok = prefix.len() <= 253 && prefix.split('.').all(dns_label);
     let local_ok = local.len() <= 63
         && local.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         && alphanumeric(local.chars().next())

@@ -20,7 +20,7 @@ use crate::metrics::Metrics;
 pub fn watch_namespaces<S: AsRef<str>>(values: &[S]) -> anyhow::Result<Vec<String>> {
     let mut namespaces: Vec<String> = Vec::new();
     for name in values.iter().flat_map(|v| v.as_ref().split(',')).map(str::trim).filter(|n| !n.is_empty()) {
-        if !is_namespace_name(name) {
+        if !crate::validation::dns_label(name) {
             bail!("{name:?} is not a namespace name (lower-case letters, digits and '-', at most 63)");
         }
         if !namespaces.iter().any(|n| n == name) {
@@ -28,12 +28,6 @@ pub fn watch_namespaces<S: AsRef<str>>(values: &[S]) -> anyhow::Result<Vec<Strin
         }
     }
     Ok(namespaces)
-}
-
-/// Whether `name` can name a namespace: an RFC 1123 label.
-fn is_namespace_name(name: &str) -> bool {
-    let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
-    name.len() <= 63 && name.chars().all(allowed) && !name.starts_with('-') && !name.ends_with('-')
 }
 
 /// The namespace of each set of controllers: `None` (the whole cluster) when `namespaces` is empty, else one
