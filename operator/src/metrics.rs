@@ -234,7 +234,6 @@ mod tests {
         assert!(text.contains(r#"sealstack_operator_kube_writes_total{resource="miners/status"} 1"#), "{text}");
         assert!(text.contains(r#"sealstack_operator_kube_writes_total{resource="pods"} 1"#), "{text}");
         assert!(!text.contains(r#"resource="secrets""#), "reads are not writes: {text}");
-        let text = metrics.encode();
         assert!(text.contains("sealstack_operator_reconciles_total{controller=\"miner\"} 2"), "{text}");
         assert!(
             text.contains("sealstack_operator_reconcile_errors_total{controller=\"miner\",error=\"kube\"} 1"),
