@@ -48,6 +48,10 @@ pub mod methods {
     pub const PRE_COMMIT_SECTOR_BATCH2: u64 = miner_state::Method::PreCommitSectorBatch2 as u64;
     /// miner.ProveCommitSectors3.
     pub const PROVE_COMMIT_SECTORS3: u64 = miner_state::Method::ProveCommitSectors3 as u64;
+    /// miner.ExtendSectorExpiration2.
+    pub const EXTEND_SECTOR_EXPIRATION2: u64 = miner_state::Method::ExtendSectorExpiration2 as u64;
+    /// miner.TerminateSectors.
+    pub const TERMINATE_SECTORS: u64 = miner_state::Method::TerminateSectors as u64;
 }
 
 /// The WindowPoSt proof type of a sector size, as Lotus picks it (`WindowPoStProofTypeFromSectorSize`):

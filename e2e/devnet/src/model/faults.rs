@@ -38,8 +38,9 @@ impl Declaration {
     }
 }
 
-/// Groups declarations and checks their size (builtin-actors `DeadlineSectorMap::add` and `check`).
-fn group(
+/// Groups declarations (faults, recoveries, terminations) and checks their size (builtin-actors
+/// `DeadlineSectorMap::add` and `check`).
+pub(super) fn group(
     declarations: impl IntoIterator<Item = (u64, u64, BitField)>,
     period_deadlines: u64,
 ) -> Result<DeadlineSectorMap, (ExitCode, String)> {

@@ -201,6 +201,12 @@ impl MinerActor {
                 table.burn(self.id, &burn);
                 Ok(Vec::new())
             }
+            methods::EXTEND_SECTOR_EXPIRATION2 => self.extend_sector_expiration2(message, caller, env),
+            methods::TERMINATE_SECTORS => {
+                let (done, burn) = self.terminate_sectors(message, caller, &table.balance(self.id), env)?;
+                table.burn(self.id, &burn);
+                Ok(done)
+            }
             other => Err((ExitCode::USR_UNHANDLED_MESSAGE, format!("miner method {other} not handled by the devnet"))),
         }
     }

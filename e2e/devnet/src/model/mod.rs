@@ -14,6 +14,7 @@ mod faults;
 mod funds;
 mod gas;
 mod genesis;
+mod lifecycle;
 mod miner;
 mod policy;
 mod post;

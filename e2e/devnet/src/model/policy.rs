@@ -22,6 +22,15 @@ pub const CONTINUED_FAULT_FACTOR_PERCENT: u64 = 351;
 /// The termination fee's full share of the pledge is reached after this many days, here proving periods
 /// (builtin-actors `TERMINATION_LIFETIME_CAP`: 140 days).
 pub const TERMINATION_LIFETIME_CAP_PERIODS: i64 = 140;
+/// The shortest lifetime a sector may be given, in proving periods (builtin-actors `MIN_SECTOR_EXPIRATION`: 180
+/// days).
+pub const MIN_SECTOR_EXPIRATION_PERIODS: i64 = 180;
+/// How far past the current epoch an expiration may be set, in proving periods (builtin-actors
+/// `MAX_SECTOR_EXPIRATION_EXTENSION`: 1278 days).
+pub const MAX_SECTOR_EXPIRATION_EXTENSION_PERIODS: i64 = 1278;
+/// The longest a V1_1 sector may live, in hundredths of a proving period (builtin-actors
+/// `seal_proof_sector_maximum_lifetime`: 5 years of 365.25 days).
+pub const SECTOR_MAXIMUM_LIFETIME_CENTIPERIODS: i64 = 5 * 36_525;
 
 /// How newly activated sectors are given deadlines.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,6 +109,21 @@ impl SectorPolicy {
     /// Epochs per proving period (`WPOST_PROVING_PERIOD`, mainnet 2880).
     pub fn proving_period(&self) -> i64 {
         self.challenge_window * self.period_deadlines as i64
+    }
+
+    /// The shortest sector lifetime in epochs (`MIN_SECTOR_EXPIRATION`).
+    pub fn min_sector_expiration(&self) -> i64 {
+        MIN_SECTOR_EXPIRATION_PERIODS * self.proving_period()
+    }
+
+    /// How far past now an expiration may be set, in epochs (`MAX_SECTOR_EXPIRATION_EXTENSION`).
+    pub fn max_sector_expiration_extension(&self) -> i64 {
+        MAX_SECTOR_EXPIRATION_EXTENSION_PERIODS * self.proving_period()
+    }
+
+    /// The longest a sector may live from its activation, in epochs (`seal_proof_sector_maximum_lifetime`).
+    pub fn sector_maximum_lifetime(&self) -> i64 {
+        SECTOR_MAXIMUM_LIFETIME_CENTIPERIODS * self.proving_period() / 100
     }
 
     /// Epochs a sector may stay faulty (`FAULT_MAX_AGE`).

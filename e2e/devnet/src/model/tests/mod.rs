@@ -6,6 +6,7 @@
 mod assignment;
 mod faults;
 mod fees;
+mod lifecycle;
 mod post;
 
 use std::cell::RefCell;
