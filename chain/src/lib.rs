@@ -34,6 +34,7 @@ pub mod push;
 pub mod randomness;
 pub mod replace;
 pub mod repo_files;
+pub mod sector_lifecycle;
 pub mod server_auth;
 pub mod tipset;
 

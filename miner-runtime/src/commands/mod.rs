@@ -7,6 +7,7 @@ pub mod context;
 pub mod fetch_params;
 pub mod info;
 pub mod init;
+pub mod lifecycle;
 pub mod params;
 pub mod preseal;
 pub mod proving;

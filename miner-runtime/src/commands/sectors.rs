@@ -1,4 +1,5 @@
-//! `sealstack-miner sectors list | status N | pledge` (lotus-miner sectors ...), through the daemon's API.
+//! `sealstack-miner sectors list | status N | pledge` (lotus-miner sectors ...), through the daemon's API;
+//! `sectors extend | terminate` in [`super::lifecycle`].
 
 use std::path::Path;
 
@@ -7,78 +8,116 @@ use sealstack_chain::{FullNodeClient, LotusJson, TipSetKey};
 use sealstack_miner::protocol::MinerApiClient;
 
 use super::context;
+use super::lifecycle::{self, ExtendRequest};
 use crate::cli::{MinerApiArgs, SectorsCommand};
 
 /// Runs a `sectors` subcommand.
 pub async fn run(repo_dir: &Path, api: MinerApiArgs, command: SectorsCommand) -> anyhow::Result<()> {
-    let (client, url) = context::daemon_api(repo_dir, api.miner_api.as_deref())?;
-    let unreachable = |e: jsonrpsee::core::ClientError| anyhow::anyhow!("miner API {url}: {e}");
     match command {
-        SectorsCommand::List => {
-            let numbers = client.sectors_list().await.map_err(unreachable)?;
-            let chain = OnChain::connect(&client).await;
-            println!("{:<8} {:<16} {:<10} {:<8} LAST ERROR", "ID", "STATE", "ON CHAIN", "RETRIES");
-            for number in numbers {
-                let sector = client.sectors_status(number, false).await.map_err(unreachable)?;
-                let on_chain = match &chain {
-                    Some(chain) => chain.state(number).await.unwrap_or_else(|e| format!("? ({e})")),
-                    None => "-".into(),
-                };
-                println!(
-                    "{:<8} {:<16} {:<10} {:<8} {}",
-                    number, sector.state, on_chain, sector.retries, sector.last_err
-                );
-            }
-        }
-        SectorsCommand::Status { number } => {
-            let sector = match client.sectors_status(number, true).await {
-                Ok(sector) => sector,
-                Err(e) => {
-                    let known = client.sectors_list().await.map_err(unreachable)?;
-                    anyhow::ensure!(
-                        known.contains(&number),
-                        "the miner has no sector {number} (its sectors: {known:?})"
-                    );
-                    return Err(unreachable(e));
-                }
-            };
-            println!("SectorID:   {}", sector.sector_id);
-            println!("Status:     {}", sector.state);
-            let cid =
-                |c: &Option<sealstack_chain::LotusJson<cid::Cid>>| c.as_ref().map_or("-".into(), |c| c.0.to_string());
-            println!("CommD:      {}", cid(&sector.comm_d));
-            println!("CommR:      {}", cid(&sector.comm_r));
-            println!("Ticket:     {}", sector.ticket.as_ref().map_or("-".into(), |t| format!("epoch {}", t.epoch)));
-            println!("Seed:       {}", sector.seed.as_ref().map_or("-".into(), |s| format!("epoch {}", s.epoch)));
-            println!("PreCommit:  {}", cid(&sector.pre_commit_msg));
-            println!("Commit:     {}", cid(&sector.commit_msg));
-            println!("Proof:      {} bytes", sector.proof.as_ref().map_or(0, |p| p.0.len()));
-            if sector.activation > 0 {
-                println!("Activation: {}", sector.activation);
-                println!("Expiration: {}", sector.expiration);
-            }
-            match OnChain::connect(&client).await {
-                Some(chain) => {
-                    println!("On chain:   {}", chain.state(number).await.unwrap_or_else(|e| format!("unknown ({e})")));
-                    if let Ok(Some(location)) = chain.location(number).await {
-                        println!("Deadline:   {} (partition {})", location.deadline, location.partition);
-                    }
-                }
-                None => println!("On chain:   - (set FULLNODE_API_INFO to see the chain's view)"),
-            }
-            println!("Retries:    {}", sector.retries);
-            if !sector.last_err.is_empty() {
-                println!("Last error: {}", sector.last_err);
-            }
-            println!("Log:");
-            for entry in sector.log {
-                println!("  {} {:<6} {}", context::date(entry.timestamp as i64), entry.kind, entry.message);
-            }
-        }
+        SectorsCommand::List => list(&Daemon::connect(repo_dir, &api)?).await,
+        SectorsCommand::Status { number } => status(&Daemon::connect(repo_dir, &api)?, number).await,
         SectorsCommand::Pledge => {
-            let id = client.sector_pledge().await.map_err(unreachable)?;
+            let daemon = Daemon::connect(repo_dir, &api)?;
+            let id = daemon.client.sector_pledge().await.map_err(|e| daemon.unreachable(e))?;
             println!("Created CC sector: {}", id.number);
+            Ok(())
         }
+        // Extension and termination go to the chain from the repo's identity, not through the daemon.
+        SectorsCommand::Extend {
+            sectors,
+            from,
+            to,
+            new_expiration,
+            extension,
+            tolerance,
+            max_sectors,
+            really_do_it,
+        } => {
+            let request =
+                ExtendRequest { sectors, from, to, new_expiration, extension, tolerance, max_sectors, really_do_it };
+            lifecycle::extend(repo_dir, request).await
+        }
+        SectorsCommand::Terminate { sectors, really_do_it } => {
+            lifecycle::terminate(repo_dir, &sectors, really_do_it).await
+        }
+    }
+}
+
+/// The daemon's API client and its URL (for errors).
+struct Daemon {
+    client: jsonrpsee::http_client::HttpClient,
+    url: String,
+}
+
+impl Daemon {
+    fn connect(repo_dir: &Path, api: &MinerApiArgs) -> anyhow::Result<Daemon> {
+        let (client, url) = context::daemon_api(repo_dir, api.miner_api.as_deref())?;
+        Ok(Daemon { client, url })
+    }
+
+    fn unreachable(&self, error: jsonrpsee::core::ClientError) -> anyhow::Error {
+        anyhow::anyhow!("miner API {}: {error}", self.url)
+    }
+}
+
+/// `sectors list`.
+async fn list(daemon: &Daemon) -> anyhow::Result<()> {
+    let (client, unreachable) = (&daemon.client, |e: jsonrpsee::core::ClientError| daemon.unreachable(e));
+    let numbers = client.sectors_list().await.map_err(unreachable)?;
+    let chain = OnChain::connect(client).await;
+    println!("{:<8} {:<16} {:<10} {:<8} LAST ERROR", "ID", "STATE", "ON CHAIN", "RETRIES");
+    for number in numbers {
+        let sector = client.sectors_status(number, false).await.map_err(unreachable)?;
+        let on_chain = match &chain {
+            Some(chain) => chain.state(number).await.unwrap_or_else(|e| format!("? ({e})")),
+            None => "-".into(),
+        };
+        println!("{:<8} {:<16} {:<10} {:<8} {}", number, sector.state, on_chain, sector.retries, sector.last_err);
+    }
+    Ok(())
+}
+
+/// `sectors status N`.
+async fn status(daemon: &Daemon, number: u64) -> anyhow::Result<()> {
+    let (client, unreachable) = (&daemon.client, |e: jsonrpsee::core::ClientError| daemon.unreachable(e));
+    let sector = match client.sectors_status(number, true).await {
+        Ok(sector) => sector,
+        Err(e) => {
+            let known = client.sectors_list().await.map_err(unreachable)?;
+            anyhow::ensure!(known.contains(&number), "the miner has no sector {number} (its sectors: {known:?})");
+            return Err(unreachable(e));
+        }
+    };
+    println!("SectorID:   {}", sector.sector_id);
+    println!("Status:     {}", sector.state);
+    let cid = |c: &Option<sealstack_chain::LotusJson<cid::Cid>>| c.as_ref().map_or("-".into(), |c| c.0.to_string());
+    println!("CommD:      {}", cid(&sector.comm_d));
+    println!("CommR:      {}", cid(&sector.comm_r));
+    println!("Ticket:     {}", sector.ticket.as_ref().map_or("-".into(), |t| format!("epoch {}", t.epoch)));
+    println!("Seed:       {}", sector.seed.as_ref().map_or("-".into(), |s| format!("epoch {}", s.epoch)));
+    println!("PreCommit:  {}", cid(&sector.pre_commit_msg));
+    println!("Commit:     {}", cid(&sector.commit_msg));
+    println!("Proof:      {} bytes", sector.proof.as_ref().map_or(0, |p| p.0.len()));
+    if sector.activation > 0 {
+        println!("Activation: {}", sector.activation);
+        println!("Expiration: {}", sector.expiration);
+    }
+    match OnChain::connect(client).await {
+        Some(chain) => {
+            println!("On chain:   {}", chain.state(number).await.unwrap_or_else(|e| format!("unknown ({e})")));
+            if let Ok(Some(location)) = chain.location(number).await {
+                println!("Deadline:   {} (partition {})", location.deadline, location.partition);
+            }
+        }
+        None => println!("On chain:   - (set FULLNODE_API_INFO to see the chain's view)"),
+    }
+    println!("Retries:    {}", sector.retries);
+    if !sector.last_err.is_empty() {
+        println!("Last error: {}", sector.last_err);
+    }
+    println!("Log:");
+    for entry in sector.log {
+        println!("  {} {:<6} {}", context::date(entry.timestamp as i64), entry.kind, entry.message);
     }
     Ok(())
 }
