@@ -101,8 +101,12 @@ async fn main() {
         let mut world = world::World::start_genesis_miners(dir.path(), params.clone(), &options, &[2]).await;
         world.run_args.clear();
         world.run_args.extend(["--block-delay-ms".into(), block_time.to_string()]);
-        let worker = (prover == "worker").then(|| world.worker("worker.log", "worker", Some("WinningPoSt"), None));
         let daemon = world.daemon("daemon.log", None);
+        // A worker finds the daemon through the API file the daemon writes once it serves.
+        if prover == "worker" {
+            until("the daemon's API file", || world.repo().join("api").exists()).await;
+        }
+        let worker = (prover == "worker").then(|| world.worker("worker.log", "worker", Some("WinningPoSt"), None));
         let by_worker = |w: &world::World| w.metric("sealstack_miner_winning_posts_total{prover=\"worker\"}");
         let counters = |w: &world::World| {
             [

@@ -97,7 +97,7 @@ pub async fn winning_post_snark(
         if workers > 0 {
             tracing::warn!("no time left for PoSt workers: the daemon makes the WinningPoSt itself");
         }
-        return Ok((locally(daemon, randomness, vanilla).await?, Prover::Daemon));
+        return Ok((locally(daemon, randomness, vanilla, Timing::Learn).await?, Prover::Daemon));
     }
     let (post_type, _) = winning_post_proof_of(daemon.seal_proof)?;
     let input = TaskInput::WinningPoSt {
@@ -107,7 +107,7 @@ pub async fn winning_post_snark(
         vanilla: vanilla.clone(),
     };
     let check = |result| check(daemon, randomness, sectors, result);
-    let local = async { locally(daemon, randomness, vanilla).await.map_err(anyhow::Error::from) };
+    let local = async { locally(daemon, randomness, vanilla, Timing::Learn).await.map_err(anyhow::Error::from) };
     post_jobs::on_workers_or_locally(daemon, input, workers, GiveUp::At(give_up.into()), check, local)
         .await
         .map_err(|e| WinningPoStError::Task(format!("{e:#}")))
@@ -122,19 +122,31 @@ pub fn give_up_at(now: Instant, deadline: Instant, local: Option<Duration>) -> I
     now + (left - reserve)
 }
 
-/// The daemon's own SNARK; its time is what the next give-up is planned with. (Not queued behind the daemon's
-/// own WindowPoSt SNARKs: a block waits for nothing.)
+/// Whether a SNARK's time plans the next give-up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Timing {
+    /// A round's SNARK: the next give-up keeps one and a half times its time.
+    Learn,
+    /// The warm-up's cold SNARK, which also read the parameters.
+    Ignore,
+}
+
+/// The daemon's own SNARK; with [`Timing::Learn`] its time is what the next give-up is planned with. (Not queued
+/// behind the daemon's own WindowPoSt SNARKs: a block waits for nothing.)
 async fn locally(
     daemon: &Daemon,
     randomness: [u8; 32],
     vanilla: Vec<VanillaProof>,
+    timing: Timing,
 ) -> Result<Vec<PoStProof>, WinningPoStError> {
     let started = Instant::now();
     let (seal, miner) = (daemon.seal_proof, daemon.actor_id);
     let proofs = tokio::task::spawn_blocking(move || winning_post_from_vanilla(seal, randomness, miner, &vanilla))
         .await
         .map_err(|e| WinningPoStError::Task(e.to_string()))??;
-    *daemon.local_winning_snark.lock().expect("estimate lock") = Some(started.elapsed());
+    if timing == Timing::Learn {
+        *daemon.local_winning_snark.lock().expect("estimate lock") = Some(started.elapsed());
+    }
     Ok(proofs)
 }
 
@@ -190,7 +202,8 @@ pub async fn warm_up(daemon: &Daemon) {
     // On the daemon itself: it is the fallback of every win, whatever the workers.
     let randomness = rand::random();
     let proved = match vanilla_proofs(daemon, randomness, &[sector]).await {
-        Ok((vanilla, _)) => locally(daemon, randomness, vanilla).await,
+        // Cold (the parameters read first): its time would keep the daemon from leaving workers any room.
+        Ok((vanilla, _)) => locally(daemon, randomness, vanilla, Timing::Ignore).await,
         Err(error) => Err(error),
     };
     match proved {
