@@ -57,7 +57,13 @@ done
 
 log "sector 0: its first WindowPoSt, from which it carries power (the Miner's status shows the chain's view)"
 miner_power() { [[ $(kd get miner "$MINER" -o jsonpath='{.status.power.raw}') == 2Ki ]]; }
-step "power on chain" wait_for 300 "the Miner's status showing 2Ki of power" miner_power
+step "power on chain" wait_for 600 "the Miner's status showing 2Ki of power" miner_power
+
+log "blocks: with power, the Miner takes part in the devnet's elections and wins about one round in 4"
+step "first block won" wait_for 900 "the Miner's status counting a block" has_mined
+echo "    block at epoch $(kd get miner "$MINER" -o jsonpath='{.status.mining.lastBlockEpoch}')," \
+  "rewards $(kd get miner "$MINER" -o jsonpath='{.status.mining.rewards}')" \
+  "($(kd get events --field-selector reason=BlockMined -o jsonpath='{.items[0].message}'))"
 
 demo_report
 cat <<EOF

@@ -81,10 +81,15 @@ spec:
       - name: devnet
         image: docker.io/sealstack/devnet:$DEVNET_TAG
         imagePullPolicy: IfNotPresent
-        # 10-second deadlines (10 epochs of 1 s): room to prove on a busy machine; 12 of them a proving period,
-        # so a fault and its recovery show within minutes (e2e/devnet/README.md names every scaled period).
-        args: [run, --listen, "0.0.0.0:1234", --repo, /devnet/chain, --challenge-window, "10", --challenge-lookback, "3",
-          --fault-declaration-cutoff, "12", --period-deadlines, "12"]
+        # Epochs of 15 s: a won round leaves room for the 2KiB WinningPoSt (4 to 8 s on 2 busy cores) on the
+        # worker pod, and for the daemon's own when the worker is late. 45-second deadlines (3 epochs), 4 of them a
+        # proving period (a 3-minute "day", so a fault and its recovery show within minutes), a fault cutoff of 2
+        # epochs, so that a declaration made while one deadline is open lands before the cutoff of one 2 or 3
+        # deadlines on; the rest of the network holds 16 times the demo sector's power, so the Miner wins about
+        # one round in 4 once its sector is proven (e2e/devnet/README.md names every scaled period).
+        args: [run, --listen, "0.0.0.0:1234", --repo, /devnet/chain, --block-time-ms, "15000",
+          --challenge-window, "3", --challenge-lookback, "1", --fault-declaration-cutoff, "2", --period-deadlines, "4",
+          --pre-commit-challenge-delay, "2", --rest-of-network-power, "32768"]
         ports: [{name: api, containerPort: 1234}]
         readinessProbe: {tcpSocket: {port: api}, periodSeconds: 2}
         volumeMounts:
@@ -185,6 +190,13 @@ sector_state() {
 }
 is_proving() { [[ $(sector_state "$1") == Proving ]]; }
 
+# has_mined: the Miner's status counts a block of its own in the chain (the operator scans the tipsets).
+has_mined() {
+  local mined
+  mined=$(kd get miner "$MINER" -o jsonpath='{.status.mining.blocksMined}' 2>/dev/null)
+  ((${mined:-0} >= 1))
+}
+
 # What the demo made, for people.
 demo_report() {
   local actor
@@ -200,7 +212,7 @@ demo_report() {
   kd get miner "$MINER" \
     -o jsonpath='{range .status.conditions[*]}{"  "}{.type}={.status} ({.reason}): {.message}{"\n"}{end}'
   echo "Power, sectors and funds on chain (the Miner's status):"
-  kd get miner "$MINER" -o jsonpath='{"  power: "}{.status.power}{"\n  sectors: "}{.status.sectors}{"\n  proving: "}{.status.proving}{"\n  balances: "}{.status.balances}{"\n"}'
+  kd get miner "$MINER" -o jsonpath='{"  power: "}{.status.power}{"\n  sectors: "}{.status.sectors}{"\n  proving: "}{.status.proving}{"\n  balances: "}{.status.balances}{"\n  mining: "}{.status.mining}{"\n"}'
   echo "Sectors (sealstack-miner sectors list in $RUNTIME_POD):"
   kd exec "$RUNTIME_POD" -c miner -- sealstack-miner sectors list | sed 's/^/  /'
   echo "The miner as sealstack-miner info shows it in $RUNTIME_POD:"

@@ -4,6 +4,8 @@
 #   2. the operator pod is deleted while it creates the miner actor: exactly one actor is made;
 #   3. the worker pod is deleted while it seals: the task's lease runs out, the sector is sealed all the same,
 #      and no chain message is sent twice;
+#   then, once the sector is proven: a lost sector file faulty and recovered, the deadline gate holding an eviction
+#   and a rollout, and the Miner mining blocks (one of them with the worker pod's WinningPoSt);
 #   4. `helm upgrade` with changed values rolls the operator and changes nothing on chain;
 #   5. deleting the samples and `helm uninstall` leave no object behind but the claims that hold data.
 # Needs a test cluster with the real node: e2e/cluster/test.sh runs it after the cargo e2e tests
@@ -84,7 +86,7 @@ new_leader() {
   [[ -n $pod && $pod != "$old_pod" ]] && k logs -n "$OPERATOR_NS" "$pod" | grep 'leading' >/dev/null
 }
 step "a new operator pod leads" wait_for 180 "a new operator pod holding the Lease" new_leader
-step "ActorCreated after the restart" wait_for 300 "ActorCreated" is_true miner "$MINER" ActorCreated
+step "ActorCreated after the restart" wait_for 600 "ActorCreated" is_true miner "$MINER" ActorCreated
 actor=$(jsonpath miner "$MINER" '{.status.actorAddress}')
 owner=$(jsonpath miner "$MINER" '{.status.ownerAddress}')
 assert "the devnet holds exactly one miner actor, $actor" test "$(miner_ids)" = "[\"${actor:2}\"]"
@@ -114,7 +116,7 @@ done
 # A new sector carries power from its first WindowPoSt on (builtin-actors), at its deadline within a period.
 raw_power() { devnet_call StateMinerPower "[\"$actor\",null]" | jq -r '.MinerPower.RawBytePower'; }
 has_power() { [[ $(raw_power) == 2048 ]]; }
-step "the sector's first WindowPoSt" wait_for 300 "the devnet counting the sector's power" has_power
+step "the sector's first WindowPoSt" wait_for 600 "the devnet counting the sector's power" has_power
 assert "the devnet counts the sector's 2048 bytes of power ($(raw_power))" has_power
 # The Miner's status catches up with the proof (it reads the chain every few seconds while a sector is unproven
 # or faulty): only then does a fault seen there belong to the file moved aside below.
@@ -156,6 +158,26 @@ kd exec "$RUNTIME_POD" -c miner -- sealstack-miner info | sed 's/^/    /'
 # --- the deadline gate: an eviction and a rollout of the runtime wait for the sector's proof ---
 source e2e/demo/drain-gate.sh
 demo_drain_gate
+
+# --- blocks: the proven sector wins elections; the worker pod, with the WinningPoSt task, makes the SNARK ---
+# (the devnet's rest of the network holds 16 times the sector's power: about one round in 4 is the Miner's)
+step "the Miner mines a block" wait_for 900 "the Miner's status counting a block" has_mined
+epoch=$(jsonpath miner "$MINER" '{.status.mining.lastBlockEpoch}')
+miners_at() { devnet_call ChainGetTipSetByHeight "[$1,null]" | jq -c '[.Blocks[].Miner[2:]]'; }
+assert "the devnet's tipset at epoch $epoch holds a block of $actor ($(miners_at "$epoch"))" \
+  grep -q "\"${actor:2}\"" <<<"$(miners_at "$epoch")"
+assert "a BlockMined Event on the Miner" \
+  test -n "$(kd get events --field-selector "reason=BlockMined,involvedObject.name=$MINER" -o name)"
+# The runtime's journal names who made each block's WinningPoSt SNARK (`sealstack-miner info`): the worker pod
+# when it answers in time (the daemon proves itself when it does not, so a block is never lost to a slow worker).
+# (grep reads the whole output: one that stopped at the match would fail the pipeline with SIGPIPE.)
+by_worker() {
+  kd exec "$RUNTIME_POD" -c miner -- sealstack-miner info |
+    grep -E 'WinningPoSt SNARKs .*: [1-9][0-9]* by PoSt workers' >/dev/null
+}
+step "a block whose WinningPoSt the worker pod made" wait_for 900 "a block proven by the worker pod" by_worker
+kd exec "$RUNTIME_POD" -c miner -- sealstack-miner info | grep -E '^(Blocks|WinningPoSt|Block rewards|Expected)' |
+  sed 's/^/    /'
 
 # --- the addresses on chain: the p2p NodePort on the runtime pod's node ---
 node_ip=$(kd get pod "$RUNTIME_POD" -o jsonpath='{.status.hostIP}')

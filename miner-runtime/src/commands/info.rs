@@ -8,7 +8,7 @@ use std::path::Path;
 use fvm_shared::econ::TokenAmount;
 use sealstack_chain::json::format_fil as fil;
 use sealstack_chain::{FullNodeClient, LotusJson, TipSetKey};
-use sealstack_miner::daemon::mining::journal::{BlockFate, MiningRecord};
+use sealstack_miner::daemon::mining::journal::{BlockFate, DAEMON_PROVER, MiningRecord};
 use sealstack_miner::protocol::MinerApiClient;
 
 use super::context::{self, epoch_time};
@@ -128,6 +128,13 @@ fn print_mining(
                 record.signed_total,
                 record.included_total,
                 record.blocks.len()
+            );
+            let by_daemon = record.blocks.iter().filter(|b| b.prover.as_deref() == Some(DAEMON_PROVER)).count();
+            let by_workers = record.blocks.iter().filter(|b| b.prover.as_deref().is_some_and(|p| p != DAEMON_PROVER));
+            println!(
+                "WinningPoSt SNARKs of those {}: {} by PoSt workers, {by_daemon} by the daemon",
+                record.blocks.len(),
+                by_workers.count()
             );
             let rewards = TokenAmount::from_atto(record.rewards_atto.parse::<u128>().unwrap_or(0));
             println!("Block rewards: {} (75 % of each vests, see Vesting)", fil(&rewards));

@@ -31,6 +31,9 @@ pub enum BlockFate {
     },
 }
 
+/// [`MinedBlock::prover`] of a block whose WinningPoSt SNARK the daemon made itself.
+pub const DAEMON_PROVER: &str = "daemon";
+
 /// One block the miner won and signed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MinedBlock {
@@ -45,7 +48,7 @@ pub struct MinedBlock {
     pub cid: Option<String>,
     /// What became of it.
     pub fate: BlockFate,
-    /// Who made its WinningPoSt SNARK: `daemon`, or the PoSt worker's name.
+    /// Who made its WinningPoSt SNARK: [`DAEMON_PROVER`], or the PoSt worker's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prover: Option<String>,
     /// Its reward in attoFIL (the epoch reward × win count / 5), once included.

@@ -11,7 +11,7 @@ use sealstack_chain::election::{compute_win_count, election_vrf_input, ticket_vr
 use sealstack_chain::tipset::{ElectionProof, PoStProofJson, Ticket, TipSet};
 use sealstack_chain::{FullNodeClient, LotusJson};
 
-use super::journal::{BlockFate, MiningJournal};
+use super::journal::{BlockFate, DAEMON_PROVER, MiningJournal};
 use super::prove::winning_post;
 use crate::daemon::Daemon;
 use crate::daemon::post_jobs::Prover;
@@ -106,7 +106,7 @@ pub async fn mine_one(
             tracing::info!(epoch = round.epoch, ?prover, took = ?proving.elapsed(), "WinningPoSt made");
             let prover = match prover {
                 Prover::Worker(name) => name,
-                Prover::Daemon => "daemon".to_string(),
+                Prover::Daemon => DAEMON_PROVER.to_string(),
             };
             (proofs, prover)
         }
