@@ -30,9 +30,9 @@ struct Extension {
 }
 
 impl MinerActor {
-    /// miner.ExtendSectorExpiration2: each declaration's sectors (live, not faulty, in the named partition) get
-    /// the new expiration, within builtin-actors' bounds. Power, pledge and the daily fee of a committed-capacity
-    /// sector do not change.
+    /// miner.ExtendSectorExpiration2: each declaration's sectors (active: live, not faulty, proven; in the named
+    /// partition) get the new expiration, within builtin-actors' bounds. Power, pledge and the daily fee of a
+    /// committed-capacity sector do not change.
     pub(super) fn extend_sector_expiration2(
         &mut self,
         message: &Message,
@@ -74,11 +74,10 @@ impl MinerActor {
                 })?;
                 validate_extended_expiration(&policy, epoch, declaration.new_expiration, *number, sector)?;
             }
-            // builtin-actors `Partition::replace_sectors`: only active sectors of this partition.
-            let live = partition.live();
-            let active: BTreeSet<u64> =
-                sectors.iter().filter(|n| live.contains(n) && !partition.faults.contains(n)).copied().collect();
-            if active != sectors {
+            // builtin-actors `Partition::replace_sectors`: only active sectors of this partition (live, not
+            // faulty, proven: `active_sectors`).
+            let active = partition.active();
+            if !sectors.is_subset(&active) {
                 return Err((
                     ExitCode::USR_ILLEGAL_STATE,
                     format!(
