@@ -219,17 +219,37 @@ where
     T: AsMut<MessageLog> + Sync,
     J: Journal<T>,
 {
-    let Some(cid) = record.as_mut().0.get(step).and_then(|r| r.cid.clone()) else { return Ok(()) };
     if shown {
         return Ok(());
     }
-    let cid = parse_cid(&cid)?;
-    if search_landed(node, cid).await?.is_some_and(|lookup| lookup.receipt.exit_code == 0) {
+    let executed = |lookup: &MsgLookup| lookup.receipt.exit_code == 0;
+    if let Some(cid) = forget_if_landed(node, record, journal, step, executed).await? {
         tracing::info!(step, %cid, "the chain no longer shows what this message set: a new one is due");
-        record.as_mut().0.remove(step);
-        journal.save(record).await?;
     }
     Ok(())
+}
+
+/// Forgets `step`'s record when its message executed and `forget` holds for its lookup; returns the forgotten
+/// message's CID. A message not executed yet (or not pushed) keeps its record.
+pub async fn forget_if_landed<T, J>(
+    node: &Node,
+    record: &mut T,
+    journal: &mut J,
+    step: &str,
+    forget: impl FnOnce(&MsgLookup) -> bool,
+) -> Result<Option<Cid>, ChainError>
+where
+    T: AsMut<MessageLog> + Sync,
+    J: Journal<T>,
+{
+    let Some(cid) = record.as_mut().0.get(step).and_then(|r| r.cid.clone()) else { return Ok(None) };
+    let cid = parse_cid(&cid)?;
+    if !search_landed(node, cid).await?.is_some_and(|lookup| forget(&lookup)) {
+        return Ok(None);
+    }
+    record.as_mut().0.remove(step);
+    journal.save(record).await?;
+    Ok(Some(cid))
 }
 
 /// Waits for a message and fails with [`ChainError::MessageFailed`] on a non-zero exit code.

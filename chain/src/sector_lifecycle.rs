@@ -16,7 +16,7 @@ use crate::client::Node;
 use crate::error::ChainError;
 use crate::message::unsigned_message;
 use crate::node::MsgLookup;
-use crate::push::{Journal, MessageLog, parse_cid, push_once, search_landed};
+use crate::push::{Journal, MessageLog, forget_if_landed, push_once};
 
 /// Declarations one message carries at most (builtin-actors `DECLARATIONS_MAX`, which lotus-miner's `sectors
 /// extend` keeps to).
@@ -156,27 +156,14 @@ where
     let mut landed = Vec::with_capacity(batches.len());
     for params in batches {
         let step = batch_step(method, &params);
-        forget_if_refused(node, record, journal, &step).await?;
+        let refused = |lookup: &MsgLookup| lookup.receipt.exit_code != 0;
+        if let Some(cid) = forget_if_landed(node, record, journal, &step, refused).await? {
+            tracing::info!(step, %cid, "the chain refused this batch's message: it is sent again");
+        }
         let message = unsigned_message(worker, miner, TokenAmount::from_atto(0), method_num, params);
         landed.push(push_once(node, record, journal, &step, &message, confidence).await?);
     }
     Ok(landed)
-}
-
-/// Drops `step` from the log when its message executed with a non-zero exit code.
-async fn forget_if_refused<T, J>(node: &Node, record: &mut T, journal: &mut J, step: &str) -> Result<(), ChainError>
-where
-    T: AsMut<MessageLog> + Sync,
-    J: Journal<T>,
-{
-    let Some(cid) = record.as_mut().0.get(step).and_then(|r| r.cid.clone()) else { return Ok(()) };
-    let cid = parse_cid(&cid)?;
-    if search_landed(node, cid).await?.is_some_and(|lookup| lookup.receipt.exit_code != 0) {
-        tracing::info!(step, %cid, "the chain refused this batch's message: it is sent again");
-        record.as_mut().0.remove(step);
-        journal.save(record).await?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
