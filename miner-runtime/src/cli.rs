@@ -322,31 +322,7 @@ pub enum SectorsCommand {
     Pledge,
     /// Extend sectors' expiration (ExtendSectorExpiration2 from the worker, as lotus-miner sectors extend):
     /// the listed sectors, or every active one expiring within --from..--to. Days are proving periods.
-    Extend {
-        /// Sectors to extend (default: the active sectors expiring within --from..--to).
-        sectors: Vec<u64>,
-        /// Only sectors expiring at or after this epoch (default: 120 epochs from now).
-        #[arg(long)]
-        from: Option<i64>,
-        /// Only sectors expiring at or before this epoch (default: 92 days from now).
-        #[arg(long)]
-        to: Option<i64>,
-        /// The new expiration epoch.
-        #[arg(long, conflicts_with = "extension")]
-        new_expiration: Option<i64>,
-        /// Epochs from now to the new expiration (default: 540 days).
-        #[arg(long)]
-        extension: Option<i64>,
-        /// Leave sectors whose expiration is already within this many epochs of the new one (default: 7 days).
-        #[arg(long)]
-        tolerance: Option<i64>,
-        /// Extend at most this many sectors.
-        #[arg(long)]
-        max_sectors: Option<usize>,
-        /// Send the messages (without it, print what would be sent).
-        #[arg(long)]
-        really_do_it: bool,
-    },
+    Extend(ExtendArgs),
     /// Terminate sectors early (TerminateSectors from the worker, as lotus-miner sectors terminate): their power
     /// goes at once and each pays the termination fee.
     Terminate {
@@ -357,6 +333,34 @@ pub enum SectorsCommand {
         #[arg(long)]
         really_do_it: bool,
     },
+}
+
+/// Options of `sectors extend` (lotus-miner's flags and defaults).
+#[derive(Debug, Args)]
+pub struct ExtendArgs {
+    /// Sectors to extend (default: the active sectors expiring within --from..--to).
+    pub sectors: Vec<u64>,
+    /// Only sectors expiring at or after this epoch (default: 120 epochs from now).
+    #[arg(long)]
+    pub from: Option<i64>,
+    /// Only sectors expiring at or before this epoch (default: 92 days from now).
+    #[arg(long)]
+    pub to: Option<i64>,
+    /// The new expiration epoch.
+    #[arg(long, conflicts_with = "extension")]
+    pub new_expiration: Option<i64>,
+    /// Epochs from now to the new expiration (default: 540 days).
+    #[arg(long)]
+    pub extension: Option<i64>,
+    /// Leave sectors whose expiration is already within this many epochs of the new one (default: 7 days).
+    #[arg(long)]
+    pub tolerance: Option<i64>,
+    /// Extend at most this many sectors.
+    #[arg(long)]
+    pub max_sectors: Option<usize>,
+    /// Send the messages (without it, print what would be sent).
+    #[arg(long)]
+    pub really_do_it: bool,
 }
 
 /// `proving` subcommands.

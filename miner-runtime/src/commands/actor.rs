@@ -3,7 +3,9 @@
 
 use std::path::Path;
 
+use fvm_shared::address::Address;
 use multiaddr::Multiaddr;
+use sealstack_chain::Node;
 use sealstack_chain::miner_actor::{set_multiaddrs, set_peer_id};
 use sealstack_chain::push::MessageLog;
 use sealstack_miner::repo::{FileJournal, MinerRepo};
@@ -12,16 +14,36 @@ use super::chain;
 use crate::cli::ActorCommand;
 
 /// Epochs to wait on top of a message.
-const CONFIDENCE: u64 = 5;
+pub const CONFIDENCE: u64 = 5;
+
+/// What a command that sends messages to the miner actor by hand needs: the actor (from the repo's identity), the
+/// full node, and the repo's journal of such messages (`actor-messages.json`).
+pub struct ActorMessages {
+    /// The full node of `FULLNODE_API_INFO`.
+    pub node: Node,
+    /// The miner actor.
+    pub miner: Address,
+    /// Where `log` is kept.
+    pub journal: FileJournal,
+    /// The messages sent, by step.
+    pub log: MessageLog,
+}
+
+impl ActorMessages {
+    /// Reads the repo's identity and journal and connects to the full node.
+    pub async fn open(repo_dir: &Path) -> anyhow::Result<ActorMessages> {
+        let repo = MinerRepo::at(repo_dir);
+        let miner = chain::address(&repo.require_identity()?.actor)?;
+        let node = chain::connect().await?;
+        let journal = FileJournal::new(repo.file("actor-messages.json"));
+        let log = journal.load()?.unwrap_or_default();
+        Ok(ActorMessages { node, miner, journal, log })
+    }
+}
 
 /// Runs an `actor` subcommand.
 pub async fn run(repo_dir: &Path, command: ActorCommand) -> anyhow::Result<()> {
-    let repo = MinerRepo::at(repo_dir);
-    let identity = repo.require_identity()?;
-    let miner = chain::address(&identity.actor)?;
-    let node = chain::connect().await?;
-    let mut journal = FileJournal::new(repo.file("actor-messages.json"));
-    let mut log: MessageLog = journal.load()?.unwrap_or_default();
+    let ActorMessages { node, miner, mut journal, mut log } = ActorMessages::open(repo_dir).await?;
     let lookup = match command {
         ActorCommand::SetAddrs { addrs, unset } => {
             let addrs: Vec<Multiaddr> = if unset {

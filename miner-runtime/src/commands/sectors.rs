@@ -8,7 +8,7 @@ use sealstack_chain::{FullNodeClient, LotusJson, TipSetKey};
 use sealstack_miner::protocol::MinerApiClient;
 
 use super::context;
-use super::lifecycle::{self, ExtendRequest};
+use super::lifecycle;
 use crate::cli::{MinerApiArgs, SectorsCommand};
 
 /// Runs a `sectors` subcommand.
@@ -23,20 +23,7 @@ pub async fn run(repo_dir: &Path, api: MinerApiArgs, command: SectorsCommand) ->
             Ok(())
         }
         // Extension and termination go to the chain from the repo's identity, not through the daemon.
-        SectorsCommand::Extend {
-            sectors,
-            from,
-            to,
-            new_expiration,
-            extension,
-            tolerance,
-            max_sectors,
-            really_do_it,
-        } => {
-            let request =
-                ExtendRequest { sectors, from, to, new_expiration, extension, tolerance, max_sectors, really_do_it };
-            lifecycle::extend(repo_dir, request).await
-        }
+        SectorsCommand::Extend(args) => lifecycle::extend(repo_dir, args).await,
         SectorsCommand::Terminate { sectors, really_do_it } => {
             lifecycle::terminate(repo_dir, &sectors, really_do_it).await
         }
