@@ -147,17 +147,12 @@ impl MinerActor {
 
         // Early terminations: the termination fee, and their pledge released.
         if !end.terminated.is_empty() {
-            let fee = end
-                .terminated
-                .iter()
-                .map(|n| policy.termination_fee(&self.sectors[n].pledge.0, last - self.sectors[n].activation))
-                .fold(TokenAmount::from_atto(0), |a, b| a + b);
+            let (fee, burnt) =
+                self.process_terminations(&end.terminated, last, policy, &(balance.clone() - &end.burnt));
             end.charged += &fee;
-            self.funds.apply_penalty(&fee);
-            self.funds.initial_pledge.0 -= pledge_of(&end.terminated);
-            end.burnt += self.funds.repay_partial_debt(&(balance.clone() - &end.burnt));
+            end.burnt += burnt;
         }
-        for number in end.expired.iter().chain(&end.terminated) {
+        for number in &end.expired {
             self.sectors.get_mut(number).expect("a partition's sector exists").fault_expiration = None;
         }
         end

@@ -139,22 +139,22 @@ impl MinerActor {
                 terminated.extend(numbers);
             }
         }
-        let burnt = self.process_terminations(&terminated, epoch, &policy, balance);
+        let (_, burnt) = self.process_terminations(&terminated, epoch, &policy, balance);
         let done = RawBytes::serialize(miner_state::TerminateSectorsReturn { done: true })
             .map_err(|e| (ExitCode::USR_SERIALIZATION, e.to_string()))?;
         Ok((done.to_vec(), burnt))
     }
 
-    /// The fee and pledge of sectors terminated at `epoch` (builtin-actors `process_early_terminations`): the
-    /// termination fee is a penalty (paid from locked funds, then the balance), the pledge is released.
-    /// Returns what was burnt from `balance`.
-    fn process_terminations(
+    /// The fee and pledge of sectors terminated early at `epoch`, by a message or by the deadline cron
+    /// (builtin-actors `process_early_terminations`): the termination fee is a penalty (paid from locked funds,
+    /// then the balance), the pledge is released. Returns the fee and what was burnt from `balance`.
+    pub(super) fn process_terminations(
         &mut self,
         terminated: &BTreeSet<u64>,
         epoch: i64,
         policy: &SectorPolicy,
         balance: &TokenAmount,
-    ) -> TokenAmount {
+    ) -> (TokenAmount, TokenAmount) {
         let zero = TokenAmount::from_atto(0);
         let mut fee = zero.clone();
         let mut pledge = zero;
@@ -166,7 +166,8 @@ impl MinerActor {
         }
         self.funds.apply_penalty(&fee);
         self.funds.initial_pledge.0 -= pledge;
-        self.funds.repay_partial_debt(balance)
+        let burnt = self.funds.repay_partial_debt(balance);
+        (fee, burnt)
     }
 }
 
