@@ -46,6 +46,18 @@ async fn until(what: &str, check: impl Fn() -> bool) {
     }
 }
 
+/// Copies the run's daemon and worker logs to `SEALSTACK_BENCH_LOGS` (a directory), when set, for a breakdown
+/// of where the time goes (the hand-off to a worker, its SNARK, the daemon's check).
+fn keep_logs(dir: &std::path::Path, block_time: u64, prover: &str) {
+    let Some(to) = std::env::var_os("SEALSTACK_BENCH_LOGS").map(std::path::PathBuf::from) else { return };
+    std::fs::create_dir_all(&to).unwrap();
+    for log in ["daemon.log", "worker.log"] {
+        if dir.join(log).exists() {
+            std::fs::copy(dir.join(log), to.join(format!("{block_time}-{prover}-{log}"))).unwrap();
+        }
+    }
+}
+
 /// Cold and warm seconds of the bare call over the miner's first sector.
 async fn bare(world: &world::World) -> (f64, f64) {
     let node = Node::connect(&world.devnet.api_info, &Default::default()).await.unwrap();
@@ -97,6 +109,7 @@ async fn main() {
             challenge_window: 60,
             period_deadlines: 4,
             rest_of_network_power: Some(2 * 2048),
+            sector_lifetime_periods: None,
         };
         let mut world = world::World::start_genesis_miners(dir.path(), params.clone(), &options, &[2]).await;
         world.run_args.clear();
@@ -131,6 +144,7 @@ async fn main() {
         let proof = mean_since(&world, "winning_post_seconds", proof_before);
         let production = mean_since(&world, "block_production_seconds", production_before);
         drop((daemon, worker));
+        keep_logs(dir.path(), block_time, &prover);
         let (cold, warm) = bare(&world).await;
         println!(
             "| {:.0} | {prover} | {submitted} | {included} | {late} | {worker_snarks} | {warm_up:.3} | {proof:.3} | {production:.3} | {cold:.3} | {warm:.3} | {:+.1} % |",

@@ -78,9 +78,9 @@ impl HandOut {
         HandOut { id, kind, answers }
     }
 
-    /// No new hand-outs of the job; those running may still answer.
+    /// No new hand-outs of the job; those running keep their leases and may still answer.
     pub fn stop_handing_out(&self, daemon: &Daemon) {
-        daemon.scheduler.lock().expect("scheduler lock").drop_post_job(&self.id);
+        daemon.scheduler.lock().expect("scheduler lock").stop_post_job(&self.id);
     }
 
     /// The first answer that `check` accepts (each refused one dropped, counted and logged). `None` at `give_up`,

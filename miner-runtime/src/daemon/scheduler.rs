@@ -192,8 +192,14 @@ impl Scheduler {
         id
     }
 
-    /// Drops a PoSt job (its result is in, or the daemon proves it itself) and its leases, returning the workers
-    /// still holding a hand-out of it.
+    /// Stops handing a PoSt job out (the daemon proves it itself from now on); the workers holding a hand-out keep
+    /// their leases, renew them and may still answer, until the job is dropped.
+    pub fn stop_post_job(&mut self, job: &str) {
+        self.post_jobs.remove(job);
+    }
+
+    /// Drops a PoSt job (its result is in, or the daemon's) and its leases, returning the workers still holding a
+    /// hand-out of it.
     pub fn drop_post_job(&mut self, job: &str) -> Vec<String> {
         self.post_jobs.remove(job);
         let ids: Vec<String> =
@@ -507,6 +513,9 @@ mod tests {
         let third = s.acquire(&c, &sectors, SIZE, |_| false).unwrap();
         assert_eq!(third.input, input);
         assert_eq!(s.acquire(&a, &sectors, SIZE, |_| false), None, "a had the job once; the sector is leased");
+        // The daemon proves it itself: no more hand-outs, but b and c still hold theirs (and may answer).
+        s.stop_post_job(&job);
+        assert!(s.renew("b", &second.id) && s.renew("c", &third.id), "the running hand-outs keep their leases");
         // Dropped once settled: its live hand-outs (b's and c's) go with it, the sealing lease stays.
         let mut holders = s.drop_post_job(&job);
         holders.sort();
