@@ -86,6 +86,7 @@ fn options(rest_of_network_power: u64) -> GenesisOptions {
         challenge_window: 30,
         period_deadlines: 4,
         rest_of_network_power: Some(rest_of_network_power),
+        sector_lifetime_periods: None,
     }
 }
 

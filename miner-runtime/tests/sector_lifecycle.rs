@@ -48,6 +48,7 @@ async fn sectors_are_extended_and_terminated_from_the_command_line() {
         challenge_window: CHALLENGE_WINDOW,
         period_deadlines: 4,
         rest_of_network_power: None,
+        sector_lifetime_periods: None,
     };
     let world = World::start_genesis_miners(dir.path(), params, &options, &[3]).await;
     let node = Node::connect(&world.devnet.api_info, &Default::default()).await.unwrap();

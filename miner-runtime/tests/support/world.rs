@@ -358,6 +358,9 @@ impl World {
         if let Some(power) = options.rest_of_network_power {
             config.consensus.rest_of_network_power = power;
         }
+        if let Some(periods) = options.sector_lifetime_periods {
+            config.policy.genesis_sector_lifetime_periods = periods;
+        }
         let mut slots = Vec::new();
         for (index, count) in sectors.iter().enumerate() {
             let actor = format!("t0{}", 1000 + index);
@@ -419,10 +422,18 @@ pub struct GenesisOptions {
     pub period_deadlines: u64,
     /// The rest of the network's power (default: the devnet's, 1 PiB).
     pub rest_of_network_power: Option<u64>,
+    /// Proving periods the pre-sealed sectors live (default: the devnet's, 1278 as Lotus gives them).
+    pub sector_lifetime_periods: Option<i64>,
 }
 
 impl Default for GenesisOptions {
     fn default() -> Self {
-        GenesisOptions { block_time_ms: 1000, challenge_window: 20, period_deadlines: 4, rest_of_network_power: None }
+        GenesisOptions {
+            block_time_ms: 1000,
+            challenge_window: 20,
+            period_deadlines: 4,
+            rest_of_network_power: None,
+            sector_lifetime_periods: None,
+        }
     }
 }

@@ -81,7 +81,7 @@ impl ActorTable {
             if !numbers.insert(*number) {
                 return Err(format!("genesis miner f0{id}: sector {number} listed twice"));
             }
-            let expiration = GENESIS_SECTOR_LIFETIME_PERIODS * policy.proving_period();
+            let expiration = policy.genesis_sector_lifetime_periods * policy.proving_period();
             sectors.push((*number, *proof, LotusJson(*comm_r), expiration));
         }
         let pledge = TokenAmount::from_atto(policy.initial_pledge) * sectors.len() as u64;

@@ -84,6 +84,10 @@ pub struct SectorPolicy {
     pub daily_fee: u64,
     /// How new sectors are given deadlines.
     pub deadline_assignment: DeadlineAssignment,
+    /// Proving periods a genesis miner's pre-sealed sector lives (default
+    /// [`GENESIS_SECTOR_LIFETIME_PERIODS`](super::GENESIS_SECTOR_LIFETIME_PERIODS), what Lotus gives them): a test
+    /// option, shorter so that expiration and its extension can be seen within a test.
+    pub genesis_sector_lifetime_periods: i64,
 }
 
 impl Default for SectorPolicy {
@@ -101,6 +105,7 @@ impl Default for SectorPolicy {
             expected_day_reward: 100_000_000_000,
             daily_fee: 1_000_000_000,
             deadline_assignment: DeadlineAssignment::Spread,
+            genesis_sector_lifetime_periods: super::GENESIS_SECTOR_LIFETIME_PERIODS,
         }
     }
 }
