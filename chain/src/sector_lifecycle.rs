@@ -12,8 +12,10 @@ use fvm_shared::address::Address;
 use fvm_shared::econ::TokenAmount;
 
 use crate::actors::miner_state;
+use crate::api::FullNodeClient;
 use crate::client::Node;
 use crate::error::ChainError;
+use crate::json::{LotusJson, TipSetKey};
 use crate::message::unsigned_message;
 use crate::node::MsgLookup;
 use crate::push::{Journal, MessageLog, forget_if_landed, push_once};
@@ -35,6 +37,45 @@ pub struct LocatedSector {
     pub partition: u64,
     /// The epoch it expires.
     pub expiration: i64,
+}
+
+/// An active sector located, with its activation (which bounds how far it may be extended).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ActiveSector {
+    /// Where it is and when it expires.
+    pub located: LocatedSector,
+    /// The epoch it was activated.
+    pub activation: i64,
+}
+
+/// The miner's active sectors (live, not faulty, proven), each located: StateMinerActiveSectors for their
+/// expiration and activation, and StateMinerPartitions of each of the `period_deadlines` deadlines for their place
+/// (one call per deadline, not one per sector).
+pub async fn active_sectors(
+    node: &Node,
+    miner: Address,
+    period_deadlines: u64,
+) -> Result<Vec<ActiveSector>, ChainError> {
+    let api = node.api();
+    let mut places = BTreeMap::new();
+    for deadline in 0..period_deadlines {
+        let partitions = api.state_miner_partitions(LotusJson(miner), deadline, TipSetKey::head());
+        for (partition, sectors) in partitions.await.map_err(node.err())?.iter().enumerate() {
+            for number in sectors.active_sectors.numbers() {
+                places.insert(number, (deadline, partition as u64));
+            }
+        }
+    }
+    let active = api.state_miner_active_sectors(LotusJson(miner), TipSetKey::head()).await.map_err(node.err())?;
+    Ok(active
+        .into_iter()
+        .filter_map(|sector| {
+            let &(deadline, partition) = places.get(&sector.sector_number)?;
+            let located =
+                LocatedSector { number: sector.sector_number, deadline, partition, expiration: sector.expiration };
+            Some(ActiveSector { located, activation: sector.activation })
+        })
+        .collect())
 }
 
 /// Which sectors to extend to `new_expiration`, as `lotus-miner sectors extend` picks them: those expiring within
@@ -134,17 +175,17 @@ pub fn batch_step(method: &str, params: &RawBytes) -> String {
     format!("{method}-{}", digest.to_hex())
 }
 
-/// Sends each of `batches` (encoded parameters of `method_num`) from `worker` to `miner`, one after the other,
-/// each journaled under [`batch_step`] and waited for with `confidence`; fails at the first refused. A batch whose
-/// logged message the chain refused (it changed nothing) is sent again when asked again.
+/// Sends each of `batches` (a journal step and the encoded parameters of `method_num`) from `worker` to `miner`, one
+/// after the other, each journaled under its step and waited for with `confidence`; fails at the first refused. A
+/// step whose logged message the chain refused (it changed nothing) is sent again when asked again. Steps made by
+/// [`batch_step`] name the parameters, so the same batch after a crash is recognised.
 #[allow(clippy::too_many_arguments)]
 pub async fn send_batches<T, J>(
     node: &Node,
     miner: Address,
     worker: Address,
-    method: &str,
     method_num: u64,
-    batches: Vec<RawBytes>,
+    batches: Vec<(String, RawBytes)>,
     record: &mut T,
     journal: &mut J,
     confidence: u64,
@@ -154,8 +195,7 @@ where
     J: Journal<T>,
 {
     let mut landed = Vec::with_capacity(batches.len());
-    for params in batches {
-        let step = batch_step(method, &params);
+    for (step, params) in batches {
         let refused = |lookup: &MsgLookup| lookup.receipt.exit_code != 0;
         if let Some(cid) = forget_if_landed(node, record, journal, &step, refused).await? {
             tracing::info!(step, %cid, "the chain refused this batch's message: it is sent again");

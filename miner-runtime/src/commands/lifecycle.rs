@@ -11,7 +11,8 @@ use fvm_shared::address::Address;
 use sealstack_chain::actors::methods;
 use sealstack_chain::miner::SectorLocation;
 use sealstack_chain::sector_lifecycle::{
-    LocatedSector, extension_batches, select_for_extension, send_batches, termination_batches,
+    LocatedSector, active_sectors, batch_step, extension_batches, select_for_extension, send_batches,
+    termination_batches,
 };
 use sealstack_chain::{FullNodeClient, LotusJson, TipSetKey};
 
@@ -70,11 +71,12 @@ impl Actor {
         Ok(located)
     }
 
-    /// Sends `batches` of `method_num` and prints each landed message.
+    /// Sends `batches` of `method_num` (each journaled under a step naming `method` and its parameters) and prints
+    /// each landed message.
     async fn send(&mut self, method: &str, method_num: u64, batches: Vec<RawBytes>) -> anyhow::Result<()> {
         let ActorMessages { node, miner, journal, log } = &mut self.messages;
-        let landed =
-            send_batches(node, *miner, self.worker, method, method_num, batches, log, journal, CONFIDENCE).await?;
+        let batches = batches.into_iter().map(|params| (batch_step(method, &params), params)).collect();
+        let landed = send_batches(node, *miner, self.worker, method_num, batches, log, journal, CONFIDENCE).await?;
         for lookup in landed {
             println!("message {} executed at height {}", lookup.message.0, lookup.height);
         }
@@ -92,18 +94,8 @@ pub async fn extend(repo_dir: &Path, args: ExtendArgs) -> anyhow::Result<()> {
     let new_expiration = args.new_expiration.unwrap_or(now + args.extension.unwrap_or(540 * day));
     // Listed sectors are taken whatever their expiration; otherwise the active ones within --from..--to.
     let (candidates, from, to) = if args.sectors.is_empty() {
-        let active = node.api().state_miner_active_sectors(LotusJson(miner), TipSetKey::head()).await;
-        let mut candidates = Vec::new();
-        for sector in active.map_err(node.err())? {
-            if let Some(location) = actor.location(sector.sector_number).await {
-                candidates.push(LocatedSector {
-                    number: sector.sector_number,
-                    deadline: location.deadline,
-                    partition: location.partition,
-                    expiration: sector.expiration,
-                });
-            }
-        }
+        let active = active_sectors(node, miner, deadline.wpost_period_deadlines).await?;
+        let candidates = active.into_iter().map(|sector| sector.located).collect();
         (candidates, args.from.unwrap_or(now + 120), args.to.unwrap_or(now + 92 * day))
     } else {
         (actor.locate_each_live(&args.sectors).await?, i64::MIN, i64::MAX)
