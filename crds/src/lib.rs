@@ -18,6 +18,7 @@ pub mod miner;
 pub mod mining;
 pub mod param_cache;
 pub mod sealing_worker;
+pub mod sector_lifecycle;
 pub mod sector_size;
 
 pub use chain_types::{Address, AttoFil, Multiaddr};

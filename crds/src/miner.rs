@@ -13,6 +13,7 @@ use crate::chain_types::{Address, AttoFil, Multiaddr};
 use crate::common::{ContainerSpec, LocalRef, PodPlacement, SecretKeyRef, VolumeSpec};
 use crate::conditions::conditions_schema;
 use crate::mining::{MiningSpec, MiningStatus};
+use crate::sector_lifecycle::SectorLifecycleSpec;
 use crate::sector_size::SectorSize;
 
 /// Desired state of a storage provider.
@@ -86,6 +87,10 @@ pub struct MinerSpec {
     /// Whether the runtime mines blocks.
     #[serde(default)]
     pub mining: MiningSpec,
+    /// What happens to sectors near their expiration: extended automatically within builtin-actors' bounds, or
+    /// left to expire (the default).
+    #[serde(default)]
+    pub sector_lifecycle: SectorLifecycleSpec,
     /// When the runtime pod may be disrupted: the operator closes its PodDisruptionBudget while a deadline with
     /// sectors is open and unproven (or its challenge is drawn); these settings override or bound that.
     #[serde(default)]

@@ -287,3 +287,43 @@ fn crds_have_names_columns_and_subresources() {
         assert_eq!(crd.spec.names.categories.as_deref(), Some(&["sealstack".to_owned()][..]));
     }
 }
+
+#[test]
+fn the_extension_policy_keeps_to_builtin_actors_bounds() {
+    let policy = |value: Value| miner(with(miner_spec(), "/sectorLifecycle", json!({"extension": value})));
+    let good = json!({"enabled": true, "withinDays": 30, "extendToDays": 540, "toleranceDays": 7});
+    assert_eq!(violations::<Miner>(&policy(good), None), vec![]);
+    let typed: Miner = serde_json::from_value(miner(miner_spec())).unwrap();
+    let defaults = &typed.spec.sector_lifecycle.extension;
+    assert_eq!(
+        (defaults.enabled, defaults.within_days, defaults.extend_to_days, defaults.tolerance_days),
+        (false, 30, 540, 7),
+        "off by default"
+    );
+    let field = "spec.sectorLifecycle.extension";
+    let cases = [
+        (
+            json!({"withinDays": 30, "extendToDays": 1300, "toleranceDays": 7}),
+            format!("{field}.extendToDays"),
+            "extendToDays must be between 180 (builtin-actors' MIN_SECTOR_EXPIRATION) and 1278 days (its MAX_SECTOR_EXPIRATION_EXTENSION)",
+        ),
+        (
+            json!({"withinDays": 30, "extendToDays": 90, "toleranceDays": 7}),
+            format!("{field}.extendToDays"),
+            "extendToDays must be between 180 (builtin-actors' MIN_SECTOR_EXPIRATION) and 1278 days (its MAX_SECTOR_EXPIRATION_EXTENSION)",
+        ),
+        (
+            json!({"withinDays": 600, "extendToDays": 540, "toleranceDays": 7}),
+            format!("{field}.withinDays"),
+            "withinDays must be less than extendToDays: a sector extended into the window would be extended again at once",
+        ),
+        (
+            json!({"withinDays": 0, "extendToDays": 540, "toleranceDays": 7}),
+            format!("{field}.withinDays"),
+            "withinDays must be between 1 and 1278 days",
+        ),
+    ];
+    for (value, path, message) in cases {
+        assert_eq!(violations::<Miner>(&policy(value.clone()), None), vec![(path, message.to_owned())], "{value}");
+    }
+}

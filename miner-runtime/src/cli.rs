@@ -264,6 +264,17 @@ pub struct RunArgs {
     /// loading the parameters).
     #[arg(long)]
     pub no_winning_post_warmup: bool,
+    /// Extend the active sectors that expire within this many days (proving periods), once a period (the Miner's
+    /// `spec.sectorLifecycle.extension`); without it sectors expire on their date.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1278))]
+    pub extend_within_days: Option<u32>,
+    /// With `--extend-within-days`: their new expiration, in days from the proving period's start (from
+    /// builtin-actors' minimum sector lifetime, 180, to its maximum extension, 1278).
+    #[arg(long, default_value_t = 540, value_parser = clap::value_parser!(u32).range(180..=1278))]
+    pub extend_to_days: u32,
+    /// With `--extend-within-days`: leave a sector whose expiration is within this many days of the new one.
+    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(0..=1278))]
+    pub extend_tolerance_days: u32,
 }
 
 /// Options of `worker`.

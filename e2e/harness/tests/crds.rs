@@ -76,6 +76,19 @@ async fn the_api_server_enforces_the_miner_schema() {
     let message = rejection(&api, "two-workers", spec).await.unwrap();
     assert!(message.contains("set exactly one of worker.address or worker.create"), "{message}");
 
+    // The extension policy beyond builtin-actors' maximum extension, refused naming the field; the server defaults
+    // the rest of the policy (a window of 30 days) before its rules see it.
+    let mut spec = valid_spec();
+    spec["sectorLifecycle"] = json!({"extension": {"enabled": true, "extendToDays": 1300}});
+    let message = rejection(&api, "too-long", spec).await.unwrap();
+    assert!(message.contains("spec.sectorLifecycle.extension.extendToDays"), "{message}");
+    assert!(message.contains("MAX_SECTOR_EXPIRATION_EXTENSION"), "{message}");
+    let mut spec = valid_spec();
+    spec["sectorLifecycle"] = json!({"extension": {"enabled": true, "withinDays": 600}});
+    let message = rejection(&api, "window-past-target", spec).await.unwrap();
+    assert!(message.contains("withinDays must be less than extendToDays"), "{message}");
+    assert_eq!(created.data["spec"]["sectorLifecycle"]["extension"]["enabled"], json!(false), "off by default");
+
     // Transition rule: sectorSize is immutable.
     let patch = json!({"spec": {"sectorSize": "32GiB"}});
     let err = api.patch("good", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap_err();

@@ -29,6 +29,7 @@ pub async fn run(repo_dir: &Path, api: MinerApiArgs) -> anyhow::Result<()> {
     let recovering = chain.state_miner_recoveries(actor.clone(), head_key.clone()).await.map_err(&err)?.count();
     let state = chain.state_read_state(actor.clone(), head_key.clone()).await.map_err(&err)?;
     let funds = state.miner_state()?;
+    let active = chain.state_miner_active_sectors(actor.clone(), head_key.clone()).await.map_err(&err)?;
     let available = chain.state_miner_available_balance(actor, head_key).await.map_err(&err)?;
     let worker = chain.wallet_balance(info.worker.clone()).await.map_err(&err)?;
     let owner = chain.wallet_balance(info.owner.clone()).await.map_err(&err)?;
@@ -79,6 +80,12 @@ pub async fn run(repo_dir: &Path, api: MinerApiArgs) -> anyhow::Result<()> {
     println!("\tActive: {}", counts.active);
     println!("\tFaulty: {}", counts.faulty);
     println!("\tRecovering: {recovering}");
+    let day = deadline.wpost_proving_period;
+    if let Some(next) = active.iter().map(|s| s.expiration).min() {
+        let soon = active.iter().filter(|s| s.expiration <= head.height + 30 * day).count();
+        let days = (next - head.height) as f64 / day as f64;
+        println!("\tNext expiration: epoch {next} (in {days:.1} days); {soon} active expire within 30 days");
+    }
     if let Ok((client, _)) = context::daemon_api(repo_dir, api.miner_api.as_deref())
         && let Ok(numbers) = client.sectors_list().await
     {

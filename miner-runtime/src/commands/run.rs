@@ -60,7 +60,20 @@ pub async fn run(repo_dir: &Path, args: RunArgs) -> anyhow::Result<()> {
             propagation_delay: Duration::from_millis(args.propagation_delay_ms),
             warm_up: !args.no_winning_post_warmup,
         },
+        extension: args.extend_within_days.map(|within| daemon::lifecycle::ExtensionPolicy {
+            within_days: i64::from(within),
+            extend_to_days: i64::from(args.extend_to_days),
+            tolerance_days: i64::from(args.extend_tolerance_days),
+        }),
     };
+    if let Some(policy) = &config.extension {
+        anyhow::ensure!(
+            policy.within_days < policy.extend_to_days,
+            "--extend-within-days ({}) must be less than --extend-to-days ({})",
+            policy.within_days,
+            policy.extend_to_days
+        );
+    }
     let running = daemon::start(repo, node, actor, config).await?;
     if running.daemon.store.all().is_empty() {
         for _ in 0..args.pledge {

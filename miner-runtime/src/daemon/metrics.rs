@@ -151,6 +151,8 @@ pub struct Metrics {
     pub ready: AtomicBool,
     /// Mining: rounds, blocks won, submitted, included and lost, WinningPoSt durations.
     pub mining: super::mining::metrics::MiningMetrics,
+    /// Sector lifecycle: sectors expiring soon, sectors extended.
+    pub lifecycle: super::lifecycle::metrics::LifecycleMetrics,
 }
 
 impl Default for Metrics {
@@ -232,8 +234,10 @@ impl Default for Metrics {
             post_tasks.clone(),
         );
         let mining = super::mining::metrics::MiningMetrics::register(&mut registry);
+        let lifecycle = super::lifecycle::metrics::LifecycleMetrics::register(&mut registry);
         Metrics {
             mining,
+            lifecycle,
             power,
             chain_sectors,
             balances,

@@ -5,6 +5,7 @@
 //! `/metrics` with health endpoints.
 
 pub mod api;
+pub mod lifecycle;
 pub mod metrics;
 pub mod mining;
 pub mod p2p;
@@ -79,6 +80,8 @@ pub struct DaemonConfig {
     pub post_redundancy: usize,
     /// Mining: on or off, the epoch's timing, the warm-up.
     pub mining: mining::MiningConfig,
+    /// The sector extension policy (`None`: sectors expire on their date).
+    pub extension: Option<lifecycle::ExtensionPolicy>,
 }
 
 /// The daemon's state, shared by the API, the scheduler, the chain steps and WindowPoSt.
@@ -341,6 +344,7 @@ pub async fn start(repo: MinerRepo, node: Node, actor: Address, config: DaemonCo
     tokio::spawn(pipeline::run(daemon.clone()));
     tokio::spawn(proving::run(daemon.clone()));
     tokio::spawn(mining::run(daemon.clone()));
+    tokio::spawn(lifecycle::run(daemon.clone()));
     metrics.ready.store(true, std::sync::atomic::Ordering::Relaxed);
     tracing::info!(%actor, %api_addr, sectors = daemon.store.all().len(), "miner daemon running");
     Ok(RunningDaemon { daemon, api_addr, server })

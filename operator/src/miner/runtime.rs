@@ -120,6 +120,17 @@ pub fn build_runtime_stateful_set(miner: &Miner, inputs: &RuntimeInputs) -> Stat
     if !spec.mining.enabled {
         args.push("--no-mining".to_owned());
     }
+    let extension = &spec.sector_lifecycle.extension;
+    if extension.enabled {
+        args.extend([
+            "--extend-within-days".to_owned(),
+            extension.within_days.to_string(),
+            "--extend-to-days".to_owned(),
+            extension.extend_to_days.to_string(),
+            "--extend-tolerance-days".to_owned(),
+            extension.tolerance_days.to_string(),
+        ]);
+    }
     let mut volumes = vec![
         Volume {
             name: "params".to_owned(),
@@ -283,6 +294,24 @@ mod tests {
         let set = build_runtime_stateful_set(&m, &inputs(Some("t01000")));
         let args = set.spec.unwrap().template.spec.unwrap().containers[0].args.clone().unwrap();
         assert!(args.contains(&"--no-mining".to_owned()), "{args:?}");
+    }
+
+    #[test]
+    fn the_extension_policy_reaches_the_runtime_only_when_enabled() {
+        let args_of = |m: &Miner| {
+            let set = build_runtime_stateful_set(m, &inputs(Some("t01000")));
+            set.spec.unwrap().template.spec.unwrap().containers[0].args.clone().unwrap()
+        };
+        let mut m = miner(json!({"size": "1Gi"}));
+        assert!(!args_of(&m).iter().any(|a| a.starts_with("--extend")), "sectors expire by default");
+        m.spec.sector_lifecycle.extension.enabled = true;
+        m.spec.sector_lifecycle.extension.within_days = 10;
+        let args = args_of(&m);
+        let flag = |name: &str| args.iter().position(|a| a == name).map(|i| args[i + 1].as_str());
+        assert_eq!(
+            [flag("--extend-within-days"), flag("--extend-to-days"), flag("--extend-tolerance-days")],
+            [Some("10"), Some("540"), Some("7")]
+        );
     }
 
     #[test]
