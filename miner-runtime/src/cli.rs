@@ -59,6 +59,23 @@ pub enum Command {
         #[command(subcommand)]
         command: SectorsCommand,
     },
+    /// The long-term stores (lotus-miner storage; through the running daemon's API).
+    Storage {
+        #[command(flatten)]
+        api: MinerApiArgs,
+        #[command(subcommand)]
+        command: StorageCommand,
+    },
+}
+
+/// `storage` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum StorageCommand {
+    /// Each store: ID, path, weight, sectors, use and room (lotus-miner storage list).
+    List,
+    /// Read again which store holds each sector, after sector files were moved by hand (lotus-miner storage
+    /// redeclare).
+    Redeclare,
 }
 
 /// Options of `fetch-params`.
@@ -209,6 +226,10 @@ pub struct RunArgs {
     /// Long-term sector storage (default: `<repo>/storage`).
     #[arg(long)]
     pub storage: Option<PathBuf>,
+    /// Another long-term store, `PATH[,weight=N][,max-bytes=N]` (repeatable; lotus-miner `storage attach --store`):
+    /// finalized sectors spread over the stores by weight, within each one's limit and room.
+    #[arg(long = "store")]
+    pub stores: Vec<sealstack_miner::daemon::storage::StoreConfig>,
     /// Seconds a task lease lasts without a progress report from its worker.
     #[arg(long, default_value_t = 60)]
     pub task_lease_secs: u64,

@@ -41,5 +41,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Run(args) => commands::run::run(&repo, args).await,
         Command::Worker(args) => commands::worker::run(args).await,
         Command::Sectors { api, command } => commands::sectors::run(&repo, api, command).await,
+        Command::Storage { api, command } => commands::storage::run(&repo, api, command).await,
     }
 }

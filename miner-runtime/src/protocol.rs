@@ -51,6 +51,16 @@ pub trait MinerApi {
     #[method(name = "StorageList")]
     async fn storage_list(&self) -> RpcResult<BTreeMap<String, Vec<StoredSector>>>;
 
+    /// Each long-term store: ID, path, weight, limit, sectors, bytes used, the file system's size and room
+    /// (`storage list`; lotus-miner answers with StorageList, StorageInfo and StorageStat per store).
+    #[method(name = "SealstackStorageStat")]
+    async fn storage_stat(&self) -> RpcResult<Vec<StoreStat>>;
+
+    /// Reads again which store holds each sector, after sector files were moved by hand (lotus-miner `storage
+    /// redeclare`); returns the stores as [`MinerApiClient::storage_stat`] does.
+    #[method(name = "StorageRedeclareLocal")]
+    async fn storage_redeclare_local(&self) -> RpcResult<Vec<StoreStat>>;
+
     /// Checks that sectors can be proven, as the daemon does before each deadline (files, then a vanilla proof
     /// of random challenges, each sector within the check timeout): the bad ones with the reason (lotus-miner's
     /// `CheckProvable`; the daemon knows its proof type). Sectors the miner has not proven on chain are refused.
@@ -80,6 +90,8 @@ pub const METHODS: &[MethodSpec] = &[
     spec("SectorPledge", Permission::Write, 0),
     spec("WorkerStats", Permission::Admin, 0),
     spec("StorageList", Permission::Admin, 0),
+    spec("SealstackStorageStat", Permission::Admin, 0),
+    spec("StorageRedeclareLocal", Permission::Admin, 0),
     spec("CheckProvable", Permission::Admin, 1),
     spec("SealstackTaskAcquire", Permission::Admin, 1),
     spec("SealstackTaskProgress", Permission::Admin, 2),
@@ -458,6 +470,33 @@ pub struct StoredSector {
     /// Which files: `sealed`, `cache`.
     #[serde(rename = "SectorFileType")]
     pub file_types: Vec<String>,
+}
+
+/// One long-term store (`SealstackStorageStat`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StoreStat {
+    /// Its ID (`sectorstore.json`).
+    #[serde(rename = "ID")]
+    pub id: String,
+    /// Its directory.
+    pub path: String,
+    /// Its weight: its share of new sectors.
+    pub weight: u64,
+    /// Bytes its sectors may take (0: no limit but the file system's).
+    pub max_storage: u64,
+    /// Sectors it holds.
+    pub sectors: u64,
+    /// Bytes of their files.
+    pub used: u64,
+    /// The file system's size.
+    pub capacity: u64,
+    /// Bytes the file system has free.
+    pub available: u64,
+    /// Bytes it can still take: its room within its limit (0 when missing).
+    pub room: u64,
+    /// Whether its directory is gone: its sectors are not readable.
+    pub missing: bool,
 }
 
 #[cfg(test)]

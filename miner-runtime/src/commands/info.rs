@@ -152,7 +152,7 @@ fn print_mining(
 }
 
 /// Bytes in binary units, as Lotus prints power (`2 KiB`, `1.5 TiB`).
-fn size(bytes: f64) -> String {
+pub(crate) fn size(bytes: f64) -> String {
     const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
     let mut value = bytes;
     let mut unit = 0;

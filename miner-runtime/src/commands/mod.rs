@@ -13,4 +13,5 @@ pub mod preseal;
 pub mod proving;
 pub mod run;
 pub mod sectors;
+pub mod storage;
 pub mod worker;

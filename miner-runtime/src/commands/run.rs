@@ -40,6 +40,7 @@ pub async fn run(repo_dir: &Path, args: RunArgs) -> anyhow::Result<()> {
         metrics_listen: args.metrics_addr,
         p2p_listen: args.p2p_listen,
         storage: args.storage.unwrap_or_else(|| repo_dir.join("storage")),
+        stores: args.stores,
         lease: Duration::from_secs(args.task_lease_secs.max(1)),
         poll: Duration::from_millis(args.poll_ms.max(10)),
         seal_randomness_lookback: args.seal_randomness_lookback,

@@ -14,8 +14,8 @@ use super::Daemon;
 use super::scheduler::Scheduler;
 use super::sectors::{SectorRecord, steps};
 use crate::protocol::{
-    MinerApiServer, Randomness, SectorId, SectorInfo, StoredSector, Task, TaskKind, TaskResult, WorkerReport,
-    WorkerStats,
+    MinerApiServer, Randomness, SectorId, SectorInfo, StoreStat, StoredSector, Task, TaskKind, TaskResult,
+    WorkerReport, WorkerStats,
 };
 use crate::sealing::{sealed_cid, unsealed_cid};
 
@@ -116,18 +116,25 @@ impl MinerApiServer for MinerApiImpl {
     }
 
     async fn storage_list(&self) -> RpcResult<BTreeMap<String, Vec<StoredSector>>> {
-        let stored = self
-            .0
-            .store
-            .all()
-            .into_iter()
-            .filter(|r| self.0.storage.holds(&r.sector))
-            .map(|r| StoredSector {
-                sector_id: SectorId { miner: r.sector.miner, number: r.sector.number },
-                file_types: vec!["sealed".into(), "cache".into()],
-            })
-            .collect();
-        Ok(BTreeMap::from([("local".to_string(), stored)]))
+        let miner = self.0.actor_id;
+        let stored = |number: &u64| StoredSector {
+            sector_id: SectorId { miner, number: *number },
+            file_types: vec!["sealed".into(), "cache".into()],
+        };
+        let stores = self.0.storage.stats();
+        Ok(stores.iter().map(|s| (s.store.meta.id.clone(), s.usage.sectors.iter().map(stored).collect())).collect())
+    }
+
+    async fn storage_stat(&self) -> RpcResult<Vec<StoreStat>> {
+        Ok(self.0.storage.stats().iter().map(|s| s.stat()).collect())
+    }
+
+    async fn storage_redeclare_local(&self) -> RpcResult<Vec<StoreStat>> {
+        let storage = self.0.storage.clone();
+        let stores =
+            tokio::task::spawn_blocking(move || storage.redeclare()).await.map_err(|e| error(e.to_string()))?;
+        tracing::info!(stores = stores.len(), "stores redeclared");
+        Ok(stores.iter().map(|s| s.stat()).collect())
     }
 
     async fn check_provable(&self, sectors: Vec<u64>) -> RpcResult<BTreeMap<u64, String>> {

@@ -153,6 +153,8 @@ pub struct Metrics {
     pub mining: super::mining::metrics::MiningMetrics,
     /// Sector lifecycle: sectors expiring soon, sectors extended.
     pub lifecycle: super::lifecycle::metrics::LifecycleMetrics,
+    /// Long-term stores: bytes and sectors per store.
+    pub storage: super::storage::metrics::StorageMetrics,
 }
 
 impl Default for Metrics {
@@ -235,7 +237,9 @@ impl Default for Metrics {
         );
         let mining = super::mining::metrics::MiningMetrics::register(&mut registry);
         let lifecycle = super::lifecycle::metrics::LifecycleMetrics::register(&mut registry);
+        let storage = super::storage::metrics::StorageMetrics::register(&mut registry);
         Metrics {
+            storage,
             mining,
             lifecycle,
             power,

@@ -52,6 +52,8 @@ pub struct DaemonConfig {
     pub p2p_listen: String,
     /// Long-term sector storage (default `<repo>/storage`).
     pub storage: PathBuf,
+    /// Long-term stores attached beside it (`--store`).
+    pub stores: Vec<storage::StoreConfig>,
     /// How long a task lease lasts without a progress report, and a worker stays known without a request.
     pub lease: Duration,
     /// How often the chain is polled.
@@ -283,7 +285,7 @@ pub async fn start(repo: MinerRepo, node: Node, actor: Address, config: DaemonCo
         .ok_or_else(|| anyhow::anyhow!("unsupported sector size {}", info.sector_size))?;
     let network = api.state_get_network_params().await.map_err(node.err())?;
     let store = SectorStore::open(repo.dir())?;
-    let storage = Arc::new(Storage::open(&config.storage)?);
+    let storage = Arc::new(Storage::open(actor_id, info.sector_size, &config.storage, &config.stores)?);
     let metrics = Arc::new(Metrics::default());
     let daemon = Arc::new(Daemon {
         actor,
@@ -332,6 +334,7 @@ pub async fn start(repo: MinerRepo, node: Node, actor: Address, config: DaemonCo
         Arc::new(move || {
             daemon.metrics.set_sectors(daemon.store.all().iter().map(|r| r.state));
             daemon.metrics.workers.set(daemon.scheduler.lock().expect("scheduler lock").stats().len() as i64);
+            daemon.metrics.storage.record(&daemon.storage.stats());
         })
     };
     let endpoints = metrics::Endpoints { metrics: metrics.clone(), refresh };
