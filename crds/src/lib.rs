@@ -14,6 +14,7 @@ pub mod chain_types;
 pub mod common;
 pub mod conditions;
 pub mod generate;
+pub mod long_term_store;
 pub mod miner;
 pub mod mining;
 pub mod param_cache;

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::chain_types::{Address, AttoFil, Multiaddr};
 use crate::common::{ContainerSpec, LocalRef, PodPlacement, SecretKeyRef, VolumeSpec};
 use crate::conditions::conditions_schema;
+use crate::long_term_store::{LongTermStore, StorageStatus};
 use crate::mining::{MiningSpec, MiningStatus};
 use crate::sector_lifecycle::SectorLifecycleSpec;
 use crate::sector_size::SectorSize;
@@ -36,6 +37,7 @@ use crate::sector_size::SectorSize;
     printcolumn(name = "Deadline", type_ = "integer", json_path = ".status.proving.currentDeadline", priority = 1),
     printcolumn(name = "Safe Until", type_ = "string", json_path = ".status.proving.safeUntil", priority = 1),
     printcolumn(name = "Balance", type_ = "string", json_path = ".status.balances.actor", priority = 1),
+    printcolumn(name = "Storage", type_ = "string", json_path = ".status.storage.capacity", priority = 1),
     printcolumn(name = "Peer", type_ = "string", json_path = ".status.peerId", priority = 1),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
@@ -75,6 +77,12 @@ pub struct MinerSpec {
     pub param_cache_ref: LocalRef,
     /// Volume for sealed sectors and the miner repository.
     pub storage: VolumeSpec,
+    /// More volumes for sealed sectors (lotus-miner `storage attach --store`): finalized sectors spread over the
+    /// runtime's storage and these by weight. Adding one rolls the runtime pod when the deadline gate allows.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
+    #[x_kube(validation = Rule::new("self.all(s, self.exists_one(t, t.name == s.name))").message("each long-term store needs a name of its own"))]
+    pub long_term_stores: Vec<LongTermStore>,
     /// libp2p port and how it is exposed and announced on chain.
     #[serde(default)]
     pub p2p: P2pSpec,
@@ -328,6 +336,9 @@ pub struct MinerStatus {
     /// The blocks the miner produced, as found in the chain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mining: Option<MiningStatus>,
+    /// Its storage's claims and capacity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<StorageStatus>,
     /// `ParamsReady`, `ActorCreated`, `RuntimeReady`, `AddressesPublished`, `Proving`, `DisruptionAllowed` and
     /// `Ready`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -327,3 +327,20 @@ fn the_extension_policy_keeps_to_builtin_actors_bounds() {
         assert_eq!(violations::<Miner>(&policy(value.clone()), None), vec![(path, message.to_owned())], "{value}");
     }
 }
+
+#[test]
+fn long_term_stores_have_names_of_their_own_and_one_volume_each() {
+    let stores = |value: Value| miner(with(miner_spec(), "/longTermStores", value));
+    let good = json!([{"name": "fast", "volume": {"size": "1Ti"}, "weight": 20}, {"name": "nfs", "volume": {"existingClaim": "c"}}]);
+    assert_eq!(violations::<Miner>(&stores(good), None), vec![]);
+    let twice = json!([{"name": "a", "volume": {"size": "1Ti"}}, {"name": "a", "volume": {"size": "2Ti"}}]);
+    assert_eq!(
+        violations::<Miner>(&stores(twice), None),
+        vec![("spec.longTermStores".into(), "each long-term store needs a name of its own".into())]
+    );
+    let both = json!([{"name": "a", "volume": {"size": "1Ti", "existingClaim": "c"}}]);
+    assert_eq!(
+        violations::<Miner>(&stores(both), None),
+        vec![("spec.longTermStores[0].volume.size".into(), "set exactly one of existingClaim or size".into())]
+    );
+}

@@ -87,7 +87,7 @@ pub const RULES: &[Rule] = &[
         api_group: "",
         resources: &["persistentvolumeclaims"],
         verbs: &["get", "list", "watch", "create", "patch"],
-        reason: "parameter and sector volumes (never deleted: they hold data)",
+        reason: "parameter, sector and long-term store volumes (never deleted: they hold data)",
     },
     Rule {
         scope: WatchedNamespaces,

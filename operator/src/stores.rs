@@ -125,6 +125,9 @@ pub struct Stores {
     pub runtime_sets: Cache<StatefulSet>,
     /// The Miners' runtime pods: identity, labels and node only.
     pub runtime_pods: Cache<Pod>,
+    /// Every claim in the watched namespaces, for the Miners' long-term stores: whole when the operator made it
+    /// (its spec is compared before an apply), else its name and status only.
+    pub claims: Cache<PersistentVolumeClaim>,
     /// Every Node: identity and addresses only.
     pub nodes: Cache<KubeNode>,
     /// The Services the operator made.
@@ -186,6 +189,8 @@ pub struct MinerFeeds {
     pub runtime_sets: Feed<StatefulSet>,
     /// Feeds [`Stores::runtime_pods`].
     pub runtime_pods: Feed<Pod>,
+    /// Feeds [`Stores::claims`].
+    pub claims: Feed<PersistentVolumeClaim>,
     /// Feeds [`Stores::nodes`].
     pub nodes: Feed<KubeNode>,
     /// Feeds [`Stores::services`].
@@ -214,6 +219,7 @@ pub fn stores() -> (Stores, Feeds) {
     let (worker_sets, worker_sets_feed) = cache();
     let (runtime_sets, runtime_sets_feed) = cache();
     let (runtime_pods, runtime_pods_feed) = cache();
+    let (claims, claims_feed) = cache();
     let (nodes, nodes_feed) = cache();
     let (services, services_feed) = cache();
     let (budgets, budgets_feed) = cache();
@@ -231,6 +237,7 @@ pub fn stores() -> (Stores, Feeds) {
         worker_sets,
         runtime_sets,
         runtime_pods,
+        claims,
         nodes,
         services,
         budgets,
@@ -257,6 +264,7 @@ pub fn stores() -> (Stores, Feeds) {
         miner: MinerFeeds {
             runtime_sets: runtime_sets_feed,
             runtime_pods: runtime_pods_feed,
+            claims: claims_feed,
             nodes: nodes_feed,
             services: services_feed,
             budgets: budgets_feed,

@@ -25,7 +25,7 @@ in each watched namespace, the second in the ClusterRole and the third in a Role
   - apiGroups: [""]
     resources: ["pods/log"]
     verbs: ["get"]
-  # parameter and sector volumes (never deleted: they hold data)
+  # parameter, sector and long-term store volumes (never deleted: they hold data)
   - apiGroups: [""]
     resources: ["persistentvolumeclaims"]
     verbs: ["get", "list", "watch", "create", "patch"]

@@ -11,6 +11,7 @@ use kube::runtime::{Controller, WatchStreamExt};
 use kube::{Api, ResourceExt};
 use sealstack_crds::Miner;
 
+use super::long_term::{claim_changes, miners_using_claim, reduce_claim};
 use super::runtime_node::{
     addresses_change, addresses_only, miner_of_pod, miners_on_node, node_of_pod_changes, placement_only,
 };
@@ -54,6 +55,8 @@ pub async fn controller(
     let nodes = reflect_reduced(Api::all(source.client.clone()), watch_config(None), feeds.nodes, addresses_only);
     // The budgets' status is the disruption controller's, rewritten as the pods change: neither kept nor a trigger.
     let budgets = reflect_reduced(source.api(), watch_config(Some(MANAGED)), feeds.budgets, without_status);
+    // Every claim (a long-term store may name an existing one): kept reduced, a trigger when bound or resized.
+    let claims = reflect_reduced(source.api(), watch_config(None), feeds.claims, reduce_claim);
 
     // A Service change (new NodePort, LoadBalancer ingress) changes the announce addresses; the runtime's
     // StatefulSet changes RuntimeReady; a changed identity Secret changes the peer ID, and a changed API info
@@ -63,6 +66,7 @@ pub async fn controller(
     // run says why in RuntimeReady.
     let miners_store = ctx.stores.miners.store.clone();
     let (node_miners, pods_store) = (miners_store.clone(), ctx.stores.runtime_pods.store.clone());
+    let claim_miners = miners_store.clone();
     let controller = Controller::for_stream(spec_changes(miners), ctx.stores.miners.store.clone())
         .with_config(controller_config(MINER_CONCURRENCY))
         .owns_stream(services)
@@ -72,6 +76,14 @@ pub async fn controller(
         .watches_stream(secret_versions, move |secret| {
             let namespace = secret.metadata.namespace.as_deref().unwrap_or_default();
             miners_using_api_info(&miners_store.state(), namespace, &secret.name_any())
+        })
+        .watches_stream(claims.predicate_filter(claim_changes, Default::default()), move |claim| {
+            let namespace = claim.metadata.namespace.as_deref().unwrap_or_default();
+            let miners = claim_miners.state();
+            miners_using_claim(decoded_objects(&miners), namespace, &claim.name_any())
+                .into_iter()
+                .map(guarded_ref)
+                .collect::<Vec<_>>()
         })
         .watches_stream(pods.predicate_filter(node_of_pod_changes, Default::default()), |pod| {
             miner_of_pod(&pod).map(guarded_ref)

@@ -9,6 +9,7 @@ pub mod chain;
 pub mod children;
 pub mod controller;
 pub mod disruption;
+pub mod long_term;
 pub mod pool_budgets;
 pub mod proving;
 pub mod reconcile;

@@ -36,6 +36,7 @@ use super::blocks;
 use super::chain::{JournalGuard, advance, full_node_api_info, publish};
 use super::children::{apply_services, ensure_api_secret, identity};
 use super::disruption;
+use super::long_term;
 use super::proving;
 use super::runtime::{RuntimeInputs, build_runtime_stateful_set};
 use super::runtime_node::{runtime_node, runtime_trouble};
@@ -124,6 +125,8 @@ async fn steps(ctx: &Context, miner: &Miner, namespace: &str, progress: &mut Pro
     progress.status.peer_id = Some(peer.to_base58());
     ensure_api_secret(ctx, miner, namespace).await?;
     let p2p = apply_services(ctx, miner, namespace).await?;
+    long_term::apply_store_claims(ctx, miner, namespace).await?;
+    progress.status.storage = Some(long_term::observed(ctx, miner, namespace).await?);
     if !params_ready {
         return Ok(Action::requeue(WHILE_WAITING));
     }

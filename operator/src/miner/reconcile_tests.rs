@@ -84,6 +84,8 @@ async fn a_miner_waiting_for_its_param_cache_writes_its_status_once_then_nothing
     // As the operator applied them: with the digest of what it applied.
     feeds.miner.services.put(crate::apply::stamped(&build_p2p_service(&waiting)));
     feeds.miner.services.put(crate::apply::stamped(&build_api_service(&waiting)));
+    // No claim yet (the runtime's is made with its StatefulSet).
+    feeds.miner.claims.listed();
 
     let action = reconcile(Arc::new(waiting.clone()), ctx.clone()).await.unwrap();
     assert_eq!(action, Action::requeue(WHILE_WAITING));

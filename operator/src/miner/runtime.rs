@@ -131,6 +131,8 @@ pub fn build_runtime_stateful_set(miner: &Miner, inputs: &RuntimeInputs) -> Stat
             extension.tolerance_days.to_string(),
         ]);
     }
+    let (store_volumes, store_mounts, store_args) = super::long_term::runtime_parts(miner);
+    args.extend(store_args);
     let mut volumes = vec![
         Volume {
             name: "params".to_owned(),
@@ -159,6 +161,7 @@ pub fn build_runtime_stateful_set(miner: &Miner, inputs: &RuntimeInputs) -> Stat
             ..Volume::default()
         },
     ];
+    volumes.extend(store_volumes);
     let mut claim_templates = None;
     match &spec.storage.existing_claim {
         Some(claim) => volumes.push(Volume {
@@ -197,12 +200,17 @@ pub fn build_runtime_stateful_set(miner: &Miner, inputs: &RuntimeInputs) -> Stat
         resources: spec.runtime.container.resources.clone(),
         readiness_probe: Some(probe("/readyz")),
         liveness_probe: Some(probe("/healthz")),
-        volume_mounts: Some(vec![
-            mount("params", PARAMS_MOUNT, true),
-            mount("identity", IDENTITY_MOUNT, true),
-            mount("api-secret", API_SECRET_MOUNT, true),
-            mount("storage", REPO_MOUNT, false),
-        ]),
+        volume_mounts: Some(
+            [
+                mount("params", PARAMS_MOUNT, true),
+                mount("identity", IDENTITY_MOUNT, true),
+                mount("api-secret", API_SECRET_MOUNT, true),
+                mount("storage", REPO_MOUNT, false),
+            ]
+            .into_iter()
+            .chain(store_mounts)
+            .collect(),
+        ),
         security_context: Some(container_security_context()),
         ..Container::default()
     };

@@ -62,6 +62,14 @@ pub fn validate(miner: &Miner) -> Result<ValidSpec> {
     if let Some(claim_size) = &spec.storage.size {
         refusals.check("spec.storage.size", size(claim_size));
     }
+    for (i, store) in spec.long_term_stores.iter().enumerate() {
+        if let Some(claim_size) = &store.volume.size {
+            refusals.check(&format!("spec.longTermStores[{i}].volume.size"), size(claim_size));
+        }
+        if let Some(max) = &store.max_size {
+            refusals.check(&format!("spec.longTermStores[{i}].maxSize"), size(max));
+        }
+    }
     resources(&mut refusals, "spec.runtime.resources", spec.runtime.container.resources.as_ref());
     // A value missing below was refused: `into_result` returns the refusals then.
     refusals.into_result(|| ValidSpec {

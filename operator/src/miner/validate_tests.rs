@@ -109,13 +109,16 @@ fn announce_addresses_are_parsed_without_their_peer_id() {
 #[test]
 fn every_refused_field_is_named_at_once() {
     let spec = json!({"owner": bad_checksum(secp()), "maintenance": {"maxBlockedDuration": "0h"},
-        "storage": {"size": "lots"}, "runtime": {"resources": {"limits": {"cpu": "two"}}}});
+        "storage": {"size": "lots"}, "runtime": {"resources": {"limits": {"cpu": "two"}}},
+        "longTermStores": [{"name": "a", "volume": {"size": "0Gi"}, "maxSize": "big"}]});
     let message = refused(spec);
     for field in [
         "spec.owner: ",
         "spec.maintenance.maxBlockedDuration: ",
         "spec.storage.size: ",
         "spec.runtime.resources.limits.cpu: ",
+        "spec.longTermStores[0].volume.size: ",
+        "spec.longTermStores[0].maxSize: ",
     ] {
         assert!(message.contains(field), "{field} in {message}");
     }
