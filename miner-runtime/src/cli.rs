@@ -76,6 +76,13 @@ pub enum StorageCommand {
     /// Read again which store holds each sector, after sector files were moved by hand (lotus-miner storage
     /// redeclare).
     Redeclare,
+    /// Move a sector to another store: copied, checked, switched, the source deleted (crash-safe).
+    Move {
+        /// The sector number.
+        sector: u64,
+        /// The target store: its ID or directory (as `storage list` shows them).
+        store: String,
+    },
 }
 
 /// Options of `fetch-params`.

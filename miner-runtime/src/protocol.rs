@@ -61,6 +61,11 @@ pub trait MinerApi {
     #[method(name = "StorageRedeclareLocal")]
     async fn storage_redeclare_local(&self) -> RpcResult<Vec<StoreStat>>;
 
+    /// Moves a stored sector to another store (its ID or directory): copied, checked, switched, the source
+    /// deleted; crash-safe (lotus-miner has `storage` moves only through its sealing pipeline).
+    #[method(name = "SealstackStorageMove")]
+    async fn storage_move(&self, sector: u64, store: String) -> RpcResult<()>;
+
     /// Checks that sectors can be proven, as the daemon does before each deadline (files, then a vanilla proof
     /// of random challenges, each sector within the check timeout): the bad ones with the reason (lotus-miner's
     /// `CheckProvable`; the daemon knows its proof type). Sectors the miner has not proven on chain are refused.
@@ -92,6 +97,7 @@ pub const METHODS: &[MethodSpec] = &[
     spec("StorageList", Permission::Admin, 0),
     spec("SealstackStorageStat", Permission::Admin, 0),
     spec("StorageRedeclareLocal", Permission::Admin, 0),
+    spec("SealstackStorageMove", Permission::Admin, 2),
     spec("CheckProvable", Permission::Admin, 1),
     spec("SealstackTaskAcquire", Permission::Admin, 1),
     spec("SealstackTaskProgress", Permission::Admin, 2),

@@ -2,7 +2,8 @@
 //! an in-process devnet (needs `SEALSTACK_GENERATED_PARAMS`): a store attached beside the default one gets its
 //! `sectorstore.json`; a sector moved onto it by hand is found by `storage redeclare` and proven from there; when
 //! the store's directory disappears (an unmounted volume) its sector fails the proving check, the others pass, and
-//! the daemon serves on.
+//! the daemon serves on. Then `storage move` killed in each of its steps (copy, switch, delete): after the
+//! restart exactly one complete copy of the sector is there, on the source or the target, and it checks good.
 
 #[path = "support/generated.rs"]
 mod generated;
@@ -25,7 +26,7 @@ async fn sectors_are_read_from_the_store_that_holds_them() {
     let attached = dir.path().join("store-b");
     std::fs::create_dir_all(&attached).unwrap();
     let store = format!("{},weight=20", attached.display());
-    let _daemon = world.daemon_with("daemon.log", None, &["--store", &store]);
+    let daemon = world.daemon_with("daemon.log", None, &["--store", &store]);
 
     let list = world.cli(&["storage", "list"]);
     assert_eq!(list.matches("Local: ").count(), 2, "{list}");
@@ -67,4 +68,41 @@ async fn sectors_are_read_from_the_store_that_holds_them() {
     assert!(list.contains(&format!("[missing] {}", attached.display())), "{list}");
     let missing = format!("sealstack_miner_store_missing{{store=\"{}\"}}", attached.display());
     assert_eq!(world.metric(&missing), 1.0);
+
+    // The volume back (sector 2 on it again); then sector 0 moved to it, the daemon killed in each step.
+    std::fs::rename(dir.path().join("unmounted"), &attached).unwrap();
+    drop(daemon);
+    let complete = |root: &std::path::Path, name: &str| {
+        root.join("sealed").join(name).is_file() && root.join("cache").join(name).join("p_aux").is_file()
+    };
+    let name = "s-t01000-0";
+    for (step, moved) in [("copy", false), ("switch", false), ("delete", true)] {
+        let mut command = world.daemon_command(&world.first(), &format!("daemon-move-{step}.log"));
+        command.args(["--store", &store]).env("SEALSTACK_CRASH_IN_MOVE", step);
+        let mut crashing = world.spawn_daemon(&world.first(), command, &format!("daemon-move-{step}.log"));
+        let (from, to) = if complete(&default, name) { (&default, &attached) } else { (&attached, &default) };
+        let target = to.display().to_string();
+        let output = std::process::Command::new(world::BIN)
+            .env("FULLNODE_API_INFO", world.devnet.api_info.to_env_value())
+            .arg("--repo")
+            .arg(world.repo())
+            .args(["storage", "move", "0", &target])
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "the daemon died in the {step} step");
+        assert!(!crashing.wait_exit(std::time::Duration::from_secs(30)).success());
+        let restarted = world.daemon_with(&format!("daemon-after-{step}.log"), None, &["--store", &store]);
+        let (on_from, on_to) = (complete(from, name), complete(to, name));
+        assert!(on_from != on_to, "after a crash in the {step} step: one complete copy ({on_from}, {on_to})");
+        assert_eq!(on_to, moved, "the {step} step {}", if moved { "finished the move" } else { "undid the move" });
+        let checked = world.cli(&["proving", "check", &deadline, "--sectors", "0,1,2"]);
+        assert_eq!(checked.matches(" good").count(), 3, "after a crash in the {step} step: {checked}");
+        drop(restarted);
+    }
+    // And a move that completes.
+    let _daemon = world.daemon_with("daemon-final.log", None, &["--store", &store]);
+    let to = if complete(&default, name) { &attached } else { &default };
+    let moved = world.cli(&["storage", "move", "0", &to.display().to_string()]);
+    assert!(moved.contains("sector 0 moved"), "{moved}");
+    assert!(complete(to, name) && !attached.join("incoming/move-0").exists());
 }

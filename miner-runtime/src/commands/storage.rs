@@ -1,4 +1,4 @@
-//! `sealstack-miner storage list | redeclare` (lotus-miner storage): the long-term stores through the running
+//! `sealstack-miner storage list | redeclare | move` (lotus-miner storage): the long-term stores through the running
 //! daemon's API, printed as lotus-miner prints them (ID, path, use bar, sectors, weight, limit).
 
 use std::path::Path;
@@ -14,6 +14,11 @@ pub async fn run(repo_dir: &Path, api: MinerApiArgs, command: StorageCommand) ->
     let (client, _) = context::daemon_api(repo_dir, api.miner_api.as_deref())?;
     let stores = match command {
         StorageCommand::List => client.storage_stat().await?,
+        StorageCommand::Move { sector, store } => {
+            client.storage_move(sector, store.clone()).await?;
+            println!("sector {sector} moved to {store}");
+            client.storage_stat().await?
+        }
         StorageCommand::Redeclare => {
             let stores = client.storage_redeclare_local().await?;
             println!("stores read again: {} sectors indexed", stores.iter().map(|s| s.sectors).sum::<u64>());

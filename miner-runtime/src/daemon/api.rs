@@ -129,6 +129,12 @@ impl MinerApiServer for MinerApiImpl {
         Ok(self.0.storage.stats().iter().map(|s| s.stat()).collect())
     }
 
+    async fn storage_move(&self, sector: u64, store: String) -> RpcResult<()> {
+        let storage = self.0.storage.clone();
+        let moved = tokio::task::spawn_blocking(move || storage.move_sector(sector, &store));
+        moved.await.map_err(|e| error(e.to_string()))?.map_err(|e| error(format!("{e:#}")))
+    }
+
     async fn storage_redeclare_local(&self) -> RpcResult<Vec<StoreStat>> {
         let storage = self.0.storage.clone();
         let stores =

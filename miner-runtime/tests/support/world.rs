@@ -110,6 +110,7 @@ impl World {
             .env("RUST_LOG", "info")
             .env_remove("SEALSTACK_CRASH_BEFORE_SAVING")
             .env_remove("SEALSTACK_CRASH_IN_TASK")
+            .env_remove("SEALSTACK_CRASH_IN_MOVE")
             .env_remove("SEALSTACK_CORRUPT_POST")
             .stdout(log.try_clone().unwrap())
             .stderr(log);

@@ -4,9 +4,11 @@
 //! says which store holds each sector; PoSt reads from there. A store whose directory is gone makes its sectors
 //! unreadable (they fail the proving check and are declared faulty) and takes no new ones. The HTTP endpoints
 //! ([`remote`]): workers upload a finalized sector into `incoming/<task>/` of the store chosen for it; the daemon
-//! moves the files into place once the task is done, so a half-finished upload never replaces anything.
+//! moves the files into place once the task is done, so a half-finished upload never replaces anything. A sector
+//! moves between stores by [`moving`], crash-safe.
 
 pub mod metrics;
+pub mod moving;
 pub mod remote;
 pub mod store;
 
@@ -90,6 +92,7 @@ impl Storage {
         }
         let sector_bytes = finalized_bytes(sector_size);
         let storage = Storage { miner, sector_bytes, stores, index: Mutex::new(BTreeMap::new()) };
+        storage.recover()?;
         storage.redeclare();
         Ok(storage)
     }
