@@ -509,6 +509,85 @@ async fn a_ready_miner_makes_no_writes_when_a_fresh_operator_resyncs() {
     devnet.stop().await;
 }
 
+#[tokio::test]
+async fn a_long_term_store_added_to_a_ready_miner_is_claimed_mounted_and_counted() {
+    let Some(cluster) = Cluster::connect().await else { return };
+    let client = cluster.client();
+    install_crds(&client).await.unwrap();
+    let ns = cluster.namespace("op-miner-stores").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let devnet = devnet(dir.path(), 0).await;
+    ready_param_cache(&client, ns.name()).await.unwrap();
+    if !runtime_volumes(&client, ns.name(), "m1").await {
+        return devnet.stop().await;
+    }
+    // A volume for the store's claim, bound ahead as the others (deleted with the namespace).
+    let namespace = Api::<Namespace>::all(client.clone()).get(ns.name()).await.unwrap();
+    let owner = json!({"apiVersion": "v1", "kind": "Namespace", "name": ns.name(), "uid": namespace.metadata.uid});
+    let volume: PersistentVolume = serde_json::from_value(json!({
+        "metadata": {"name": format!("{}-store-m1-archive", ns.name()), "ownerReferences": [owner]},
+        "spec": {"capacity": {"storage": "2Gi"}, "accessModes": ["ReadWriteOnce"], "storageClassName": "",
+                 "persistentVolumeReclaimPolicy": "Retain", "hostPath": {"path": "/tmp/sealstack-e2e"},
+                 "claimRef": {"namespace": ns.name(), "name": "store-m1-archive"}},
+    }))
+    .unwrap();
+    Api::<PersistentVolume>::all(client.clone()).create(&PostParams::default(), &volume).await.unwrap();
+    sealstack_e2e::api_info_secret(&client, ns.name(), &devnet.api_info.to_env_value()).await.unwrap();
+    let first = start_miner_controller(client.clone(), ns.name());
+    let miners: Api<Miner> = Api::namespaced(client.clone(), ns.name());
+    miners
+        .create(&PostParams::default(), &miner(json!({"announceAddresses": ["/ip4/198.51.100.11/tcp/24001"]})))
+        .await
+        .unwrap();
+    wait_for("the Miner Ready", Duration::from_secs(90), || async {
+        Ok(miners.get_status("m1").await?.status.filter(|s| settled(s, true)))
+    })
+    .await
+    .unwrap();
+
+    // A store added to the running Miner: its claim made (kept when the Miner goes), bound, mounted into the
+    // runtime with its --store flag, and counted in status.storage (the runtime's 1Gi and the store's 2Gi).
+    let patch =
+        json!({"spec": {"longTermStores": [{"name": "archive", "volume": {"size": "2Gi", "storageClassName": ""}}]}});
+    miners.patch("m1", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+    let status = wait_for("the store counted", Duration::from_secs(60), || async {
+        let status = miners.get_status("m1").await?.status;
+        Ok(status.filter(|s| s.storage.as_ref().is_some_and(|st| st.capacity == "3Gi")))
+    })
+    .await
+    .unwrap();
+    let storage = status.storage.unwrap();
+    assert_eq!((storage.stores[0].claim.as_str(), storage.stores[0].phase.as_str()), ("store-m1-archive", "Bound"));
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), ns.name());
+    let claim = claims.get("store-m1-archive").await.unwrap();
+    assert!(claim.metadata.owner_references.is_none(), "the store's claim outlives the Miner");
+    let runtime = Api::<StatefulSet>::namespaced(client.clone(), ns.name()).get("m1-runtime").await.unwrap();
+    let pod = runtime.spec.unwrap().template.spec.unwrap();
+    let volume = pod.volumes.unwrap().into_iter().find(|v| v.name == "store-archive").expect("the store's volume");
+    assert_eq!(volume.persistent_volume_claim.unwrap().claim_name, "store-m1-archive");
+    let args = pod.containers[0].args.clone().unwrap();
+    assert!(args.windows(2).any(|a| a == ["--store", "/var/lib/sealstack/stores/archive,weight=10"]), "{args:?}");
+    let wide = sealstack_e2e::tools::kubectl(&["get", "miner", "m1", "-n", ns.name(), "-o", "wide"], None);
+    let table = String::from_utf8_lossy(&wide.stdout);
+    assert!(table.lines().next().unwrap_or_default().contains("STORAGE") && table.contains("3Gi"), "{table}");
+
+    // A fresh operator over the settled world writes nothing: the store's claim is not applied again.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    first.abort();
+    let metrics = Arc::new(Metrics::default());
+    let counted = sealstack_operator::kube_client::instrumented_client(cluster.config(), metrics.clone()).unwrap();
+    let second = start_counted_miner_controller(counted, ns.name(), metrics.clone());
+    wait_for("the fresh operator's first reconcile", Duration::from_secs(30), || async {
+        Ok((miner_reconciles(&metrics) > 0).then_some(()))
+    })
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(metrics.kube_writes(), 0, "no write call at rest: {}", metrics.encode());
+    second.abort();
+    devnet.stop().await;
+}
+
 /// The status of Miner `m1` once it is settled with its runtime and `wanted` is its one on-chain multiaddr.
 async fn settled_on(miners: &Api<Miner>, what: &str, wanted: &str, timeout: Duration) -> MinerStatus {
     wait_for(what, timeout, || async {
