@@ -129,15 +129,31 @@ step "the Miner's status shows the sector proven" wait_for 120 "Miner faulty 0, 
 curl -sf "http://$runtime_ip:9100/metrics" | grep -E '^sealstack_miner_(declarations|window_posts)_total' |
   sed 's/^/    /' || true
 
+# --- the long-term store: the sector was placed on it (weight 20 against the runtime's own 10) ---
+# (grep reads the whole output: one that stopped at the match would fail the pipeline with SIGPIPE.)
+kd exec "$RUNTIME_POD" -c miner -- sealstack-miner storage list | sed 's/^/    /'
+on_store() {
+  kd exec "$RUNTIME_POD" -c miner -- sealstack-miner storage list |
+    grep -B3 'Local: /var/lib/sealstack/stores/archive' | grep 'Sectors: 1 ' >/dev/null
+}
+assert "sealstack-miner storage list shows sector 0 on the store archive" on_store
+capacity=$(jsonpath miner "$MINER" '{.status.storage.capacity}')
+wide=$(kd get miner "$MINER" -o wide)
+echo "$wide" | sed 's/^/    /'
+wide_shows_capacity() { [[ -n $capacity && $wide == *STORAGE* && $wide == *" $capacity "* ]]; }
+assert "kubectl get miner -o wide shows the storage's capacity ($capacity)" wide_shows_capacity
+assert "status.storage has the store's claim Bound" \
+  test "$(jsonpath miner "$MINER" '{.status.storage.stores[0].phase}')" = Bound
+
 # --- a lost sector file: the fault shows in the Miner's status and goes once the file is back ---
-# The runtime's claim is a local volume on the real node: the sealed file is moved aside there, as a lost disk
+# The store's claim is a local volume on the real node: the sealed file is moved aside there, as a lost disk
 # would take it. The runtime finds it at its next check, declares the sector faulty (or skips it in the proof),
 # and the operator's next read of the chain shows it; back in place, the recovery is declared and proven.
-pv=$(kd get pvc "storage-$MINER-runtime-0" -o jsonpath='{.spec.volumeName}')
+pv=$(kd get pvc "store-$MINER-archive" -o jsonpath='{.spec.volumeName}')
 volume=$(k get pv "$pv" -o jsonpath='{.spec.local.path}')
-sealed=$volume/storage/sealed/s-t0${actor:2}-0
+sealed=$volume/sealed/s-t0${actor:2}-0
 volumes_sh=${SEALSTACK_VOLUMES_SH:-e2e/cluster/volumes.sh}
-assert "sector 0's sealed file moved aside on the runtime's volume ($sealed)" "$volumes_sh" --move "$sealed" "$sealed.aside"
+assert "sector 0's sealed file moved aside on the store's volume ($sealed)" "$volumes_sh" --move "$sealed" "$sealed.aside"
 faulty_shown() {
   [[ $(jsonpath miner "$MINER" '{.status.sectors.faulty}') == 1 && $(condition miner "$MINER" Proving) == False ]]
 }
@@ -252,7 +268,7 @@ left=$(made_by_operator_but_claims)
 assert "only claims are left of what the operator made${left:+: $left}" test -z "$left"
 kept=$(kd get pvc -o name | sort | paste -sd' ')
 assert "the claims holding data are kept: $kept" \
-  test "$kept" = "persistentvolumeclaim/devnet-chain persistentvolumeclaim/devnet-params-params persistentvolumeclaim/storage-$MINER-runtime-0"
+  test "$kept" = "persistentvolumeclaim/devnet-chain persistentvolumeclaim/devnet-params-params persistentvolumeclaim/storage-$MINER-runtime-0 persistentvolumeclaim/store-$MINER-archive"
 assert "the CRDs stay" bash -c "'$K8S/kubectl' get crd miners.sealstack.io >/dev/null"
 
 k delete namespace "$DEMO_NS" --wait=true --timeout=180s >/dev/null

@@ -27,26 +27,13 @@ use fvm_shared::address::Address;
 use fvm_shared::econ::TokenAmount;
 use sealstack_chain::{FullNodeClient, LotusJson, Node, TipSetKey};
 use sealstack_miner::daemon::mining::journal::{BlockFate, MinedBlock, MiningRecord};
-use world::{GenesisOptions, Keep, MinerSlot, World};
+use world::{GenesisOptions, Keep, MinerSlot, World, until};
 
 /// Epoch length: a 2KiB WinningPoSt took 3.7 to 8 s on two cores shared with other builds; the deadline is the
 /// block time less the 1 s propagation allowance.
 const BLOCK_TIME_MS: u64 = 10_000;
 /// Epoch length with two daemons mining.
 const TWO_MINERS_BLOCK_TIME_MS: u64 = 20_000;
-
-/// Polls `check` until it holds, failing with `what` after `within`.
-async fn until<F, Fut>(what: &str, within: Duration, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + within;
-    while !check().await {
-        assert!(Instant::now() < deadline, "{what}: not within {within:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
 
 /// Every block in the chain by miner ID: (epoch, win count).
 async fn blocks_by_miner(node: &Node) -> BTreeMap<u64, Vec<(i64, i64)>> {

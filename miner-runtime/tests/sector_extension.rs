@@ -12,12 +12,12 @@ mod generated;
 #[path = "support/world.rs"]
 mod world;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fvm_shared::address::Address;
 use sealstack_chain::actors::methods;
 use sealstack_chain::{FullNodeClient, LotusJson, Node, TipSetKey};
-use world::{GenesisOptions, Keep, World};
+use world::{GenesisOptions, Keep, World, until};
 
 /// Epochs per deadline (10 s of 500 ms epochs: a 2KiB WindowPoSt of each miner fits).
 const CHALLENGE_WINDOW: i64 = 20;
@@ -35,19 +35,6 @@ async fn expirations(node: &Node, miner: Address) -> Vec<i64> {
 
 async fn live(node: &Node, miner: Address) -> u64 {
     node.api().state_miner_sector_count(LotusJson(miner), TipSetKey::head()).await.unwrap().live
-}
-
-/// Polls `check` until it holds, failing with `what` after `within`.
-async fn until<F, Fut>(what: &str, within: Duration, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + within;
-    while !check().await {
-        assert!(Instant::now() < deadline, "{what}: not within {within:?}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -458,6 +458,23 @@ async fn a_creation_waiting_for_its_message_shows_the_cid_and_a_new_operator_sen
     devnet.stop().await;
 }
 
+/// Starts a fresh Miner controller over `namespace` (its requests counted), lets it list everything and reconcile
+/// (the reconciles its children's initial lists trigger, and the first one, run to the end), and asserts it made
+/// no write call to Kubernetes. Returns the running controller.
+async fn fresh_operator_writes_nothing(cluster: &Cluster, namespace: &str) -> tokio::task::JoinHandle<()> {
+    let metrics = Arc::new(Metrics::default());
+    let counted = sealstack_operator::kube_client::instrumented_client(cluster.config(), metrics.clone()).unwrap();
+    let fresh = start_counted_miner_controller(counted, namespace, metrics.clone());
+    wait_for("the fresh operator's first reconcile", Duration::from_secs(30), || async {
+        Ok((miner_reconciles(&metrics) > 0).then_some(()))
+    })
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(metrics.kube_writes(), 0, "no write call at rest: {}", metrics.encode());
+    fresh
+}
+
 #[tokio::test]
 async fn a_ready_miner_makes_no_writes_when_a_fresh_operator_resyncs() {
     let Some(cluster) = Cluster::connect().await else { return };
@@ -491,17 +508,7 @@ async fn a_ready_miner_makes_no_writes_when_a_fresh_operator_resyncs() {
 
     // A fresh operator over the unchanged world: it lists everything, reconciles the Miner (reading its
     // stores and the chain), and makes no write call to Kubernetes and sends nothing on chain.
-    let metrics = Arc::new(Metrics::default());
-    let counted = sealstack_operator::kube_client::instrumented_client(cluster.config(), metrics.clone()).unwrap();
-    let second = start_counted_miner_controller(counted, ns.name(), metrics.clone());
-    wait_for("the fresh operator's first reconcile", Duration::from_secs(30), || async {
-        Ok((miner_reconciles(&metrics) > 0).then_some(()))
-    })
-    .await
-    .unwrap();
-    // The reconciles its children's initial list triggers, and the first one, run to the end.
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    assert_eq!(metrics.kube_writes(), 0, "no write call at rest: {}", metrics.encode());
+    let second = fresh_operator_writes_nothing(&cluster, ns.name()).await;
     assert_eq!(nonces(&node, [owner, worker]).await, before, "no chain message at rest");
     let status = miners.get_status("m1").await.unwrap().status.unwrap();
     assert_eq!(status, at_rest, "the status is as the first operator left it");
@@ -574,17 +581,7 @@ async fn a_long_term_store_added_to_a_ready_miner_is_claimed_mounted_and_counted
     // A fresh operator over the settled world writes nothing: the store's claim is not applied again.
     tokio::time::sleep(Duration::from_secs(3)).await;
     first.abort();
-    let metrics = Arc::new(Metrics::default());
-    let counted = sealstack_operator::kube_client::instrumented_client(cluster.config(), metrics.clone()).unwrap();
-    let second = start_counted_miner_controller(counted, ns.name(), metrics.clone());
-    wait_for("the fresh operator's first reconcile", Duration::from_secs(30), || async {
-        Ok((miner_reconciles(&metrics) > 0).then_some(()))
-    })
-    .await
-    .unwrap();
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    assert_eq!(metrics.kube_writes(), 0, "no write call at rest: {}", metrics.encode());
-    second.abort();
+    fresh_operator_writes_nothing(&cluster, ns.name()).await.abort();
     devnet.stop().await;
 }
 

@@ -17,6 +17,19 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_sealstack-miner");
 /// The test directory, kept for its logs when `SEALSTACK_KEEP_TEST_DIR` is set or the test fails.
 pub struct Keep(pub tempfile::TempDir);
 
+/// Polls `check` until it holds, failing with `what` after `within`.
+pub async fn until<F, Fut>(what: &str, within: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + within;
+    while !check().await {
+        assert!(Instant::now() < deadline, "{what}: not within {within:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 impl Keep {
     pub fn path(&self) -> &Path {
         self.0.path()
