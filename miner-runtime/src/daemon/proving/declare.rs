@@ -30,18 +30,16 @@ pub const LANDING_EPOCHS: i64 = 3;
 
 /// The deadline whose faults and recoveries are declared while `current` is open: the first one after it whose
 /// fault cutoff (its open epoch less the declaration cutoff) leaves [`LANDING_EPOCHS`] to land a message. With
-/// mainnet's numbers (60-epoch deadlines, a 70-epoch cutoff) that is the deadline after next, as in lotus.
-pub fn target_deadline(current: &DeadlineInfo) -> DeadlineInfo {
-    let mut offset = 1;
-    loop {
-        let open = current.open + offset * current.wpost_challenge_window;
-        if open - current.fault_declaration_cutoff - LANDING_EPOCHS > current.current_epoch
-            || offset >= current.wpost_period_deadlines as i64
-        {
-            return shifted(current, offset);
-        }
-        offset += 1;
-    }
+/// mainnet's numbers (60-epoch deadlines, a 70-epoch cutoff) that is the deadline after next, as in lotus. `None`
+/// when no other deadline of the period fits (a network whose deadlines are too short for its cutoff): the next
+/// occurrence of the open deadline's own index is the open one to the chain, which refuses declarations for it.
+pub fn target_deadline(current: &DeadlineInfo) -> Option<DeadlineInfo> {
+    (1..current.wpost_period_deadlines as i64)
+        .find(|offset| {
+            let open = current.open + offset * current.wpost_challenge_window;
+            open - current.fault_declaration_cutoff - LANDING_EPOCHS > current.current_epoch
+        })
+        .map(|offset| shifted(current, offset))
 }
 
 /// Deadline `current` moved `offset` deadlines ahead (the index wraps, the period start moves with it).
@@ -221,20 +219,32 @@ mod tests {
     fn mainnet_numbers_target_the_deadline_after_next_like_lotus() {
         // Mainnet: 60-epoch deadlines, faults cut off 70 epochs before a deadline opens.
         let current = deadline(1000, 10, 1000, 60, 70);
-        let target = target_deadline(&current);
+        let target = target_deadline(&current).unwrap();
         assert_eq!(target.index, 12);
         assert_eq!(target.open, 1120);
         assert_eq!(target.fault_cutoff, 1050);
         // Late in the deadline the one after next is still fine (cutoff 1050 > 1040 + 3)...
-        assert_eq!(target_deadline(&DeadlineInfo { current_epoch: 1040, ..current.clone() }).index, 12);
+        assert_eq!(target_deadline(&DeadlineInfo { current_epoch: 1040, ..current.clone() }).unwrap().index, 12);
         // ...but not at its very end: then the one after that.
-        assert_eq!(target_deadline(&DeadlineInfo { current_epoch: 1059, ..current }).index, 13);
+        assert_eq!(target_deadline(&DeadlineInfo { current_epoch: 1059, ..current }).unwrap().index, 13);
+    }
+
+    #[test]
+    fn no_target_when_every_other_deadline_is_past_its_cutoff() {
+        // 2-epoch deadlines, 4 a period, a 3-epoch cutoff: the nearest cutoffs are 1, 3 and 5 epochs on, none leaves
+        // 3 epochs to land; the open deadline's own next occurrence is the open one to the chain.
+        let current =
+            DeadlineInfo { wpost_period_deadlines: 4, wpost_proving_period: 8, ..deadline(100, 1, 100, 2, 3) };
+        assert_eq!(target_deadline(&current), None);
+        // A 2-epoch cutoff with 3-epoch deadlines (the demo's): the deadline after next.
+        let demo = DeadlineInfo { wpost_period_deadlines: 4, wpost_proving_period: 12, ..deadline(100, 1, 100, 3, 2) };
+        assert_eq!(target_deadline(&demo).map(|t| t.index), Some(3));
     }
 
     #[test]
     fn the_target_wraps_into_the_next_proving_period() {
         let current = deadline(4700, 47, 4700, 60, 70);
-        let target = target_deadline(&current);
+        let target = target_deadline(&current).unwrap();
         assert_eq!(target.index, 1);
         assert_eq!(target.period_start, current.period_start + 48 * 60);
         assert_eq!(target.open, 4820);

@@ -75,6 +75,22 @@ async fn tick(
             }
         });
     }
+    // Forget what is long past (a proving period back), keeping the sets small.
+    let horizon = info.open - info.wpost_proving_period;
+    proving.retain(|open| *open > horizon);
+    declaring.retain(|open| *open > horizon);
+    let Some(target) = target else {
+        // Once a deadline (keyed by its open epoch, which no later target can have).
+        if declaring.insert(info.open) {
+            tracing::warn!(
+                deadline = info.index,
+                window = info.wpost_challenge_window,
+                cutoff = info.fault_declaration_cutoff,
+                "no deadline's fault cutoff can be reached from here: faults and recoveries are not declared"
+            );
+        }
+        return Ok(());
+    };
     if declaring.insert(target.open) {
         let daemon = daemon.clone();
         tokio::spawn(async move {
@@ -87,9 +103,5 @@ async fn tick(
             }
         });
     }
-    // Forget what is long past (a proving period back), keeping the sets small.
-    let horizon = info.open - info.wpost_proving_period;
-    proving.retain(|open| *open > horizon);
-    declaring.retain(|open| *open > horizon);
     Ok(())
 }
