@@ -19,8 +19,8 @@ use sealstack_chain::actors::methods;
 use sealstack_chain::{FullNodeClient, LotusJson, Node, TipSetKey};
 use world::{GenesisOptions, Keep, World, until};
 
-/// Epochs per deadline (10 s of 500 ms epochs: a 2KiB WindowPoSt of each miner fits).
-const CHALLENGE_WINDOW: i64 = 20;
+/// Epochs per deadline (7.5 s of 500 ms epochs: a 2KiB WindowPoSt of each miner fits).
+const CHALLENGE_WINDOW: i64 = 15;
 /// Deadlines per proving period.
 const PERIOD_DEADLINES: u64 = 4;
 /// A day: one proving period.
