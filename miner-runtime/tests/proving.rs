@@ -54,16 +54,12 @@ impl Chain {
     }
 
     /// Polls `check` until it holds, failing with `what` after `within`.
-    async fn until<F, Fut>(&self, what: &str, within: Duration, mut check: F)
+    async fn until<F, Fut>(&self, what: &str, within: Duration, check: F)
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = bool>,
     {
-        let deadline = Instant::now() + within;
-        while !check().await {
-            assert!(Instant::now() < deadline, "{what}: not within {within:?}");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        world::until(what, within, check).await
     }
 }
 
