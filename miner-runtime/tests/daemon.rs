@@ -90,8 +90,11 @@ async fn the_daemon_and_workers_seal_and_prove_a_sector_through_crashes() {
     let status = world.cli(&["sectors", "status", "0"]);
     assert!(status.contains("Status:     Proving"), "{status}");
     assert!(world.cli(&["sectors", "list"]).contains("Proving"));
+    // StorageList is keyed by store ID (lotus-miner's): the default store's, from its sectorstore.json.
     let stored = client.storage_list().await.unwrap();
-    assert_eq!(stored["local"].len(), 1, "{stored:?}");
+    let meta = std::fs::read(world.repo().join("storage/sectorstore.json")).unwrap();
+    let id = serde_json::from_slice::<serde_json::Value>(&meta).unwrap()["ID"].as_str().unwrap().to_owned();
+    assert_eq!(stored[&id].len(), 1, "{stored:?}");
 
     let sectors = node.api().state_miner_sectors(LotusJson(miner), None, TipSetKey::head()).await.unwrap();
     assert_eq!(sectors.iter().map(|s| s.sector_number).collect::<Vec<_>>(), [0]);
