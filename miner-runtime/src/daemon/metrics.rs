@@ -439,6 +439,10 @@ mod tests {
         metrics.faults_declared(1);
         metrics.window_post_snark(1.0);
         metrics.window_post_deadline(1.0);
+        let dir = tempfile::tempdir().unwrap();
+        let config = crate::daemon::storage::StoreConfig { path: dir.path().into(), weight: 10, max_bytes: 0 };
+        let store = crate::daemon::storage::Store::attach(&config).unwrap();
+        metrics.storage.record(&[crate::daemon::storage::StoreState { usage: store.usage(1000), store }]);
         let exported = metrics.encode();
         let families: Vec<&str> =
             exported.lines().filter_map(|l| l.strip_prefix("# TYPE ")).filter_map(|l| l.split(' ').next()).collect();
