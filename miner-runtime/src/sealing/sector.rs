@@ -22,8 +22,13 @@ pub struct SectorRef {
 impl SectorRef {
     /// The sector's file name in Lotus's layout: `s-t0{miner}-{number}`.
     pub fn file_name(&self) -> String {
-        format!("s-t0{}-{}", self.miner, self.number)
+        sector_file_name(self.miner, self.number)
     }
+}
+
+/// The file name of sector `number` of miner `miner` in Lotus's layout: `s-t0{miner}-{number}`.
+pub fn sector_file_name(miner: u64, number: u64) -> String {
+    format!("s-t0{miner}-{number}")
 }
 
 /// The paths of a sector under a storage root: `unsealed/s-t0M-N`, `sealed/s-t0M-N` and `cache/s-t0M-N/`.
@@ -40,10 +45,14 @@ pub struct SectorFiles {
 impl SectorFiles {
     /// The files of `sector` under the storage root `root`.
     pub fn new(root: &Path, sector: &SectorRef) -> Self {
-        let name = sector.file_name();
+        Self::named(root, &sector.file_name())
+    }
+
+    /// The files of the sector named `name` ([`sector_file_name`]) under the storage root `root`.
+    pub fn named(root: &Path, name: &str) -> Self {
         Self {
-            unsealed: root.join("unsealed").join(&name),
-            sealed: root.join("sealed").join(&name),
+            unsealed: root.join("unsealed").join(name),
+            sealed: root.join("sealed").join(name),
             cache: root.join("cache").join(name),
         }
     }

@@ -23,6 +23,7 @@ use tokio::io::AsyncWriteExt;
 pub use remote::RemoteFiles;
 pub use store::{Store, StoreConfig, StoreUsage};
 
+use crate::sealing::sector::sector_file_name;
 use crate::sealing::{SectorFiles, SectorRef};
 
 /// Files of the cache directory a finalized sector keeps: the layers and other PreCommit1 scratch are left behind.
@@ -126,20 +127,20 @@ impl Storage {
         self.stores.iter().map(|s| StoreState { store: s.clone(), usage: s.usage(self.miner) }).collect()
     }
 
-    fn files_at(&self, store: usize, sector: &SectorRef) -> SectorFiles {
-        SectorFiles::new(&self.stores[store].path, sector)
+    /// The files of sector `number` on store `store`.
+    fn files_at(&self, store: usize, number: u64) -> SectorFiles {
+        SectorFiles::named(&self.stores[store].path, &sector_file_name(self.miner, number))
     }
 
-    /// Whether store `store` holds a sector's sealed file and cache.
+    /// Whether store `store` holds a complete copy of sector `number`.
     fn complete_at(&self, store: usize, number: u64) -> bool {
-        let (root, name) = (&self.stores[store].path, format!("s-t0{}-{number}", self.miner));
-        root.join("sealed").join(&name).is_file() && root.join("cache").join(&name).join("p_aux").is_file()
+        complete(&self.files_at(store, number))
     }
 
     /// A sector's stored files: on the store the index names (the default store for a sector not stored yet).
     pub fn files(&self, sector: &SectorRef) -> SectorFiles {
         let store = self.index.lock().expect("storage index lock").get(&sector.number).copied().unwrap_or(0);
-        self.files_at(store, sector)
+        self.files_at(store, sector.number)
     }
 
     /// Whether a sector's sealed file and cache are stored.
@@ -190,7 +191,7 @@ impl Storage {
         for required in [sealed.clone(), cache.join("p_aux"), cache.join("t_aux")] {
             anyhow::ensure!(required.is_file(), "the upload of task {task} lacks {}", required.display());
         }
-        let files = self.files_at(store, sector);
+        let files = self.files_at(store, sector.number);
         files.create_dirs()?;
         std::fs::rename(&sealed, &files.sealed)?;
         if files.cache.exists() {
@@ -200,7 +201,7 @@ impl Storage {
         std::fs::remove_dir_all(&incoming)?;
         let previous = self.index.lock().expect("storage index lock").insert(sector.number, store);
         if let Some(other) = previous.filter(|p| *p != store) {
-            let stale = self.files_at(other, sector);
+            let stale = self.files_at(other, sector.number);
             let _ = std::fs::remove_file(&stale.sealed);
             let _ = std::fs::remove_dir_all(&stale.cache);
         }
@@ -244,6 +245,12 @@ impl Storage {
         let found = self.stores.iter().map(|s| s.path.join(&relative)).find(|p| p.exists());
         Some(found.unwrap_or_else(|| self.stores[0].path.join(&relative)))
     }
+}
+
+/// Whether `files` are a complete finalized sector: its sealed file and its cache's aux files (a finalize upload
+/// lacking one is refused; a move renames the whole cache directory at once).
+fn complete(files: &SectorFiles) -> bool {
+    files.sealed.is_file() && files.cache.join("p_aux").is_file() && files.cache.join("t_aux").is_file()
 }
 
 /// Bytes a finalized sector of `sector_size` takes on a store: its sealed file and its kept cache (trees and

@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::Storage;
+use super::{Storage, complete};
+use crate::sealing::SectorFiles;
+use crate::sealing::sector::sector_file_name;
 
 /// A move in progress, as journaled.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,17 +33,6 @@ fn crash_point(step: &str) {
         eprintln!("injected crash: killed in the {step} step of a sector move");
         std::process::abort();
     }
-}
-
-/// The files of sector `name` under `root` (sealed file, cache directory).
-fn files(root: &Path, name: &str) -> (PathBuf, PathBuf) {
-    (root.join("sealed").join(name), root.join("cache").join(name))
-}
-
-/// Whether `root` holds a complete copy of sector `name`.
-fn complete(root: &Path, name: &str) -> bool {
-    let (sealed, cache) = files(root, name);
-    sealed.is_file() && cache.join("p_aux").is_file() && cache.join("t_aux").is_file()
 }
 
 /// Copies `from` to `to` and syncs it.
@@ -80,7 +71,7 @@ impl Storage {
     /// source deleted. Refused when the sector is not stored, is on that store already, or the store is missing or
     /// has no room.
     pub fn move_sector(&self, number: u64, target: &str) -> anyhow::Result<()> {
-        let name = format!("s-t0{}-{number}", self.miner);
+        let name = sector_file_name(self.miner, number);
         let from = self.index.lock().expect("storage index lock").get(&number).copied();
         let from = from
             .filter(|&f| self.complete_at(f, number))
@@ -92,7 +83,7 @@ impl Storage {
             .ok_or_else(|| anyhow::anyhow!("no store {target:?}"))?;
         anyhow::ensure!(from != to, "sector {number} is on {} already", self.stores[to].path.display());
         let (source, destination) = (self.stores[from].path.clone(), self.stores[to].path.clone());
-        let (sealed, cache) = files(&source, &name);
+        let SectorFiles { sealed, cache, .. } = self.files_at(from, number);
         let bytes = std::fs::metadata(&sealed)?.len() + super::store::dir_bytes(&cache);
         let usage = self.stores[to].usage(self.miner);
         let room = self.stores[to].room(&usage);
@@ -129,7 +120,7 @@ impl Storage {
             );
         }
         // Switch: into place on the target (two identical copies now), then the index names the target.
-        let (new_sealed, new_cache) = files(&destination, &name);
+        let SectorFiles { sealed: new_sealed, cache: new_cache, .. } = self.files_at(to, number);
         std::fs::create_dir_all(destination.join("sealed"))?;
         std::fs::create_dir_all(destination.join("cache"))?;
         let _ = std::fs::remove_dir_all(&new_cache);
@@ -153,19 +144,20 @@ impl Storage {
         let Ok(entries) = std::fs::read_dir(self.moves_dir()) else { return Ok(()) };
         for entry in entries.flatten() {
             let Some(interrupted): Option<Move> = crate::repo::read_json(&entry.path())? else { continue };
-            let name = format!("s-t0{}-{}", self.miner, interrupted.sector);
+            let name = sector_file_name(self.miner, interrupted.sector);
             let (to, from) = (&interrupted.to, &interrupted.from);
-            let (done, undone) = if complete(to, &name) { (to, from) } else { (from, to) };
+            let on = |root: &Path| SectorFiles::named(root, &name);
+            let (done, undone) = if complete(&on(to)) { (to, from) } else { (from, to) };
             anyhow::ensure!(
-                complete(done, &name),
+                complete(&on(done)),
                 "sector {}: no complete copy on {} or {}",
                 interrupted.sector,
                 from.display(),
                 to.display()
             );
-            let (sealed, cache) = files(undone, &name);
-            let _ = std::fs::remove_file(sealed);
-            let _ = std::fs::remove_dir_all(cache);
+            let undone = on(undone);
+            let _ = std::fs::remove_file(undone.sealed);
+            let _ = std::fs::remove_dir_all(undone.cache);
             let _ = std::fs::remove_dir_all(to.join("incoming").join(format!("move-{}", interrupted.sector)));
             tracing::warn!(sector = interrupted.sector, kept = %done.display(), "an interrupted sector move settled");
             std::fs::remove_file(entry.path())?;
