@@ -94,11 +94,7 @@ impl Store {
     /// not created: an unmounted volume must not be filled in its mount point's place.
     pub fn attach(config: &StoreConfig) -> anyhow::Result<Store> {
         let file = config.path.join(META_FILE);
-        let existing: Option<StoreMeta> = match std::fs::read(&file) {
-            Ok(bytes) => Some(serde_json::from_slice(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
-            Err(error) => return Err(anyhow::anyhow!("{}: {error}", file.display())),
-        };
+        let existing: Option<StoreMeta> = crate::repo::read_json(&file)?;
         let meta = StoreMeta {
             id: existing.as_ref().map_or_else(|| uuid::Uuid::new_v4().to_string(), |m| m.id.clone()),
             weight: config.weight,
