@@ -5,7 +5,8 @@
 # It uses test.sh's step, assert and lib.sh's helpers. What it checks:
 #   1. an eviction of the runtime pod (the Eviction API, as `kubectl drain` uses) inside the sector's open,
 #      unproven deadline is refused with 429, and goes through once the proof landed;
-#   2. a change of the runtime's spec inside such a deadline shows RolloutPending and rolls after the proof;
+#   2. a change of the runtime's spec inside such a deadline (a long-term store added) shows RolloutPending and
+#      rolls after the proof;
 #   3. no WindowPoSt missed through either: no faulty sector, Proving True.
 # Run by e2e/demo/test.sh after the lost-disk check.
 
@@ -71,7 +72,10 @@ demo_drain_gate() {
   #    opening. (The hold lasts a few epochs here: RolloutPending itself is reported when seen.)
   step "the sector's next challenge (the gate holds)" wait_for 600 "DisruptionAllowed held" gate_holds
   uid=$(pod_uid)
-  kd patch miner "$MINER" --type merge -p '{"spec":{"runtime":{"imagePullPolicy":"Never"}}}' >/dev/null
+  # The change: a second long-term store added to the running Miner (its claim made, mounted, `--store` given);
+  # test.sh then pledges a sector and checks it lands there.
+  kd patch miner "$MINER" --type json -p '[{"op": "add", "path": "/spec/longTermStores/-",
+    "value": {"name": "archive-2", "volume": {"size": "10Gi"}, "weight": 1000}}]' >/dev/null
   step "the runtime rolls" wait_for 600 "a new runtime pod" pending_or_rolled "$uid"
   echo "    RolloutPending seen while held: $([[ $seen_pending == 1 ]] && echo yes || echo no)"
   assert "the new runtime pod ($(pod_created_at)) was made once the gate opened ($(gate_changed_at))" \

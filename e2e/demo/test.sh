@@ -134,7 +134,7 @@ curl -sf "http://$runtime_ip:9100/metrics" | grep -E '^sealstack_miner_(declarat
 kd exec "$RUNTIME_POD" -c miner -- sealstack-miner storage list | sed 's/^/    /'
 on_store() {
   kd exec "$RUNTIME_POD" -c miner -- sealstack-miner storage list |
-    grep -B3 'Local: /var/lib/sealstack/stores/archive' | grep 'Sectors: 1 ' >/dev/null
+    grep -B3 'Local: /var/lib/sealstack/stores/archive$' | grep 'Sectors: 1 ' >/dev/null
 }
 assert "sealstack-miner storage list shows sector 0 on the store archive" on_store
 capacity=$(jsonpath miner "$MINER" '{.status.storage.capacity}')
@@ -174,6 +174,17 @@ kd exec "$RUNTIME_POD" -c miner -- sealstack-miner info | sed 's/^/    /'
 # --- the deadline gate: an eviction and a rollout of the runtime wait for the sector's proof ---
 source e2e/demo/drain-gate.sh
 demo_drain_gate
+
+# --- the store added to the running Miner (the rollout above): the next sector lands on it ---
+# (Its weight, 1000 against 20 and 10, makes it the place of the next sector; it seals while the demo goes on, and
+# is checked after the corrupt ParamCache.)
+stores_bound() {
+  [[ $(jsonpath miner "$MINER" '{.status.storage.stores[*].phase}') == "Bound Bound" ]]
+}
+step "status.storage has both stores' claims Bound" wait_for 120 "two stores Bound" stores_bound
+pledged=$(kd exec "$RUNTIME_POD" -c miner -- sealstack-miner sectors pledge)
+new_sector=$(awk '/Created CC sector:/ {print $NF}' <<<"$pledged")
+assert "a second sector pledged ($pledged)" test "$new_sector" = 1
 
 # --- blocks: the proven sector wins elections; the worker pod, with the WinningPoSt task, makes the SNARK ---
 # (the devnet's rest of the network holds 16 times the sector's power: about one round in 4 is the Miner's)
@@ -243,6 +254,17 @@ kd delete paramcache corrupt-params --wait=true >/dev/null
 kd delete pvc corrupt-params-params --wait=false >/dev/null
 kd delete configmap corrupt-params >/dev/null
 
+# --- the sector pledged after the store was added: on the new store ---
+step "sector 1 Proving" wait_for 900 "sector 1 Proving" is_proving 1
+kd exec "$RUNTIME_POD" -c miner -- sealstack-miner storage list | sed 's/^/    /'
+# (grep reads the whole output: one that stopped at the match would fail the pipeline with SIGPIPE.)
+on_new_store() {
+  kd exec "$RUNTIME_POD" -c miner -- sealstack-miner storage list |
+    grep -B3 'Local: /var/lib/sealstack/stores/archive-2$' | grep 'Sectors: 1 ' >/dev/null
+}
+assert "sealstack-miner storage list shows sector 1 on the added store archive-2" on_new_store
+assert "sector 0 stayed on the store archive" on_store
+
 # --- 5: the samples deleted, the chart uninstalled ---
 step "delete the samples" kd delete -f manifests/samples/ --wait=true --timeout=180s
 step "helm uninstall" helm_ uninstall "$RELEASE" -n "$OPERATOR_NS" --wait
@@ -268,7 +290,7 @@ left=$(made_by_operator_but_claims)
 assert "only claims are left of what the operator made${left:+: $left}" test -z "$left"
 kept=$(kd get pvc -o name | sort | paste -sd' ')
 assert "the claims holding data are kept: $kept" \
-  test "$kept" = "persistentvolumeclaim/devnet-chain persistentvolumeclaim/devnet-params-params persistentvolumeclaim/storage-$MINER-runtime-0 persistentvolumeclaim/store-$MINER-archive"
+  test "$kept" = "persistentvolumeclaim/devnet-chain persistentvolumeclaim/devnet-params-params persistentvolumeclaim/storage-$MINER-runtime-0 persistentvolumeclaim/store-$MINER-archive persistentvolumeclaim/store-$MINER-archive-2"
 assert "the CRDs stay" bash -c "'$K8S/kubectl' get crd miners.sealstack.io >/dev/null"
 
 k delete namespace "$DEMO_NS" --wait=true --timeout=180s >/dev/null
