@@ -14,18 +14,20 @@ declare -A bytes=([2KiB]=2048 [8MiB]=8388608)
 # Measured on 2 cores with nothing else running (shared/notes/proofs-measured.md, the demo's cold runs).
 declare -A estimate=([2KiB]="8 minutes" [8MiB]="18 minutes")
 
-# has_size SIZE: the manifest lists three .params files of that size and every listed file exists.
+# has_size SIZE: the manifest lists three .params files of that size and every listed file exists, and the
+# aggregation SRS is listed in srs-inner-product.json and exists (caches made before it had an empty manifest).
 has_size() {
-  python3 - "$dir/parameters.json" "${bytes[$1]}" <<'PY'
+  python3 - "$dir" "${bytes[$1]}" <<'PY'
 import json, os, sys
-path, size = sys.argv[1], int(sys.argv[2])
+dir, size = sys.argv[1], int(sys.argv[2])
 try:
-    manifest = json.load(open(path))
+    manifest = json.load(open(os.path.join(dir, "parameters.json")))
+    srs = json.load(open(os.path.join(dir, "srs-inner-product.json")))
 except (OSError, ValueError):
     sys.exit(1)
 names = [n for n, e in manifest.items() if e["sector_size"] == size]
-ok = sum(n.endswith(".params") for n in names) == 3 and all(
-    os.path.exists(os.path.join(os.path.dirname(path), n)) for n in names)
+ok = sum(n.endswith(".params") for n in names) == 3 and len(srs) == 1 and all(
+    os.path.exists(os.path.join(dir, n)) for n in names + list(srs))
 sys.exit(0 if ok else 1)
 PY
 }

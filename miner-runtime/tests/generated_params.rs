@@ -1,5 +1,5 @@
-//! fetch-params of locally generated 2KiB parameters through `params serve`, the path a devnet
-//! ParamCache takes. Needs the parameters `scripts/params.sh` generates once per machine (8 minutes):
+//! fetch-params of locally generated 2KiB parameters and the devnet aggregation SRS through `params serve`, the
+//! path a devnet ParamCache takes. Needs the parameters `scripts/params.sh` generates once per machine (8 minutes):
 //! the directory comes from `SEALSTACK_GENERATED_PARAMS`; without it the test says so and passes, unless
 //! `SEALSTACK_REQUIRE_GENERATED_PARAMS=1` (set by scripts/test.sh) makes that a failure.
 
@@ -36,8 +36,11 @@ async fn generated_2kib_parameters_travel_through_the_gateway() {
     let Some(dir) = generated_dir() else { return };
     sealstack_telemetry::install_crypto_provider();
     let generated = manifest::read(&dir.join("parameters.json")).unwrap();
-    let wanted: Vec<_> = generated.iter().filter(|(_, e)| e.sector_size == 2048).collect();
+    let srs = manifest::read(&dir.join("srs-inner-product.json")).unwrap();
+    assert_eq!(srs.keys().collect::<Vec<_>>(), ["v28-fil-inner-product-v1.srs"], "the devnet aggregation SRS");
+    let mut wanted: Vec<_> = generated.iter().filter(|(_, e)| e.sector_size == 2048).collect();
     assert_eq!(wanted.iter().filter(|(n, _)| n.ends_with(".params")).count(), 3, "PoRep, WinningPoSt, WindowPoSt");
+    wanted.extend(&srs);
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let gateway = format!("http://{}/ipfs/", listener.local_addr().unwrap());
@@ -49,12 +52,12 @@ async fn generated_2kib_parameters_travel_through_the_gateway() {
     let (first, second) = tokio::join!(fetch(&dir, &gateway, cache.path()), fetch(&dir, &gateway, cache.path()));
     for output in [&first, &second] {
         let lines = lines(output);
-        assert_eq!(lines.len(), generated.len(), "one line per file of the manifest");
+        assert_eq!(lines.len(), generated.len() + srs.len(), "one line per file of the manifests");
         assert!(lines.iter().all(|l| l.param_file.verified));
     }
     let downloads =
         [&first, &second].iter().flat_map(|o| lines(o)).filter(|l| l.outcome == Outcome::Downloaded).count();
-    assert_eq!(downloads, generated.len(), "each file downloaded by exactly one of the two");
+    assert_eq!(downloads, generated.len() + srs.len(), "each file downloaded by exactly one of the two");
     for (name, _) in &wanted {
         let original = std::fs::metadata(dir.join(name)).unwrap().len();
         assert_eq!(std::fs::metadata(cache.path().join(name)).unwrap().len(), original, "{name}");

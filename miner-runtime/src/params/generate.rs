@@ -3,8 +3,9 @@
 //! Devnets use 2KiB or 8MiB sectors, whose official parameters are public but not reachable from every
 //! machine; proofs made with locally generated parameters verify only against the same set. This writes the
 //! PoRep, WinningPoSt and WindowPoSt `.params` and `.vk` files into a directory together with a
-//! `parameters.json` (digests and CIDs) and an empty `srs-inner-product.json`, so that `params serve` and
-//! `fetch-params --manifest` move them exactly as they move the official ones.
+//! `parameters.json` (digests and CIDs), and a devnet aggregation SRS (`v28-fil-inner-product-v1.srs`, the
+//! proofs library's own test setup, standing in for Filecoin's trusted setup) listed in `srs-inner-product.json`,
+//! so that `params serve` and `fetch-params --manifest` move them exactly as they move the official ones.
 
 use std::path::Path;
 
@@ -78,11 +79,34 @@ pub fn generate(size: SectorSize, out: &Path) -> anyhow::Result<Manifest> {
         }
     }
     std::fs::write(out.join("parameters.json"), serde_json::to_string_pretty(&manifest)? + "\n")?;
-    if !out.join("srs-inner-product.json").exists() {
-        // Devnets need no aggregation SRS; an empty manifest keeps fetch-params from asking for the official one.
-        std::fs::write(out.join("srs-inner-product.json"), "{}\n")?;
-    }
+    tracing::info!("generating the devnet aggregation SRS (SnarkPack, up to {AGGREGATION_SRS_PROOFS} proofs)");
+    let srs = aggregation_srs::<Tree>(&seal.as_v1_config())?;
+    let digest = hash_file(&srs).with_context(|| format!("cannot read generated {}", srs.display()))?;
+    let name = srs.file_name().and_then(|n| n.to_str()).context("SRS file name")?.to_owned();
+    let srs_manifest =
+        Manifest::from([(name, ManifestEntry { cid: raw_cid(&srs)?, digest: digest.hex(), sector_size: 0 })]);
+    std::fs::write(out.join("srs-inner-product.json"), serde_json::to_string_pretty(&srs_manifest)? + "\n")?;
     Ok(manifest)
+}
+
+/// Proofs the devnet SRS can aggregate: builtin-actors' most (819), padded to a power of two as
+/// `aggregate_seal_commit_proofs` pads them.
+pub const AGGREGATION_SRS_PROOFS: usize = 1024;
+
+/// Makes (or keeps) the SnarkPack SRS in the parameter cache with the proofs library's test setup
+/// (`setup_fake_srs`: random powers known to this process only, so aggregates verify only against this file);
+/// returns its path.
+fn aggregation_srs<Tree: 'static + MerkleTreeTrait>(config: &PoRepConfig) -> anyhow::Result<std::path::PathBuf> {
+    type Compound<T> = StackedCompound<T, DefaultPieceHasher>;
+    let public = public_params::<Tree>(config)?;
+    <Compound<Tree> as CompoundProof<StackedDrg<'_, Tree, DefaultPieceHasher>, _>>::srs_key(
+        Some(&mut OsRng),
+        &public,
+        AGGREGATION_SRS_PROOFS,
+    )?;
+    let id =
+        <Compound<Tree> as CacheableParameters<StackedCircuit<Tree, DefaultPieceHasher>, _>>::cache_identifier(&public);
+    Ok(storage_proofs_core::parameter_cache::parameter_cache_srs_key_path(&id, AGGREGATION_SRS_PROOFS))
 }
 
 /// The manifest already in `out` (another size generated earlier), or an empty one.
