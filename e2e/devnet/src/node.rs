@@ -25,7 +25,8 @@ use tokio::sync::watch;
 use crate::blocks::{StoredBlock, StoredTipSet};
 use crate::genesis::{GenesisError, GenesisMinerSetup};
 use crate::model::{
-    ActorTable, ChainEnv, ConsensusPolicy, GenesisAccount, PoStToVerify, SealToVerify, SectorPolicy, StateEngine,
+    ActorTable, AggregateToVerify, ChainEnv, ConsensusPolicy, GenesisAccount, PoStToVerify, SealToVerify, SectorPolicy,
+    StateEngine,
 };
 use crate::store::{ChainStore, Change};
 use crate::wallet::{KeyType, Wallet};
@@ -389,6 +390,9 @@ impl ChainEnv for Env {
     }
     fn verify_seal(&self, seal: &SealToVerify) -> Result<bool, String> {
         crate::proofs::verify_seal(seal)
+    }
+    fn verify_aggregate_seal(&self, aggregate: &AggregateToVerify) -> Result<bool, String> {
+        crate::proofs::verify_aggregate_seal(aggregate)
     }
     fn verify_window_post(&self, post: &PoStToVerify) -> Result<bool, String> {
         crate::proofs::verify_window_post(post)

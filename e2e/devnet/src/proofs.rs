@@ -1,13 +1,13 @@
-//! Real proof verification with filecoin-proofs-api: the devnet checks seal and WindowPoSt proofs exactly as
-//! the FVM's proof syscalls do. Verifying keys come from `FIL_PROOFS_PARAMETER_CACHE` (generated or fetched
-//! devnet parameters).
+//! Real proof verification with filecoin-proofs-api: the devnet checks seal proofs (one by one or aggregated)
+//! and WindowPoSt proofs exactly as the FVM's proof syscalls do. Verifying keys come from
+//! `FIL_PROOFS_PARAMETER_CACHE` (generated or fetched devnet parameters).
 
 use std::collections::BTreeMap;
 
 use filecoin_proofs_api as proofs;
 use fvm_shared::sector::{RegisteredPoStProof, RegisteredSealProof};
 
-use crate::model::{PoStToVerify, SealToVerify};
+use crate::model::{AggregateToVerify, PoStToVerify, SealInputs, SealToVerify};
 
 /// The filecoin-proofs-api seal type of an on-chain V1_1 seal proof type.
 pub fn api_seal_proof(proof: RegisteredSealProof) -> Result<proofs::RegisteredSealProof, String> {
@@ -37,24 +37,67 @@ pub fn api_window_post_proof(proof: RegisteredPoStProof) -> Result<proofs::Regis
     })
 }
 
-/// Verifies a seal proof. A committed-capacity sector's CommD is the zero-data commitment of its size.
+/// Verifies a seal proof.
 pub fn verify_seal(seal: &SealToVerify) -> Result<bool, String> {
-    let proof_type = api_seal_proof(seal.proof_type)?;
-    let comm_d = match seal.comm_d {
-        Some(comm_d) => comm_d,
-        None => proofs::seal::compute_comm_d(proof_type, &[]).map_err(|e| e.to_string())?,
-    };
+    let inputs = &seal.inputs;
+    let proof_type = api_seal_proof(inputs.proof_type)?;
     proofs::seal::verify_seal(
         proof_type,
-        seal.comm_r,
-        comm_d,
-        seal.prover_id,
-        seal.sector.into(),
-        seal.ticket,
-        seal.seed,
+        inputs.comm_r,
+        comm_d(proof_type, inputs)?,
+        inputs.prover_id,
+        inputs.sector.into(),
+        inputs.ticket,
+        inputs.seed,
         &seal.proof,
     )
     .map_err(|e| format!("{e:#}"))
+}
+
+/// Verifies a SnarkPackV2 aggregate of seal proofs as the FVM's `verify_aggregate_seals` does: the public inputs
+/// of every sector (`get_seal_inputs`) concatenated in the message's order, with their CommR and seeds. Needs the
+/// SnarkPack SRS (`v28-fil-inner-product-v1.srs`) in the parameter cache; a panic of the proofs library is an error.
+pub fn verify_aggregate_seal(aggregate: &AggregateToVerify) -> Result<bool, String> {
+    let first = aggregate.seals.first().ok_or("no seal verify infos")?;
+    let proof_type = api_seal_proof(first.proof_type)?;
+    let mut commit_inputs = Vec::new();
+    for seal in &aggregate.seals {
+        let inputs = proofs::seal::get_seal_inputs(
+            proof_type,
+            seal.comm_r,
+            comm_d(proof_type, seal)?,
+            seal.prover_id,
+            seal.sector.into(),
+            seal.ticket,
+            seal.seed,
+        )
+        .map_err(|e| format!("seal inputs of sector {}: {e:#}", seal.sector))?;
+        commit_inputs.extend(inputs);
+    }
+    let comm_rs: Vec<[u8; 32]> = aggregate.seals.iter().map(|s| s.comm_r).collect();
+    let seeds: Vec<[u8; 32]> = aggregate.seals.iter().map(|s| s.seed).collect();
+    let verify = || {
+        proofs::seal::verify_aggregate_seal_commit_proofs(
+            proof_type,
+            proofs::RegisteredAggregationProof::SnarkPackV2,
+            aggregate.proof.clone(),
+            &comm_rs,
+            &seeds,
+            commit_inputs,
+        )
+    };
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(verify)) {
+        Ok(result) => result.map_err(|e| format!("{e:#}")),
+        Err(_) => Err("the proofs library panicked verifying the aggregate".into()),
+    }
+}
+
+/// A sector's CommD: the declared one, or for a committed-capacity sector the zero-data commitment of its size.
+fn comm_d(proof_type: proofs::RegisteredSealProof, seal: &SealInputs) -> Result<[u8; 32], String> {
+    match seal.comm_d {
+        Some(comm_d) => Ok(comm_d),
+        None => proofs::seal::compute_comm_d(proof_type, &[]).map_err(|e| e.to_string()),
+    }
 }
 
 /// Verifies a WindowPoSt over the challenged sectors. Like the FVM, the randomness's last byte is masked to

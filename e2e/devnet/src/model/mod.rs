@@ -3,10 +3,11 @@
 //! everything else is refused with `USR_UNHANDLED_MESSAGE`. See the crate README for the departures.
 //!
 //! The miner actor is modelled at the level of sector numbers: deadlines and partitions hold sets of them
-//! (`deadlines`), with onboarding (`sectors`), WindowPoSt (`post`), fault and recovery declarations
+//! (`deadlines`), with onboarding (`sectors`, `commit`), WindowPoSt (`post`), fault and recovery declarations
 //! (`faults`), the deadline cron (`cron`) and fees (`funds`) following builtin-actors' rules.
 
 mod actors;
+mod commit;
 mod consensus;
 mod cron;
 mod deadlines;
@@ -39,7 +40,8 @@ pub use gas::GasOutputs;
 pub use genesis::{GENESIS_SECTOR_LIFETIME_PERIODS, GenesisMinerSpec};
 pub use miner::MinerActor;
 pub use policy::{
-    DeadlineAssignment, MAX_PARTITIONS_PER_DEADLINE, PERIOD_DEADLINES, POSTED_PARTITIONS_MAX, SectorPolicy,
+    DeadlineAssignment, MAX_AGGREGATED_PROOF_SIZE, MAX_AGGREGATED_SECTORS, MAX_PARTITIONS_PER_DEADLINE,
+    MAX_PROVE_COMMIT_DURATION_PERIODS, MIN_AGGREGATED_SECTORS, PERIOD_DEADLINES, POSTED_PARTITIONS_MAX, SectorPolicy,
 };
 pub use post::submission_partition_limit;
 pub use vesting::{VestSpec, VestingFund};
@@ -47,7 +49,8 @@ pub use vesting::{VestSpec, VestingFund};
 mod tests;
 
 pub use sectors::{
-    PoStToVerify, PreCommit, SEALED_CODEC, SealToVerify, SectorOnChain, UNSEALED_CODEC, commitment, prover_id,
+    AggregateToVerify, PoStToVerify, PreCommit, SEALED_CODEC, SealInputs, SealToVerify, SectorOnChain, UNSEALED_CODEC,
+    commitment, prover_id,
 };
 
 use sealstack_chain::miner::MinerInfo;
@@ -94,6 +97,9 @@ pub trait ChainEnv {
     fn policy(&self) -> SectorPolicy;
     /// Checks a seal proof: `Ok(false)` for a proof that does not verify.
     fn verify_seal(&self, seal: &SealToVerify) -> Result<bool, String>;
+    /// Checks an aggregated seal proof (SnarkPackV2) over its sectors' public inputs, in the message's order:
+    /// `Ok(false)` for an aggregate that does not verify.
+    fn verify_aggregate_seal(&self, aggregate: &AggregateToVerify) -> Result<bool, String>;
     /// Checks a WindowPoSt proof.
     fn verify_window_post(&self, post: &PoStToVerify) -> Result<bool, String>;
 }

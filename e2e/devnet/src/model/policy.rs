@@ -31,6 +31,18 @@ pub const MAX_SECTOR_EXPIRATION_EXTENSION_PERIODS: i64 = 1278;
 /// The longest a V1_1 sector may live, in hundredths of a proving period (builtin-actors
 /// `seal_proof_sector_maximum_lifetime`: 5 years of 365.25 days).
 pub const SECTOR_MAXIMUM_LIFETIME_CENTIPERIODS: i64 = 5 * 36_525;
+/// How long after its PreCommit a V1_1 sector may be proven, in proving periods, plus the pre-commit challenge
+/// delay (builtin-actors actors/miner/src/policy.rs `max_prove_commit_duration`: 30 days + the delay).
+pub const MAX_PROVE_COMMIT_DURATION_PERIODS: i64 = 30;
+/// Fewest sectors one aggregated seal proof may prove (builtin-actors runtime/src/runtime/policy.rs
+/// `MIN_AGGREGATED_SECTORS`, not scaled).
+pub const MIN_AGGREGATED_SECTORS: u64 = 4;
+/// Most sectors one aggregated seal proof may prove (builtin-actors `MAX_AGGREGATED_SECTORS`, not scaled).
+pub const MAX_AGGREGATED_SECTORS: u64 = 819;
+/// Largest aggregated seal proof, in bytes (builtin-actors `MAX_AGGREGATED_PROOF_SIZE`).
+pub const MAX_AGGREGATED_PROOF_SIZE: usize = 81_960;
+// PreCommitSectorBatch2 and batched ProveCommitSectors3 have no batch-size limit in builtin-actors v18: FIP-0100
+// removed `PRE_COMMIT_SECTOR_BATCH_MAX_SIZE` (256) in v16 (builtin-actors commit fa53fe06, PR #1586).
 
 /// How newly activated sectors are given deadlines.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -129,6 +141,12 @@ impl SectorPolicy {
     /// The longest a sector may live from its activation, in epochs (`seal_proof_sector_maximum_lifetime`).
     pub fn sector_maximum_lifetime(&self) -> i64 {
         SECTOR_MAXIMUM_LIFETIME_CENTIPERIODS * self.proving_period() / 100
+    }
+
+    /// Epochs after its PreCommit within which a sector must be proven (builtin-actors `max_prove_commit_duration`
+    /// for V1_1 proofs: 30 days plus the pre-commit challenge delay).
+    pub fn max_prove_commit_duration(&self) -> i64 {
+        MAX_PROVE_COMMIT_DURATION_PERIODS * self.proving_period() + self.pre_commit_challenge_delay
     }
 
     /// Epochs a sector may stay faulty (`FAULT_MAX_AGE`).

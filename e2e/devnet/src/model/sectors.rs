@@ -1,7 +1,6 @@
-//! Sector onboarding on the miner actor: PreCommitSectorBatch2 with its deposit and fee-debt checks, and
-//! ProveCommitSectors3 with the seal proof verified, the pledge locked and the sectors assigned to deadlines
-//! (builtin-actors actors/miner/src/lib.rs `pre_commit_sector_batch2`, `prove_commit_sectors3`,
-//! `activate_new_sector_infos`). Verification goes through [`ChainEnv`] (real filecoin-proofs in the devnet).
+//! Sector onboarding on the miner actor: PreCommitSectorBatch2 with its deposit and fee-debt checks (builtin-actors
+//! actors/miner/src/lib.rs `pre_commit_sector_batch2`; no batch-size limit since FIP-0100), and the activation of
+//! proven sectors, their pledge and deadlines (`activate_new_sector_infos`). ProveCommitSectors3 is in `commit`.
 
 use std::collections::BTreeSet;
 
@@ -13,7 +12,6 @@ use fvm_shared::message::Message;
 use fvm_shared::sector::{RegisteredPoStProof, RegisteredSealProof};
 use sealstack_chain::actors::miner_state;
 use sealstack_chain::json::LotusJson;
-use sealstack_chain::randomness::{miner_entropy, tags};
 use serde::{Deserialize, Serialize};
 
 use super::ChainEnv;
@@ -94,14 +92,22 @@ impl MinerActor {
                 )));
             }
             let n = sector.sector_number;
-            if self.precommits.contains_key(&n) || self.sectors.contains_key(&n) || !numbers.insert(n) {
+            if !numbers.insert(n) {
+                return Err(illegal(format!("duplicate sector number {n}")));
+            }
+            if self.precommits.contains_key(&n) || self.sectors.contains_key(&n) {
                 return Err(illegal(format!("sector {n} already allocated")));
             }
             commitment(&sector.sealed_cid, SEALED_CODEC).map_err(illegal)?;
-            if sector.seal_rand_epoch >= epoch || sector.seal_rand_epoch < epoch - policy.max_seal_ticket_age {
+            if sector.seal_rand_epoch >= epoch {
+                let rand = sector.seal_rand_epoch;
+                return Err(illegal(format!("seal challenge epoch {rand} must be before now {epoch}")));
+            }
+            let challenge_earliest = epoch - policy.max_seal_ticket_age;
+            if sector.seal_rand_epoch < challenge_earliest {
+                let rand = sector.seal_rand_epoch;
                 return Err(illegal(format!(
-                    "seal challenge epoch {} out of range at {epoch}",
-                    sector.seal_rand_epoch
+                    "seal challenge epoch {rand} too old, must be after {challenge_earliest}"
                 )));
             }
             if sector.expiration <= epoch {
@@ -133,90 +139,6 @@ impl MinerActor {
             self.precommits.insert(sector.sector_number, precommit);
         }
         Ok(to_burn)
-    }
-
-    /// miner.ProveCommitSectors3 with one proof per sector (no aggregation): each proof verified, the proven
-    /// sectors activated.
-    pub(super) fn prove_commit(
-        &mut self,
-        message: &Message,
-        balance: &TokenAmount,
-        env: &dyn ChainEnv,
-    ) -> Result<Vec<u8>, (ExitCode, String)> {
-        let params: miner_state::ProveCommitSectors3Params = decode(&message.params)?;
-        if !params.aggregate_proof.is_empty() || params.aggregate_proof_type.is_some() {
-            return Err(illegal("aggregate proofs are not supported by the devnet"));
-        }
-        if params.sector_proofs.len() != params.sector_activations.len() {
-            return Err(illegal(format!(
-                "mismatched lengths: {} sector activations, {} proofs",
-                params.sector_activations.len(),
-                params.sector_proofs.len()
-            )));
-        }
-        let epoch = env.epoch();
-        let policy = env.policy();
-        let entropy = miner_entropy(&Address::new_id(self.id));
-        let mut proven = Vec::new();
-        let mut failures = Vec::new();
-        for (activation, proof) in params.sector_activations.iter().zip(&params.sector_proofs) {
-            let number = activation.sector_number;
-            let Some(precommit) = self.precommits.get(&number) else {
-                failures.push(format!("no pre-commited sector {number}"));
-                continue;
-            };
-            let seed_epoch = precommit.pre_commit_epoch + policy.pre_commit_challenge_delay;
-            if epoch <= seed_epoch {
-                return Err((
-                    ExitCode::USR_FORBIDDEN,
-                    format!("too early to prove sector {number}: seed epoch {seed_epoch}"),
-                ));
-            }
-            let seal = SealToVerify {
-                proof_type: RegisteredSealProof::from(precommit.seal_proof),
-                comm_r: commitment(&precommit.sealed_cid, SEALED_CODEC).map_err(illegal)?,
-                comm_d: match &precommit.unsealed_cid {
-                    Some(cid) => Some(commitment(cid, UNSEALED_CODEC).map_err(illegal)?),
-                    None => None,
-                },
-                prover_id: prover_id(self.id),
-                sector: number,
-                ticket: env.ticket_randomness(tags::SEAL_RANDOMNESS, precommit.seal_rand_epoch, &entropy),
-                seed: env.beacon_randomness(tags::INTERACTIVE_SEAL_CHALLENGE_SEED, seed_epoch, &entropy),
-                proof: proof.bytes().to_vec(),
-            };
-            match env.verify_seal(&seal) {
-                Ok(true) => proven.push(number),
-                Ok(false) => failures.push(format!("invalid seal proof for sector {number}")),
-                Err(e) => failures.push(format!("seal proof of sector {number} failed to verify: {e}")),
-            }
-        }
-        if proven.is_empty() || (params.require_activation_success && !failures.is_empty()) {
-            return Err(illegal(failures.join("; ")));
-        }
-        let mut activated = Vec::with_capacity(proven.len());
-        for number in proven {
-            let precommit = self.precommits.remove(&number).expect("checked above");
-            // The deposit is released, available for the pledge.
-            self.funds.pre_commit_deposits.0 -= &precommit.deposit.0;
-            activated.push((number, precommit.seal_proof, precommit.sealed_cid, precommit.expiration));
-        }
-        let total_pledge = TokenAmount::from_atto(policy.initial_pledge) * activated.len() as u64;
-        let unlocked = self.funds.unlocked(balance);
-        if unlocked < total_pledge {
-            return Err((
-                ExitCode::USR_INSUFFICIENT_FUNDS,
-                format!(
-                    "insufficient funds for aggregate initial pledge requirement {}, available: {}",
-                    total_pledge.atto(),
-                    unlocked.atto()
-                ),
-            ));
-        }
-        self.funds.initial_pledge.0 += &total_pledge;
-        self.activate(activated, epoch, &policy)
-            .map_err(|e| (ExitCode::USR_ILLEGAL_STATE, format!("failed to assign new sectors to deadlines: {e}")))?;
-        Ok(Vec::new())
     }
 
     /// Adds proven sectors (number, seal proof, CommR, expiration) with the policy's pledge and fees, and
@@ -258,9 +180,9 @@ impl MinerActor {
     }
 }
 
-/// A seal proof to check.
-#[derive(Clone, Debug)]
-pub struct SealToVerify {
+/// The public inputs of one sector's seal proof (builtin-actors `SectorSealProofInput`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SealInputs {
     /// The seal proof type.
     pub proof_type: RegisteredSealProof,
     /// CommR.
@@ -275,7 +197,24 @@ pub struct SealToVerify {
     pub ticket: [u8; 32],
     /// The interactive seed.
     pub seed: [u8; 32],
+}
+
+/// A seal proof to check.
+#[derive(Clone, Debug)]
+pub struct SealToVerify {
+    /// What it proves.
+    pub inputs: SealInputs,
     /// The proof.
+    pub proof: Vec<u8>,
+}
+
+/// An aggregated seal proof (SnarkPackV2) to check.
+#[derive(Clone, Debug)]
+pub struct AggregateToVerify {
+    /// Every sector it proves, in the message's order (builtin-actors passes all of them, those whose
+    /// pre-commit failed validation too: they are witnesses of the aggregate).
+    pub seals: Vec<SealInputs>,
+    /// The aggregate proof.
     pub proof: Vec<u8>,
 }
 

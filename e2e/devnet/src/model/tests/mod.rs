@@ -4,6 +4,7 @@
 //! ones.
 
 mod assignment;
+mod commit;
 mod faults;
 mod fees;
 mod lifecycle;
@@ -34,6 +35,8 @@ pub struct TestEnv {
     pub policy: SectorPolicy,
     pub posts_valid: bool,
     pub posts: RefCell<Vec<PoStToVerify>>,
+    pub aggregates_valid: bool,
+    pub aggregates: RefCell<Vec<AggregateToVerify>>,
 }
 
 impl ChainEnv for TestEnv {
@@ -57,6 +60,10 @@ impl ChainEnv for TestEnv {
     }
     fn verify_seal(&self, _seal: &SealToVerify) -> Result<bool, String> {
         Ok(true)
+    }
+    fn verify_aggregate_seal(&self, aggregate: &AggregateToVerify) -> Result<bool, String> {
+        self.aggregates.borrow_mut().push(aggregate.clone());
+        Ok(self.aggregates_valid)
     }
     fn verify_window_post(&self, post: &PoStToVerify) -> Result<bool, String> {
         self.posts.borrow_mut().push(post.clone());
@@ -96,7 +103,14 @@ impl World {
             sectors: (0..sectors).map(|n| (n, 5, comm_r(n))).collect(),
         };
         let id = table.add_genesis_miner(&spec, &policy, &TokenAmount::from_atto(locked)).unwrap();
-        let env = TestEnv { epoch: 0, policy, posts_valid: true, posts: RefCell::new(Vec::new()) };
+        let env = TestEnv {
+            epoch: 0,
+            policy,
+            posts_valid: true,
+            posts: RefCell::new(Vec::new()),
+            aggregates_valid: true,
+            aggregates: RefCell::new(Vec::new()),
+        };
         World { table, env, id, worker, nonce: 0 }
     }
 
