@@ -34,7 +34,7 @@ pub enum Command {
     /// Seal committed-capacity sectors for a genesis miner and write its genesis metadata (lotus-seed pre-seal).
     Preseal(PresealArgs),
     /// Run the miner daemon: API, libp2p host, sealing scheduler, PoSt.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Run a sealing worker attached to a miner (like `lotus-worker run`).
     Worker(WorkerArgs),
     /// Manage the miner actor on chain.
@@ -303,6 +303,9 @@ pub struct RunArgs {
     /// With `--extend-within-days`: leave a sector whose expiration is within this many days of the new one.
     #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(0..=1278))]
     pub extend_tolerance_days: u32,
+    /// Batched PreCommits and ProveCommits.
+    #[command(flatten)]
+    pub batching: crate::commands::batching::BatchingArgs,
 }
 
 /// Options of `worker`.

@@ -38,7 +38,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Info { api } => commands::info::run(&repo, api).await,
         Command::Proving { api, command } => commands::proving::run(&repo, api, command).await,
         Command::Preseal(args) => commands::preseal::run(args).await,
-        Command::Run(args) => commands::run::run(&repo, args).await,
+        Command::Run(args) => commands::run::run(&repo, *args).await,
         Command::Worker(args) => commands::worker::run(args).await,
         Command::Sectors { api, command } => commands::sectors::run(&repo, api, command).await,
         Command::Storage { api, command } => commands::storage::run(&repo, api, command).await,

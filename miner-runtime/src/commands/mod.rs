@@ -2,6 +2,7 @@
 
 pub mod actor;
 pub mod amount;
+pub mod batching;
 pub mod chain;
 pub mod context;
 pub mod fetch_params;

@@ -66,6 +66,7 @@ pub async fn run(repo_dir: &Path, args: RunArgs) -> anyhow::Result<()> {
             extend_to_days: i64::from(args.extend_to_days),
             tolerance_days: i64::from(args.extend_tolerance_days),
         }),
+        batching: args.batching.config()?,
     };
     if let Some(policy) = &config.extension {
         anyhow::ensure!(

@@ -91,6 +91,9 @@ impl MinerApiServer for MinerApiImpl {
     async fn sectors_status(&self, number: u64, show_on_chain: bool) -> RpcResult<SectorInfo> {
         let record = self.0.store.get(number).ok_or_else(|| error(format!("sector {number} not found")))?;
         let mut info = sector_info(&record);
+        if let Some(state) = super::batching::display_state(&self.0, &record) {
+            info.state = state.to_owned();
+        }
         if show_on_chain {
             let filter = sealstack_chain::miner::BitFieldJson::from_numbers(&[number]);
             let api = self.0.node.api();

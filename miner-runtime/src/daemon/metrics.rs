@@ -57,6 +57,13 @@ pub struct MessageLabels {
     pub outcome: &'static str,
 }
 
+/// `method` label of batched messages (`pre-commit-batch`, `prove-commit-aggregate`, `prove-commit-batch`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MethodLabels {
+    /// The batch's step.
+    pub method: String,
+}
+
 /// `kind` label of the balance gauges.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct BalanceLabels {
@@ -136,6 +143,7 @@ pub struct Metrics {
     pub winning_post_eligible: Gauge,
     window_posts: Family<OutcomeLabels, Counter>,
     chain_messages: Family<MessageLabels, Counter>,
+    batched_sectors: Family<MethodLabels, Counter>,
     power: Family<PowerLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     chain_sectors: Family<ChainSectorLabels, Gauge>,
     balances: Family<BalanceLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
@@ -180,6 +188,12 @@ impl Default for Metrics {
         );
         registry.register("window_posts", "WindowPoSt attempts by outcome", window_posts.clone());
         registry.register("chain_messages", "Chain messages sent, by step and outcome", chain_messages.clone());
+        let batched_sectors = Family::<MethodLabels, Counter>::default();
+        registry.register(
+            "batched_sectors",
+            "Sectors carried by landed batched messages (PreCommit batches, ProveCommit batches and aggregates)",
+            batched_sectors.clone(),
+        );
         let power = Family::<PowerLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
         let chain_sectors = Family::<ChainSectorLabels, Gauge>::default();
         let balances = Family::<BalanceLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
@@ -261,6 +275,7 @@ impl Default for Metrics {
             winning_post_eligible,
             window_posts,
             chain_messages,
+            batched_sectors,
             ready: AtomicBool::new(false),
         }
     }
@@ -360,6 +375,11 @@ impl Metrics {
         self.chain_messages.get_or_create(&MessageLabels { method: method.to_string(), outcome }).inc();
     }
 
+    /// Counts the sectors of a landed batched message.
+    pub fn batched_sectors(&self, method: &str, sectors: usize) {
+        self.batched_sectors.get_or_create(&MethodLabels { method: method.to_string() }).inc_by(sectors as u64);
+    }
+
     /// The text exposition.
     pub fn encode(&self) -> String {
         let mut out = String::new();
@@ -432,6 +452,7 @@ mod tests {
         metrics.task("Commit2", "ok", Some(1.0));
         metrics.window_post("accepted");
         metrics.chain_message("pre-commit", "ok");
+        metrics.batched_sectors("prove-commit-aggregate", 4);
         metrics.set_power("2048", "2048");
         metrics.set_sector_counts(1, 1, 0, 0);
         metrics.set_balances(&Balances::default());

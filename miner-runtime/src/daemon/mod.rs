@@ -1,10 +1,12 @@
 //! The miner daemon (`sealstack-miner run`, what `lotus-miner run` does): the JSON-RPC API with JWT auth and the
-//! `/remote` sector file endpoints, the sealing scheduler handing tasks to workers, the chain steps of sealing,
+//! `/remote` sector file endpoints, the sealing scheduler handing tasks to workers, the chain steps of sealing
+//! (one message per sector, or batched and aggregated: [`batching`]),
 //! WindowPoSt at each deadline with its checks, fault and recovery declarations ([`proving`]), mining blocks
 //! ([`mining`]), a libp2p host, and
 //! `/metrics` with health endpoints.
 
 pub mod api;
+pub mod batching;
 pub mod lifecycle;
 pub mod metrics;
 pub mod mining;
@@ -84,6 +86,8 @@ pub struct DaemonConfig {
     pub mining: mining::MiningConfig,
     /// The sector extension policy (`None`: sectors expire on their date).
     pub extension: Option<lifecycle::ExtensionPolicy>,
+    /// Batched PreCommits and ProveCommits (none by default: one message per sector).
+    pub batching: batching::BatchingConfig,
 }
 
 /// The daemon's state, shared by the API, the scheduler, the chain steps and WindowPoSt.
@@ -124,6 +128,8 @@ pub struct Daemon {
     pub local_prover: tokio::sync::Semaphore,
     /// Settings.
     pub config: DaemonConfig,
+    /// The batches journaled and not settled, with their sectors.
+    pub batches: batching::OpenBatches,
     paused: Mutex<HashMap<u64, Instant>>,
 }
 
@@ -305,6 +311,7 @@ pub async fn start(repo: MinerRepo, node: Node, actor: Address, config: DaemonCo
         local_winning_snark: Mutex::new(None),
         local_prover: tokio::sync::Semaphore::new(1),
         config: config.clone(),
+        batches: batching::OpenBatches::default(),
         paused: Mutex::new(HashMap::new()),
         repo: repo.clone(),
     });
@@ -345,6 +352,7 @@ pub async fn start(repo: MinerRepo, node: Node, actor: Address, config: DaemonCo
     });
     p2p::spawn(config.libp2p_key.clone(), &config.p2p_listen)?;
     tokio::spawn(pipeline::run(daemon.clone()));
+    tokio::spawn(batching::run(daemon.clone()));
     tokio::spawn(proving::run(daemon.clone()));
     tokio::spawn(mining::run(daemon.clone()));
     tokio::spawn(lifecycle::run(daemon.clone()));

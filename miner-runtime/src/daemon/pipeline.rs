@@ -1,7 +1,7 @@
 //! The chain's part of sealing: the seal ticket, PreCommitSectorBatch2 with its deposit, the interactive seed,
 //! ProveCommitSectors3 with the initial pledge. Each message goes through `push_once` journaled in the sector's
 //! record (MsgUuid saved before the push, CID after), so a restarted daemon waits for a sent message instead of
-//! sending it again.
+//! sending it again. Sectors whose PreCommit or ProveCommit goes in a batch are left to [`super::batching`].
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -33,10 +33,11 @@ impl Journal<SectorRecord> for SectorJournal<'_> {
     }
 }
 
-/// Whether a sector waits on the chain (as opposed to a worker).
-fn on_chain_step(record: &SectorRecord) -> bool {
-    matches!(record.state, SectorState::PreCommitting | SectorState::WaitSeed | SectorState::SubmitCommit)
-        || (record.state == SectorState::PreCommit1 && record.ticket.is_none())
+/// Whether a sector waits on the chain (as opposed to a worker) for a step of this path (not a batch's).
+fn on_chain_step(daemon: &Daemon, record: &SectorRecord) -> bool {
+    let waits = matches!(record.state, SectorState::PreCommitting | SectorState::WaitSeed | SectorState::SubmitCommit)
+        || (record.state == SectorState::PreCommit1 && record.ticket.is_none());
+    waits && !super::batching::batches(daemon, record)
 }
 
 /// Drives every sector's chain steps, one task per sector at a time, until the process ends.
@@ -47,7 +48,7 @@ pub async fn run(daemon: Arc<Daemon>) {
         let changed = daemon.changed.notified();
         for record in daemon.store.all() {
             let number = record.sector.number;
-            if on_chain_step(&record) && !daemon.is_paused(number) && active.insert(number) {
+            if on_chain_step(&daemon, &record) && !daemon.is_paused(number) && active.insert(number) {
                 let (daemon, done) = (daemon.clone(), done_tx.clone());
                 tokio::spawn(async move {
                     let stepped = step(&daemon, number).await;
@@ -101,7 +102,11 @@ async fn step(daemon: &Daemon, number: u64) -> anyhow::Result<()> {
 }
 
 /// The on-chain pre-commit of a sector (also what the deposit and pledge are computed for).
-fn pre_commit_info(daemon: &Daemon, record: &SectorRecord, expiration: i64) -> anyhow::Result<SectorPreCommitInfoJson> {
+pub(crate) fn pre_commit_info(
+    daemon: &Daemon,
+    record: &SectorRecord,
+    expiration: i64,
+) -> anyhow::Result<SectorPreCommitInfoJson> {
     let commitments = record.commitments.ok_or_else(|| anyhow::anyhow!("no commitments recorded"))?;
     let ticket = record.ticket.ok_or_else(|| anyhow::anyhow!("no ticket recorded"))?;
     Ok(SectorPreCommitInfoJson {

@@ -22,6 +22,15 @@ fn crash_point(kind: &str, sector: &SectorRef, scratch: &Scratch) {
     }
 }
 
+/// Fault injection for tests: with `SEALSTACK_FAIL_SECTOR=<number>` every sealing task of that sector fails (a
+/// sector whose seal keeps failing, beside others that seal).
+fn fail_point(sector: &SectorRef) -> anyhow::Result<()> {
+    if std::env::var("SEALSTACK_FAIL_SECTOR").is_ok_and(|n| n == sector.number.to_string()) {
+        anyhow::bail!("injected failure: sector {} cannot be sealed here", sector.number);
+    }
+    Ok(())
+}
+
 fn held(scratch: &Scratch, number: u64, stage: FileStage) -> anyhow::Result<LocalSector> {
     let local =
         scratch.sector(number)?.ok_or_else(|| anyhow::anyhow!("this worker holds no files of sector {number}"))?;
@@ -47,6 +56,7 @@ pub fn execute(task: &Task, scratch: &Scratch) -> anyhow::Result<TaskResult> {
     let sector = task.sector.ok_or_else(|| anyhow::anyhow!("sealing task {} names no sector", task.id))?;
     let files = scratch.files(&sector);
     crash_point(task.input.kind().as_str(), &sector, scratch);
+    fail_point(&sector)?;
     Ok(match &task.input {
         TaskInput::AddPiece => {
             if let Some(local) = scratch.sector(sector.number)? {

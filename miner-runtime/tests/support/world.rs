@@ -124,6 +124,8 @@ impl World {
             .env_remove("SEALSTACK_CRASH_BEFORE_SAVING")
             .env_remove("SEALSTACK_CRASH_IN_TASK")
             .env_remove("SEALSTACK_CRASH_IN_MOVE")
+            .env_remove("SEALSTACK_CRASH_AFTER_BATCHING")
+            .env_remove("SEALSTACK_FAIL_SECTOR")
             .env_remove("SEALSTACK_CORRUPT_POST")
             .stdout(log.try_clone().unwrap())
             .stderr(log);
