@@ -9,6 +9,7 @@ pub use sealstack_chain::miner_creation::CreationRecord;
 pub use sealstack_chain::push::{MessageLog, PushRecord};
 use serde::{Deserialize, Serialize};
 
+use crate::batching::BatchingSpec;
 use crate::chain_types::{Address, AttoFil, Multiaddr};
 use crate::common::{ContainerSpec, LocalRef, PodPlacement, SecretKeyRef, VolumeSpec};
 use crate::conditions::conditions_schema;
@@ -182,6 +183,9 @@ pub struct SealingSpec {
     #[serde(default)]
     #[schemars(range(max = 1000))]
     pub pledge_sectors: u32,
+    /// Batched PreCommits and aggregated ProveCommits (off by default: one message per sector).
+    #[serde(default)]
+    pub batching: BatchingSpec,
 }
 
 fn default_confidence() -> u32 {

@@ -329,6 +329,54 @@ fn the_extension_policy_keeps_to_builtin_actors_bounds() {
 }
 
 #[test]
+fn batching_keeps_to_builtin_actors_aggregate_bounds() {
+    let batching = |value: Value| miner(with(miner_spec(), "/sealing", json!({"batching": value})));
+    let good = json!({"preCommit": {"enabled": true, "maxBatch": 32, "wait": "1h"},
+        "commit": {"enabled": true, "minAggregate": 4, "maxBatch": 819, "wait": "30m", "aggregateAboveBaseFee": "0"}});
+    assert_eq!(violations::<Miner>(&batching(good), None), vec![]);
+    let typed: Miner = serde_json::from_value(miner(miner_spec())).unwrap();
+    let defaults = &typed.spec.sealing.batching;
+    assert!(!defaults.pre_commit.enabled && !defaults.commit.enabled, "one message per sector by default");
+    assert_eq!((defaults.commit.min_aggregate, defaults.commit.max_batch), (4, 819), "lotus-miner's defaults");
+    let commit = |value: Value| batching(json!({"commit": value}));
+    let cases = [
+        (
+            commit(json!({"minAggregate": 3, "maxBatch": 819, "wait": "24h", "aggregateAboveBaseFee": "1"})),
+            "spec.sealing.batching.commit.minAggregate",
+            "minAggregate must be between 4 and 819 sectors (builtin-actors' MIN_AGGREGATED_SECTORS and MAX_AGGREGATED_SECTORS)",
+        ),
+        (
+            commit(json!({"minAggregate": 4, "maxBatch": 820, "wait": "24h", "aggregateAboveBaseFee": "1"})),
+            "spec.sealing.batching.commit.maxBatch",
+            "maxBatch must be between 1 and 819 sectors (builtin-actors' MAX_AGGREGATED_SECTORS)",
+        ),
+        (
+            commit(json!({"minAggregate": 10, "maxBatch": 8, "wait": "24h", "aggregateAboveBaseFee": "1"})),
+            "spec.sealing.batching.commit.minAggregate",
+            "minAggregate must not be more than maxBatch",
+        ),
+        (
+            commit(json!({"minAggregate": 4, "maxBatch": 8, "wait": "0s", "aggregateAboveBaseFee": "1"})),
+            "spec.sealing.batching.commit.wait",
+            "wait must be a positive duration in hours, minutes and seconds, such as 24h, 30m or 90s",
+        ),
+        (
+            commit(json!({"minAggregate": 4, "maxBatch": 8, "wait": "1h", "aggregateAboveBaseFee": "0.15 nFIL"})),
+            "spec.sealing.batching.commit.aggregateAboveBaseFee",
+            "aggregateAboveBaseFee must be a whole number of attoFIL",
+        ),
+        (
+            batching(json!({"preCommit": {"maxBatch": 300, "wait": "24h"}})),
+            "spec.sealing.batching.preCommit.maxBatch",
+            "maxBatch must be between 1 and 256 sectors (lotus-miner's MaxPreCommitBatch)",
+        ),
+    ];
+    for (object, path, message) in cases {
+        assert_eq!(violations::<Miner>(&object, None), vec![(path.to_owned(), message.to_owned())], "{path}");
+    }
+}
+
+#[test]
 fn long_term_stores_have_names_of_their_own_and_one_volume_each() {
     let stores = |value: Value| miner(with(miner_spec(), "/longTermStores", value));
     let good = json!([{"name": "fast", "volume": {"size": "1Ti"}, "weight": 20}, {"name": "nfs", "volume": {"existingClaim": "c"}}]);

@@ -89,6 +89,14 @@ async fn the_api_server_enforces_the_miner_schema() {
     assert!(message.contains("withinDays must be less than extendToDays"), "{message}");
     assert_eq!(created.data["spec"]["sectorLifecycle"]["extension"]["enabled"], json!(false), "off by default");
 
+    // A ProveCommit batch beyond builtin-actors' largest aggregate, refused naming the field.
+    let mut spec = valid_spec();
+    spec["sealing"] = json!({"batching": {"commit": {"enabled": true, "maxBatch": 1000}}});
+    let message = rejection(&api, "huge-aggregate", spec).await.unwrap();
+    assert!(message.contains("spec.sealing.batching.commit.maxBatch"), "{message}");
+    assert!(message.contains("MAX_AGGREGATED_SECTORS"), "{message}");
+    assert_eq!(created.data["spec"]["sealing"]["batching"]["commit"]["enabled"], json!(false), "off by default");
+
     // Transition rule: sectorSize is immutable.
     let patch = json!({"spec": {"sectorSize": "32GiB"}});
     let err = api.patch("good", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap_err();

@@ -12,6 +12,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::ResourceExt;
 use sealstack_crds::Miner;
+use sealstack_crds::batching::BatchingSpec;
+use sealstack_crds::miner::parse_duration;
 use sha2::{Digest, Sha256};
 
 use super::build::{API_PORT, JWT_SECRET_KEY, P2P_KEY, identity_secret_name, metadata, selector_labels};
@@ -76,6 +78,34 @@ fn port(name: &str, number: u16) -> ContainerPort {
     ContainerPort { name: Some(name.to_owned()), container_port: i32::from(number), ..ContainerPort::default() }
 }
 
+/// `run`'s batching flags for `spec.sealing.batching` (none when both kinds are off).
+fn batching_args(batching: &BatchingSpec) -> Vec<String> {
+    // The waits were checked by `validate`; the default stands in for one that could not be (never reached).
+    let secs = |wait: &str| parse_duration(wait).map_or(86_400, |d| d.as_secs()).to_string();
+    let mut args = Vec::new();
+    let pre_commit = &batching.pre_commit;
+    if pre_commit.enabled {
+        args.extend(["--batch-pre-commits".to_owned(), "--max-pre-commit-batch".to_owned()]);
+        args.push(pre_commit.max_batch.to_string());
+        args.extend(["--pre-commit-batch-wait-secs".to_owned(), secs(&pre_commit.wait)]);
+    }
+    let commit = &batching.commit;
+    if commit.enabled {
+        args.extend([
+            "--batch-commits".to_owned(),
+            "--min-commit-batch".to_owned(),
+            commit.min_aggregate.to_string(),
+            "--max-commit-batch".to_owned(),
+            commit.max_batch.to_string(),
+            "--commit-batch-wait-secs".to_owned(),
+            secs(&commit.wait),
+            "--aggregate-above-base-fee".to_owned(),
+            commit.aggregate_above_base_fee.clone(),
+        ]);
+    }
+    args
+}
+
 /// The runtime StatefulSet.
 pub fn build_runtime_stateful_set(miner: &Miner, inputs: &RuntimeInputs) -> StatefulSet {
     let spec = &miner.spec;
@@ -131,6 +161,7 @@ pub fn build_runtime_stateful_set(miner: &Miner, inputs: &RuntimeInputs) -> Stat
             extension.tolerance_days.to_string(),
         ]);
     }
+    args.extend(batching_args(&spec.sealing.batching));
     let (store_volumes, store_mounts, store_args) = super::long_term::runtime_parts(miner);
     args.extend(store_args);
     let mut volumes = vec![
@@ -319,6 +350,33 @@ mod tests {
         assert_eq!(
             [flag("--extend-within-days"), flag("--extend-to-days"), flag("--extend-tolerance-days")],
             [Some("10"), Some("540"), Some("7")]
+        );
+    }
+
+    #[test]
+    fn batching_reaches_the_runtime_as_lotus_knobs_only_when_enabled() {
+        let args_of = |m: &Miner| {
+            let set = build_runtime_stateful_set(m, &inputs(Some("t01000")));
+            set.spec.unwrap().template.spec.unwrap().containers[0].args.clone().unwrap()
+        };
+        let mut m = miner(json!({"size": "1Gi"}));
+        assert!(!args_of(&m).iter().any(|a| a.starts_with("--batch")), "one message per sector by default");
+        m.spec.sealing.batching.pre_commit.enabled = true;
+        m.spec.sealing.batching.pre_commit.wait = "1h30m".into();
+        m.spec.sealing.batching.commit.enabled = true;
+        m.spec.sealing.batching.commit.aggregate_above_base_fee = "0".into();
+        let args = args_of(&m);
+        let flag = |name: &str| args.iter().position(|a| a == name).map(|i| args[i + 1].as_str());
+        assert!(args.contains(&"--batch-pre-commits".to_owned()) && args.contains(&"--batch-commits".to_owned()));
+        assert_eq!([flag("--max-pre-commit-batch"), flag("--pre-commit-batch-wait-secs")], [Some("256"), Some("5400")]);
+        assert_eq!(
+            [
+                flag("--min-commit-batch"),
+                flag("--max-commit-batch"),
+                flag("--commit-batch-wait-secs"),
+                flag("--aggregate-above-base-fee")
+            ],
+            [Some("4"), Some("819"), Some("86400"), Some("0")]
         );
     }
 

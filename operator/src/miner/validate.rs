@@ -1,5 +1,5 @@
 //! The Miner's spec checked before anything is written (pure), for what the schema cannot check: address
-//! checksums and key types, amounts, multiaddrs, the maintenance bound, quantities. Everything refused is
+//! checksums and key types, amounts, multiaddrs, the maintenance bound and batch waits, quantities. Everything refused is
 //! named in one [`Error::InvalidSpec`] (the reconcile sets `SpecValid` False with it); what passes is parsed
 //! once into a [`ValidSpec`], which the later steps use instead of the spec's strings.
 
@@ -59,6 +59,10 @@ pub fn validate(miner: &Miner) -> Result<ValidSpec> {
         "spec.maintenance.maxBlockedDuration",
         parse_duration(&spec.maintenance.max_blocked_duration).map_err(|e| e.to_string()),
     );
+    let batching = &spec.sealing.batching;
+    for (field, wait) in [("preCommit", &batching.pre_commit.wait), ("commit", &batching.commit.wait)] {
+        refusals.check(&format!("spec.sealing.batching.{field}.wait"), parse_duration(wait).map_err(|e| e.to_string()));
+    }
     if let Some(claim_size) = &spec.storage.size {
         refusals.check("spec.storage.size", size(claim_size));
     }
