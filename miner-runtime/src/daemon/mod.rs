@@ -351,6 +351,7 @@ pub async fn start(repo: MinerRepo, node: Node, actor: Address, config: DaemonCo
         }
     });
     p2p::spawn(config.libp2p_key.clone(), &config.p2p_listen)?;
+    batching::resume(&daemon)?;
     tokio::spawn(pipeline::run(daemon.clone()));
     tokio::spawn(batching::run(daemon.clone()));
     tokio::spawn(proving::run(daemon.clone()));

@@ -120,6 +120,19 @@ pub(crate) fn pre_commit_info(
     })
 }
 
+/// A committed-capacity sector's entry in a PreCommitSectorBatch2.
+pub(crate) fn batch_entry(daemon: &Daemon, info: SectorPreCommitInfoJson) -> miner_state::SectorPreCommitInfo {
+    miner_state::SectorPreCommitInfo {
+        seal_proof: daemon.seal_proof,
+        sector_number: info.sector_number,
+        sealed_cid: info.sealed_cid.0,
+        seal_rand_epoch: info.seal_rand_epoch,
+        deal_ids: Vec::new(),
+        expiration: info.expiration,
+        unsealed_cid: miner_state::CompactCommD(None),
+    }
+}
+
 /// A message from the worker address to the miner actor.
 fn miner_message(
     daemon: &Daemon,
@@ -148,17 +161,7 @@ async fn pre_commit(daemon: &Daemon, record: &mut SectorRecord, head: i64) -> an
         .state_miner_pre_commit_deposit_for_power(LotusJson(daemon.actor), info.clone(), TipSetKey::head())
         .await
         .map_err(daemon.node.err())?;
-    let params = miner_state::PreCommitSectorBatchParams2 {
-        sectors: vec![miner_state::SectorPreCommitInfo {
-            seal_proof: daemon.seal_proof,
-            sector_number: info.sector_number,
-            sealed_cid: info.sealed_cid.0,
-            seal_rand_epoch: info.seal_rand_epoch,
-            deal_ids: Vec::new(),
-            expiration: info.expiration,
-            unsealed_cid: miner_state::CompactCommD(None),
-        }],
-    };
+    let params = miner_state::PreCommitSectorBatchParams2 { sectors: vec![batch_entry(daemon, info)] };
     let message = miner_message(daemon, methods::PRE_COMMIT_SECTOR_BATCH2, &params, deposit.0)?;
     let confidence = daemon.config.confidence;
     let sent =

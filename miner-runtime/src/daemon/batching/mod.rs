@@ -209,20 +209,20 @@ fn dir(daemon: &Daemon) -> PathBuf {
     daemon.repo.dir().join("batches")
 }
 
-/// Makes and drives batches until the process ends: first every batch journaled before a restart, then new ones
-/// as they come due.
+/// Drives every batch journaled before a restart to its end, batching on or off (a batch may have been pushed).
+/// Called before the sealing loops start, so that no sector of such a batch is sent alone meanwhile.
+pub fn resume(daemon: &Arc<Daemon>) -> anyhow::Result<()> {
+    for batch in send::journaled(&dir(daemon))? {
+        tracing::info!(batch = batch.id, sectors = ?batch.sectors, "resuming a journaled batch");
+        send::spawn_drive(daemon.clone(), batch);
+    }
+    Ok(())
+}
+
+/// Makes batches as they come due, until the process ends (nothing when batching is off).
 pub async fn run(daemon: Arc<Daemon>) {
     if daemon.config.batching == BatchingConfig::default() {
         return;
-    }
-    match send::journaled(&dir(&daemon)) {
-        Ok(batches) => {
-            for batch in batches {
-                tracing::info!(batch = batch.id, sectors = ?batch.sectors, "resuming a journaled batch");
-                send::spawn_drive(daemon.clone(), batch);
-            }
-        }
-        Err(error) => tracing::error!(error = format!("{error:#}"), "cannot read the batch journals"),
     }
     loop {
         let changed = daemon.changed.notified();

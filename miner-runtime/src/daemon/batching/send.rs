@@ -18,7 +18,7 @@ use super::{
     PROVE_COMMIT_DAYS, aggregates, dir, due_batch, waits_for_batch,
 };
 use crate::daemon::Daemon;
-use crate::daemon::pipeline::pre_commit_info;
+use crate::daemon::pipeline::{batch_entry, pre_commit_info};
 use crate::daemon::sectors::{SectorRecord, SectorState};
 use crate::repo::{FileJournal, write_json};
 use crate::sealing::{SealToAggregate, aggregate_seal_proofs};
@@ -150,15 +150,7 @@ async fn pre_commit_batch(daemon: &Daemon, chosen: &[&SectorRecord], head: i64) 
             .await
             .map_err(daemon.node.err())?;
         deposit += one.0;
-        sectors.push(miner_state::SectorPreCommitInfo {
-            seal_proof: daemon.seal_proof,
-            sector_number: info.sector_number,
-            sealed_cid: info.sealed_cid.0,
-            seal_rand_epoch: info.seal_rand_epoch,
-            deal_ids: Vec::new(),
-            expiration: info.expiration,
-            unsealed_cid: miner_state::CompactCommD(None),
-        });
+        sectors.push(batch_entry(daemon, info));
     }
     let params = miner_state::PreCommitSectorBatchParams2 { sectors };
     new_batch(BatchKind::PreCommit, chosen, false, methods::PRE_COMMIT_SECTOR_BATCH2, deposit, &params)
@@ -182,53 +174,58 @@ async fn prove_commit_batch(
     }
     let above = knobs.aggregate_above_base_fee.atto().try_into().unwrap_or(u128::MAX);
     let fee = base_fee.atto().try_into().unwrap_or(u128::MAX);
-    let aggregate = aggregates(chosen.len(), knobs.min_aggregate, fee, above);
-    let activations = chosen
+    let activations: Vec<_> = chosen
         .iter()
         .map(|r| miner_state::SectorActivationManifest { sector_number: r.sector.number, pieces: Vec::new() })
         .collect();
     let proofs: Vec<Vec<u8>> = chosen.iter().map(|r| r.proof.clone().map(|p| p.0).unwrap_or_default()).collect();
-    let params = if aggregate {
-        let seals = chosen
-            .iter()
-            .zip(proofs)
-            .map(|(r, proof)| {
-                Ok(SealToAggregate {
-                    sector: r.sector,
-                    commitments: r.commitments.ok_or_else(|| anyhow::anyhow!("no commitments recorded"))?,
-                    ticket: r.ticket.ok_or_else(|| anyhow::anyhow!("no ticket recorded"))?.value,
-                    seed: r.seed.ok_or_else(|| anyhow::anyhow!("no seed recorded"))?.value,
-                    proof,
-                })
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        let started = std::time::Instant::now();
-        let bytes = tokio::task::spawn_blocking(move || aggregate_seal_proofs(&seals)).await??;
-        tracing::info!(
-            sectors = chosen.len(),
-            bytes = bytes.len(),
-            secs = started.elapsed().as_secs_f64(),
-            "seal proofs aggregated"
-        );
-        miner_state::ProveCommitSectors3Params {
-            sector_activations: activations,
-            sector_proofs: Vec::new(),
-            aggregate_proof: RawBytes::new(bytes),
-            aggregate_proof_type: Some(RegisteredAggregateProof::SnarkPackV2),
-            require_activation_success: true,
-            require_notification_success: true,
-        }
-    } else {
-        miner_state::ProveCommitSectors3Params {
-            sector_activations: activations,
-            sector_proofs: proofs.into_iter().map(RawBytes::new).collect(),
-            aggregate_proof: RawBytes::default(),
-            aggregate_proof_type: None,
-            require_activation_success: true,
-            require_notification_success: true,
-        }
+    let mut params = miner_state::ProveCommitSectors3Params {
+        sector_activations: activations,
+        sector_proofs: Vec::new(),
+        aggregate_proof: RawBytes::default(),
+        aggregate_proof_type: None,
+        require_activation_success: true,
+        require_notification_success: true,
     };
+    let aggregated = if aggregates(chosen.len(), knobs.min_aggregate, fee, above) {
+        // A batch that cannot be aggregated (no SRS, a bad proof) still goes, with each sector's proof.
+        aggregate(chosen, &proofs).await.inspect_err(|error| {
+            tracing::warn!(error = format!("{error:#}"), "cannot aggregate the seal proofs: each goes in the batch");
+        })
+    } else {
+        Err(anyhow::anyhow!("not aggregated"))
+    };
+    let aggregate = aggregated.is_ok();
+    match aggregated {
+        Ok(bytes) => {
+            params.aggregate_proof = RawBytes::new(bytes);
+            params.aggregate_proof_type = Some(RegisteredAggregateProof::SnarkPackV2);
+        }
+        Err(_) => params.sector_proofs = proofs.into_iter().map(RawBytes::new).collect(),
+    }
     new_batch(BatchKind::ProveCommit, chosen, aggregate, methods::PROVE_COMMIT_SECTORS3, pledge, &params)
+}
+
+/// One SnarkPack proof of the sectors' seal proofs (`proofs`, in `chosen`'s order).
+async fn aggregate(chosen: &[&SectorRecord], proofs: &[Vec<u8>]) -> anyhow::Result<Vec<u8>> {
+    let seals = chosen
+        .iter()
+        .zip(proofs)
+        .map(|(r, proof)| {
+            Ok(SealToAggregate {
+                sector: r.sector,
+                commitments: r.commitments.ok_or_else(|| anyhow::anyhow!("no commitments recorded"))?,
+                ticket: r.ticket.ok_or_else(|| anyhow::anyhow!("no ticket recorded"))?.value,
+                seed: r.seed.ok_or_else(|| anyhow::anyhow!("no seed recorded"))?.value,
+                proof: proof.clone(),
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let started = std::time::Instant::now();
+    let bytes = tokio::task::spawn_blocking(move || aggregate_seal_proofs(&seals)).await??;
+    let secs = started.elapsed().as_secs_f64();
+    tracing::info!(sectors = chosen.len(), bytes = bytes.len(), secs, "seal proofs aggregated");
+    Ok(bytes)
 }
 
 fn new_batch(
