@@ -128,6 +128,23 @@ pub(crate) fn read_json<T: DeserializeOwned>(path: &Path) -> anyhow::Result<Opti
     }
 }
 
+/// Every `*.json` record in `dir` (none when `dir` does not exist), in no particular order.
+pub(crate) fn read_json_dir<T: DeserializeOwned>(dir: &Path) -> anyhow::Result<Vec<T>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(anyhow::anyhow!("cannot read {}: {e}", dir.display())),
+    };
+    let mut records = Vec::new();
+    for entry in entries {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "json") {
+            records.extend(read_json(&path)?);
+        }
+    }
+    Ok(records)
+}
+
 pub(crate) fn write_json<T: Serialize>(path: &Path, value: &T) -> anyhow::Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;

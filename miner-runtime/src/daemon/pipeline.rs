@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use fvm_ipld_encoding::RawBytes;
 use fvm_shared::econ::TokenAmount;
+use fvm_shared::sector::RegisteredAggregateProof;
 use sealstack_chain::actors::{methods, miner_state};
 use sealstack_chain::message::unsigned_message;
 use sealstack_chain::miner::SectorPreCommitInfoJson;
@@ -154,15 +155,53 @@ fn forget_failed(daemon: &Daemon, record: &mut SectorRecord, step: &str, error: 
     Ok(())
 }
 
-async fn pre_commit(daemon: &Daemon, record: &mut SectorRecord, head: i64) -> anyhow::Result<()> {
+/// The deposit the node asks for pre-committing `info`.
+pub(crate) async fn pre_commit_deposit(daemon: &Daemon, info: SectorPreCommitInfoJson) -> anyhow::Result<TokenAmount> {
     let api = daemon.node.api();
+    let deposit = api.state_miner_pre_commit_deposit_for_power(LotusJson(daemon.actor), info, TipSetKey::head());
+    Ok(deposit.await.map_err(daemon.node.err())?.0)
+}
+
+/// The initial pledge the node asks for proving a pre-committed sector.
+pub(crate) async fn initial_pledge(daemon: &Daemon, record: &SectorRecord) -> anyhow::Result<TokenAmount> {
+    let info = pre_commit_info(daemon, record, 0)?;
+    let api = daemon.node.api();
+    let pledge = api.state_miner_initial_pledge_collateral(LotusJson(daemon.actor), info, TipSetKey::head());
+    Ok(pledge.await.map_err(daemon.node.err())?.0)
+}
+
+/// The epoch a sector's PreCommit landed at, as the chain records it (`landed`, from the message's lookup, when
+/// the pre-commit is gone already).
+pub(crate) async fn pre_commit_epoch(daemon: &Daemon, number: u64, landed: i64) -> anyhow::Result<i64> {
+    let api = daemon.node.api();
+    let on_chain = api.state_sector_pre_commit_info(LotusJson(daemon.actor), number, TipSetKey::head());
+    Ok(on_chain.await.map_err(daemon.node.err())?.map_or(landed, |p| p.pre_commit_epoch))
+}
+
+/// ProveCommitSectors3 of committed-capacity `sectors`, with one proof each (`sector_proofs`) or one aggregate.
+pub(crate) fn prove_commit_params(
+    sectors: &[u64],
+    sector_proofs: Vec<Vec<u8>>,
+    aggregate: Option<Vec<u8>>,
+) -> miner_state::ProveCommitSectors3Params {
+    miner_state::ProveCommitSectors3Params {
+        sector_activations: sectors
+            .iter()
+            .map(|&sector_number| miner_state::SectorActivationManifest { sector_number, pieces: Vec::new() })
+            .collect(),
+        sector_proofs: sector_proofs.into_iter().map(RawBytes::new).collect(),
+        aggregate_proof_type: aggregate.as_ref().map(|_| RegisteredAggregateProof::SnarkPackV2),
+        aggregate_proof: RawBytes::new(aggregate.unwrap_or_default()),
+        require_activation_success: true,
+        require_notification_success: true,
+    }
+}
+
+async fn pre_commit(daemon: &Daemon, record: &mut SectorRecord, head: i64) -> anyhow::Result<()> {
     let info = pre_commit_info(daemon, record, head + daemon.config.sector_lifetime)?;
-    let deposit = api
-        .state_miner_pre_commit_deposit_for_power(LotusJson(daemon.actor), info.clone(), TipSetKey::head())
-        .await
-        .map_err(daemon.node.err())?;
+    let deposit = pre_commit_deposit(daemon, info.clone()).await?;
     let params = miner_state::PreCommitSectorBatchParams2 { sectors: vec![batch_entry(daemon, info)] };
-    let message = miner_message(daemon, methods::PRE_COMMIT_SECTOR_BATCH2, &params, deposit.0)?;
+    let message = miner_message(daemon, methods::PRE_COMMIT_SECTOR_BATCH2, &params, deposit)?;
     let confidence = daemon.config.confidence;
     let sent =
         push_once(&daemon.node, record, &mut SectorJournal(&daemon.store), steps::PRE_COMMIT, &message, confidence)
@@ -172,11 +211,7 @@ async fn pre_commit(daemon: &Daemon, record: &mut SectorRecord, head: i64) -> an
     }
     let lookup = sent?;
     daemon.metrics.chain_message(steps::PRE_COMMIT, "ok");
-    let on_chain = api
-        .state_sector_pre_commit_info(LotusJson(daemon.actor), record.sector.number, TipSetKey::head())
-        .await
-        .map_err(daemon.node.err())?;
-    let landed = on_chain.map_or(lookup.height - 1, |p| p.pre_commit_epoch);
+    let landed = pre_commit_epoch(daemon, record.sector.number, lookup.height - 1).await?;
     record.pre_commit_epoch = Some(landed);
     record.enter(SectorState::WaitSeed, &format!("PreCommit landed at epoch {landed}"));
     daemon.store.save(record)?;
@@ -184,25 +219,10 @@ async fn pre_commit(daemon: &Daemon, record: &mut SectorRecord, head: i64) -> an
 }
 
 async fn prove_commit(daemon: &Daemon, record: &mut SectorRecord) -> anyhow::Result<()> {
-    let api = daemon.node.api();
     let proof = record.proof.clone().ok_or_else(|| anyhow::anyhow!("no seal proof recorded"))?;
-    let info = pre_commit_info(daemon, record, 0)?;
-    let pledge = api
-        .state_miner_initial_pledge_collateral(LotusJson(daemon.actor), info, TipSetKey::head())
-        .await
-        .map_err(daemon.node.err())?;
-    let params = miner_state::ProveCommitSectors3Params {
-        sector_activations: vec![miner_state::SectorActivationManifest {
-            sector_number: record.sector.number,
-            pieces: Vec::new(),
-        }],
-        sector_proofs: vec![RawBytes::new(proof.0)],
-        aggregate_proof: RawBytes::default(),
-        aggregate_proof_type: None,
-        require_activation_success: true,
-        require_notification_success: true,
-    };
-    let message = miner_message(daemon, methods::PROVE_COMMIT_SECTORS3, &params, pledge.0)?;
+    let pledge = initial_pledge(daemon, record).await?;
+    let params = prove_commit_params(&[record.sector.number], vec![proof.0], None);
+    let message = miner_message(daemon, methods::PROVE_COMMIT_SECTORS3, &params, pledge)?;
     let confidence = daemon.config.confidence;
     let sent =
         push_once(&daemon.node, record, &mut SectorJournal(&daemon.store), steps::PROVE_COMMIT, &message, confidence)

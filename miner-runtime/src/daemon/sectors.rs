@@ -16,7 +16,7 @@ use sealstack_chain::push::MessageLog;
 use serde::{Deserialize, Serialize};
 
 use crate::protocol::{FileStage, SectorLog, TaskKind, TaskResult};
-use crate::repo::{read_json, write_json};
+use crate::repo::{read_json_dir, write_json};
 use crate::sealing::{PreCommit2Output, SectorRef};
 
 /// Where a sector is in its life, by lotus-miner's state names.
@@ -136,7 +136,8 @@ impl AsMut<MessageLog> for SectorRecord {
     }
 }
 
-fn now_secs() -> u64 {
+/// Unix seconds now (the log's timestamps).
+pub(crate) fn now_secs() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
 }
 
@@ -296,14 +297,8 @@ impl SectorStore {
     pub fn open(repo: &Path) -> anyhow::Result<Self> {
         let dir = repo.join("sectors");
         std::fs::create_dir_all(&dir)?;
-        let mut sectors = BTreeMap::new();
-        for entry in std::fs::read_dir(&dir)? {
-            let path = entry?.path();
-            if path.extension().is_some_and(|e| e == "json") {
-                let record: SectorRecord = read_json(&path)?.expect("listed just now");
-                sectors.insert(record.sector.number, record);
-            }
-        }
+        let records: Vec<SectorRecord> = read_json_dir(&dir)?;
+        let sectors = records.into_iter().map(|r| (r.sector.number, r)).collect();
         Ok(SectorStore { dir, sectors: Mutex::new(sectors) })
     }
 

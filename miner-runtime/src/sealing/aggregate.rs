@@ -1,30 +1,27 @@
 //! SnarkPack aggregation of seal proofs: the `aggregate_proof` of a ProveCommitSectors3 that proves many sectors
-//! with one proof (builtin-actors: 4 to 819 sectors, `RegisteredAggregateProof::SnarkPackV2`), and its check as
-//! the chain makes it.
+//! with one proof (builtin-actors: 4 to 819 sectors, `RegisteredAggregateProof::SnarkPackV2`). The chain's check
+//! of it is the devnet's (`e2e/devnet/src/proofs.rs`).
 //!
-//! Both read the aggregation SRS (`v28-fil-inner-product-v1.srs`) from `FIL_PROOFS_PARAMETER_CACHE`: Filecoin's
+//! It reads the aggregation SRS (`v28-fil-inner-product-v1.srs`) from `FIL_PROOFS_PARAMETER_CACHE`: Filecoin's
 //! trusted setup on a real network, the one `params generate` makes on a devnet. The seals are taken in the
 //! order given; a ProveCommitSectors3 lists its sectors in the same order (the daemon sorts them by number).
 
 use filecoin_proofs_api as api;
 
 use super::error::SealingError;
-use super::proofs::{api_seal_proof, prover_id};
+use super::proofs::api_seal_proof;
 use super::sector::SectorRef;
-use super::stages::PreCommit2Output;
 
 /// One sector's seal, as an aggregate proves it.
 #[derive(Clone, Debug)]
 pub struct SealToAggregate {
     /// The sector.
     pub sector: SectorRef,
-    /// Its CommR and CommD.
-    pub commitments: PreCommit2Output,
-    /// The seal ticket.
-    pub ticket: [u8; 32],
+    /// Its CommR.
+    pub comm_r: [u8; 32],
     /// The interactive seed.
     pub seed: [u8; 32],
-    /// Its seal proof (Commit2's output); not read by [`verify_aggregate`].
+    /// Its seal proof (Commit2's output).
     pub proof: Vec<u8>,
 }
 
@@ -43,7 +40,7 @@ fn shared_proof(seals: &[SealToAggregate]) -> Result<api::RegisteredSealProof, S
 /// Aggregates the seals' proofs into one SnarkPack (v2) proof.
 pub fn aggregate_seal_proofs(seals: &[SealToAggregate]) -> Result<Vec<u8>, SealingError> {
     let proof = shared_proof(seals)?;
-    let comm_rs: Vec<[u8; 32]> = seals.iter().map(|s| s.commitments.comm_r).collect();
+    let comm_rs: Vec<[u8; 32]> = seals.iter().map(|s| s.comm_r).collect();
     let seeds: Vec<[u8; 32]> = seals.iter().map(|s| s.seed).collect();
     let outputs: Vec<api::seal::SealCommitPhase2Output> =
         seals.iter().map(|s| api::seal::SealCommitPhase2Output { proof: s.proof.clone() }).collect();
@@ -55,35 +52,4 @@ pub fn aggregate_seal_proofs(seals: &[SealToAggregate]) -> Result<Vec<u8>, Seali
         &outputs,
     )
     .map_err(|e| SealingError::proofs("AggregateSealProofs", e))
-}
-
-/// Verifies an aggregate of the seals (their `proof` fields are not read) as the chain does: `Ok(false)` for an
-/// aggregate that does not prove them.
-pub fn verify_aggregate(seals: &[SealToAggregate], aggregate: &[u8]) -> Result<bool, SealingError> {
-    let proof = shared_proof(seals)?;
-    let mut inputs = Vec::new();
-    for seal in seals {
-        let sector_inputs = api::seal::get_seal_inputs(
-            proof,
-            seal.commitments.comm_r,
-            seal.commitments.comm_d,
-            prover_id(seal.sector.miner),
-            api::SectorId::from(seal.sector.number),
-            seal.ticket,
-            seal.seed,
-        )
-        .map_err(|e| SealingError::proofs("SealInputs", e))?;
-        inputs.extend(sector_inputs);
-    }
-    let comm_rs: Vec<[u8; 32]> = seals.iter().map(|s| s.commitments.comm_r).collect();
-    let seeds: Vec<[u8; 32]> = seals.iter().map(|s| s.seed).collect();
-    api::seal::verify_aggregate_seal_commit_proofs(
-        proof,
-        api::RegisteredAggregationProof::SnarkPackV2,
-        aggregate.to_vec(),
-        &comm_rs,
-        &seeds,
-        inputs,
-    )
-    .map_err(|e| SealingError::proofs("VerifyAggregateSeals", e))
 }

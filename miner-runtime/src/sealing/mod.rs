@@ -2,7 +2,7 @@
 //!
 //! A sector is named by a [`SectorRef`] and stored under a storage root in Lotus's layout ([`SectorFiles`]).
 //! [`stages`] runs AddPiece (committed capacity), PreCommit1/2 and Commit1/2 over those files and checks seal
-//! proofs, [`aggregate`] aggregates seal proofs for a ProveCommitSectors3 and checks such aggregates; [`post`] generates and checks WindowPoSts, [`winning`] WinningPoSts. Every output is serialisable so a worker can hand it to the
+//! proofs, [`aggregate`] aggregates seal proofs for a ProveCommitSectors3; [`post`] generates and checks WindowPoSts, [`winning`] WinningPoSts. Every output is serialisable so a worker can hand it to the
 //! daemon. [`proofs`] maps on-chain proof types to the proofs library's, derives the prover id and converts
 //! commitments to and from their CIDs.
 
@@ -14,7 +14,7 @@ pub mod sector;
 pub mod stages;
 pub mod winning;
 
-pub use aggregate::{SealToAggregate, aggregate_seal_proofs, verify_aggregate};
+pub use aggregate::{SealToAggregate, aggregate_seal_proofs};
 pub use error::SealingError;
 pub use post::{ProvingSector, generate_window_post, verify_window_post};
 pub use proofs::{

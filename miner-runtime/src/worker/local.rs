@@ -10,7 +10,7 @@ use sealstack_chain::LotusJson;
 use serde::{Deserialize, Serialize};
 
 use crate::protocol::{FileStage, HeldSector};
-use crate::repo::{read_json, write_json};
+use crate::repo::{read_json, read_json_dir, write_json};
 use crate::sealing::{PreCommit1Output, PreCommit2Output, SectorFiles, SectorRef};
 
 /// What a worker recorded of one sector's local files.
@@ -99,16 +99,15 @@ impl Scratch {
 
     /// The sectors whose files the worker holds, for its reports.
     pub fn held(&self) -> anyhow::Result<Vec<HeldSector>> {
-        let mut held = Vec::new();
-        for entry in std::fs::read_dir(self.root.join("sectors"))? {
-            let path = entry?.path();
-            if path.extension().is_some_and(|e| e == "json")
-                && let Some(record) = read_json::<LocalSector>(&path)?
-            {
-                let ticket = record.ticket.map(|t| LotusJson(t.to_vec()));
-                held.push(HeldSector { number: record.sector.number, stage: record.stage, ticket });
-            }
-        }
+        let records: Vec<LocalSector> = read_json_dir(&self.root.join("sectors"))?;
+        let mut held: Vec<HeldSector> = records
+            .into_iter()
+            .map(|r| HeldSector {
+                number: r.sector.number,
+                stage: r.stage,
+                ticket: r.ticket.map(|t| LotusJson(t.to_vec())),
+            })
+            .collect();
         held.sort_by_key(|h| h.number);
         Ok(held)
     }

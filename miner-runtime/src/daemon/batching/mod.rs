@@ -153,8 +153,8 @@ impl OpenBatches {
         self.0.lock().expect("batches lock").values().any(|sectors| sectors.contains(&number))
     }
 
-    fn insert(&self, batch: &Batch) -> bool {
-        self.0.lock().expect("batches lock").insert(batch.id.clone(), batch.sectors.clone()).is_none()
+    fn insert(&self, batch: &Batch) {
+        self.0.lock().expect("batches lock").insert(batch.id.clone(), batch.sectors.clone());
     }
 
     fn remove(&self, id: &str) {

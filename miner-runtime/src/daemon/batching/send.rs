@@ -3,11 +3,9 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use fvm_ipld_encoding::RawBytes;
 use fvm_shared::econ::TokenAmount;
-use fvm_shared::sector::RegisteredAggregateProof;
 use sealstack_chain::actors::{methods, miner_state};
 use sealstack_chain::message::unsigned_message;
 use sealstack_chain::push::push_once;
@@ -18,29 +16,16 @@ use super::{
     PROVE_COMMIT_DAYS, aggregates, dir, due_batch, waits_for_batch,
 };
 use crate::daemon::Daemon;
-use crate::daemon::pipeline::{batch_entry, pre_commit_info};
-use crate::daemon::sectors::{SectorRecord, SectorState};
-use crate::repo::{FileJournal, write_json};
+use crate::daemon::pipeline::{
+    batch_entry, initial_pledge, pre_commit_deposit, pre_commit_epoch, pre_commit_info, prove_commit_params,
+};
+use crate::daemon::sectors::{SectorRecord, SectorState, now_secs};
+use crate::repo::{FileJournal, read_json_dir, write_json};
 use crate::sealing::{SealToAggregate, aggregate_seal_proofs};
-
-fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
-}
 
 /// Every batch journaled in `dir`, oldest first.
 pub fn journaled(dir: &Path) -> anyhow::Result<Vec<Batch>> {
-    let mut batches = Vec::new();
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(batches),
-        Err(e) => return Err(anyhow::anyhow!("cannot read {}: {e}", dir.display())),
-    };
-    for entry in entries {
-        let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "json") {
-            batches.extend(FileJournal::new(path).load::<Batch>()?);
-        }
-    }
+    let mut batches: Vec<Batch> = read_json_dir(dir)?;
     batches.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(batches)
 }
@@ -117,9 +102,7 @@ pub async fn form(daemon: &Arc<Daemon>, kind: BatchKind) -> anyhow::Result<()> {
         BatchKind::PreCommit => pre_commit_batch(daemon, &chosen, head.height).await?,
         BatchKind::ProveCommit => prove_commit_batch(daemon, &chosen, &base_fee).await?,
     };
-    std::fs::create_dir_all(dir(daemon))?;
     write_json(&journal_path(daemon, &batch.id), &batch)?;
-    daemon.batches.insert(&batch);
     let what = format!("in {} {} of {} sectors", batch.step(), batch.id, batch.sectors.len());
     for number in &batch.sectors {
         daemon.store.update(*number, |r| r.note("chain", what.clone()))?;
@@ -140,16 +123,11 @@ fn crash_after_batching(batch: &Batch) {
 }
 
 async fn pre_commit_batch(daemon: &Daemon, chosen: &[&SectorRecord], head: i64) -> anyhow::Result<Batch> {
-    let api = daemon.node.api();
     let mut sectors = Vec::with_capacity(chosen.len());
     let mut deposit = TokenAmount::from_atto(0);
     for record in chosen {
         let info = pre_commit_info(daemon, record, head + daemon.config.sector_lifetime)?;
-        let one = api
-            .state_miner_pre_commit_deposit_for_power(LotusJson(daemon.actor), info.clone(), TipSetKey::head())
-            .await
-            .map_err(daemon.node.err())?;
-        deposit += one.0;
+        deposit += pre_commit_deposit(daemon, info.clone()).await?;
         sectors.push(batch_entry(daemon, info));
     }
     let params = miner_state::PreCommitSectorBatchParams2 { sectors };
@@ -161,48 +139,30 @@ async fn prove_commit_batch(
     chosen: &[&SectorRecord],
     base_fee: &TokenAmount,
 ) -> anyhow::Result<Batch> {
-    let api = daemon.node.api();
     let knobs = daemon.config.batching.commit.as_ref().expect("commit batching is on");
     let mut pledge = TokenAmount::from_atto(0);
     for record in chosen {
-        let info = pre_commit_info(daemon, record, 0)?;
-        let one = api
-            .state_miner_initial_pledge_collateral(LotusJson(daemon.actor), info, TipSetKey::head())
-            .await
-            .map_err(daemon.node.err())?;
-        pledge += one.0;
+        pledge += initial_pledge(daemon, record).await?;
     }
     let above = knobs.aggregate_above_base_fee.atto().try_into().unwrap_or(u128::MAX);
     let fee = base_fee.atto().try_into().unwrap_or(u128::MAX);
-    let activations: Vec<_> = chosen
-        .iter()
-        .map(|r| miner_state::SectorActivationManifest { sector_number: r.sector.number, pieces: Vec::new() })
-        .collect();
+    let numbers: Vec<u64> = chosen.iter().map(|r| r.sector.number).collect();
     let proofs: Vec<Vec<u8>> = chosen.iter().map(|r| r.proof.clone().map(|p| p.0).unwrap_or_default()).collect();
-    let mut params = miner_state::ProveCommitSectors3Params {
-        sector_activations: activations,
-        sector_proofs: Vec::new(),
-        aggregate_proof: RawBytes::default(),
-        aggregate_proof_type: None,
-        require_activation_success: true,
-        require_notification_success: true,
-    };
     let aggregated = if aggregates(chosen.len(), knobs.min_aggregate, fee, above) {
         // A batch that cannot be aggregated (no SRS, a bad proof) still goes, with each sector's proof.
-        aggregate(chosen, &proofs).await.inspect_err(|error| {
+        let made = aggregate(chosen, &proofs).await;
+        made.inspect_err(|error| {
             tracing::warn!(error = format!("{error:#}"), "cannot aggregate the seal proofs: each goes in the batch");
         })
+        .ok()
     } else {
-        Err(anyhow::anyhow!("not aggregated"))
+        None
     };
-    let aggregate = aggregated.is_ok();
-    match aggregated {
-        Ok(bytes) => {
-            params.aggregate_proof = RawBytes::new(bytes);
-            params.aggregate_proof_type = Some(RegisteredAggregateProof::SnarkPackV2);
-        }
-        Err(_) => params.sector_proofs = proofs.into_iter().map(RawBytes::new).collect(),
-    }
+    let aggregate = aggregated.is_some();
+    let params = match aggregated {
+        Some(bytes) => prove_commit_params(&numbers, Vec::new(), Some(bytes)),
+        None => prove_commit_params(&numbers, proofs, None),
+    };
     new_batch(BatchKind::ProveCommit, chosen, aggregate, methods::PROVE_COMMIT_SECTORS3, pledge, &params)
 }
 
@@ -214,8 +174,7 @@ async fn aggregate(chosen: &[&SectorRecord], proofs: &[Vec<u8>]) -> anyhow::Resu
         .map(|(r, proof)| {
             Ok(SealToAggregate {
                 sector: r.sector,
-                commitments: r.commitments.ok_or_else(|| anyhow::anyhow!("no commitments recorded"))?,
-                ticket: r.ticket.ok_or_else(|| anyhow::anyhow!("no ticket recorded"))?.value,
+                comm_r: r.commitments.ok_or_else(|| anyhow::anyhow!("no commitments recorded"))?.comm_r,
                 seed: r.seed.ok_or_else(|| anyhow::anyhow!("no seed recorded"))?.value,
                 proof: proof.clone(),
             })
@@ -322,13 +281,7 @@ async fn landed_sector(daemon: &Daemon, batch: &Batch, number: u64, landed: i64,
     let how = format!("in {} {} of {} sectors ({cid})", batch.step(), batch.id, batch.sectors.len());
     match batch.kind {
         BatchKind::PreCommit => {
-            let on_chain = daemon
-                .node
-                .api()
-                .state_sector_pre_commit_info(LotusJson(daemon.actor), number, TipSetKey::head())
-                .await
-                .map_err(daemon.node.err())?;
-            let epoch = on_chain.map_or(landed, |p| p.pre_commit_epoch);
+            let epoch = pre_commit_epoch(daemon, number, landed).await?;
             daemon.store.update(number, |r| {
                 r.pre_commit_epoch = Some(epoch);
                 r.enter(SectorState::WaitSeed, &format!("PreCommit landed at epoch {epoch} {how}"));
