@@ -8,6 +8,10 @@ use sealstack_miner::daemon::batching::{
     BatchingConfig, CommitBatching, MAX_AGGREGATED_SECTORS, MIN_AGGREGATED_SECTORS, PreCommitBatching,
 };
 
+/// builtin-actors' bounds of an aggregate, as the flags' ranges take them.
+const MIN_AGGREGATED: u64 = MIN_AGGREGATED_SECTORS as u64;
+const MAX_AGGREGATED: u64 = MAX_AGGREGATED_SECTORS as u64;
+
 /// Batched PreCommits and batched or aggregated ProveCommits (lotus-miner's `[Sealing]` batching section).
 #[derive(Debug, Args)]
 pub struct BatchingArgs {
@@ -27,10 +31,10 @@ pub struct BatchingArgs {
     pub batch_commits: bool,
     /// Fewest sectors whose proofs are aggregated; fewer go with one proof each (lotus `MinCommitBatch`;
     /// builtin-actors aggregates 4 to 819).
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(4..=819))]
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(MIN_AGGREGATED..=MAX_AGGREGATED))]
     pub min_commit_batch: u64,
     /// Most sectors in one ProveCommit batch: a full batch goes at once (lotus `MaxCommitBatch`).
-    #[arg(long, default_value_t = 819, value_parser = clap::value_parser!(u64).range(1..=819))]
+    #[arg(long, default_value_t = 819, value_parser = clap::value_parser!(u64).range(1..=MAX_AGGREGATED))]
     pub max_commit_batch: u64,
     /// Seconds the first ready sector waits for others before its ProveCommit batch goes (lotus
     /// `CommitBatchWait`); a pre-commit about to expire sends it sooner.
@@ -53,7 +57,7 @@ impl BatchingArgs {
                 self.max_commit_batch
             );
             Some(CommitBatching {
-                min_aggregate: (self.min_commit_batch as usize).clamp(MIN_AGGREGATED_SECTORS, MAX_AGGREGATED_SECTORS),
+                min_aggregate: self.min_commit_batch as usize,
                 max_batch: self.max_commit_batch as usize,
                 wait: Duration::from_secs(self.commit_batch_wait_secs),
                 aggregate_above_base_fee: self.aggregate_above_base_fee.clone(),
