@@ -12,6 +12,8 @@
 //! to its redundancy of distinct workers with the task type at once, and to another one when a hand-out's lease
 //! runs out; the proving code takes the first valid result and drops the job.
 
+pub mod simulation;
+
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
@@ -19,6 +21,9 @@ use sealstack_chain::LotusJson;
 
 use super::sectors::{Need, SectorRecord};
 use crate::protocol::{FileStage, HeldSector, Resources, Task, TaskInput, TaskKind, WorkerReport, WorkerStats};
+
+/// Cores a GPU task takes (lotus's `MaxParallelismGPU` for PreCommit2, Commit2 and the PoSts).
+const MAX_PARALLELISM_GPU: u32 = 6;
 
 /// What a task needs of a worker, by kind and sector size (after lotus's resource table, scaled for small sectors).
 pub fn task_needs(kind: TaskKind, sector_size: u64, worker: &Resources) -> Resources {
@@ -35,8 +40,14 @@ pub fn task_needs(kind: TaskKind, sector_size: u64, worker: &Resources) -> Resou
         TaskKind::WinningPoSt => GIB,
     };
     let memory_bytes = if sector_size < GIB { 64 << 20 } else { memory_32g * (sector_size.max(GIB) / GIB) / 32 };
-    let cpus = if kind.takes_all_cpus() { worker.cpus.max(1) } else { 1 };
     let gpus = u32::from(kind.uses_gpu() && worker.gpus > 0);
+    // A task that takes every core takes lotus's MaxParallelismGPU (6) of them where a GPU does the work, so it can
+    // run beside PreCommit1s on the same machine.
+    let cpus = match (kind.takes_all_cpus(), gpus) {
+        (false, _) => 1,
+        (true, 0) => worker.cpus.max(1),
+        (true, _) => worker.cpus.clamp(1, MAX_PARALLELISM_GPU),
+    };
     Resources { cpus, memory_bytes, gpus }
 }
 
@@ -81,6 +92,9 @@ pub struct Scheduler {
     post_jobs: HashMap<String, PostJob>,
     lease: Duration,
     started: Instant,
+    /// How long after a start the workers get to report the files they hold before a sector nobody reports is
+    /// rebuilt from AddPiece (one lease).
+    restart_grace: Duration,
     next_id: u64,
     run_id: String,
 }
@@ -95,6 +109,7 @@ impl Scheduler {
             post_jobs: HashMap::new(),
             lease,
             started: Instant::now(),
+            restart_grace: lease,
             next_id: 0,
             run_id,
         }
@@ -122,34 +137,57 @@ impl Scheduler {
     /// PreCommit1 on.
     fn held(report: &WorkerReport, sector: &SectorRecord) -> Option<FileStage> {
         let held: &HeldSector = report.held.iter().find(|h| h.number == sector.sector.number)?;
+        Some(Self::stage(held, sector))
+    }
+
+    /// How far the files `held` got, counting only files made with the sector's ticket from PreCommit1 on.
+    fn stage(held: &HeldSector, sector: &SectorRecord) -> FileStage {
         let ticket_matches = match (&held.ticket, &sector.ticket) {
             (Some(LotusJson(held)), Some(drawn)) => held.as_slice() == drawn.value.as_slice(),
             _ => false,
         };
         if held.stage > FileStage::Unsealed && !ticket_matches {
-            return Some(FileStage::Unsealed);
+            return FileStage::Unsealed;
         }
-        Some(held.stage)
+        held.stage
+    }
+
+    /// The furthest stage of each sector's files on the live workers other than `worker` (one pass over what the
+    /// workers hold, rather than one per sector).
+    fn held_elsewhere(&self, worker: &WorkerReport, sectors: &[SectorRecord]) -> HashMap<u64, FileStage> {
+        let by_number: HashMap<u64, &SectorRecord> = sectors.iter().map(|s| (s.sector.number, s)).collect();
+        let mut best: HashMap<u64, FileStage> = HashMap::new();
+        for other in self.workers.values().filter(|w| w.report.id != worker.id && self.alive(w)) {
+            for held in &other.report.held {
+                let Some(sector) = by_number.get(&held.number) else { continue };
+                let stage = Self::stage(held, sector);
+                best.entry(held.number).and_modify(|b| *b = (*b).max(stage)).or_insert(stage);
+            }
+        }
+        best
     }
 
     /// The task `worker` should run for `sector`, if any: the sector's own next task when the worker holds what it
     /// needs (or it needs no files), else a rebuild step when no live worker holds more of the sector's files.
-    fn task_for(&self, worker: &WorkerReport, sector: &SectorRecord, need: Need) -> Option<TaskKind> {
+    fn task_for(
+        &self,
+        worker: &WorkerReport,
+        sector: &SectorRecord,
+        need: Need,
+        elsewhere: &mut Option<HashMap<u64, FileStage>>,
+        sectors: &[SectorRecord],
+    ) -> Option<TaskKind> {
         let Some(required) = need.files else { return Some(need.kind) };
         let mine = Self::held(worker, sector);
         if mine >= Some(required) {
             return Some(need.kind);
         }
-        let others_best = self
-            .workers
-            .values()
-            .filter(|w| w.report.id != worker.id && self.alive(w))
-            .filter_map(|w| Self::held(&w.report, sector))
-            .max();
+        let elsewhere = elsewhere.get_or_insert_with(|| self.held_elsewhere(worker, sectors));
+        let others_best = elsewhere.get(&sector.sector.number).copied();
         if others_best > mine || others_best >= Some(required) {
             return None; // the files are (further along) elsewhere
         }
-        if self.started.elapsed() < self.lease && mine.is_none() {
+        if self.started.elapsed() < self.restart_grace && mine.is_none() {
             return None; // after a restart, give the holders time to report
         }
         Some(match mine {
@@ -273,15 +311,22 @@ impl Scheduler {
         if let Some(task) = self.acquire_post(worker, &free, sector_size) {
             return Some(task);
         }
-        let leased: Vec<u64> = self.leases.values().filter_map(|l| l.sector).collect();
+        let leased: HashSet<u64> = self.leases.values().filter_map(|l| l.sector).collect();
+        let mut elsewhere = None;
+        let mut takes_a_sector = None;
         for sector in sectors {
             let number = sector.sector.number;
             if leased.contains(&number) || paused(number) {
                 continue;
             }
             let Some(need) = sector.need() else { continue };
-            let Some(kind) = self.task_for(worker, sector, need) else { continue };
+            let Some(kind) = self.task_for(worker, sector, need, &mut elsewhere, sectors) else { continue };
             if !worker.tasks.contains(&kind) || !free.fits(&task_needs(kind, sector_size, &worker.resources)) {
+                continue;
+            }
+            if kind == TaskKind::AddPiece
+                && !*takes_a_sector.get_or_insert_with(|| self.room_for_a_sector(worker, &free, sectors, sector_size))
+            {
                 continue;
             }
             let Some(input) = Self::input(kind, sector) else { continue };
@@ -300,6 +345,44 @@ impl Scheduler {
             return Some(Task { id, sector: Some(sector.sector), input });
         }
         None
+    }
+
+    /// Whether `worker` should take on one more sector (its AddPiece): only while the sectors it is filling or has
+    /// filled are fewer than the PreCommit1s it has room to start (at least one). A sector's files stay with the
+    /// worker that made them, so a worker that filled more than it can go on with holds them back from the others
+    /// (in the simulation of 64 PreCommit boxes, the first boxes to ask took every sector and the others idled).
+    fn room_for_a_sector(
+        &self,
+        worker: &WorkerReport,
+        free: &Resources,
+        sectors: &[SectorRecord],
+        sector_size: u64,
+    ) -> bool {
+        if !worker.tasks.contains(&TaskKind::PreCommit1) {
+            return true;
+        }
+        let pc1 = task_needs(TaskKind::PreCommit1, sector_size, &worker.resources);
+        let fit = |have: u64, want: u64| if want == 0 { u64::MAX } else { have / want };
+        let room = fit(free.cpus.into(), pc1.cpus.into())
+            .min(fit(free.memory_bytes, pc1.memory_bytes))
+            .min(fit(free.gpus.into(), pc1.gpus.into()))
+            .max(1);
+        let mine = self.leases.values().filter(|l| l.worker == worker.id);
+        let filling = mine.clone().filter(|l| l.kind == TaskKind::AddPiece).count() as u64;
+        let labelling: HashSet<u64> =
+            mine.filter(|l| l.kind == TaskKind::PreCommit1).filter_map(|l| l.sector).collect();
+        let waiting_for_pc1: HashSet<u64> = sectors
+            .iter()
+            .filter(|s| s.need().is_some_and(|n| n.kind == TaskKind::PreCommit1))
+            .map(|s| s.sector.number)
+            .collect();
+        let filled = worker
+            .held
+            .iter()
+            .filter(|h| h.stage == FileStage::Unsealed)
+            .filter(|h| waiting_for_pc1.contains(&h.number) && !labelling.contains(&h.number))
+            .count() as u64;
+        filling + filled < room
     }
 
     /// Renews `worker`'s lease on `task`; `false` when it is not (or no longer) that worker's.
@@ -404,7 +487,7 @@ mod tests {
     fn needs_scale_with_the_sector_and_take_gpus_only_where_useful() {
         let gpu_worker = Resources { cpus: 16, memory_bytes: 256 << 30, gpus: 1 };
         let c2 = task_needs(TaskKind::Commit2, 32 << 30, &gpu_worker);
-        assert_eq!(c2, Resources { cpus: 16, memory_bytes: 190 << 30, gpus: 1 });
+        assert_eq!(c2, Resources { cpus: 6, memory_bytes: 190 << 30, gpus: 1 }, "lotus's MaxParallelismGPU");
         assert_eq!(task_needs(TaskKind::PreCommit1, 64 << 30, &gpu_worker).memory_bytes, 128 << 30);
         assert_eq!(
             task_needs(TaskKind::PreCommit1, 2048, &gpu_worker),
@@ -541,6 +624,8 @@ mod tests {
         let mut report = worker("a", &TaskKind::ALL, &[(0, FileStage::PreCommit1)]);
         report.held[0].ticket = Some(LotusJson(vec![2; 32]));
         assert_eq!(Scheduler::held(&report, &record), Some(FileStage::Unsealed));
-        assert_eq!(s.task_for(&report, &record, record.need().unwrap()), Some(TaskKind::PreCommit1));
+        let need = record.need().unwrap();
+        let sectors = [record.clone()];
+        assert_eq!(s.task_for(&report, &record, need, &mut None, &sectors), Some(TaskKind::PreCommit1));
     }
 }
