@@ -362,7 +362,7 @@ impl Scheduler {
             return true;
         }
         let pc1 = task_needs(TaskKind::PreCommit1, sector_size, &worker.resources);
-        let fit = |have: u64, want: u64| if want == 0 { u64::MAX } else { have / want };
+        let fit = |have: u64, want: u64| have.checked_div(want).unwrap_or(u64::MAX);
         let room = fit(free.cpus.into(), pc1.cpus.into())
             .min(fit(free.memory_bytes, pc1.memory_bytes))
             .min(fit(free.gpus.into(), pc1.gpus.into()))

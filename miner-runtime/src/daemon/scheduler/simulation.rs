@@ -179,6 +179,9 @@ impl Outcome {
     }
 }
 
+/// One kind of resource's amount in [`Resources`].
+type Amount = fn(&Resources) -> f64;
+
 /// The least time any scheduler needs to seal `sectors` on `shapes`: for every resource (cores, memory, GPUs of
 /// each shape) its total work divided by its capacity, and for every task type its whole tasks in waves of the
 /// most that fit at once; each plus the time a sector must spend on its path before the resource can start on it
@@ -199,7 +202,7 @@ pub fn makespan_lower_bound(shapes: &[WorkerShape], times: &StageDurations, sect
         let kinds: Vec<TaskKind> = SEALING.into_iter().filter(|k| shape_of[k] == index).collect();
         let needs: Vec<(TaskKind, Resources)> =
             kinds.iter().map(|k| (*k, task_needs(*k, SECTOR_SIZE, &shape.resources))).collect();
-        let resources: [(fn(&Resources) -> f64, &str); 3] =
+        let resources: [(Amount, &str); 3] =
             [(|r| f64::from(r.cpus), "cores"), (|r| r.memory_bytes as f64, "memory"), (|r| f64::from(r.gpus), "GPUs")];
         for (amount, what) in resources {
             let using: Vec<&(TaskKind, Resources)> = needs.iter().filter(|(_, need)| amount(need) > 0.0).collect();
