@@ -362,6 +362,15 @@ pub enum SectorsCommand {
     },
     /// Pledge a committed-capacity sector.
     Pledge,
+    /// The sectors waiting for a batched message, and the batches in flight (lotus-miner sectors batching).
+    Batching {
+        /// Which message: `precommit` (PreCommitSectorBatch2) or `commit` (ProveCommitSectors3).
+        #[arg(value_enum)]
+        kind: BatchingKind,
+        /// Send the waiting sectors now, whatever their batch wait.
+        #[arg(long)]
+        publish_now: bool,
+    },
     /// Extend sectors' expiration (ExtendSectorExpiration2 from the worker, as lotus-miner sectors extend):
     /// the listed sectors, or every active one expiring within --from..--to. Days are proving periods.
     Extend(ExtendArgs),
@@ -375,6 +384,15 @@ pub enum SectorsCommand {
         #[arg(long)]
         really_do_it: bool,
     },
+}
+
+/// The batched messages `sectors batching` shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum BatchingKind {
+    /// PreCommitSectorBatch2.
+    Precommit,
+    /// ProveCommitSectors3.
+    Commit,
 }
 
 /// Options of `sectors extend` (lotus-miner's flags and defaults).

@@ -72,6 +72,23 @@ pub trait MinerApi {
     #[method(name = "CheckProvable")]
     async fn check_provable(&self, sectors: Vec<u64>) -> RpcResult<BTreeMap<u64, String>>;
 
+    /// The sectors waiting for a PreCommitSectorBatch2 (lotus-miner's `SectorPreCommitPending`).
+    #[method(name = "SectorPreCommitPending")]
+    async fn sector_pre_commit_pending(&self) -> RpcResult<Vec<SectorId>>;
+
+    /// The sectors waiting for a batched ProveCommitSectors3 (lotus-miner's `SectorCommitPending`).
+    #[method(name = "SectorCommitPending")]
+    async fn sector_commit_pending(&self) -> RpcResult<Vec<SectorId>>;
+
+    /// The batches made and not settled yet: journaled, their message pushed or about to be.
+    #[method(name = "SealstackBatchesOpen")]
+    async fn batches_open(&self) -> RpcResult<Vec<OpenBatch>>;
+
+    /// Sends the waiting sectors of `kind` (`precommit` or `commit`) at the batcher's next pass, whatever their
+    /// wait (lotus-miner's `SectorPreCommitFlush` and `SectorCommitFlush`, which answer once sent); returns them.
+    #[method(name = "SealstackBatchesFlush")]
+    async fn batches_flush(&self, kind: String) -> RpcResult<Vec<u64>>;
+
     /// A worker asks for a task; answered within 5 s (half a lease at most), with `null` when none fits.
     #[method(name = "SealstackTaskAcquire")]
     async fn task_acquire(&self, worker: WorkerReport) -> RpcResult<Option<Task>>;
@@ -99,6 +116,10 @@ pub const METHODS: &[MethodSpec] = &[
     spec("StorageRedeclareLocal", Permission::Admin, 0),
     spec("SealstackStorageMove", Permission::Admin, 2),
     spec("CheckProvable", Permission::Admin, 1),
+    spec("SectorPreCommitPending", Permission::Admin, 0),
+    spec("SectorCommitPending", Permission::Admin, 0),
+    spec("SealstackBatchesOpen", Permission::Admin, 0),
+    spec("SealstackBatchesFlush", Permission::Admin, 1),
     spec("SealstackTaskAcquire", Permission::Admin, 1),
     spec("SealstackTaskProgress", Permission::Admin, 2),
     spec("SealstackTaskDone", Permission::Admin, 3),
@@ -118,6 +139,21 @@ pub struct SectorId {
     /// The sector number.
     #[serde(rename = "Number")]
     pub number: u64,
+}
+
+/// A batch made and not settled yet.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OpenBatch {
+    /// Its id (its journal's name).
+    pub id: String,
+    /// Its message: `pre-commit-batch`, `prove-commit-aggregate` or `prove-commit-batch`.
+    pub step: String,
+    /// Its sectors, in the message's order.
+    pub sectors: Vec<u64>,
+    /// Its message's CID, once pushed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cid: Option<String>,
 }
 
 /// Randomness drawn at an epoch (lotus SealTicket / SealSeed).

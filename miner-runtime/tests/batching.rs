@@ -1,8 +1,9 @@
 //! Batched PreCommits and an aggregated ProveCommit on an in-process devnet that verifies the SnarkPack aggregate
 //! for real (real 2KiB seals; the devnet aggregation SRS `params generate` makes):
-//! 1. five sectors pledged at once, one of which never seals (every task of it fails): the four others go in one
-//!    PreCommitSectorBatch2 once the batch wait is over; the daemon is killed right after journaling that batch,
-//!    before sending it, and the next daemon sends it (once);
+//! 1. five sectors pledged at once, one of which never seals (every task of it fails): `sectors batching
+//!    precommit` shows the four others waiting for a PreCommitSectorBatch2 (its wait is 10 minutes), and
+//!    `--publish-now` sends them in one; the daemon is killed right after journaling that batch, before sending
+//!    it, and the next daemon sends it (once);
 //! 2. their four proofs go in one ProveCommitSectors3 with one aggregate proof (builtin-actors aggregates from 4;
 //!    each 2KiB Commit2 takes 40 s or more of this machine's two cores, so the test seals no more than that); the daemon is killed right after
 //!    pushing it, before recording its CID, and the next daemon waits for it instead of sending another;
@@ -25,21 +26,22 @@ use fvm_shared::address::Address;
 use fvm_shared::sector::RegisteredAggregateProof;
 use sealstack_chain::actors::{methods, miner_state};
 use sealstack_chain::{FullNodeClient, LotusJson, Node, TipSetKey};
-use world::{Keep, World};
+use world::{Keep, World, until};
 
 /// Epochs per WindowPoSt deadline: 10 s at 250 ms epochs.
 const CHALLENGE_WINDOW: i64 = 40;
 /// The sector whose seal fails.
 const FAILING: u64 = 4;
 
-/// Batching as lotus-miner's knobs set it, scaled to the test: PreCommits wait 40 s for more sectors (the failing
-/// one never comes), ProveCommits go when all four are ready, aggregated whatever the base fee.
+/// Batching as lotus-miner's knobs set it, scaled to the test: PreCommits wait 10 minutes for more sectors (the
+/// failing one never comes; `--publish-now` sends them), ProveCommits go when all four are ready, aggregated
+/// whatever the base fee.
 const BATCHING: [&str; 11] = [
     "--batch-pre-commits",
     "--max-pre-commit-batch",
     "8",
     "--pre-commit-batch-wait-secs",
-    "40",
+    "600",
     "--batch-commits",
     "--max-commit-batch",
     "4",
@@ -102,7 +104,16 @@ async fn four_sectors_go_in_one_pre_commit_batch_and_one_aggregate_through_crash
     for number in 0..=FAILING {
         assert!(world.cli(&["sectors", "pledge"]).contains(&format!("Created CC sector: {number}")));
     }
-    assert!(!daemon.wait_exit(Duration::from_secs(300)).success(), "the daemon was killed after batching");
+    let waiting = "Waiting for a PreCommitSectorBatch2: 0 1 2 3\n";
+    until("sectors batching shows sectors 0-3 waiting", Duration::from_secs(300), || async {
+        world.cli(&["sectors", "batching", "precommit"]).contains(waiting)
+    })
+    .await;
+    let listed = world.cli(&["sectors", "batching", "precommit"]);
+    assert!(listed.contains("In flight: 0"), "{listed}");
+    let published = world.cli(&["sectors", "batching", "precommit", "--publish-now"]);
+    assert!(published.contains("Publishing now: 0 1 2 3"), "{published}");
+    assert!(!daemon.wait_exit(Duration::from_secs(120)).success(), "the daemon was killed after batching");
     let journals: Vec<_> = std::fs::read_dir(world.repo().join("batches")).unwrap().flatten().collect();
     assert_eq!(journals.len(), 1, "one batch journaled");
     let journal: serde_json::Value = serde_json::from_slice(&std::fs::read(journals[0].path()).unwrap()).unwrap();

@@ -9,7 +9,7 @@ use sealstack_miner::protocol::MinerApiClient;
 
 use super::context;
 use super::lifecycle;
-use crate::cli::{MinerApiArgs, SectorsCommand};
+use crate::cli::{BatchingKind, MinerApiArgs, SectorsCommand};
 
 /// Runs a `sectors` subcommand.
 pub async fn run(repo_dir: &Path, api: MinerApiArgs, command: SectorsCommand) -> anyhow::Result<()> {
@@ -21,6 +21,9 @@ pub async fn run(repo_dir: &Path, api: MinerApiArgs, command: SectorsCommand) ->
             let id = daemon.client.sector_pledge().await.map_err(|e| daemon.unreachable(e))?;
             println!("Created CC sector: {}", id.number);
             Ok(())
+        }
+        SectorsCommand::Batching { kind, publish_now } => {
+            batching(&Daemon::connect(repo_dir, &api)?, kind, publish_now).await
         }
         // Extension and termination go to the chain from the repo's identity, not through the daemon.
         SectorsCommand::Extend(args) => lifecycle::extend(repo_dir, args).await,
@@ -62,6 +65,55 @@ async fn list(daemon: &Daemon) -> anyhow::Result<()> {
         println!("{:<8} {:<16} {:<10} {:<8} {}", number, sector.state, on_chain, sector.retries, sector.last_err);
     }
     Ok(())
+}
+
+/// `sectors batching precommit|commit [--publish-now]`.
+async fn batching(daemon: &Daemon, kind: BatchingKind, publish_now: bool) -> anyhow::Result<()> {
+    let (client, unreachable) = (&daemon.client, |e: jsonrpsee::core::ClientError| daemon.unreachable(e));
+    let (message, steps, name) = match kind {
+        BatchingKind::Precommit => ("PreCommitSectorBatch2", &["pre-commit-batch"][..], "precommit"),
+        BatchingKind::Commit => {
+            ("ProveCommitSectors3", &["prove-commit-aggregate", "prove-commit-batch"][..], "commit")
+        }
+    };
+    let waiting: Vec<u64> = if publish_now {
+        let sent = client.batches_flush(name.into()).await.map_err(unreachable)?;
+        println!("Publishing now: {}", numbers(&sent));
+        Vec::new()
+    } else {
+        let pending = match kind {
+            BatchingKind::Precommit => client.sector_pre_commit_pending().await,
+            BatchingKind::Commit => client.sector_commit_pending().await,
+        };
+        pending.map_err(unreachable)?.into_iter().map(|s| s.number).collect()
+    };
+    if !publish_now {
+        println!("Waiting for a {message}: {}", numbers(&waiting));
+    }
+    let open: Vec<_> = client
+        .batches_open()
+        .await
+        .map_err(unreachable)?
+        .into_iter()
+        .filter(|b| steps.contains(&b.step.as_str()))
+        .collect();
+    println!("In flight: {}", open.len());
+    if !open.is_empty() {
+        println!("{:<36} {:<24} {:<64} SECTORS", "BATCH", "MESSAGE", "CID");
+        for batch in open {
+            let cid = batch.cid.unwrap_or_else(|| "(not pushed yet)".into());
+            println!("{:<36} {:<24} {:<64} {}", batch.id, batch.step, cid, numbers(&batch.sectors));
+        }
+    }
+    Ok(())
+}
+
+/// Sector numbers as a list (`none` for none).
+fn numbers(numbers: &[u64]) -> String {
+    if numbers.is_empty() {
+        return "none".into();
+    }
+    numbers.iter().map(u64::to_string).collect::<Vec<_>>().join(" ")
 }
 
 /// `sectors status N`.

@@ -11,10 +11,11 @@ use jsonrpsee::types::ErrorObjectOwned;
 use sealstack_chain::{FullNodeClient, LotusJson, TipSetKey};
 
 use super::Daemon;
+use super::batching::{self, BatchKind};
 use super::scheduler::Scheduler;
 use super::sectors::{SectorRecord, steps};
 use crate::protocol::{
-    MinerApiServer, Randomness, SectorId, SectorInfo, StoreStat, StoredSector, Task, TaskKind, TaskResult,
+    MinerApiServer, OpenBatch, Randomness, SectorId, SectorInfo, StoreStat, StoredSector, Task, TaskKind, TaskResult,
     WorkerReport, WorkerStats,
 };
 use crate::sealing::{sealed_cid, unsealed_cid};
@@ -29,6 +30,13 @@ fn error(message: impl Into<String>) -> ErrorObjectOwned {
 
 /// The API server, over the daemon.
 pub struct MinerApiImpl(pub Arc<Daemon>);
+
+impl MinerApiImpl {
+    fn pending(&self, kind: BatchKind) -> Vec<SectorId> {
+        let miner = self.0.actor_id;
+        batching::pending(&self.0, kind).into_iter().map(|number| SectorId { miner, number }).collect()
+    }
+}
 
 /// The sector number and task kind a task id names (`<run>-<n>-s<number>-<Kind>`), so a result handed back after
 /// a daemon restart (its lease gone with the old process) can still be applied.
@@ -173,6 +181,45 @@ impl MinerApiServer for MinerApiImpl {
         let randomness = super::proving::check::random_challenge();
         let purpose = super::proving::check::Purpose::Request;
         Ok(super::proving::check::check_sectors(daemon, &to_check, randomness, purpose).await.bad)
+    }
+
+    async fn sector_pre_commit_pending(&self) -> RpcResult<Vec<SectorId>> {
+        Ok(self.pending(BatchKind::PreCommit))
+    }
+
+    async fn sector_commit_pending(&self) -> RpcResult<Vec<SectorId>> {
+        Ok(self.pending(BatchKind::ProveCommit))
+    }
+
+    async fn batches_open(&self) -> RpcResult<Vec<OpenBatch>> {
+        let batches = batching::open(&self.0).map_err(|e| error(format!("reading the batch journals: {e:#}")))?;
+        Ok(batches
+            .into_iter()
+            .map(|batch| OpenBatch {
+                step: batch.step().to_string(),
+                cid: batch.messages.0.get(batch.step()).and_then(|r| r.cid.clone()),
+                id: batch.id,
+                sectors: batch.sectors,
+            })
+            .collect())
+    }
+
+    async fn batches_flush(&self, kind: String) -> RpcResult<Vec<u64>> {
+        let kind = match kind.as_str() {
+            "precommit" => BatchKind::PreCommit,
+            "commit" => BatchKind::ProveCommit,
+            other => return Err(error(format!("no batch kind {other:?}: precommit or commit"))),
+        };
+        if !batching::enabled(&self.0, kind) {
+            let flag = if kind == BatchKind::PreCommit { "--batch-pre-commits" } else { "--batch-commits" };
+            return Err(error(format!("this daemon does not batch {kind:?}s (run {flag})")));
+        }
+        let waiting = batching::pending(&self.0, kind);
+        if !waiting.is_empty() {
+            self.0.batch_flush.request(kind);
+            self.0.changed.notify_waiters();
+        }
+        Ok(waiting)
     }
 
     async fn task_acquire(&self, worker: WorkerReport) -> RpcResult<Option<Task>> {

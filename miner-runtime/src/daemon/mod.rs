@@ -130,6 +130,8 @@ pub struct Daemon {
     pub config: DaemonConfig,
     /// The batches journaled and not settled, with their sectors.
     pub batches: batching::OpenBatches,
+    /// Requests to send the waiting sectors of a batch kind now.
+    pub batch_flush: batching::FlushRequests,
     paused: Mutex<HashMap<u64, Instant>>,
 }
 
@@ -312,6 +314,7 @@ pub async fn start(repo: MinerRepo, node: Node, actor: Address, config: DaemonCo
         local_prover: tokio::sync::Semaphore::new(1),
         config: config.clone(),
         batches: batching::OpenBatches::default(),
+        batch_flush: batching::FlushRequests::default(),
         paused: Mutex::new(HashMap::new()),
         repo: repo.clone(),
     });

@@ -14,6 +14,7 @@ mod send;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -162,6 +163,46 @@ impl OpenBatches {
     }
 }
 
+/// Requests to send the waiting sectors of a kind at the next pass, whatever their wait (`sectors batching
+/// --publish-now`).
+#[derive(Default)]
+pub struct FlushRequests([AtomicBool; 2]);
+
+impl FlushRequests {
+    fn flag(&self, kind: BatchKind) -> &AtomicBool {
+        &self.0[kind as usize]
+    }
+
+    /// Asks for the `kind` batch to go at the next pass.
+    pub fn request(&self, kind: BatchKind) {
+        self.flag(kind).store(true, Ordering::SeqCst);
+    }
+
+    /// Whether a `kind` batch was asked for, clearing the request.
+    fn take(&self, kind: BatchKind) -> bool {
+        self.flag(kind).swap(false, Ordering::SeqCst)
+    }
+}
+
+/// Whether the daemon batches `kind` messages.
+pub fn enabled(daemon: &Daemon, kind: BatchKind) -> bool {
+    match kind {
+        BatchKind::PreCommit => daemon.config.batching.pre_commit.is_some(),
+        BatchKind::ProveCommit => daemon.config.batching.commit.is_some(),
+    }
+}
+
+/// The sectors waiting for a `kind` batch (in none yet), by number.
+pub fn pending(daemon: &Daemon, kind: BatchKind) -> Vec<u64> {
+    let waiting = |r: &SectorRecord| waits_for_batch(daemon, kind, r) && !daemon.batches.holds(r.sector.number);
+    daemon.store.all().into_iter().filter(waiting).map(|r| r.sector.number).collect()
+}
+
+/// The batches journaled and not settled, oldest first.
+pub fn open(daemon: &Daemon) -> anyhow::Result<Vec<Batch>> {
+    send::journaled(&dir(daemon))
+}
+
 /// Whether the batcher, not the single-message path, sends this sector's next message: batching is on for its
 /// state, it is in an open batch or waits for one, and it has neither failed in a batch nor been sent alone.
 pub fn batches(daemon: &Daemon, record: &SectorRecord) -> bool {
@@ -190,11 +231,7 @@ pub fn display_state(daemon: &Daemon, record: &SectorRecord) -> Option<&'static 
 
 /// Whether `record` is a candidate for a `kind` batch.
 fn waits_for_batch(daemon: &Daemon, kind: BatchKind, record: &SectorRecord) -> bool {
-    let enabled = match kind {
-        BatchKind::PreCommit => daemon.config.batching.pre_commit.is_some(),
-        BatchKind::ProveCommit => daemon.config.batching.commit.is_some(),
-    };
-    enabled
+    enabled(daemon, kind)
         && record.state == kind.state()
         && record.retries == 0
         && !record.messages.0.contains_key(kind.single_step())

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use fvm_ipld_encoding::RawBytes;
 use fvm_shared::econ::TokenAmount;
@@ -69,6 +70,8 @@ pub async fn form(daemon: &Arc<Daemon>, kind: BatchKind) -> anyhow::Result<()> {
             None => return Ok(()),
         },
     };
+    // `sectors batching --publish-now`: what waits now goes now (a request finding nothing waiting is dropped).
+    let wait = if daemon.batch_flush.take(kind) { Duration::ZERO } else { wait };
     let records: Vec<SectorRecord> = daemon
         .store
         .all()
