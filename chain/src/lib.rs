@@ -37,6 +37,7 @@ pub mod repo_files;
 pub mod sector_lifecycle;
 pub mod server_auth;
 pub mod tipset;
+pub mod worker_pool;
 
 pub use api::{FullNodeClient, FullNodeServer};
 pub use api_info::ApiInfo;

@@ -89,6 +89,16 @@ pub trait MinerApi {
     #[method(name = "SealstackBatchesFlush")]
     async fn batches_flush(&self, kind: String) -> RpcResult<Vec<u64>>;
 
+    /// What a pool of workers running `tasks` has to do (the operator's autoscaler asks; the client is
+    /// `sealstack_chain::worker_pool::WorkerPoolApiClient`).
+    #[method(name = "SealstackWorkerDemand")]
+    async fn worker_demand(&self, tasks: Vec<TaskKind>) -> RpcResult<Demand>;
+
+    /// Drains the worker `name` (it finishes the sectors whose files it holds and takes nothing else) or ends its
+    /// draining; `true` when that changed anything.
+    #[method(name = "SealstackWorkerDrain")]
+    async fn worker_drain(&self, name: String, drain: bool) -> RpcResult<bool>;
+
     /// A worker asks for a task; answered within 5 s (half a lease at most), with `null` when none fits.
     #[method(name = "SealstackTaskAcquire")]
     async fn task_acquire(&self, worker: WorkerReport) -> RpcResult<Option<Task>>;
@@ -120,6 +130,8 @@ pub const METHODS: &[MethodSpec] = &[
     spec("SectorCommitPending", Permission::Admin, 0),
     spec("SealstackBatchesOpen", Permission::Admin, 0),
     spec("SealstackBatchesFlush", Permission::Admin, 1),
+    spec("SealstackWorkerDemand", Permission::Admin, 1),
+    spec("SealstackWorkerDrain", Permission::Admin, 2),
     spec("SealstackTaskAcquire", Permission::Admin, 1),
     spec("SealstackTaskProgress", Permission::Admin, 2),
     spec("SealstackTaskDone", Permission::Admin, 3),
@@ -140,6 +152,8 @@ pub struct SectorId {
     #[serde(rename = "Number")]
     pub number: u64,
 }
+
+pub use sealstack_chain::worker_pool::{Demand, PoolWorker};
 
 /// A batch made and not settled yet.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

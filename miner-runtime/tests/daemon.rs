@@ -7,7 +7,9 @@
 //! 3. worker A (reconnected to the new daemon) is killed during Commit2; worker B, a Commit2-only worker, takes
 //!    the task over once A's lease runs out;
 //! 4. A comes back to finalize (the sector's files are on its scratch), the sector is proven on chain, and the
-//!    daemon's WindowPoSt of the sector's deadline is accepted: the sector is not faulty after the deadline.
+//!    daemon's WindowPoSt of the sector's deadline is accepted: the sector is not faulty after the deadline;
+//! 5. the pool-sizing API the operator's autoscaler reads: A drained takes no new sector (the new one waits, counted
+//!    as the sealing pool's demand) and, holding nothing, can go; its draining ended, it takes the sector.
 //!
 //! Needs the parameters `scripts/params.sh` generates once per machine (`SEALSTACK_GENERATED_PARAMS`).
 
@@ -122,6 +124,31 @@ async fn the_daemon_and_workers_seal_and_prove_a_sector_through_crashes() {
         for partition in node.api().state_miner_partitions(LotusJson(miner), index, TipSetKey::head()).await.unwrap() {
             assert!(partition.faulty_sectors.numbers().is_empty(), "deadline {index}: {partition:?}");
         }
+    }
+
+    // 5. Draining, as the autoscaler does before removing a pod.
+    let pool = |c: &jsonrpsee::http_client::HttpClient| {
+        let tasks = vec![TaskKind::AddPiece, TaskKind::PreCommit1, TaskKind::PreCommit2, TaskKind::Commit1];
+        let c = c.clone();
+        async move { c.worker_demand(tasks).await.unwrap() }
+    };
+    let demand = pool(&client).await;
+    assert_eq!(demand.waiting, 0, "{demand:?}");
+    let a = demand.workers.iter().find(|w| w.name == "scratch-a").expect("A serves the sealing pool");
+    assert!(a.idle() && !a.draining, "A holds nothing once its sector is finalized: {a:?}");
+    assert!(demand.workers.iter().all(|w| w.name != "scratch-b"), "B (Commit2 only) is not in that pool");
+    assert!(client.worker_drain("scratch-a".into(), true).await.unwrap());
+    assert!(world.cli(&["sectors", "pledge"]).contains("Created CC sector: 1"));
+    tokio::time::sleep(Duration::from_secs(3)).await; // A asks at least once (it waits 5 s per ask at most)
+    let demand = pool(&client).await;
+    assert_eq!(demand.waiting, 1, "sector 1's AddPiece waits: A is draining: {demand:?}");
+    let a = demand.workers.iter().find(|w| w.name == "scratch-a").unwrap();
+    assert!(a.draining && a.idle(), "A drained: it can go: {a:?}");
+    assert!(client.worker_drain("scratch-a".into(), false).await.unwrap());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while pool(&client).await.waiting > 0 {
+        assert!(Instant::now() < deadline, "A never took sector 1 after its draining ended");
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
     eprintln!("[{}] done", elapsed());
 }

@@ -15,8 +15,8 @@ use super::batching::{self, BatchKind};
 use super::scheduler::Scheduler;
 use super::sectors::{SectorRecord, steps};
 use crate::protocol::{
-    MinerApiServer, OpenBatch, Randomness, SectorId, SectorInfo, StoreStat, StoredSector, Task, TaskKind, TaskResult,
-    WorkerReport, WorkerStats,
+    Demand, MinerApiServer, OpenBatch, Randomness, SectorId, SectorInfo, StoreStat, StoredSector, Task, TaskKind,
+    TaskResult, WorkerReport, WorkerStats,
 };
 use crate::sealing::{sealed_cid, unsealed_cid};
 
@@ -220,6 +220,20 @@ impl MinerApiServer for MinerApiImpl {
             self.0.changed.notify_waiters();
         }
         Ok(waiting)
+    }
+
+    async fn worker_demand(&self, tasks: Vec<TaskKind>) -> RpcResult<Demand> {
+        let sectors = self.0.store.all();
+        let scheduler = self.0.scheduler.lock().expect("scheduler lock");
+        Ok(scheduler.demand(&tasks, &sectors, |n| self.0.is_paused(n)))
+    }
+
+    async fn worker_drain(&self, name: String, drain: bool) -> RpcResult<bool> {
+        let changed = self.0.scheduler.lock().expect("scheduler lock").set_draining(&name, drain);
+        if changed {
+            tracing::info!(worker = name, drain, "worker draining changed");
+        }
+        Ok(changed)
     }
 
     async fn task_acquire(&self, worker: WorkerReport) -> RpcResult<Option<Task>> {

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use jsonrpsee::http_client::{HeaderMap, HeaderValue, HttpClient, HttpClientBuilder};
+use jsonrpsee::http_client::HttpClient;
 use sealstack_chain::ApiInfo;
 
 use crate::daemon::scheduler::task_needs;
@@ -64,14 +64,7 @@ pub fn detect_resources(gpus: Option<u32>) -> Resources {
 
 /// A client of the miner's API with the token.
 pub fn miner_client(info: &ApiInfo, timeout: Duration) -> anyhow::Result<HttpClient> {
-    let mut headers = HeaderMap::new();
-    if let Some(token) = &info.token {
-        headers.insert("authorization", HeaderValue::from_str(&format!("Bearer {token}"))?);
-    }
-    Ok(HttpClientBuilder::default()
-        .set_headers(headers)
-        .request_timeout(timeout)
-        .build(format!("{}/rpc/v0", info.base_url))?)
+    sealstack_chain::worker_pool::miner_api_client(info, timeout)
 }
 
 /// A running worker's shared state.

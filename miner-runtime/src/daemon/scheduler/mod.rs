@@ -20,7 +20,9 @@ use std::time::{Duration, Instant};
 use sealstack_chain::LotusJson;
 
 use super::sectors::{Need, SectorRecord};
-use crate::protocol::{FileStage, HeldSector, Resources, Task, TaskInput, TaskKind, WorkerReport, WorkerStats};
+use crate::protocol::{
+    Demand, FileStage, HeldSector, PoolWorker, Resources, Task, TaskInput, TaskKind, WorkerReport, WorkerStats,
+};
 
 /// Cores a GPU task takes (lotus's `MaxParallelismGPU` for PreCommit2, Commit2 and the PoSts).
 const MAX_PARALLELISM_GPU: u32 = 6;
@@ -95,6 +97,8 @@ pub struct Scheduler {
     /// How long after a start the workers get to report the files they hold before a sector nobody reports is
     /// rebuilt from AddPiece (one lease).
     restart_grace: Duration,
+    /// Workers being drained (by name): they finish the sectors whose files they hold and take nothing else.
+    draining: HashSet<String>,
     next_id: u64,
     run_id: String,
 }
@@ -110,6 +114,7 @@ impl Scheduler {
             lease,
             started: Instant::now(),
             restart_grace: lease,
+            draining: HashSet::new(),
             next_id: 0,
             run_id,
         }
@@ -308,7 +313,8 @@ impl Scheduler {
             free.gpus = free.gpus.saturating_sub(need.gpus);
             free.memory_bytes = free.memory_bytes.saturating_sub(need.memory_bytes);
         }
-        if let Some(task) = self.acquire_post(worker, &free, sector_size) {
+        let draining = self.draining.contains(&worker.name);
+        if !draining && let Some(task) = self.acquire_post(worker, &free, sector_size) {
             return Some(task);
         }
         let leased: HashSet<u64> = self.leases.values().filter_map(|l| l.sector).collect();
@@ -320,6 +326,9 @@ impl Scheduler {
                 continue;
             }
             let Some(need) = sector.need() else { continue };
+            if draining && Self::held(worker, sector).is_none() {
+                continue; // a draining worker only finishes what it holds
+            }
             let Some(kind) = self.task_for(worker, sector, need, &mut elsewhere, sectors) else { continue };
             if !worker.tasks.contains(&kind) || !free.fits(&task_needs(kind, sector_size, &worker.resources)) {
                 continue;
@@ -422,6 +431,55 @@ impl Scheduler {
         if let Some(job) = self.post_jobs.get_mut(job) {
             job.checking = job.checking.saturating_sub(1);
         }
+    }
+
+    /// Marks the worker `name` as draining (it finishes the sectors whose files it holds, takes nothing else) or
+    /// not; returns whether that changed anything.
+    pub fn set_draining(&mut self, name: &str, drain: bool) -> bool {
+        if drain { self.draining.insert(name.to_owned()) } else { self.draining.remove(name) }
+    }
+
+    /// What a pool of workers running `tasks` has to do: the tasks waiting that a new worker of the pool could
+    /// take (sectors' tasks of those types that need no files, or whose files no live worker holds, and PoSt jobs
+    /// short of their redundancy), and each live worker running any of `tasks` with what it holds.
+    pub fn demand(&self, tasks: &[TaskKind], sectors: &[SectorRecord], paused: impl Fn(u64) -> bool) -> Demand {
+        let leased: HashSet<u64> = self.leases.values().filter_map(|l| l.sector).collect();
+        let nobody = WorkerReport {
+            id: String::new(),
+            name: String::new(),
+            tasks: Vec::new(),
+            resources: Resources::default(),
+            free: Resources::default(),
+            held: Vec::new(),
+        };
+        let held = self.held_elsewhere(&nobody, sectors);
+        let sector_tasks = sectors
+            .iter()
+            .filter(|s| !leased.contains(&s.sector.number) && !paused(s.sector.number))
+            .filter_map(|s| s.need().map(|need| (s.sector.number, need)))
+            .filter(|(number, need)| tasks.contains(&need.kind) && (need.files.is_none() || !held.contains_key(number)))
+            .count();
+        let post_jobs = self
+            .post_jobs
+            .iter()
+            .filter(|(_, job)| tasks.contains(&job.input.kind()))
+            .filter(|(id, job)| {
+                let live = self.leases.values().filter(|l| l.job.as_deref() == Some(id.as_str())).count();
+                live + job.checking < job.redundancy
+            })
+            .count();
+        let workers = self
+            .workers
+            .values()
+            .filter(|w| self.alive(w) && w.report.tasks.iter().any(|t| tasks.contains(t)))
+            .map(|w| PoolWorker {
+                name: w.report.name.clone(),
+                running: self.leases.values().filter(|l| l.worker == w.report.id).count() as u32,
+                holds: w.report.held.len() as u32,
+                draining: self.draining.contains(&w.report.name),
+            })
+            .collect();
+        Demand { waiting: (sector_tasks + post_jobs) as u32, workers }
     }
 
     /// The live workers, for `WorkerStats` and metrics.
