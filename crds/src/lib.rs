@@ -10,6 +10,7 @@
 // kube's `printcolumn(name = .., type_ = ..)` attributes repeat keys by design; clippy reads them as duplicates.
 #![allow(clippy::duplicated_attributes)]
 
+pub mod autoscale;
 pub mod batching;
 pub mod chain_types;
 pub mod common;

@@ -6,6 +6,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::autoscale::{AutoscaleSpec, AutoscaleStatus};
 use crate::common::{ContainerSpec, LocalRef, PodPlacement};
 use crate::conditions::conditions_schema;
 
@@ -29,6 +30,7 @@ use crate::conditions::conditions_schema;
     printcolumn(name = "Desired", type_ = "integer", json_path = ".spec.replicas"),
     printcolumn(name = "Ready", type_ = "integer", json_path = ".status.readyReplicas"),
     printcolumn(name = "GPUs", type_ = "integer", json_path = ".spec.gpu.count"),
+    printcolumn(name = "Waiting", type_ = "integer", json_path = ".status.autoscale.waitingTasks", priority = 1),
     printcolumn(name = "Tasks", type_ = "string", json_path = ".spec.tasks", priority = 1),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
@@ -62,6 +64,10 @@ pub struct SealingWorkerSpec {
     /// Scratch space for sector data during sealing.
     #[serde(default)]
     pub scratch: ScratchSpec,
+    /// Size the pool from the runtime's waiting tasks, between `minReplicas` and `maxReplicas` (the operator then
+    /// sets `replicas`); absent, `replicas` is the user's, or an HPA's or KEDA's through the scale subresource.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoscale: Option<AutoscaleSpec>,
 }
 
 fn default_replicas() -> i32 {
@@ -171,6 +177,9 @@ pub struct SealingWorkerStatus {
     /// Label selector of the pods, for the scale subresource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selector: Option<String>,
+    /// What the autoscaler last saw and decided (with `spec.autoscale`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoscale: Option<AutoscaleStatus>,
     /// `ParamsReady` and `Ready`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(schema_with = "conditions_schema")]

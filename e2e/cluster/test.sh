@@ -50,6 +50,8 @@ fi
 cd "$ROOT"
 E2E_TESTS=()
 for t in "$ROOT"/e2e/harness/tests/*.rs; do E2E_TESTS+=(--test "$(basename "$t" .rs)"); done
+# The runtime's own cluster test (it runs real daemons and workers, which only its package's tests can).
+E2E_TESTS+=(--test worker_autoscale)
 # The harness and the demo's e2e test refuse a cluster not started for them (the mark up.sh puts on this one).
 "$HERE/guard.sh"
 # The harness's tests, selected by name with the workspace's features, so that they reuse the build of `cargo

@@ -63,6 +63,13 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         scope: WatchedNamespaces,
+        api_group: "sealstack.io",
+        resources: &["sealingworkers/scale"],
+        verbs: &["patch"],
+        reason: "set the replicas of a pool that sizes itself (spec.autoscale), as an HPA does",
+    },
+    Rule {
+        scope: WatchedNamespaces,
         api_group: "batch",
         resources: &["jobs"],
         verbs: &["get", "list", "watch", "create", "patch", "delete"],
@@ -177,6 +184,7 @@ mod tests {
             ("apps", "statefulsets", "patch"),
             ("sealstack.io", "paramcaches/status", "patch"),
             ("sealstack.io", "sealingworkers/status", "patch"),
+            ("sealstack.io", "sealingworkers/scale", "patch"),
             ("coordination.k8s.io", "leases", "update"),
             ("events.k8s.io", "events", "create"),
             // The Miner's Secrets: its own watched whole, the others' metadata watched, their data read.

@@ -13,6 +13,10 @@ in each watched namespace, the second in the ClusterRole and the third in a Role
   - apiGroups: ["sealstack.io"]
     resources: ["paramcaches/status", "miners/status", "sealingworkers/status"]
     verbs: ["get", "patch", "update"]
+  # set the replicas of a pool that sizes itself (spec.autoscale), as an HPA does
+  - apiGroups: ["sealstack.io"]
+    resources: ["sealingworkers/scale"]
+    verbs: ["patch"]
   # ParamCache fetch Jobs: create, follow, replace failed or outdated ones
   - apiGroups: ["batch"]
     resources: ["jobs"]

@@ -104,3 +104,34 @@ async fn the_api_server_enforces_the_miner_schema() {
     assert_eq!(e.code, 422);
     assert!(e.message.contains("sectorSize is immutable"), "{}", e.message);
 }
+
+#[tokio::test]
+async fn the_api_server_enforces_a_sealing_worker_pools_autoscale_bounds() {
+    let Some(cluster) = Cluster::connect().await else { return };
+    install_crds(&cluster.client()).await.unwrap();
+    let ns = cluster.namespace("worker-schema").await.unwrap();
+    let gvk = GroupVersionKind::gvk("sealstack.io", "v1alpha1", "SealingWorker");
+    let api: Api<DynamicObject> = Api::namespaced_with(cluster.client(), ns.name(), &ApiResource::from_gvk(&gvk));
+    let pool = |name: &str, autoscale: Value| -> DynamicObject {
+        serde_json::from_value(json!({
+            "apiVersion": "sealstack.io/v1alpha1", "kind": "SealingWorker", "metadata": {"name": name},
+            "spec": {"minerRef": {"name": "m1"}, "tasks": ["Commit2"], "autoscale": autoscale},
+        }))
+        .unwrap()
+    };
+    let refused = |result: kube::Result<DynamicObject>| match result {
+        Err(kube::Error::Api(e)) if e.code == 422 => e.message,
+        other => panic!("expected Invalid, got {other:?}"),
+    };
+    let message = refused(
+        api.create(&PostParams::default(), &pool("inverted", json!({"minReplicas": 3, "maxReplicas": 1}))).await,
+    );
+    assert!(message.contains("spec.autoscale.minReplicas"), "{message}");
+    assert!(message.contains("minReplicas must not be more than maxReplicas"), "{message}");
+    let message = refused(
+        api.create(&PostParams::default(), &pool("instant", json!({"maxReplicas": 2, "scaleDownDelay": "0s"}))).await,
+    );
+    assert!(message.contains("spec.autoscale.scaleDownDelay"), "{message}");
+    let created = api.create(&PostParams::default(), &pool("good", json!({"maxReplicas": 3}))).await.unwrap();
+    assert_eq!(created.data["spec"]["autoscale"], json!({"minReplicas": 0, "maxReplicas": 3, "scaleDownDelay": "10m"}));
+}

@@ -76,11 +76,23 @@ pub async fn reconcile(worker: Arc<SealingWorker>, ctx: Arc<Context>) -> Result<
         Some(&stored),
         now,
     );
+    if let Some(spec) = &worker.spec.autoscale {
+        next.autoscale = Some(super::autoscale::run(&ctx, &worker, spec).await?);
+    } else {
+        next.autoscale = None;
+    }
     crate::pod_trouble::explain(&mut next.conditions, pods_trouble(&ctx, &worker).await?);
     record_spec_valid(&mut next.conditions, None, worker.meta().generation);
     write_status(&ctx, &ctx.own_writes.workers, &worker, &previous, &next).await?;
-    // The ParamCache is not owned by this object: look again while waiting for it.
-    Ok(if params_ready { Action::requeue(Duration::from_secs(600)) } else { Action::requeue(Duration::from_secs(15)) })
+    // The ParamCache is not owned by this object: look again while waiting for it; a pool that sizes itself
+    // looks at its runtime's work every 15 s.
+    Ok(if worker.spec.autoscale.is_some() {
+        Action::requeue(super::autoscale::LOOK_EVERY)
+    } else if params_ready {
+        Action::requeue(Duration::from_secs(600))
+    } else {
+        Action::requeue(Duration::from_secs(15))
+    })
 }
 
 /// Why the SealingWorker's pods cannot run, from the worker pods' watch (`None`: all can).

@@ -21,6 +21,7 @@ pub fn desired_status(
         replicas: observed.map_or(0, |s| s.replicas),
         ready_replicas: observed.and_then(|s| s.ready_replicas).unwrap_or(0),
         selector: Some(selector),
+        autoscale: previous.autoscale.clone(),
         conditions: previous.conditions.clone(),
     };
     let (params, reason, message) = if params_ready {

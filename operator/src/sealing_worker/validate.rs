@@ -2,6 +2,7 @@
 //! server would refuse only in the worker StatefulSet (quantities, the GPU's extended resource name).
 
 use sealstack_crds::SealingWorker;
+use sealstack_crds::miner::parse_duration;
 
 use crate::error::Result;
 use crate::validation::{Refusals, extended_resource_name, resources, size};
@@ -16,6 +17,12 @@ pub fn validate(worker: &SealingWorker) -> Result<()> {
     }
     if let Some(gpu) = spec.gpu.as_ref().filter(|gpu| gpu.count > 0) {
         refusals.check("spec.gpu.resourceName", extended_resource_name(&gpu.resource_name));
+    }
+    if let Some(autoscale) = &spec.autoscale {
+        refusals.check(
+            "spec.autoscale.scaleDownDelay",
+            parse_duration(&autoscale.scale_down_delay).map(drop).map_err(|e| e.to_string()),
+        );
     }
     refusals.into_result(|| ())
 }
