@@ -96,11 +96,22 @@ async fn a_pool_grows_while_tasks_wait_and_shrinks_through_drained_pods() {
     let pools: Api<SealingWorker> = Api::namespaced(client.clone(), ns.name());
     pools.create(&PostParams::default(), &worker).await.unwrap();
     let replicas = |pool: &SealingWorker| pool.spec.replicas;
-    let grown = wait_for("the pool grown to 3", Duration::from_secs(60), || async {
+    // A wait that failed says what the pool's status shows.
+    let explain = |error: anyhow::Error| {
+        let pools = pools.clone();
+        async move {
+            let pool = pools.get("pool").await.unwrap();
+            panic!("{error:#}: replicas {}, status {:?}", pool.spec.replicas, pool.status)
+        }
+    };
+    let grown = match wait_for("the pool grown to 3", Duration::from_secs(60), || async {
         Ok(Some(pools.get("pool").await?).filter(|p| replicas(p) == 3))
     })
     .await
-    .unwrap();
+    {
+        Ok(grown) => grown,
+        Err(error) => explain(error).await,
+    };
     let seen = grown.status.and_then(|s| s.autoscale).map(|a| a.waiting_tasks);
     eprintln!("[{}] the pool grew to 3 ({seen:?} tasks waiting)", elapsed());
     let sets: Api<StatefulSet> = Api::namespaced(client.clone(), ns.name());
@@ -133,11 +144,13 @@ async fn a_pool_grows_while_tasks_wait_and_shrinks_through_drained_pods() {
     assert_eq!(lowest_while_sealing, 1, "the pods that never connected went, the busy one stayed");
 
     // 3. Nothing held: drained, then removed.
-    wait_for("the pool back to 0", Duration::from_secs(120), || async {
+    if let Err(error) = wait_for("the pool back to 0", Duration::from_secs(120), || async {
         Ok(Some(pools.get("pool").await?).filter(|p| replicas(p) == 0))
     })
     .await
-    .unwrap();
+    {
+        explain(error).await;
+    }
     let tasks = vec![TaskKind::AddPiece, TaskKind::PreCommit1, TaskKind::Commit2];
     let demand = api.worker_demand(tasks).await.unwrap();
     let first = demand.workers.iter().find(|w| w.name == "pool-worker-0").expect("the worker is still connected");

@@ -75,6 +75,13 @@ pub struct Cache<K: Resource<DynamicType = ()> + Clone + 'static> {
     listed: watch::Receiver<bool>,
 }
 
+impl<K: Resource<DynamicType = ()> + Clone + 'static> Cache<K> {
+    /// Whether its watch has listed (without waiting for it).
+    pub fn has_listed(&self) -> bool {
+        *self.listed.borrow()
+    }
+}
+
 /// The write side of one watch, given to [`reflect`].
 pub struct Feed<K: Resource<DynamicType = ()> + Clone + 'static> {
     writer: Writer<K>,

@@ -8,8 +8,10 @@
 //! sectors whose files it holds and takes nothing else) and the pod goes only once it runs nothing and holds
 //! nothing. Work coming back ends the draining.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Patch, PatchParams};
 use kube::{Api, ResourceExt};
@@ -64,7 +66,12 @@ pub fn decide(
     let needed =
         (busy + if starting_counts { starting } else { 0 }).saturating_add(demand.waiting.min(i32::MAX as u32) as i32);
     let target = needed.clamp(spec.min_replicas, spec.max_replicas);
-    let draining_now: Vec<String> = mine.iter().filter(|w| w.draining).map(|w| w.name.clone()).collect();
+    // Draining workers whose pods the pool keeps (ordinal below `kept`): their draining ends. Those above are pods
+    // on their way out, and stay drained.
+    let draining_within = |kept: i32| -> Vec<String> {
+        let within = |w: &&&PoolWorker| ordinal_of(set, &w.name).is_some_and(|o| o < kept);
+        mine.iter().filter(|w| w.draining).filter(within).map(|w| w.name.clone()).collect()
+    };
     let mut status = AutoscaleStatus {
         waiting_tasks: demand.waiting,
         busy_replicas: busy,
@@ -76,15 +83,15 @@ pub fn decide(
         if target > replicas {
             status.last_scale_up = Some(now.to_string());
         }
-        return Decision { replicas: target, drain: None, undrain: draining_now, status };
+        return Decision { replicas: target, drain: None, undrain: draining_within(target), status };
     }
     let since = parse(previous.and_then(|p| p.surplus_since.as_ref())).unwrap_or(now);
     status.surplus_since = Some(since.to_string());
     let top = name(replicas - 1);
-    let undrain: Vec<String> = draining_now.iter().filter(|n| **n != top).cloned().collect();
+    let undrain = draining_within(replicas - 1);
     let waited = now.duration_since(since).unsigned_abs() >= delay;
     if !waited {
-        return Decision { replicas, drain: None, undrain: draining_now, status };
+        return Decision { replicas, drain: None, undrain: draining_within(replicas), status };
     }
     match known(&top) {
         // Never heard of by the runtime, or drained and idle: it can go.
@@ -156,8 +163,16 @@ fn unreachable(previous: Option<&AutoscaleStatus>, error: String) -> AutoscaleSt
 /// A client of the Miner's runtime API, from the Miner's API Secret (`MINER_API_INFO`, as its workers use).
 async fn runtime_client(ctx: &Context, namespace: &str, miner: &str) -> std::result::Result<HttpClient, String> {
     let name = crate::names::miner_api_secret(miner);
-    let secret = crate::secrets::read(&ctx.stores, &ctx.client, namespace, &name)
-        .await
+    // The Secret watches run with the Miner controller; without them (a SealingWorker controller running alone,
+    // or before they listed) the Secret is read from the API server.
+    let watched = ctx.stores.owned_secrets.has_listed() && ctx.stores.secret_versions.has_listed();
+    let secret = if watched {
+        crate::secrets::read(&ctx.stores, &ctx.client, namespace, &name).await.map_err(|e| e.to_string())
+    } else {
+        let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
+        secrets.get_opt(&name).await.map(|s| s.map(Arc::new)).map_err(|e| e.to_string())
+    };
+    let secret = secret
         .map_err(|e| format!("reading the Secret {name}: {e}"))?
         .ok_or_else(|| format!("the Miner's API Secret {name} does not exist yet"))?;
     let info = secret
@@ -235,6 +250,10 @@ mod tests {
         let rest = Demand { waiting: 0, workers: vec![pod(0, 0, 0, false), pod(1, 0, 0, false)] };
         let d = decide(&spec(0, 3), DELAY, SET, 2, &rest, Some(&d.status), at(815));
         assert_eq!((d.replicas, d.drain.as_deref()), (2, Some("pool-worker-1")));
+        // The removed pod's worker (still heard of while its pod terminates) stays drained.
+        let leaving = Demand { waiting: 0, workers: vec![pod(0, 0, 0, false), pod(1, 0, 0, true)] };
+        let d2 = decide(&spec(0, 3), DELAY, SET, 1, &leaving, Some(&d.status), at(816));
+        assert!(d2.undrain.is_empty(), "{d2:?}");
         // Down to the minimum, never below.
         let d = decide(
             &spec(1, 3),

@@ -100,15 +100,10 @@ impl StageDurations {
     }
 }
 
-/// The sealing tasks of a sector.
-const SEALING: [TaskKind; 6] = [
-    TaskKind::AddPiece,
-    TaskKind::PreCommit1,
-    TaskKind::PreCommit2,
-    TaskKind::Commit1,
-    TaskKind::Commit2,
-    TaskKind::Finalize,
-];
+/// The sealing tasks of a sector, in pipeline order.
+fn sealing() -> impl Iterator<Item = TaskKind> {
+    TaskKind::ALL.into_iter().filter(|kind| !kind.is_post())
+}
 
 /// A kind of worker machine, and how many of them.
 #[derive(Clone, Debug, PartialEq)]
@@ -190,7 +185,7 @@ type Amount = fn(&Resources) -> f64;
 pub fn makespan_lower_bound(shapes: &[WorkerShape], times: &StageDurations, sectors: usize) -> Result<f64, String> {
     let n = sectors as f64;
     let mut shape_of = HashMap::new();
-    for kind in SEALING {
+    for kind in sealing() {
         let runners: Vec<usize> = (0..shapes.len()).filter(|i| shapes[*i].tasks.contains(&kind)).collect();
         match runners[..] {
             [one] => shape_of.insert(kind, one),
@@ -199,7 +194,7 @@ pub fn makespan_lower_bound(shapes: &[WorkerShape], times: &StageDurations, sect
     }
     let mut bound: f64 = 0.0;
     for (index, shape) in shapes.iter().enumerate() {
-        let kinds: Vec<TaskKind> = SEALING.into_iter().filter(|k| shape_of[k] == index).collect();
+        let kinds: Vec<TaskKind> = sealing().filter(|k| shape_of[k] == index).collect();
         let needs: Vec<(TaskKind, Resources)> =
             kinds.iter().map(|k| (*k, task_needs(*k, SECTOR_SIZE, &shape.resources))).collect();
         let resources: [(Amount, &str); 3] =
