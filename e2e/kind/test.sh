@@ -53,6 +53,8 @@ export SEALSTACK_E2E_REAL_NODE=1 SEALSTACK_E2E_IMAGE=docker.io/sealstack/tools:d
 cd "$ROOT"
 E2E_TESTS=()
 for t in "$ROOT"/e2e/harness/tests/*.rs; do E2E_TESTS+=(--test "$(basename "$t" .rs)"); done
+# The runtime's own cluster test (skipped without SEALSTACK_GENERATED_PARAMS, see scripts/params.sh).
+E2E_TESTS+=(--test worker_autoscale)
 # The harness and the demo's e2e test refuse a cluster not started for tests (the mark up.sh puts on this one).
 e2e/cluster/guard.sh
 cargo test --workspace --features sealstack-crds/crdgen "${E2E_TESTS[@]}" "$@" -- --test-threads=4

@@ -1,13 +1,13 @@
 //! Batched PreCommits and an aggregated ProveCommit on an in-process devnet that verifies the SnarkPack aggregate
 //! for real (real 2KiB seals; the devnet aggregation SRS `params generate` makes):
-//! 1. five sectors pledged at once, one of which never seals (every task of it fails): `sectors batching
-//!    precommit` shows the four others waiting for a PreCommitSectorBatch2 (its wait is 10 minutes), and
+//! 1. seven sectors pledged at once, one of which never seals (every task of it fails): `sectors batching
+//!    precommit` shows the six others waiting for a PreCommitSectorBatch2 (its wait is 10 minutes), and
 //!    `--publish-now` sends them in one; the daemon is killed right after journaling that batch, before sending
 //!    it, and the next daemon sends it (once);
-//! 2. their four proofs go in one ProveCommitSectors3 with one aggregate proof (builtin-actors aggregates from 4;
-//!    each 2KiB Commit2 takes 40 s or more of this machine's two cores, so the test seals no more than that); the daemon is killed right after
-//!    pushing it, before recording its CID, and the next daemon waits for it instead of sending another;
-//! 3. the worker address sent exactly one message of each, the four sectors are active and Proving, and the
+//! 2. their six proofs go in one ProveCommitSectors3 with one aggregate proof (builtin-actors aggregates 4 to
+//!    819); the daemon is killed right after pushing it, before recording its CID, and the next daemon waits for
+//!    it instead of sending another;
+//! 3. the worker address sent exactly one message of each, the six sectors are active and Proving, and the
 //!    failing sector held nothing up.
 //!
 //! Needs the parameters `scripts/params.sh` generates once per machine (`SEALSTACK_GENERATED_PARAMS`).
@@ -31,10 +31,10 @@ use world::{Keep, World, until};
 /// Epochs per WindowPoSt deadline: 10 s at 250 ms epochs.
 const CHALLENGE_WINDOW: i64 = 40;
 /// The sector whose seal fails.
-const FAILING: u64 = 4;
+const FAILING: u64 = 6;
 
 /// Batching as lotus-miner's knobs set it, scaled to the test: PreCommits wait 10 minutes for more sectors (the
-/// failing one never comes; `--publish-now` sends them), ProveCommits go when all four are ready, aggregated
+/// failing one never comes; `--publish-now` sends them), ProveCommits go when all six are ready, aggregated
 /// whatever the base fee.
 const BATCHING: [&str; 11] = [
     "--batch-pre-commits",
@@ -44,7 +44,7 @@ const BATCHING: [&str; 11] = [
     "600",
     "--batch-commits",
     "--max-commit-batch",
-    "4",
+    "6",
     "--commit-batch-wait-secs",
     "600",
     "--aggregate-above-base-fee=0",
@@ -76,7 +76,7 @@ async fn messages_from(node: &Node, from: Address, since: i64) -> BTreeMap<u64, 
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn four_sectors_go_in_one_pre_commit_batch_and_one_aggregate_through_crashes() {
+async fn six_sectors_go_in_one_pre_commit_batch_and_one_aggregate_through_crashes() {
     let Some(params) = generated::generated_dir() else { return };
     // SAFETY: the in-process devnet verifies proofs with these parameters; the proofs library reads the variable
     // once per process. This is the only test of this binary and no other thread exists yet.
@@ -104,56 +104,56 @@ async fn four_sectors_go_in_one_pre_commit_batch_and_one_aggregate_through_crash
     for number in 0..=FAILING {
         assert!(world.cli(&["sectors", "pledge"]).contains(&format!("Created CC sector: {number}")));
     }
-    let waiting = "Waiting for a PreCommitSectorBatch2: 0 1 2 3\n";
-    until("sectors batching shows sectors 0-3 waiting", Duration::from_secs(300), || async {
+    let waiting = "Waiting for a PreCommitSectorBatch2: 0 1 2 3 4 5\n";
+    until("sectors batching shows sectors 0-5 waiting", Duration::from_secs(300), || async {
         world.cli(&["sectors", "batching", "precommit"]).contains(waiting)
     })
     .await;
     let listed = world.cli(&["sectors", "batching", "precommit"]);
     assert!(listed.contains("In flight: 0"), "{listed}");
     let published = world.cli(&["sectors", "batching", "precommit", "--publish-now"]);
-    assert!(published.contains("Publishing now: 0 1 2 3"), "{published}");
+    assert!(published.contains("Publishing now: 0 1 2 3 4 5"), "{published}");
     assert!(!daemon.wait_exit(Duration::from_secs(120)).success(), "the daemon was killed after batching");
     let journals: Vec<_> = std::fs::read_dir(world.repo().join("batches")).unwrap().flatten().collect();
     assert_eq!(journals.len(), 1, "one batch journaled");
     let journal: serde_json::Value = serde_json::from_slice(&std::fs::read(journals[0].path()).unwrap()).unwrap();
-    assert_eq!(journal["sectors"], serde_json::json!([0, 1, 2, 3]), "{journal}");
+    assert_eq!(journal["sectors"], serde_json::json!([0, 1, 2, 3, 4, 5]), "{journal}");
     assert_eq!(journal["messages"], serde_json::json!({}), "not pushed yet: {journal}");
     assert_eq!(node.api().mpool_get_nonce(LotusJson(worker_address)).await.unwrap(), 0, "nothing sent");
-    eprintln!("[{}] PreCommit batch of sectors 0-3 journaled; daemon killed before sending it", elapsed());
+    eprintln!("[{}] PreCommit batch of sectors 0-5 journaled; daemon killed before sending it", elapsed());
 
     // 2. The aggregate: the next daemon sends the PreCommit batch, then aggregates and is killed after the push.
     let mut daemon = world.daemon_with("daemon-2.log", Some("prove-commit-aggregate"), &BATCHING);
     for number in 0..FAILING {
         world.wait_sector_state(number, &["WaitSeed", "Committing", "SubmitCommit"], Duration::from_secs(120)).await;
     }
-    eprintln!("[{}] sectors 0-3 pre-committed", elapsed());
+    eprintln!("[{}] sectors 0-5 pre-committed", elapsed());
     assert!(!daemon.wait_exit(Duration::from_secs(900)).success(), "the daemon was killed after the aggregate's push");
     eprintln!("[{}] daemon killed after pushing the aggregated ProveCommit", elapsed());
     let _daemon = world.daemon_with("daemon-3.log", None, &BATCHING);
     for number in 0..FAILING {
         world.wait_sector_state(number, &["Proving"], Duration::from_secs(300)).await;
     }
-    eprintln!("[{}] sectors 0-3 Proving", elapsed());
+    eprintln!("[{}] sectors 0-5 Proving", elapsed());
 
     // 3. One message of each kind, the aggregate verified and applied by the devnet.
     let sent = messages_from(&node, worker_address, since).await;
     let pre_commits = &sent[&methods::PRE_COMMIT_SECTOR_BATCH2];
     assert_eq!(pre_commits.len(), 1, "one PreCommitSectorBatch2");
     let batch: miner_state::PreCommitSectorBatchParams2 = RawBytes::new(pre_commits[0].clone()).deserialize().unwrap();
-    assert_eq!(batch.sectors.iter().map(|s| s.sector_number).collect::<Vec<_>>(), [0, 1, 2, 3]);
+    assert_eq!(batch.sectors.iter().map(|s| s.sector_number).collect::<Vec<_>>(), [0, 1, 2, 3, 4, 5]);
     let commits = &sent[&methods::PROVE_COMMIT_SECTORS3];
     assert_eq!(commits.len(), 1, "one ProveCommitSectors3");
     let commit: miner_state::ProveCommitSectors3Params = RawBytes::new(commits[0].clone()).deserialize().unwrap();
-    assert_eq!(commit.sector_activations.len(), 4);
+    assert_eq!(commit.sector_activations.len(), 6);
     assert!(commit.sector_proofs.is_empty() && !commit.aggregate_proof.is_empty(), "one aggregate proof");
     assert_eq!(commit.aggregate_proof_type, Some(RegisteredAggregateProof::SnarkPackV2));
     let active = node.api().state_miner_sectors(LotusJson(miner), None, TipSetKey::head()).await.unwrap();
-    assert_eq!(active.iter().map(|s| s.sector_number).collect::<Vec<_>>(), [0, 1, 2, 3]);
+    assert_eq!(active.iter().map(|s| s.sector_number).collect::<Vec<_>>(), [0, 1, 2, 3, 4, 5]);
     let status = world.cli(&["sectors", "status", "0"]);
     assert!(status.contains("in prove-commit-aggregate"), "{status}");
     let metric = "sealstack_miner_batched_sectors_total{method=\"prove-commit-aggregate\"}";
-    assert_eq!(world.metric(metric), 4.0, "the resumed daemon counted the aggregate's sectors");
+    assert_eq!(world.metric(metric), 6.0, "the resumed daemon counted the aggregate's sectors");
     assert!(std::fs::read_dir(world.repo().join("batches")).unwrap().next().is_none(), "no batch left open");
 
     // The failing sector held nothing up and is still retried alone.
