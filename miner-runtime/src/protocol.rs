@@ -262,6 +262,28 @@ impl Resources {
     pub fn fits(&self, need: &Resources) -> bool {
         need.cpus <= self.cpus && need.memory_bytes <= self.memory_bytes && need.gpus <= self.gpus
     }
+
+    /// How many tasks needing `need` fit in these resources at once (`u64::MAX` for a need of nothing).
+    pub fn how_many(&self, need: &Resources) -> u64 {
+        let fit = |have: u64, want: u64| have.checked_div(want).unwrap_or(u64::MAX);
+        fit(self.cpus.into(), need.cpus.into())
+            .min(fit(self.memory_bytes, need.memory_bytes))
+            .min(fit(self.gpus.into(), need.gpus.into()))
+    }
+
+    /// Takes `need` out of these (free) resources, down to nothing.
+    pub fn take(&mut self, need: &Resources) {
+        self.cpus = self.cpus.saturating_sub(need.cpus);
+        self.memory_bytes = self.memory_bytes.saturating_sub(need.memory_bytes);
+        self.gpus = self.gpus.saturating_sub(need.gpus);
+    }
+
+    /// Gives `need` back to these (free) resources.
+    pub fn give(&mut self, need: &Resources) {
+        self.cpus += need.cpus;
+        self.memory_bytes += need.memory_bytes;
+        self.gpus += need.gpus;
+    }
 }
 
 /// The stages of sealing a worker runs, by lotus's task names.

@@ -81,9 +81,7 @@ impl Worker {
     fn report(&self) -> anyhow::Result<WorkerReport> {
         let mut free = self.config.resources;
         for (_, need) in self.running.lock().expect("running lock").iter() {
-            free.cpus = free.cpus.saturating_sub(need.cpus);
-            free.gpus = free.gpus.saturating_sub(need.gpus);
-            free.memory_bytes = free.memory_bytes.saturating_sub(need.memory_bytes);
+            free.take(need);
         }
         let tasks = if self.config.tasks.is_empty() { TaskKind::ALL.to_vec() } else { self.config.tasks.clone() };
         Ok(WorkerReport {

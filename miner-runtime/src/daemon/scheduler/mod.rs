@@ -157,12 +157,12 @@ impl Scheduler {
         held.stage
     }
 
-    /// The furthest stage of each sector's files on the live workers other than `worker` (one pass over what the
-    /// workers hold, rather than one per sector).
-    fn held_elsewhere(&self, worker: &WorkerReport, sectors: &[SectorRecord]) -> HashMap<u64, FileStage> {
+    /// The furthest stage of each sector's files on the live workers other than the one with id `worker` (one
+    /// pass over what the workers hold, rather than one per sector).
+    fn held_elsewhere(&self, worker: &str, sectors: &[SectorRecord]) -> HashMap<u64, FileStage> {
         let by_number: HashMap<u64, &SectorRecord> = sectors.iter().map(|s| (s.sector.number, s)).collect();
         let mut best: HashMap<u64, FileStage> = HashMap::new();
-        for other in self.workers.values().filter(|w| w.report.id != worker.id && self.alive(w)) {
+        for other in self.workers.values().filter(|w| w.report.id != worker && self.alive(w)) {
             for held in &other.report.held {
                 let Some(sector) = by_number.get(&held.number) else { continue };
                 let stage = Self::stage(held, sector);
@@ -187,7 +187,7 @@ impl Scheduler {
         if mine >= Some(required) {
             return Some(need.kind);
         }
-        let elsewhere = elsewhere.get_or_insert_with(|| self.held_elsewhere(worker, sectors));
+        let elsewhere = elsewhere.get_or_insert_with(|| self.held_elsewhere(&worker.id, sectors));
         let others_best = elsewhere.get(&sector.sector.number).copied();
         if others_best > mine || others_best >= Some(required) {
             return None; // the files are (further along) elsewhere
@@ -259,6 +259,16 @@ impl Scheduler {
         Some(job)
     }
 
+    /// A PoSt job's live hand-outs: its leases, and its answers being checked.
+    fn live_handouts(&self, id: &str, job: &PostJob) -> usize {
+        self.leases.values().filter(|l| l.job.as_deref() == Some(id)).count() + job.checking
+    }
+
+    /// The sectors with a task handed out.
+    fn leased_sectors(&self) -> HashSet<u64> {
+        self.leases.values().filter_map(|l| l.sector).collect()
+    }
+
     /// A PoSt job's hand-out for `worker`, when one wants it: the worker runs the kind, never got this job,
     /// fewer than the job's redundancy hold a live hand-out, and its free resources fit.
     fn acquire_post(&mut self, worker: &WorkerReport, free: &Resources, sector_size: u64) -> Option<Task> {
@@ -268,10 +278,9 @@ impl Scheduler {
         for id in jobs {
             let job = &self.post_jobs[id];
             let kind = job.input.kind();
-            let live = self.leases.values().filter(|l| l.job.as_deref() == Some(id.as_str())).count() + job.checking;
             if worker.tasks.contains(&kind)
                 && !job.handed.contains(&worker.id)
-                && live < job.redundancy
+                && self.live_handouts(id, job) < job.redundancy
                 && free.fits(&task_needs(kind, sector_size, &worker.resources))
             {
                 chosen = Some(id.clone());
@@ -308,16 +317,13 @@ impl Scheduler {
         let mut free = worker.free;
         for lease in self.leases.values().filter(|l| l.worker == worker.id) {
             // Tasks handed out since the worker computed `free`.
-            let need = task_needs(lease.kind, sector_size, &worker.resources);
-            free.cpus = free.cpus.saturating_sub(need.cpus);
-            free.gpus = free.gpus.saturating_sub(need.gpus);
-            free.memory_bytes = free.memory_bytes.saturating_sub(need.memory_bytes);
+            free.take(&task_needs(lease.kind, sector_size, &worker.resources));
         }
         let draining = self.draining.contains(&worker.name);
         if !draining && let Some(task) = self.acquire_post(worker, &free, sector_size) {
             return Some(task);
         }
-        let leased: HashSet<u64> = self.leases.values().filter_map(|l| l.sector).collect();
+        let leased = self.leased_sectors();
         let mut elsewhere = None;
         let mut takes_a_sector = None;
         for sector in sectors {
@@ -370,12 +376,7 @@ impl Scheduler {
         if !worker.tasks.contains(&TaskKind::PreCommit1) {
             return true;
         }
-        let pc1 = task_needs(TaskKind::PreCommit1, sector_size, &worker.resources);
-        let fit = |have: u64, want: u64| have.checked_div(want).unwrap_or(u64::MAX);
-        let room = fit(free.cpus.into(), pc1.cpus.into())
-            .min(fit(free.memory_bytes, pc1.memory_bytes))
-            .min(fit(free.gpus.into(), pc1.gpus.into()))
-            .max(1);
+        let room = free.how_many(&task_needs(TaskKind::PreCommit1, sector_size, &worker.resources)).max(1);
         let mine = self.leases.values().filter(|l| l.worker == worker.id);
         let filling = mine.clone().filter(|l| l.kind == TaskKind::AddPiece).count() as u64;
         let labelling: HashSet<u64> =
@@ -443,16 +444,8 @@ impl Scheduler {
     /// take (sectors' tasks of those types that need no files, or whose files no live worker holds, and PoSt jobs
     /// short of their redundancy), and each live worker running any of `tasks` with what it holds.
     pub fn demand(&self, tasks: &[TaskKind], sectors: &[SectorRecord], paused: impl Fn(u64) -> bool) -> Demand {
-        let leased: HashSet<u64> = self.leases.values().filter_map(|l| l.sector).collect();
-        let nobody = WorkerReport {
-            id: String::new(),
-            name: String::new(),
-            tasks: Vec::new(),
-            resources: Resources::default(),
-            free: Resources::default(),
-            held: Vec::new(),
-        };
-        let held = self.held_elsewhere(&nobody, sectors);
+        let leased = self.leased_sectors();
+        let held = self.held_elsewhere("", sectors); // every live worker: none has an empty id
         let sector_tasks = sectors
             .iter()
             .filter(|s| !leased.contains(&s.sector.number) && !paused(s.sector.number))
@@ -463,10 +456,7 @@ impl Scheduler {
             .post_jobs
             .iter()
             .filter(|(_, job)| tasks.contains(&job.input.kind()))
-            .filter(|(id, job)| {
-                let live = self.leases.values().filter(|l| l.job.as_deref() == Some(id.as_str())).count();
-                live + job.checking < job.redundancy
-            })
+            .filter(|(id, job)| self.live_handouts(id, job) < job.redundancy)
             .count();
         let workers = self
             .workers

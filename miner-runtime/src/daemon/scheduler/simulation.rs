@@ -214,11 +214,7 @@ pub fn makespan_lower_bound(shapes: &[WorkerShape], times: &StageDurations, sect
             bound = bound.max(head + work / capacity + tail);
         }
         for (kind, need) in &needs {
-            let fit = |have: f64, want: f64| if want > 0.0 { (have / want).floor() } else { f64::MAX };
-            let per_worker = fit(f64::from(shape.resources.cpus), f64::from(need.cpus))
-                .min(fit(shape.resources.memory_bytes as f64, need.memory_bytes as f64))
-                .min(fit(f64::from(shape.resources.gpus), f64::from(need.gpus)));
-            let slots = per_worker * shape.count as f64;
+            let slots = shape.resources.how_many(need) as f64 * shape.count as f64;
             if slots < 1.0 {
                 return Err(format!("{} cannot run {}", shape.name, kind.as_str()));
             }
@@ -419,10 +415,7 @@ impl Simulation<'_> {
                 self.scheduler.finish(&sim_worker.report.id, task).expect("a leased task");
             }
             Policy::FirstComeFirstServed => {
-                let need = task_needs(kind, SECTOR_SIZE, &sim_worker.report.resources);
-                sim_worker.free.cpus += need.cpus;
-                sim_worker.free.memory_bytes += need.memory_bytes;
-                sim_worker.free.gpus += need.gpus;
+                sim_worker.free.give(&task_needs(kind, SECTOR_SIZE, &sim_worker.report.resources));
             }
         }
         let held = &mut sim_worker.report.held;
@@ -512,10 +505,7 @@ impl Simulation<'_> {
                 continue;
             };
             let sim_worker = &mut self.workers[worker];
-            let taken = task_needs(need.kind, SECTOR_SIZE, &sim_worker.report.resources);
-            sim_worker.free.cpus -= taken.cpus;
-            sim_worker.free.memory_bytes -= taken.memory_bytes;
-            sim_worker.free.gpus -= taken.gpus;
+            sim_worker.free.take(&task_needs(need.kind, SECTOR_SIZE, &sim_worker.report.resources));
             self.next_task += 1;
             let task = format!("fcfs-{}", self.next_task);
             self.start(worker, task, need.kind, sector);
