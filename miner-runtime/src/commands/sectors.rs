@@ -5,6 +5,7 @@ use std::path::Path;
 
 use sealstack_chain::miner::SectorLocation;
 use sealstack_chain::{FullNodeClient, LotusJson, TipSetKey};
+use sealstack_miner::daemon::batching::BatchKind;
 use sealstack_miner::protocol::MinerApiClient;
 
 use super::context;
@@ -70,33 +71,24 @@ async fn list(daemon: &Daemon) -> anyhow::Result<()> {
 /// `sectors batching precommit|commit [--publish-now]`.
 async fn batching(daemon: &Daemon, kind: BatchingKind, publish_now: bool) -> anyhow::Result<()> {
     let (client, unreachable) = (&daemon.client, |e: jsonrpsee::core::ClientError| daemon.unreachable(e));
-    let (message, steps, name) = match kind {
-        BatchingKind::Precommit => ("PreCommitSectorBatch2", &["pre-commit-batch"][..], "precommit"),
-        BatchingKind::Commit => {
-            ("ProveCommitSectors3", &["prove-commit-aggregate", "prove-commit-batch"][..], "commit")
-        }
+    let (message, batch_kind, name) = match kind {
+        BatchingKind::Precommit => ("PreCommitSectorBatch2", BatchKind::PreCommit, "precommit"),
+        BatchingKind::Commit => ("ProveCommitSectors3", BatchKind::ProveCommit, "commit"),
     };
-    let waiting: Vec<u64> = if publish_now {
+    if publish_now {
         let sent = client.batches_flush(name.into()).await.map_err(unreachable)?;
         println!("Publishing now: {}", numbers(&sent));
-        Vec::new()
     } else {
         let pending = match kind {
             BatchingKind::Precommit => client.sector_pre_commit_pending().await,
             BatchingKind::Commit => client.sector_commit_pending().await,
         };
-        pending.map_err(unreachable)?.into_iter().map(|s| s.number).collect()
-    };
-    if !publish_now {
+        let waiting: Vec<u64> = pending.map_err(unreachable)?.into_iter().map(|s| s.number).collect();
         println!("Waiting for a {message}: {}", numbers(&waiting));
     }
-    let open: Vec<_> = client
-        .batches_open()
-        .await
-        .map_err(unreachable)?
-        .into_iter()
-        .filter(|b| steps.contains(&b.step.as_str()))
-        .collect();
+    let of_kind = |step: &str| [true, false].into_iter().any(|aggregate| batch_kind.step(aggregate) == step);
+    let open: Vec<_> =
+        client.batches_open().await.map_err(unreachable)?.into_iter().filter(|b| of_kind(&b.step)).collect();
     println!("In flight: {}", open.len());
     if !open.is_empty() {
         println!("{:<36} {:<24} {:<64} SECTORS", "BATCH", "MESSAGE", "CID");

@@ -87,12 +87,12 @@ pub fn decide(
     }
     let since = parse(previous.and_then(|p| p.surplus_since.as_ref())).unwrap_or(now);
     status.surplus_since = Some(since.to_string());
-    let top = name(replicas - 1);
-    let undrain = draining_within(replicas - 1);
     let waited = now.duration_since(since).unsigned_abs() >= delay;
     if !waited {
         return Decision { replicas, drain: None, undrain: draining_within(replicas), status };
     }
+    let top = name(replicas - 1);
+    let undrain = draining_within(replicas - 1);
     match known(&top) {
         // Never heard of by the runtime, or drained and idle: it can go.
         None => Decision { replicas: replicas - 1, drain: None, undrain, status },

@@ -192,10 +192,15 @@ pub fn enabled(daemon: &Daemon, kind: BatchKind) -> bool {
     }
 }
 
+/// The sectors waiting for a `kind` batch (in none yet).
+fn waiting(daemon: &Daemon, kind: BatchKind) -> Vec<SectorRecord> {
+    let waits = |r: &SectorRecord| waits_for_batch(daemon, kind, r) && !daemon.batches.holds(r.sector.number);
+    daemon.store.all().into_iter().filter(waits).collect()
+}
+
 /// The sectors waiting for a `kind` batch (in none yet), by number.
 pub fn pending(daemon: &Daemon, kind: BatchKind) -> Vec<u64> {
-    let waiting = |r: &SectorRecord| waits_for_batch(daemon, kind, r) && !daemon.batches.holds(r.sector.number);
-    daemon.store.all().into_iter().filter(waiting).map(|r| r.sector.number).collect()
+    waiting(daemon, kind).into_iter().map(|r| r.sector.number).collect()
 }
 
 /// The batches journaled and not settled, oldest first.

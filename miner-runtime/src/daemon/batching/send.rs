@@ -14,7 +14,7 @@ use sealstack_chain::{ChainError, FullNodeClient, LotusJson, TipSetKey};
 
 use super::{
     Batch, BatchKind, COMMIT_SLACK_EPOCHS, Candidate, MAX_PRE_COMMIT_RANDOMNESS_LOOKBACK, PRE_COMMIT_SLACK_EPOCHS,
-    PROVE_COMMIT_DAYS, aggregates, dir, due_batch, waits_for_batch,
+    PROVE_COMMIT_DAYS, aggregates, dir, due_batch, waiting,
 };
 use crate::daemon::Daemon;
 use crate::daemon::pipeline::{
@@ -72,12 +72,7 @@ pub async fn form(daemon: &Arc<Daemon>, kind: BatchKind) -> anyhow::Result<()> {
     };
     // `sectors batching --publish-now`: what waits now goes now (a request finding nothing waiting is dropped).
     let wait = if daemon.batch_flush.take(kind) { Duration::ZERO } else { wait };
-    let records: Vec<SectorRecord> = daemon
-        .store
-        .all()
-        .into_iter()
-        .filter(|r| waits_for_batch(daemon, kind, r) && !daemon.batches.holds(r.sector.number))
-        .collect();
+    let records = waiting(daemon, kind);
     if records.is_empty() {
         return Ok(());
     }
