@@ -232,6 +232,14 @@ impl World {
     }
 
     pub fn cli(&self, args: &[&str]) -> String {
+        let (success, text) = self.cli_unchecked(args);
+        assert!(success, "sealstack-miner {args:?}: {text}");
+        text
+    }
+
+    /// `sealstack-miner ARGS` on this world's repo: whether it succeeded, and its stdout then stderr (for a
+    /// command whose daemon may be killed while it runs).
+    pub fn cli_unchecked(&self, args: &[&str]) -> (bool, String) {
         let output = Command::new(BIN)
             .env("FULLNODE_API_INFO", self.devnet.api_info.to_env_value())
             .arg("--repo")
@@ -240,8 +248,7 @@ impl World {
             .output()
             .unwrap();
         let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-        assert!(output.status.success(), "sealstack-miner {args:?}: {text}");
-        text
+        (output.status.success(), text)
     }
 
     /// Waits until sector 0's state is one of `states`, printing its progress.
