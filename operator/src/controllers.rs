@@ -158,10 +158,23 @@ where
 /// whether it is being deleted (or is gone: see [`crate::stores`]). The StatefulSet controller's other status
 /// updates (revisions, observed generation, current and available replicas) wake no reconcile.
 pub fn stateful_set_changes(set: &StatefulSet) -> Option<u64> {
-    let meta = &set.metadata;
     let replicas = set.status.as_ref().map(|s| (s.replicas, s.ready_replicas));
+    Some(crate::digest::hash(&(set_identity(set), replicas)))
+}
+
+/// Predicate of the runtime StatefulSet triggers of a Miner: as [`stateful_set_changes`], less the count of pods
+/// made (`status.replicas`): a Miner reads only whether its runtime pod is ready, and the pod's own trouble comes
+/// with the pod watch.
+pub fn runtime_set_changes(set: &StatefulSet) -> Option<u64> {
+    let ready = set.status.as_ref().map(|s| s.ready_replicas);
+    Some(crate::digest::hash(&(set_identity(set), ready)))
+}
+
+/// What any StatefulSet trigger compares: identity, spec generation, labels, annotations, being deleted.
+fn set_identity(set: &StatefulSet) -> u64 {
+    let meta = &set.metadata;
     let deleted = meta.deletion_timestamp.is_some();
-    Some(crate::digest::hash(&(&meta.uid, meta.generation, &meta.labels, &meta.annotations, replicas, deleted)))
+    crate::digest::hash(&(&meta.uid, meta.generation, &meta.labels, &meta.annotations, deleted))
 }
 
 /// Predicate of the triggers of a child whose status no reconcile reads (the PodDisruptionBudgets: the disruption
@@ -301,5 +314,15 @@ mod tests {
         deleted.metadata.deletion_timestamp =
             Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now()));
         assert_ne!(base, stateful_set_changes(&deleted), "deleted: yes");
+        let mut before_the_pod = set(1, None, "a");
+        before_the_pod.status.as_mut().unwrap().replicas = 0;
+        assert_ne!(base, stateful_set_changes(&before_the_pod), "a pod made: yes, for the SealingWorker's status");
+        assert_eq!(runtime_set_changes(&set(1, None, "a")), runtime_set_changes(&before_the_pod), "not for a Miner");
+        assert_ne!(
+            runtime_set_changes(&before_the_pod),
+            runtime_set_changes(&set(1, Some(1), "a")),
+            "a pod ready: yes"
+        );
+        assert_ne!(runtime_set_changes(&before_the_pod), runtime_set_changes(&deleted), "deleted: yes");
     }
 }

@@ -18,7 +18,7 @@ use super::runtime_node::{
 use crate::apply::{drop_spec_if_ours, reduce_service_if_ours};
 use crate::context::Context;
 use crate::controllers::{
-    Source, Watched, controller_config, drive, metadata_changes, spec_changes, stateful_set_changes,
+    Source, Watched, controller_config, drive, metadata_changes, runtime_set_changes, spec_changes,
 };
 use crate::decode::{decoded_objects, guarded_ref};
 use crate::stores::{
@@ -71,7 +71,7 @@ pub async fn controller(
         .with_config(controller_config(MINER_CONCURRENCY))
         .owns_stream(services)
         .owns_stream(budgets.predicate_filter(metadata_changes, Default::default()))
-        .owns_stream(runtime_sets.predicate_filter(stateful_set_changes, Default::default()))
+        .owns_stream(runtime_sets.predicate_filter(runtime_set_changes, Default::default()))
         .owns_stream(owned_secrets)
         .watches_stream(secret_versions, move |secret| {
             let namespace = secret.metadata.namespace.as_deref().unwrap_or_default();
