@@ -11,6 +11,7 @@
 //!   SEALSTACK_BENCH_SIZES=10,100          (SealingWorkers; default 10,100,1000; empty: none)
 //!   SEALSTACK_BENCH_MINER_SIZES=10,100    (Miners; default 10,100,1000; empty: none)
 //!   SEALSTACK_BENCH_BASELINE_BIN=path     (each size again with this operator binary, e.g. another commit's)
+//!   SEALSTACK_BENCH_BASELINE_FIRST=1      (the baseline's row first: a second row runs beside the first's GC)
 //!
 //! The operator runs as its own process (`SEALSTACK_OPERATOR_BIN`, release build) so that its RSS is its own.
 
@@ -512,6 +513,11 @@ async fn main() {
     // commit's release build), in a row of its own.
     let mut bins = vec![("", bin)];
     bins.extend(std::env::var("SEALSTACK_BENCH_BASELINE_BIN").ok().map(|b| ("baseline ", b)));
+    // A row measured after another shares the cores with the garbage collection of the first row's objects:
+    // SEALSTACK_BENCH_BASELINE_FIRST=1 puts the baseline first, so that the build measured pays for that.
+    if std::env::var("SEALSTACK_BENCH_BASELINE_FIRST").is_ok_and(|v| v == "1") {
+        bins.reverse();
+    }
     let Some(cluster) = Cluster::connect().await else { return };
     let client = cluster.client();
     install_crds(&client).await.expect("CRDs install");
