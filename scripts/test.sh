@@ -23,7 +23,7 @@ step "cargo clippy -D warnings" cargo clippy --workspace --all-targets --feature
 # Locally generated 2KiB proof parameters (made once per machine, ~8 min) for the tests that use real proofs.
 SEALSTACK_GENERATED_PARAMS="$(scripts/params.sh 2KiB | tail -n 1)"
 export SEALSTACK_GENERATED_PARAMS SEALSTACK_REQUIRE_GENERATED_PARAMS=1
-# cargo test --workspace, its test binaries run side by side in lanes (most wait on devnet epochs): scripts/cargo-test.sh.
+# cargo test --workspace, its test binaries run side by side as their share of a core allows: scripts/cargo-test.sh.
 step "cargo test" scripts/cargo-test.sh
 if [[ -x e2e/cluster/test.sh ]]; then
   step "e2e on a local cluster" e2e/cluster/test.sh
