@@ -5,9 +5,8 @@ Each binary runs in its package's directory, as cargo runs it. The longest go fi
 passing run on this machine, else the defaults' file; a binary in neither counts as the longest). A binary starts
 when the cores the running ones use, each its CPU time over its wall time when last measured (a full core when
 never measured or from half a core up), leave room for its own within --cores; one always runs when none is
-running. Each binary's output
-is printed whole when it ends, with its wall and CPU time (the binary's and the processes it waited for). Exits 1
-naming the binaries that failed, after all have run.
+running. Each binary's output is printed whole when it ends, with its wall and CPU time (the binary's and the
+processes it waited for). Exits 1 naming the binaries that failed, after all have run.
 """
 
 import argparse
