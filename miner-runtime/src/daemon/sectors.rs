@@ -202,6 +202,12 @@ impl SectorRecord {
         }
     }
 
+    /// True while the sector's sealed file may still be on the worker that sealed it: its ProveCommit may have
+    /// landed (the chain counts it) but Finalize has not brought the files to long-term storage yet.
+    pub fn awaits_finalize(&self) -> bool {
+        matches!(self.state, SectorState::SubmitCommit | SectorState::FinalizeSector)
+    }
+
     /// The worker task this sector waits for, if any.
     pub fn need(&self) -> Option<Need> {
         let (kind, files) = match self.state {
@@ -378,9 +384,12 @@ mod tests {
         r.apply(TaskKind::Commit2, TaskResult::Commit2 { proof: LotusJson(vec![8; 192]) }).unwrap();
         assert_eq!(r.state, SectorState::SubmitCommit);
         assert!(r.commit1.is_none(), "Commit1's output is dropped once used");
+        assert!(r.awaits_finalize(), "its ProveCommit may land while its files are on the worker");
         r.state = SectorState::FinalizeSector;
+        assert!(r.awaits_finalize());
         r.apply(TaskKind::Finalize, TaskResult::Finalize).unwrap();
         assert_eq!(r.state, SectorState::Proving);
+        assert!(!r.awaits_finalize(), "its files are in long-term storage: a failed check is a fault");
         assert_eq!(r.need(), None);
     }
 

@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use fvm_ipld_encoding::RawBytes;
 use fvm_shared::econ::TokenAmount;
@@ -97,6 +97,25 @@ async fn due_partitions(daemon: &Daemon, info: &DeadlineInfo) -> anyhow::Result<
     Ok(due)
 }
 
+/// Waits, at most `budget`, until none of `sectors` awaits Finalize: a sector whose ProveCommit landed just before
+/// its deadline opened is due while its files may still be on the worker that sealed it (for a 32GiB sector a
+/// copy of minutes). A quarter of the deadline's window leaves the rest for the proof.
+async fn wait_for_finalize(daemon: &Daemon, sectors: &[u64], budget: Duration) {
+    let waiting = || sectors.iter().filter(|n| daemon.store.get(**n).is_some_and(|r| r.awaits_finalize())).count();
+    let until = tokio::time::Instant::now() + budget;
+    loop {
+        let changed = daemon.changed.notified();
+        let count = waiting();
+        if count == 0 {
+            return;
+        }
+        tracing::info!(sectors = count, "due sectors await Finalize before the deadline's proof");
+        if tokio::time::timeout_at(until, changed).await.is_err() {
+            return;
+        }
+    }
+}
+
 /// Proves deadline `info` (open now) and returns what became of it.
 pub async fn prove_deadline(daemon: Arc<Daemon>, info: DeadlineInfo) -> anyhow::Result<DeadlineOutcome> {
     let mut outcome = DeadlineOutcome::default();
@@ -131,6 +150,8 @@ pub async fn prove_deadline(daemon: Arc<Daemon>, info: DeadlineInfo) -> anyhow::
         .collect::<anyhow::Result<_>>()?;
 
     let randomness = daemon.randomness(tags::WINDOWED_POST_CHALLENGE_SEED, info.challenge, true).await?;
+    let finalize_budget = Duration::from_secs(daemon.network.block_delay_secs * info.wpost_challenge_window as u64 / 4);
+    wait_for_finalize(&daemon, &numbers, finalize_budget).await;
     let checking = Instant::now();
     let checked = check_sectors(&daemon, &sectors, randomness, Purpose::Proof).await;
     outcome.skipped = checked.bad.keys().copied().collect();

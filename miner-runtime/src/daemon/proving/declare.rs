@@ -83,6 +83,9 @@ pub async fn declare_for(daemon: &Daemon, target: &DeadlineInfo) -> anyhow::Resu
         healthy.extend(live.difference(&faults).map(|n| (*n, index as u64)));
         faulty.extend(faults.difference(&recovering).map(|n| (*n, index as u64)));
     }
+    // A sector whose ProveCommit has just landed is live on chain while Finalize still brings its files from the
+    // worker to long-term storage: not a fault (its files are checked at the next declaration or proof).
+    healthy.retain(|number, _| !daemon.store.get(*number).is_some_and(|record| record.awaits_finalize()));
     if healthy.is_empty() && faulty.is_empty() {
         return Ok(Declared::default());
     }
