@@ -4,7 +4,7 @@
 # extension: minutes each, a fraction of a core), so running them one after another, as cargo does, leaves the
 # cores idle; others (mining, batching, sealing) keep a core busy and miss their epochs when they share it.
 # This builds every test target once, then runs the binaries (scripts/run-test-binaries.py): the longest first,
-# as many at once as their measured demand of cores fits in $SEALSTACK_TEST_CORES (default: 3/4 of the cores),
+# as many at once as their measured demand of cores fits in $SEALSTACK_TEST_CORES (default: half the cores),
 # each binary's output printed whole when it ends; then the doc tests. Fails when any binary fails, after all
 # have run, naming them.
 #   scripts/cargo-test.sh [-- TEST ARGS...]    (TEST ARGS go to every binary, e.g. a name filter)

@@ -4,8 +4,9 @@
 Each binary runs in its package's directory, as cargo runs it. The longest go first (their wall time of the last
 passing run on this machine, else the defaults' file; a binary in neither counts as the longest). A binary starts
 when the cores the running ones use, each its CPU time over its wall time when last measured (a full core when
-never measured or from half a core up), leave room for its own within --cores; one always runs when none is
-running. Each binary's output is printed whole when it ends, with its wall and CPU time (the binary's and the
+never measured or from half a core up), leave room for its own within --cores (default: half the cores, so on two
+cores a binary that keeps a core busy runs alone: the proofs of a devnet's deadline, made beside it, come too
+late); one always runs when none is running. Each binary's output is printed whole when it ends, with its wall and CPU time (the binary's and the
 processes it waited for). Exits 1 naming the binaries that failed, after all have run.
 """
 
@@ -64,7 +65,7 @@ def main():
     parser.add_argument("--cores", default="")
     parser.add_argument("test_args", nargs="*")
     args = parser.parse_args()
-    cores = float(args.cores) if args.cores else 0.75 * os.cpu_count()
+    cores = float(args.cores) if args.cores else 0.5 * os.cpu_count()
 
     known = read_times(args.default_times, args.times)
     queue = sorted(test_binaries(args.build_messages), key=lambda b: -known.get(b[0], (float("inf"), 0))[0])
