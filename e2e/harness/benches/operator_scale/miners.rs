@@ -15,6 +15,7 @@ use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Secret, Service};
 use kube::api::{Patch, PatchParams, PostParams};
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use sealstack_crds::Miner;
 use sealstack_e2e::Cluster;
@@ -144,6 +145,10 @@ pub async fn run_size(cluster: &Cluster, client: &Client, bin: &str, kubeconfig:
         "{n} Miners, creating: {creation_reconciles} reconciles; writes by resource: {}",
         writes_by_resource(metrics_addr).await
     );
+    // The runtime pods come up after their StatefulSets (kwok marks them ready): each that does changes its Miner's
+    // `RuntimeReady`. The world is settled only once their readiness stops changing.
+    let ready = ready_sets_settled(client, ns.name(), n, Duration::from_secs(30), Duration::from_secs(300)).await;
+    eprintln!("{n} Miners: {ready} of {n} runtime StatefulSets ready, unchanged for 30 s");
     // The resync below is over a settled world: the first operator is stopped once it has written nothing for
     // longer than a write of balances alone is held (`balances::REFRESH`, the owner's balance moved with every
     // creation), or after 3 minutes (then the resync's writes include what it had still to write).
@@ -207,6 +212,34 @@ pub async fn run_size(cluster: &Cluster, client: &Client, bin: &str, kubeconfig:
         writes.max(0.0) as u64,
         reconciled.max(0.0) as u64,
     )
+}
+
+/// Waits until `n` runtime StatefulSets in `namespace` are ready, or their ready count has not changed for
+/// `unchanged` (at most `limit`); returns how many are ready. It follows a watch, as [`wait_for_sets`] does.
+async fn ready_sets_settled(client: &Client, namespace: &str, n: usize, unchanged: Duration, limit: Duration) -> usize {
+    let api: Api<StatefulSet> = Api::namespaced(client.clone(), namespace);
+    let config = watcher::Config::default().labels(sealstack_operator::stores::RUNTIME_SETS);
+    let mut events = std::pin::pin!(watcher(api, config).applied_objects());
+    let is_ready = |set: &StatefulSet| {
+        let status = set.status.as_ref();
+        status.is_some_and(|s| s.ready_replicas.unwrap_or(0) >= s.replicas && s.replicas > 0)
+    };
+    let mut ready = std::collections::HashSet::new();
+    let (start, mut since) = (Instant::now(), Instant::now());
+    while ready.len() < n && since.elapsed() < unchanged && start.elapsed() < limit {
+        let until = (since + unchanged).min(start + limit);
+        match tokio::time::timeout_at(until.into(), events.next()).await {
+            Ok(Some(Ok(set))) => {
+                let changed = if is_ready(&set) { ready.insert(set.name_any()) } else { ready.remove(&set.name_any()) };
+                if changed {
+                    since = Instant::now();
+                }
+            }
+            Ok(Some(Err(_))) => tokio::time::sleep(Duration::from_millis(100)).await,
+            Ok(None) | Err(_) => {}
+        }
+    }
+    ready.len()
 }
 
 /// Waits until the operator at `metrics_addr` has made no write for `period` (at most 3 minutes); returns how
