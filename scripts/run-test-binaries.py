@@ -6,8 +6,9 @@ passing run on this machine, else the defaults' file; a binary in neither counts
 when the cores the running ones use, each its CPU time over its wall time when last measured (a full core when
 never measured or from half a core up), leave room for its own within --cores (default: half the cores, so on two
 cores a binary that keeps a core busy runs alone: the proofs of a devnet's deadline, made beside it, come too
-late); one always runs when none is running. Each binary's output is printed whole when it ends, with its wall and CPU time (the binary's and the
-processes it waited for). Exits 1 naming the binaries that failed, after all have run.
+late); one always runs when none is running, and --cores 0 runs them one at a time. Each binary's output is printed
+whole when it ends, with its wall and CPU time (the binary's and the processes it waited for). Exits 1 naming the
+binaries that failed, after all have run.
 """
 
 import argparse
@@ -83,7 +84,7 @@ def main():
     while queue or running:
         in_use = sum(demand(name) for name, _, _ in running.values())
         for i, (name, directory, executable) in enumerate(queue):
-            if not running or in_use + demand(name) <= cores:
+            if not running or (cores > 0 and in_use + demand(name) <= cores):
                 started += 1
                 log = open(os.path.join(args.logs, f"{started}.log"), "w+")
                 env = dict(os.environ, CARGO_MANIFEST_DIR=directory)
