@@ -4,7 +4,7 @@
 //! States keep lotus-miner's names. The transitions driven by a worker's result are [`SectorRecord::apply`]
 //! (pure, unit-tested); those driven by the chain are in `pipeline`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -317,6 +317,12 @@ impl SectorStore {
         self.sectors.lock().expect("sector store lock").get(&number).cloned()
     }
 
+    /// Which of `numbers` await Finalize ([`SectorRecord::awaits_finalize`]), read without copying the records.
+    pub fn awaiting_finalize(&self, numbers: impl IntoIterator<Item = u64>) -> BTreeSet<u64> {
+        let sectors = self.sectors.lock().expect("sector store lock");
+        numbers.into_iter().filter(|n| sectors.get(n).is_some_and(SectorRecord::awaits_finalize)).collect()
+    }
+
     /// Copies of every sector, by number.
     pub fn all(&self) -> Vec<SectorRecord> {
         self.sectors.lock().expect("sector store lock").values().cloned().collect()
@@ -437,5 +443,18 @@ mod tests {
         assert_eq!(reopened.all().len(), 2);
         assert_eq!(reopened.get(1).unwrap().state, SectorState::PreCommit1);
         assert_eq!(reopened.pledge(1000, proof).unwrap().sector.number, 2);
+    }
+
+    #[test]
+    fn the_store_names_the_sectors_awaiting_finalize() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SectorStore::open(dir.path()).unwrap();
+        let proof = RegisteredSealProof::StackedDRG2KiBV1P1;
+        for state in [SectorState::SubmitCommit, SectorState::FinalizeSector, SectorState::Proving] {
+            let number = store.pledge(1000, proof).unwrap().sector.number;
+            store.update(number, |r| r.enter(state, "test")).unwrap();
+        }
+        // Sector 7 is not in the store (a genesis sector, or one sealed elsewhere): it awaits nothing here.
+        assert_eq!(store.awaiting_finalize([0, 1, 2, 7]), BTreeSet::from([0, 1]));
     }
 }

@@ -101,11 +101,10 @@ async fn due_partitions(daemon: &Daemon, info: &DeadlineInfo) -> anyhow::Result<
 /// its deadline opened is due while its files may still be on the worker that sealed it (for a 32GiB sector a
 /// copy of minutes). A quarter of the deadline's window leaves the rest for the proof.
 async fn wait_for_finalize(daemon: &Daemon, sectors: &[u64], budget: Duration) {
-    let waiting = || sectors.iter().filter(|n| daemon.store.get(**n).is_some_and(|r| r.awaits_finalize())).count();
     let until = tokio::time::Instant::now() + budget;
     loop {
         let changed = daemon.changed.notified();
-        let count = waiting();
+        let count = daemon.store.awaiting_finalize(sectors.iter().copied()).len();
         if count == 0 {
             return;
         }

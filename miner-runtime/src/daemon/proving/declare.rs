@@ -85,7 +85,8 @@ pub async fn declare_for(daemon: &Daemon, target: &DeadlineInfo) -> anyhow::Resu
     }
     // A sector whose ProveCommit has just landed is live on chain while Finalize still brings its files from the
     // worker to long-term storage: not a fault (its files are checked at the next declaration or proof).
-    healthy.retain(|number, _| !daemon.store.get(*number).is_some_and(|record| record.awaits_finalize()));
+    let finalizing = daemon.store.awaiting_finalize(healthy.keys().copied());
+    healthy.retain(|number, _| !finalizing.contains(number));
     if healthy.is_empty() && faulty.is_empty() {
         return Ok(Declared::default());
     }
