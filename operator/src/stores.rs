@@ -356,29 +356,23 @@ where
 {
     let Feed { writer, listed } = feed;
     let store = writer.as_reader();
-    events
-        .default_backoff()
-        .modify(modify)
-        .reflect(writer)
-        .inspect(move |event| {
-            if matches!(event, Ok(watcher::Event::InitDone)) {
+    events.default_backoff().modify(modify).reflect(writer).flat_map(move |event| {
+        let (trigger, relisted) = match event {
+            Ok(watcher::Event::Apply(object)) => (Some(Ok(object)), Vec::new()),
+            Ok(watcher::Event::Delete(object)) => (Some(Ok(marked_deleted(object))), Vec::new()),
+            // A (re)list's objects reach the store together at its end: each one yielded as it is listed
+            // would be looked up before it is there, and a reconcile of an object the store lacks does not
+            // run (after a watch expired during a burst of creations, 599 of 1000 new Miners waited for
+            // their next change). They are yielded once the store holds them, from the store.
+            Ok(watcher::Event::InitDone) => {
                 listed.send_replace(true);
+                (None, store.state())
             }
-        })
-        .flat_map(move |event| {
-            let (trigger, listed) = match event {
-                Ok(watcher::Event::Apply(object)) => (Some(Ok(object)), Vec::new()),
-                Ok(watcher::Event::Delete(object)) => (Some(Ok(marked_deleted(object))), Vec::new()),
-                // A (re)list's objects reach the store together at its end: each one yielded as it is listed
-                // would be looked up before it is there, and a reconcile of an object the store lacks does not
-                // run (after a watch expired during a burst of creations, 599 of 1000 new Miners waited for
-                // their next change). They are yielded once the store holds them, from the store.
-                Ok(watcher::Event::InitDone) => (None, store.state()),
-                Ok(watcher::Event::Init | watcher::Event::InitApply(_)) => (None, Vec::new()),
-                Err(error) => (Some(Err(error)), Vec::new()),
-            };
-            futures::stream::iter(trigger).chain(futures::stream::iter(listed).map(|object| Ok(K::clone(&object))))
-        })
+            Ok(watcher::Event::Init | watcher::Event::InitApply(_)) => (None, Vec::new()),
+            Err(error) => (Some(Err(error)), Vec::new()),
+        };
+        futures::stream::iter(trigger).chain(futures::stream::iter(relisted).map(|object| Ok(K::clone(&object))))
+    })
 }
 
 /// A deleted object, as its watch yields it to triggers: with a deletion timestamp, so that a predicate over
