@@ -145,8 +145,10 @@ pub async fn run_size(cluster: &Cluster, client: &Client, bin: &str, kubeconfig:
         "{n} Miners, creating: {creation_reconciles} reconciles; writes by resource: {}",
         writes_by_resource(metrics_addr).await
     );
-    // The runtime pods come up after their StatefulSets (kwok marks them ready): each that does changes its Miner's
-    // `RuntimeReady`. The world is settled only once their readiness stops changing.
+    // The runtime pods come up after their StatefulSets, where they can be scheduled: each that becomes ready changes
+    // its Miner's `RuntimeReady`. The world is settled only once their readiness stops changing. (In this bench none
+    // is scheduled, the ParamCache having no claim, and the scheduler's retries rewrite the pods' reasons, which the
+    // operator mirrors: see the resync's writes.)
     let ready = ready_sets_settled(client, ns.name(), n, Duration::from_secs(30), Duration::from_secs(300)).await;
     eprintln!("{n} Miners: {ready} of {n} runtime StatefulSets ready, unchanged for 30 s");
     // The resync below is over a settled world: the first operator is stopped once it has written nothing for
