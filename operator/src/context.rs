@@ -1,12 +1,13 @@
-//! What every reconcile shares: the client, metrics, event recorder, the stores of the operator's watches
+//! What every reconcile shares: the client, metrics, Event publisher, the stores of the operator's watches
 //! and the operator's settings.
 
 use std::sync::{Arc, Mutex};
 
 use kube::Client;
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Reporter;
 use sealstack_crds::{Miner, ParamCache, SealingWorker};
 
+use crate::events::Events;
 use crate::full_nodes::FullNodes;
 use crate::metrics::Metrics;
 use crate::own_writes::OwnWrites;
@@ -30,7 +31,7 @@ pub struct Context {
     /// Operator metrics.
     pub metrics: Arc<Metrics>,
     /// Publishes Events on the reconciled objects.
-    pub recorder: Recorder,
+    pub events: Events,
     /// Operator-wide settings.
     pub settings: Settings,
     /// Whether the injected failure (`Settings::fail_before_saving`) already happened.
@@ -65,12 +66,12 @@ impl Context {
     /// watches that fill the stores ([`crate::controllers::run_controllers`]).
     pub fn new(client: Client, metrics: Arc<Metrics>, settings: Settings) -> (Arc<Self>, Feeds) {
         let reporter = Reporter { controller: crate::FIELD_MANAGER.into(), instance: std::env::var("POD_NAME").ok() };
-        let recorder = Recorder::new(client.clone(), reporter);
+        let events = Events::new(client.clone(), reporter);
         let (stores, feeds) = stores();
         let ctx = Arc::new(Self {
             client,
             metrics,
-            recorder,
+            events,
             settings,
             fault_fired: Default::default(),
             stores,

@@ -255,7 +255,7 @@ pub(crate) async fn drive<K, F, Fut>(
 }
 
 /// A failed reconcile, as a Warning Event on its object (what a user sees in `kubectl describe`): the reason is
-/// the error's ([`Error::reason`]: its metric label in CamelCase), the note its message. The recorder folds repeats into one Event's
+/// the error's ([`Error::reason`]: its metric label in CamelCase), the note its message. The publisher folds repeats into one Event's
 /// series, so a failure retried every 15 s does not flood the namespace.
 async fn warn_on_object(ctx: &Context, reference: &k8s_openapi::api::core::v1::ObjectReference, error: &Error) {
     let event = Event {
@@ -265,7 +265,7 @@ async fn warn_on_object(ctx: &Context, reference: &k8s_openapi::api::core::v1::O
         action: "Reconcile".into(),
         secondary: None,
     };
-    if let Err(publish) = ctx.recorder.publish(&event, reference).await {
+    if let Err(publish) = ctx.events.publish(&event, reference).await {
         warn!(%publish, "cannot publish the Warning Event of a failed reconcile");
     }
 }

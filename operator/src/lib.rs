@@ -25,6 +25,7 @@ pub mod copies;
 pub mod decode;
 pub mod digest;
 pub mod error;
+pub mod events;
 pub mod full_nodes;
 pub mod http;
 pub mod kube_client;

@@ -153,11 +153,10 @@ pub async fn record_mined(
             type_: EventType::Normal,
             reason: "BlockMined".into(),
             note: Some(format!("block {} at epoch {} (win count {})", block.cid, block.epoch, block.win_count)),
-            // The epoch as the action, so the recorder keeps one Event per block.
             action: format!("epoch-{}", block.epoch),
             secondary: None,
         };
-        let _ = ctx.recorder.publish(&event, &miner.object_ref(&())).await;
+        let _ = ctx.events.publish_once(&event, &miner.object_ref(&())).await;
     }
     if scan.blocks.len() > EVENTS_MAX {
         info!(blocks = scan.blocks.len(), "more blocks mined than Events published");

@@ -118,13 +118,10 @@ impl<'a> StatusJournal<'a> {
                     type_: EventType::Normal,
                     reason: "ChainMessagePushed".into(),
                     note: Some(format!("{step}: message {cid}")),
-                    // The step as the action: kube's recorder folds Events of the same reason and action
-                    // on one object into one series (keeping the first note), which would hide every
-                    // message after the first.
                     action: step.clone(),
                     secondary: None,
                 };
-                let _ = self.ctx.recorder.publish(&event, &self.miner.object_ref(&())).await;
+                let _ = self.ctx.events.publish_once(&event, &self.miner.object_ref(&())).await;
             }
         }
         Ok(())

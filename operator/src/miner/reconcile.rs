@@ -191,7 +191,7 @@ async fn steps(ctx: &Context, miner: &Miner, namespace: &str, progress: &mut Pro
             action: "WatchRuntime".into(),
             secondary: None,
         };
-        let _ = ctx.recorder.publish(&event, &miner.object_ref(&())).await;
+        let _ = ctx.events.publish(&event, &miner.object_ref(&())).await;
     }
     progress.condition(RUNTIME_READY, observed);
     let next_deadline = if ready_replicas > 0 {

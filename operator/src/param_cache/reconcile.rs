@@ -221,7 +221,7 @@ async fn delete_stale_jobs(ctx: &Context, jobs: &Api<Job>, cache: &ParamCache, c
 
 async fn publish(ctx: &Context, cache: &ParamCache, type_: EventType, reason: &str, note: String) {
     let event = Event { type_, reason: reason.into(), note: Some(note), action: "Fetch".into(), secondary: None };
-    if let Err(e) = ctx.recorder.publish(&event, &cache.object_ref(&())).await {
+    if let Err(e) = ctx.events.publish(&event, &cache.object_ref(&())).await {
         warn!(error = %e, "cannot publish an Event");
     }
 }
