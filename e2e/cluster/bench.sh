@@ -2,7 +2,8 @@
 # Operator scale benchmark (not a test): builds a release operator, brings up the test suite's own local cluster
 # (e2e-env.sh: never a demo cluster), runs e2e/harness/benches/operator_scale.rs, and tears the cluster down.
 # Sizes: SEALSTACK_BENCH_SIZES (10,100,1000). Before and after in one run: SEALSTACK_BENCH_BASELINE_BIN=<another
-# release sealstack-operator> (see the header of e2e/harness/benches/operator_scale.rs).
+# release sealstack-operator> (see the header of e2e/harness/benches/operator_scale.rs). SEALSTACK_OPERATOR_BIN
+# measures another binary than this checkout's release build (a wrapper running it under a profiler, say).
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -20,5 +21,6 @@ fi
 cd "$ROOT"
 trap '"$HERE/down.sh"' EXIT
 kubeconfig=$("$HERE/up.sh" | tail -n 1)
-SEALSTACK_KUBECONFIG=$kubeconfig SEALSTACK_OPERATOR_BIN=$CARGO_TARGET_DIR/release/sealstack-operator \
+SEALSTACK_KUBECONFIG=$kubeconfig \
+  SEALSTACK_OPERATOR_BIN=${SEALSTACK_OPERATOR_BIN:-$CARGO_TARGET_DIR/release/sealstack-operator} \
   CARGO_NET_OFFLINE=true cargo bench -p sealstack-e2e --bench operator_scale

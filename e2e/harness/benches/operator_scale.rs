@@ -190,15 +190,26 @@ async fn settle(client: &Client) {
     }
 }
 
-/// Peak resident memory of a process, MiB (VmHWM).
+/// Peak resident memory of a process, MiB (VmHWM). Prints beside it what its resident memory is made of at
+/// this moment: the heap and other anonymous pages, and the pages of its binary and libraries.
 fn peak_rss_mib(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0.0);
-    kib / 1024.0
+    let mib = |field: &str| -> f64 {
+        let kib: f64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0.0);
+        kib / 1024.0
+    };
+    eprintln!(
+        "operator memory (MiB): peak {:.1}; now {:.1}, of which anonymous {:.1}, files {:.1}",
+        mib("VmHWM:"),
+        mib("VmRSS:"),
+        mib("RssAnon:"),
+        mib("RssFile:")
+    );
+    mib("VmHWM:")
 }
 
 /// CPU time (user + system, seconds) a process has used so far.

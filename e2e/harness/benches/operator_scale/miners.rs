@@ -7,13 +7,16 @@
 //! Each Miner creates its own BLS worker key: two chain messages (the worker's account, CreateMiner), each
 //! waited for with confidence 1 on a 100 ms block time. Its p2p Service is ClusterIP with no announce
 //! override, so no address message follows. Only the Miner controller runs (`--controllers miner`): the
-//! ParamCache is marked Ready by hand, and kwok runs no fetch Job that could verify it.
+//! ParamCache is marked Ready by hand, and kwok runs no fetch Job that could verify it. Its claim is made by
+//! hand too ([`params_claim`]), in every namespace whose runtime StatefulSets make pods: the pods then wait
+//! for their claims to bind (the cluster has no default StorageClass), a reason the scheduler does not
+//! rewrite, so the world settles.
 
 use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{Secret, Service};
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret, Service};
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
@@ -72,10 +75,25 @@ where
     api.patch(&object.name_any(), &params, &Patch::Apply(&object)).await.map(|_| ())
 }
 
-/// A ParamCache marked Ready by hand, and the full node's API info Secret.
+/// A ParamCache marked Ready by hand, its claim, and the full node's API info Secret.
 async fn prerequisites(client: &Client, namespace: &str, api_info: &str) {
     sealstack_e2e::ready_param_cache(client, namespace).await.expect("a Ready ParamCache");
+    params_claim(client, namespace).await;
     sealstack_e2e::api_info_secret(client, namespace, api_info).await.expect("Secret");
+}
+
+/// The ParamCache's claim (`params-params`), which the runtime pods mount, made by hand as the ParamCache is
+/// marked Ready by hand. Without it every runtime pod's scheduling failed on the missing claim first and on
+/// its own unbound claim later, a reason the scheduler rewrote while it retried each of the N pods, for
+/// minutes: the operator mirrored each rewrite into its Miner's `RuntimeReady` (31-34 writes in the resync).
+async fn params_claim(client: &Client, namespace: &str) {
+    let claim = serde_json::from_value(json!({"metadata": {"name": "params-params"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}))
+    .expect("a valid claim");
+    Api::<PersistentVolumeClaim>::namespaced(client.clone(), namespace)
+        .create(&PostParams::default(), &claim)
+        .await
+        .expect("the ParamCache's claim");
 }
 
 /// One row of the Miner table.
@@ -83,6 +101,7 @@ pub async fn run_size(cluster: &Cluster, client: &Client, bin: &str, kubeconfig:
     // Floor: the 4 N children applied directly by a plain client, 16 Miners' at a time.
     let floor_ns = cluster.namespace("bench-mfloor").await.expect("a namespace");
     let ns_name = floor_ns.name().to_owned();
+    params_claim(client, &ns_name).await;
     let start = Instant::now();
     futures::stream::iter((0..n).map(|i| {
         let (secret, p2p, api, runtime) = children(&format!("m{i}"), &ns_name);
@@ -147,8 +166,7 @@ pub async fn run_size(cluster: &Cluster, client: &Client, bin: &str, kubeconfig:
     );
     // The runtime pods come up after their StatefulSets, where they can be scheduled: each that becomes ready changes
     // its Miner's `RuntimeReady`. The world is settled only once their readiness stops changing. (In this bench none
-    // is scheduled, the ParamCache having no claim, and the scheduler's retries rewrite the pods' reasons, which the
-    // operator mirrors: see the resync's writes.)
+    // is scheduled: their claims stay unbound, see [`params_claim`].)
     let ready = ready_sets_settled(client, ns.name(), n, Duration::from_secs(30), Duration::from_secs(300)).await;
     eprintln!("{n} Miners: {ready} of {n} runtime StatefulSets ready, unchanged for 30 s");
     // The resync below is over a settled world: the first operator is stopped once it has written nothing for
@@ -265,6 +283,7 @@ async fn quiet(metrics_addr: &str, period: Duration) -> Duration {
 async fn writes_floor(cluster: &Cluster, client: &Client, n: usize, operator_writes: usize) -> Duration {
     let namespace = cluster.namespace("bench-mcfloor").await.expect("a namespace");
     let ns_name = namespace.name().to_owned();
+    params_claim(client, &ns_name).await;
     let per_miner = (operator_writes as f64 / n as f64).round() as usize;
     let status_writes = per_miner.saturating_sub(5);
     let start = Instant::now();
