@@ -3,7 +3,7 @@
 //! Each controller follows one pipeline: validate (pure: a refused spec is said in `SpecValid`, reason
 //! `InvalidSpec`, before anything is written) -> dereference -> build the desired children (pure functions,
 //! unit-tested) -> server-side apply with one field manager -> status. Every failed reconcile is a Warning Event
-//! on its object. The three kinds are watched through `DeserializeGuard` ([`decode`]): an object that cannot be
+//! on its object, repeats folded into one Event's series ([`events`]). The three kinds are watched through `DeserializeGuard` ([`decode`]): an object that cannot be
 //! decoded is reported on itself and holds up no other.
 //!
 //! No reconcile waits for the chain. A chain step (the Miner's creation, its announced addresses) pushes its
