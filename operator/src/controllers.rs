@@ -255,8 +255,9 @@ pub(crate) async fn drive<K, F, Fut>(
 }
 
 /// A failed reconcile, as a Warning Event on its object (what a user sees in `kubectl describe`): the reason is
-/// the error's ([`Error::reason`]: its metric label in CamelCase), the note its message. The publisher folds repeats into one Event's
-/// series, so a failure retried every 15 s does not flood the namespace.
+/// the error's ([`Error::reason`]: its metric label in CamelCase), the note its message. Repeats are folded into
+/// one Event's series ([`crate::events::Events::publish`]), so a failure retried every 15 s does not flood the
+/// namespace.
 async fn warn_on_object(ctx: &Context, reference: &k8s_openapi::api::core::v1::ObjectReference, error: &Error) {
     let event = Event {
         type_: EventType::Warning,

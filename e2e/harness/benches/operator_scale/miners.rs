@@ -85,7 +85,7 @@ async fn prerequisites(client: &Client, namespace: &str, api_info: &str) {
 /// The ParamCache's claim (`params-params`), which the runtime pods mount, made by hand as the ParamCache is
 /// marked Ready by hand. Without it every runtime pod's scheduling failed on the missing claim first and on
 /// its own unbound claim later, a reason the scheduler rewrote while it retried each of the N pods, for
-/// minutes: the operator mirrored each rewrite into its Miner's `RuntimeReady` (31-34 writes in the resync).
+/// minutes: the operator mirrored each rewrite into its Miner's `RuntimeReady` (31-42 writes in the resync).
 async fn params_claim(client: &Client, namespace: &str) {
     let claim = serde_json::from_value(json!({"metadata": {"name": "params-params"},
         "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}))
