@@ -39,8 +39,8 @@ pub fn identity_and_trouble(pod: &mut Pod) {
 }
 
 /// What [`trouble`] reads of a pod's status: an unsatisfied `PodScheduled` condition, and the containers
-/// waiting for one of the [`STUCK`] reasons (with the last exit code of a crashing one). `None` when the pod
-/// has none of these.
+/// waiting for a reason that keeps a pod from running until someone acts (an image that cannot be pulled, a
+/// crash loop: kubelet's names), with the last exit code of a crashing one. `None` when the pod has none of these.
 pub fn keep_trouble(status: Option<PodStatus>) -> Option<PodStatus> {
     let status = status?;
     let unscheduled: Vec<PodCondition> = status
