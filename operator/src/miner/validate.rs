@@ -1,7 +1,7 @@
-//! The Miner's spec checked before anything is written (pure), for what the schema cannot check: address
-//! checksums and key types, amounts, multiaddrs, the maintenance bound and batch waits, quantities. Everything refused is
-//! named in one [`crate::error::Error::InvalidSpec`] (the reconcile sets `SpecValid` False with it); what passes is parsed
-//! once into a [`ValidSpec`], which the later steps use instead of the spec's strings.
+//! The Miner's spec checked before anything is written (pure), for what the schema cannot check: address checksums and
+//! key types, amounts, multiaddrs, the maintenance bound and batch waits, quantities. Everything refused is named in
+//! one [`crate::error::Error::InvalidSpec`] (the reconcile sets `SpecValid` False with it); what passes is parsed once
+//! into a [`ValidSpec`], which the later steps use instead of the spec's strings.
 
 use std::time::Duration;
 
